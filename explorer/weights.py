@@ -1,0 +1,125 @@
+"""Saving and loading trained models: safetensors weights + JSON metadata with the weights' sha256."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from explorer.naive import NaiveCNN
+from explorer.unet import UNet, UNetConfig
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights"
+MODEL_NAMES = ("unet", "naive")
+
+
+class WeightsError(RuntimeError):
+    """Weights that are missing, corrupted or do not match their metadata; the message names the file."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_model(kind: str, config: dict) -> nn.Module:
+    """A fresh model of `kind` ("unet" or "naive") from its saved config."""
+    if kind == "unet":
+        return UNet(UNetConfig(**config))
+    if kind == "naive":
+        return NaiveCNN(**config)
+    raise WeightsError(f"unknown model kind {kind!r}: expected 'unet' or 'naive'")
+
+
+def model_config(model: nn.Module) -> tuple[str, dict]:
+    if isinstance(model, UNet):
+        return "unet", model.config.to_dict()
+    if isinstance(model, NaiveCNN):
+        return "naive", {"in_channels": model.in_channels, "hidden_dim": model.hidden_dim}
+    raise TypeError(f"cannot save a {type(model).__name__}")
+
+
+def save(model: nn.Module, directory: Path, name: str, metadata: dict | None = None,
+         dtype: torch.dtype = torch.float32) -> Path:
+    """Write `name.safetensors` and `name.json` (kind, config, sha256 and `metadata`) into `directory`.
+
+    dtype: storage type of the weights; the model is always rebuilt in float32.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    kind, config = model_config(model)
+    weights_path = directory / f"{name}.safetensors"
+    tensors = {key: value.detach().to(dtype).cpu().contiguous() for key, value in model.state_dict().items()}
+    save_file(tensors, str(weights_path))
+    record = dict(metadata or {})
+    record.update(kind=kind, config=config, weights_file=weights_path.name, weights_dtype=str(dtype).removeprefix("torch."),
+                  parameters=sum(p.numel() for p in model.parameters()), sha256=sha256_of(weights_path))
+    (directory / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    return weights_path
+
+
+def load(directory: Path, name: str) -> tuple[nn.Module, dict]:
+    """Rebuild `name` from `directory`, checking the weights against the sha256 in its metadata.
+
+    Returns the model in eval mode with gradients off, and its metadata.
+    """
+    directory = Path(directory)
+    meta_path = directory / f"{name}.json"
+    if not meta_path.exists():
+        raise WeightsError(f"{meta_path} is missing: train the model with `python -m explorer.train --model {name}`")
+    try:
+        metadata = json.loads(meta_path.read_text())
+        kind, config = metadata["kind"], metadata["config"]
+    except (json.JSONDecodeError, KeyError) as error:
+        raise WeightsError(f"{meta_path} is not valid model metadata ({error})") from None
+    weights_path = directory / metadata.get("weights_file", f"{name}.safetensors")
+    if not weights_path.exists():
+        raise WeightsError(f"{weights_path} is missing")
+    actual = sha256_of(weights_path)
+    if actual != metadata.get("sha256"):
+        raise WeightsError(f"{weights_path} is corrupted or was replaced: its sha256 is {actual[:12]}…, "
+                           f"{meta_path.name} expects {str(metadata.get('sha256'))[:12]}…")
+    model = build_model(kind, config)
+    try:
+        model.load_state_dict({key: value.float() for key, value in load_file(str(weights_path)).items()})
+    except Exception as error:  # safetensors raises several types for damaged files
+        raise WeightsError(f"{weights_path} does not fit the model in {meta_path.name} ({error})") from None
+    model.eval().requires_grad_(False)
+    return model, metadata
+
+
+@dataclass
+class ModelPair:
+    """The two shipped models, read-only after loading, and their metadata."""
+
+    unet: UNet
+    naive: NaiveCNN
+    unet_meta: dict
+    naive_meta: dict
+    directory: Path
+
+    @property
+    def image_size(self) -> int:
+        return self.unet.config.image_size
+
+    def model(self, name: str) -> nn.Module:
+        if name not in MODEL_NAMES:
+            raise KeyError(f"unknown model {name!r}: expected one of {MODEL_NAMES}")
+        return self.unet if name == "unet" else self.naive
+
+    def metrics(self) -> dict | None:
+        path = self.directory / "metrics.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+
+def load_pair(directory: Path = DEFAULT_DIR) -> ModelPair:
+    unet, unet_meta = load(directory, "unet")
+    naive, naive_meta = load(directory, "naive")
+    return ModelPair(unet, naive, unet_meta, naive_meta, Path(directory))
