@@ -1,0 +1,32 @@
+"""U-Net Explorer: build the app and launch it. Everything else lives in explorer/."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from explorer.weights import DEFAULT_DIR
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Explore why diffusion models use a U-Net.")
+    parser.add_argument("--weights", type=Path, default=DEFAULT_DIR,
+                        help="a folder written by `python -m explorer.train` (unet and naive weights)")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to listen on (default 127.0.0.1; 0.0.0.0 for a Space or a LAN)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    from explorer.ui.app import build_app, launch_options
+    from explorer.views.context import Context
+
+    demo = build_app(Context.load(args.weights))
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    demo.launch(server_name=args.host, server_port=args.port, **launch_options())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""U-Net Explorer: why diffusion models use a U-Net, shown on real trained models."""

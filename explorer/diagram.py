@@ -1,0 +1,245 @@
+"""The clickable architecture diagram, laid out as a U from the model's own blocks.
+
+Positions follow the block names and levels that `explorer.analysis.structure.describe`
+reports, so a model with another number of levels or attention elsewhere draws itself
+differently. The naive CNN is drawn beside the U at the same box size, as the contrast.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+from explorer.analysis.structure import BlockSpec
+
+FILL = {
+    "time": "#e9e4f5", "in": "#eceff1", "res": "#dbe9f6", "attn": "#fde2c4", "down": "#d5f0ea",
+    "up": "#e6dcf3", "skip": "#d9f2d0", "out": "#f8d7da", "conv": "#eeeeee",
+}
+STROKE = {
+    "time": "#6a4c93", "in": "#546e7a", "res": "#2c6fad", "attn": "#d9822b", "down": "#1f8a70",
+    "up": "#7b4fb5", "skip": "#3a8f2d", "out": "#b23a48", "conv": "#757575",
+}
+
+BOX_W, BOX_H = 150, 40
+SMALL_W, SMALL_H = 96, 26
+ATTN_W = 96
+ROW = 92
+TOP = 96
+
+
+@dataclass
+class Box:
+    spec: BlockSpec
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+    @property
+    def cy(self) -> float:
+        return self.y + self.h / 2
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    if len(shape) == 3:
+        return f"{shape[0]}×{shape[1]}×{shape[2]}"
+    return f"vector of {shape[0]}" if shape else "scalar t"
+
+
+def layout(unet: list[BlockSpec], naive: list[BlockSpec]) -> tuple[dict[str, Box], float, float]:
+    """Positions of every block: encoder down the left, bottleneck at the bottom, decoder up the right."""
+    by_name = {spec.name: spec for spec in unet}
+    levels = max(spec.level or 0 for spec in unet)
+    has_attention = {spec.level for spec in unet if spec.kind == "attn" and spec.level}
+    enc_x = 20
+    enc_attn_x = enc_x + BOX_W + 10
+    gap = 150
+    dec_attn_x = enc_attn_x + ATTN_W + gap
+    dec_x = dec_attn_x + ATTN_W + 10
+    unet_right = dec_x + BOX_W
+    boxes: dict[str, Box] = {}
+
+    def place(spec: BlockSpec, x: float, y: float, w: float = BOX_W, h: float = BOX_H) -> None:
+        boxes[spec.name] = Box(spec, x, y, w, h)
+
+    extra_res_rows = {}
+    for spec in unet:
+        row_y = TOP + ((spec.level or 1) - 1) * ROW
+        if spec.name == "time_mlp":
+            place(spec, (enc_x + unet_right) / 2 - BOX_W / 2, 8)
+        elif spec.name == "in_conv":
+            place(spec, enc_x, TOP - 58, BOX_W, 30)
+        elif spec.name == "out":
+            place(spec, dec_x, TOP - 58, BOX_W, 30)
+        elif spec.part in ("encoder", "decoder") and spec.kind in ("res", "attn"):
+            is_sub = ".res" in spec.name
+            if spec.kind == "attn":
+                x = enc_attn_x if spec.part == "encoder" else dec_attn_x
+                place(spec, x, row_y, ATTN_W, BOX_H)
+            elif is_sub:  # extra ResBlocks of a level stack as thin boxes above its main one
+                key = (spec.part, spec.level)
+                extra_res_rows[key] = extra_res_rows.get(key, 0) + 1
+                x = enc_x if spec.part == "encoder" else dec_x
+                place(spec, x + 6 * extra_res_rows[key], row_y - 6 * extra_res_rows[key], BOX_W, 8)
+            else:
+                x = enc_x if spec.part == "encoder" else dec_x
+                place(spec, x, row_y)
+        elif spec.kind == "down":
+            place(spec, enc_x + (BOX_W - SMALL_W) / 2, row_y + BOX_H + 13, SMALL_W, SMALL_H)
+        elif spec.kind == "up":
+            place(spec, dec_x + (BOX_W - SMALL_W) / 2, row_y + BOX_H + 13, SMALL_W, SMALL_H)
+        elif spec.kind == "skip":
+            left = enc_attn_x + ATTN_W if spec.level in has_attention else enc_x + BOX_W
+            right = dec_attn_x if spec.level in has_attention else dec_x
+            place(spec, (left + right) / 2 - 40, row_y + BOX_H / 2 - 12, 80, 24)
+    mid = [spec for spec in unet if spec.part == "bottleneck"]
+    mid_y = TOP + levels * ROW
+    mid_w = 120
+    total = len(mid) * mid_w + (len(mid) - 1) * 14
+    start = (enc_x + unet_right) / 2 - total / 2
+    for index, spec in enumerate(mid):
+        place(spec, start + index * (mid_w + 14), mid_y, mid_w, BOX_H)
+
+    naive_x = unet_right + 90
+    for index, spec in enumerate(naive):
+        place(spec, naive_x, TOP - 58 + index * 76, BOX_W, BOX_H)
+    height = max(mid_y + BOX_H + 44, TOP - 58 + len(naive) * 76 + 30)
+    assert all(name in boxes for name in by_name), "every block must be placed"
+    return boxes, naive_x + BOX_W + 20, height
+
+
+def _arrow(x1, y1, x2, y2, colour="#555", dashed=False, width=1.6) -> str:
+    dash = ' stroke-dasharray="4 3"' if dashed else ""
+    return (f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{colour}" '
+            f'stroke-width="{width}"{dash} marker-end="url(#arrow)"/>')
+
+
+def _path(points: list[tuple[float, float]], colour="#555", dashed=False, width=1.6, arrow=True) -> str:
+    dash = ' stroke-dasharray="4 3"' if dashed else ""
+    d = "M " + " L ".join(f"{x:.1f} {y:.1f}" for x, y in points)
+    end = ' marker-end="url(#arrow)"' if arrow else ""
+    return f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="{width}"{dash}{end}/>'
+
+
+def edges(boxes: dict[str, Box], unet: list[BlockSpec], naive: list[BlockSpec]) -> list[str]:
+    """The data flow in forward order, the skips across the U, and t feeding every ResBlock."""
+    out = []
+    flow = [spec.name for spec in unet if spec.kind not in ("time", "skip")]
+    for a, b in zip(flow, flow[1:]):
+        box_a, box_b = boxes[a], boxes[b]
+        if box_a.spec.kind == "up":  # up → its level's first block: go up into the decoder box
+            out.append(_arrow(box_a.cx, box_a.y, box_b.cx, box_b.y + box_b.h))
+        elif abs(box_a.cy - box_b.cy) < 1:  # same row
+            if box_b.x > box_a.x:
+                out.append(_arrow(box_a.x + box_a.w, box_a.cy, box_b.x, box_b.cy))
+            else:
+                out.append(_arrow(box_a.x, box_a.cy, box_b.x + box_b.w, box_b.cy))
+        elif box_b.spec.kind == "up" or (box_a.spec.part == "decoder" and box_b.spec.name == "out"):
+            if box_a.spec.kind == "attn":
+                out.append(_path([(box_a.cx, box_a.y), (box_a.cx, box_a.y - 8), (box_b.cx + 20, box_a.y - 8),
+                                  (box_b.cx + 20, box_b.y + box_b.h)]))
+            else:
+                out.append(_arrow(box_a.cx, box_a.y, box_b.cx, box_b.y + box_b.h))
+        elif box_b.spec.part == "bottleneck" and box_a.spec.part == "encoder":
+            out.append(_path([(box_a.cx, box_a.y + box_a.h), (box_a.cx, box_b.cy), (box_b.x, box_b.cy)]))
+        elif box_a.spec.part == "bottleneck" and box_b.spec.part == "decoder":
+            out.append(_path([(box_a.x + box_a.w, box_a.cy), (box_b.cx, box_a.cy), (box_b.cx, box_b.y + box_b.h)]))
+        elif box_a.spec.kind == "attn" and box_b.spec.kind == "down":
+            out.append(_path([(box_a.cx, box_a.y + box_a.h), (box_a.cx, box_b.cy), (box_b.x + box_b.w, box_b.cy)]))
+        else:
+            out.append(_arrow(box_a.cx, box_a.y + box_a.h, box_b.cx, box_b.y))
+    for spec in unet:
+        if spec.kind != "skip":
+            continue
+        skip = boxes[spec.name]
+        source = boxes.get(f"enc{spec.level}.attn") or boxes[f"enc{spec.level}"]
+        target = boxes.get(f"dec{spec.level}") if f"dec{spec.level}.attn" not in boxes else boxes[f"dec{spec.level}"]
+        target_x = target.x if f"dec{spec.level}.attn" not in boxes else boxes[f"dec{spec.level}.attn"].x
+        colour = STROKE["skip"]
+        out.append(_arrow(source.x + source.w, skip.cy, skip.x, skip.cy, colour, width=2.2))
+        if f"dec{spec.level}.attn" in boxes:  # the skip joins before the ResBlock: route under the attention box
+            attn = boxes[f"dec{spec.level}.attn"]
+            out.append(_path([(skip.x + skip.w, skip.cy), (attn.x - 6, skip.cy), (attn.x - 6, attn.y + attn.h + 6),
+                              (target.x + 12, attn.y + attn.h + 6), (target.x + 12, target.y + target.h)], colour,
+                             width=2.2))
+        else:
+            out.append(_arrow(skip.x + skip.w, skip.cy, target_x, skip.cy, colour, width=2.2))
+    time_box = boxes["time_mlp"]  # one short stub: the badges on the ResBlocks show where t arrives
+    out.append(_path([(time_box.cx, time_box.y + time_box.h), (time_box.cx, time_box.y + time_box.h + 14)],
+                     STROKE["time"], dashed=True, width=1.2, arrow=False))
+    for a, b in zip(naive, naive[1:]):
+        box_a, box_b = boxes[a.name], boxes[b.name]
+        out.append(_arrow(box_a.cx, box_a.y + box_a.h, box_b.cx, box_b.y))
+    return out
+
+
+def render_svg(unet: list[BlockSpec], naive: list[BlockSpec], selected: str | None = None,
+               fields: dict[str, int] | None = None) -> str:
+    """The whole diagram as inline SVG. Each block is a focusable `<g data-block=name>`.
+
+    fields: theoretical receptive-field sizes by block name, shown in each block's tooltip.
+    """
+    boxes, width, height = layout(unet, naive)
+    fields = fields or {}
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
+        f'class="unet-diagram" role="group" aria-label="U-Net and naive CNN architecture">',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>',
+    ]
+    parts += edges(boxes, unet, naive)
+    naive_box = boxes[naive[0].name]
+    unet_label_y = height - 18
+    parts.append(f'<text x="20" y="{unet_label_y}" class="caption">U-Net: encoder (left) → bottleneck (bottom) → '
+                 f'decoder (right). Green: skip connections. Purple (t): the time embedding enters that block.</text>')
+    parts.append(f'<line x1="{naive_box.x - 45}" y1="10" x2="{naive_box.x - 45}" y2="{height - 40}" '
+                 f'stroke="#bbb" stroke-dasharray="6 4"/>')
+    parts.append(f'<text x="{naive_box.cx}" y="{naive_box.y - 14}" text-anchor="middle" class="caption">'
+                 f'Naive CNN: no t, one resolution</text>')
+    for name, box in boxes.items():
+        spec = box.spec
+        kind = spec.kind
+        is_selected = name == selected
+        stroke_width = 3.5 if is_selected else 1.4
+        classes = "block selected" if is_selected else "block"
+        tip = f"{name}: {spec.kind} · out {shape_text(spec.output_shape)} · {spec.parameters:,} parameters"
+        if name in fields:
+            tip += f" · receptive field {fields[name]}×{fields[name]}"
+        label = name if box.h >= 24 else ""
+        parts.append(
+            f'<g data-block="{escape(name)}" class="{classes}" tabindex="0" role="button" '
+            f'aria-pressed="{str(is_selected).lower()}" aria-label="{escape(tip)}">'
+            f'<title>{escape(tip)}</title>'
+            f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.w:.1f}" height="{box.h:.1f}" rx="6" '
+            f'fill="{FILL[kind]}" stroke="{"#111" if is_selected else STROKE[kind]}" stroke-width="{stroke_width}"/>')
+        if label:
+            small = box.h < BOX_H
+            parts.append(f'<text x="{box.cx:.1f}" y="{box.y + (box.h / 2 + 4 if small else 17):.1f}" '
+                         f'text-anchor="middle" class="name">{escape(label)}</text>')
+            if not small:
+                parts.append(f'<text x="{box.cx:.1f}" y="{box.y + 32:.1f}" text-anchor="middle" class="shape">'
+                             f'{escape(shape_text(spec.output_shape))}</text>')
+        if kind == "res" and box.h >= 24:  # the time embedding enters every ResBlock
+            parts.append(f'<circle cx="{box.x + box.w - 9:.1f}" cy="{box.y + 9:.1f}" r="7" fill="{STROKE["time"]}"/>'
+                         f'<text x="{box.x + box.w - 9:.1f}" y="{box.y + 12.5:.1f}" text-anchor="middle" '
+                         f'class="badge">t</text>')
+        parts.append("</g>")
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+DIAGRAM_CSS = """
+.unet-diagram { width: 100%; height: auto; max-height: 640px; font-family: ui-sans-serif, system-ui, sans-serif; }
+.unet-diagram .block { cursor: pointer; }
+.unet-diagram .block:hover rect { filter: brightness(0.93); }
+.unet-diagram .block:focus { outline: none; }
+.unet-diagram .block:focus-visible rect { stroke: #000; stroke-width: 3; stroke-dasharray: 5 3; }
+.unet-diagram .name { font-size: 13px; font-weight: 600; fill: #1a1a1a; pointer-events: none; }
+.unet-diagram .shape { font-size: 11px; fill: #444; pointer-events: none; }
+.unet-diagram .caption { font-size: 12px; fill: #555; }
+.unet-diagram .badge { font-size: 10px; font-weight: 700; fill: #fff; pointer-events: none; font-style: italic; }
+"""

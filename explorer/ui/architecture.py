@@ -1,0 +1,97 @@
+"""The Architecture tab: the clickable diagram, the block panel, and the all-levels view."""
+from __future__ import annotations
+
+import gradio as gr
+
+from explorer.diagram import DIAGRAM_CSS
+from explorer.ui import validate
+from explorer.ui.inputs import Inputs
+from explorer.views import architecture, levels
+from explorer.views.context import Context
+
+# One listener on the root survives re-renders of the SVG inside it.
+DIAGRAM_JS = """
+const send = (g) => trigger('click', {block_id: g.dataset.block});
+element.addEventListener('click', (e) => {
+  const g = e.target.closest('[data-block]');
+  if (g) send(g);
+});
+element.addEventListener('keydown', (e) => {
+  const g = e.target.closest('[data-block]');
+  if (g && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); send(g); }
+});
+"""
+
+DEFAULT_BLOCK = "mid.attn"
+
+
+def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.State, active_tab: gr.State) -> None:
+    default = DEFAULT_BLOCK if DEFAULT_BLOCK in ctx.block_names() else ctx.block_names()[1]
+    gr.Markdown("Click a block (or tab to it and press Enter, or pick it from the list) to read what it does "
+                "and watch its output for the current image. The naive CNN is drawn on the right at the same "
+                "scale.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=560):
+            diagram = gr.HTML(architecture.diagram(ctx, default), js_on_load=DIAGRAM_JS, elem_id="diagram",
+                              css_template=DIAGRAM_CSS)
+        with gr.Column(scale=2, min_width=380):
+            chooser = gr.Dropdown(ctx.block_names(), value=default, label="Block", elem_id="block-chooser")
+            panel = gr.Markdown(elem_id="block-panel")
+            activation = gr.Image(label="Live activations", interactive=False, elem_id="block-activation",
+                                  buttons=[], format="png")
+
+    with gr.Accordion("All levels at once: feature maps and spectra", open=True):
+        gr.Markdown("Each row is one level of the U-Net for the current x_t, each tile one of its most active "
+                    "channels, drawn at the level's own resolution. The spectra show which spatial frequencies "
+                    "each map carries; the second chart compares each skip connection with the upsampled "
+                    "path it is concatenated with.")
+        with gr.Row(equal_height=False):
+            level_image = gr.Image(label="Feature maps per level", interactive=False, elem_id="level-maps",
+                                   buttons=[], format="png")
+            with gr.Column():
+                spectrum = gr.Plot(label="Spectra of the levels", elem_id="level-spectrum")
+                skip_spectrum = gr.Plot(label="Skip vs upsampled path", elem_id="skip-spectrum")
+        with gr.Row():
+            sweep_button = gr.Button("How do the skips' high frequencies change with t? (8 forward passes)",
+                                     size="sm", elem_id="sweep-button")
+        sweep = gr.Plot(label="High-frequency share against t", elem_id="sweep-plot")
+
+    def show_block(image, t, seed, name):
+        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+        name = validate.block(ctx, name)
+        view = architecture.block_panel(ctx, image, t, seed, name)
+        return architecture.diagram(ctx, name), name, view.markdown, view.activation, name
+
+    def on_click(image, t, seed, evt: gr.EventData):
+        name = (getattr(evt, "_data", None) or {}).get("block_id")
+        return show_block(image, t, seed, name)
+
+    def show_levels(image, t, seed, tab):
+        if tab != "architecture":
+            return gr.skip(), gr.skip(), gr.skip()
+        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+        outputs = levels.record_levels(ctx, image, t, seed)
+        return (levels.level_grid(ctx, outputs), levels.spectrum_figure(ctx, outputs, t),
+                levels.spectrum_figure(ctx, outputs, t, group="skips"))
+
+    def refresh_block(image, t, seed, name, tab):
+        if tab != "architecture":
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return show_block(image, t, seed, name)
+
+    def run_sweep(image, seed):
+        image, seed = validate.image(ctx, image), validate.seed(seed)
+        return levels.high_frequency_sweep(ctx, image, seed)
+
+    block_outputs = [diagram, chooser, panel, activation, selected_block]
+    diagram.click(on_click, [inputs.image, inputs.t, inputs.seed], block_outputs, api_name="click_block",
+                  show_progress="hidden")
+    chooser.input(show_block, [inputs.image, inputs.t, inputs.seed, chooser], block_outputs, api_name="select_block",
+                  show_progress="hidden")
+    gr.on([demo.load, inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change], refresh_block,
+          [inputs.image, inputs.t, inputs.seed, selected_block, active_tab], block_outputs, api_name=False,
+          show_progress="hidden", trigger_mode="always_last")
+    gr.on([demo.load, inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change], show_levels,
+          [inputs.image, inputs.t, inputs.seed, active_tab], [level_image, spectrum, skip_spectrum],
+          api_name="levels", show_progress="hidden", trigger_mode="always_last")
+    sweep_button.click(run_sweep, [inputs.image, inputs.seed], sweep, api_name="frequency_sweep")

@@ -1,0 +1,112 @@
+"""The Denoising tab: naive CNN vs U-Net at the current t, knock-outs, curves and the reverse process."""
+from __future__ import annotations
+
+import tempfile
+
+import gradio as gr
+
+from explorer.ui import validate
+from explorer.ui.inputs import Inputs
+from explorer.views import denoising
+from explorer.views.context import Context
+
+REVERSE_FRAMES = 10  # frames streamed per run, whatever the step count
+
+
+def knockouts(ctx: Context, override_t, told_t, skips_on, attention_on) -> denoising.Knockouts:
+    levels = ctx.pair.unet.config.num_levels
+    kept = validate.skip_levels(ctx, skips_on)
+    return denoising.Knockouts(
+        told_t=validate.timestep(told_t, "The timestep told to the U-Net") if override_t else None,
+        zero_skips=frozenset(range(1, levels + 1)) - kept,
+        attention=bool(attention_on))
+
+
+def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, active_tab: gr.State) -> None:
+    levels = ctx.pair.unet.config.num_levels
+    skip_names = [f"skip{level}" for level in range(1, levels + 1)]
+    gr.Markdown("Both networks get the same noisy image x_t and predict its noise ε̂; from ε̂ follows their "
+                "estimate of the clean image x̂₀. The right-hand column is a classical denoiser (a Gaussian "
+                "blur) for scale. Break the U-Net with the switches to see what each part is for: the changes "
+                "apply to your request only.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=560):
+            figure = gr.Image(label="Side by side", interactive=False, elem_id="denoise-figure", buttons=[],
+                              format="png")
+        with gr.Column(scale=2, min_width=360):
+            with gr.Group():
+                gr.Markdown("**Knock-outs (U-Net only)**")
+                override_t = gr.Checkbox(False, label="Tell the U-Net a different timestep", elem_id="override-t")
+                told_t = gr.Slider(1, 999, value=250, step=1, label="Timestep told to the U-Net",
+                                   elem_id="told-t")
+                skips = gr.CheckboxGroup(skip_names, value=skip_names, label="Skip connections (untick to cut)",
+                                         elem_id="skip-switches")
+                attention = gr.Checkbox(True, label="Self-attention on", elem_id="attention-switch")
+            metrics = gr.Markdown(elem_id="denoise-metrics")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            curves = gr.Plot(label="Held-out error against t", elem_id="denoise-curves")
+        with gr.Column(scale=1, min_width=220):
+            image_curve_button = gr.Button("Add this image's values (9 timesteps)", size="sm",
+                                           elem_id="image-curve-button")
+            gr.Markdown("Held-out lines come from `weights/metrics.json`, written by "
+                        "`python -m explorer.evaluate` on the held-out emoji.")
+
+    gr.Markdown("### The reverse process\nStart from the current x_t (or from pure noise) and run DDIM down to "
+                "t = 0 with each model. Small errors at each step add up; watch each model's x̂₀ along the way.")
+    with gr.Row():
+        steps = gr.Number(50, precision=0, label="DDIM steps", minimum=1, maximum=1000, elem_id="ddim-steps")
+        from_here = gr.Button("Denoise from here", variant="primary", elem_id="denoise-from-here")
+        from_noise = gr.Button("Generate from pure noise", elem_id="generate-from-noise")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            live = gr.Image(label="Live frames", interactive=False, elem_id="reverse-live", buttons=[], format="png")
+            progress_text = gr.Markdown(elem_id="reverse-progress")
+            strip = gr.Image(label="Frame strip", interactive=False, elem_id="reverse-strip", buttons=[],
+                             format="png")
+        with gr.Column(scale=2):
+            drift = gr.Plot(label="Drift", elem_id="reverse-drift")
+            animation = gr.Image(label="Animation", interactive=False, elem_id="reverse-gif", type="filepath",
+                                 buttons=["download"])
+
+    def side_by_side(image, t, seed, override, told, skips_on, attention_on, tab="denoising"):
+        if tab != "denoising":
+            return gr.skip(), gr.skip(), gr.skip()
+        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+        comparison = denoising.compare(ctx, image, t, seed, knockouts(ctx, override, told, skips_on, attention_on))
+        return (denoising.comparison_figure(comparison), denoising.metrics_markdown(comparison),
+                denoising.curves_figure(ctx, t))
+
+    def image_curve(image, t, seed):
+        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+        return denoising.curves_figure(ctx, t, denoising.image_curves(ctx, image, seed))
+
+    def run_reverse(image, t, seed, num_steps, pure_noise: bool):
+        seed, num_steps = validate.seed(seed), validate.steps(num_steps)
+        if pure_noise:
+            image, t = None, 999
+        else:
+            image, t = validate.image(ctx, image), validate.timestep(t)
+        every = max(1, num_steps // REVERSE_FRAMES)
+        frames = []
+        for frame in denoising.reverse_process(ctx, image, t, seed, num_steps, every=every):
+            frames.append(frame)
+            done = frame.step == frame.num_steps
+            yield (denoising.reverse_frame_image(frame), f"Step {frame.step} of {frame.num_steps} (t = {frame.t})"
+                   + (" · done" if done else " …"), gr.skip(), denoising.drift_figure(frame, pure_noise), gr.skip())
+        with tempfile.NamedTemporaryFile(suffix=".gif", delete=False) as file:
+            file.write(denoising.animation_gif(frames))
+        yield gr.skip(), gr.skip(), denoising.frame_strip(frames), gr.skip(), file.name
+
+    controls = [override_t, told_t, skips, attention]
+    shared = [inputs.image, inputs.t, inputs.seed]
+    gr.on([demo.load, inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change]
+          + [control.change for control in controls],
+          side_by_side, shared + controls + [active_tab], [figure, metrics, curves], api_name="denoise",
+          show_progress="hidden", trigger_mode="always_last")
+    image_curve_button.click(image_curve, shared, curves, api_name="image_curve")
+    reverse_outputs = [live, progress_text, strip, drift, animation]
+    from_here.click(lambda image, t, seed, n: (yield from run_reverse(image, t, seed, n, False)),
+                    shared + [steps], reverse_outputs, api_name="denoise_from_here", concurrency_limit=1)
+    from_noise.click(lambda image, t, seed, n: (yield from run_reverse(image, t, seed, n, True)),
+                     shared + [steps], reverse_outputs, api_name="generate_from_noise", concurrency_limit=1)

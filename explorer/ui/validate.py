@@ -1,0 +1,88 @@
+"""Argument checks for every event handler, as if it were called straight through the API."""
+from __future__ import annotations
+
+import math
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from explorer.views.context import MAX_SEED, Context
+
+MAX_STEPS = 1000
+
+
+def _number(value, what: str) -> float:
+    if isinstance(value, bool) or value is None or value == "":
+        raise gr.Error(f"{what} is missing: give a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise gr.Error(f"{what} must be a number, not {str(value)[:40]!r}") from None
+    if not math.isfinite(number):
+        raise gr.Error(f"{what} must be a finite number")
+    return number
+
+
+def _integer(value, what: str) -> int:
+    number = _number(value, what)
+    if number != int(number):
+        raise gr.Error(f"{what} must be a whole number, not {number:g}")
+    return int(number)
+
+
+def timestep(value, what: str = "The timestep t") -> int:
+    t = _integer(value, what)
+    if not 1 <= t <= 999:
+        raise gr.Error(f"{what} must be between 1 and 999, not {t}")
+    return t
+
+
+def seed(value) -> int:
+    number = _integer(value, "The noise seed")
+    if not 0 <= number <= MAX_SEED:
+        raise gr.Error(f"The noise seed must be between 0 and {MAX_SEED}, not {number}")
+    return number
+
+
+def steps(value) -> int:
+    number = _integer(value, "The number of steps")
+    if not 1 <= number <= MAX_STEPS:
+        raise gr.Error(f"The number of steps must be between 1 and {MAX_STEPS}, not {number}")
+    return number
+
+
+def block(ctx: Context, value) -> str:
+    names = ctx.block_names()
+    if not isinstance(value, str) or value not in names:
+        shown = str(value)[:40] if value is not None else "nothing"
+        raise gr.Error(f"Unknown block {shown!r}: pick one of {', '.join(names)}")
+    return value
+
+
+def image(ctx: Context, value) -> np.ndarray:
+    """The per-session image state: an (H, W, 3) uint8 array at the model's size."""
+    if value is None:
+        raise gr.Error("No image yet: pick an example, upload a picture or press 'Random held-out image'")
+    array = np.asarray(value)
+    size = ctx.image_size
+    if array.shape != (size, size, 3) or array.dtype != np.uint8:
+        # Through the API the state can be anything: accept only what the app itself stores.
+        if array.ndim != 3 or array.shape[2] not in (3, 4) or array.dtype != np.uint8 or min(array.shape[:2]) < 1:
+            raise gr.Error(f"The image state must be a {size}×{size} RGB picture")
+        array = ctx.image(Image.fromarray(array))
+    return array
+
+
+def skip_levels(ctx: Context, value) -> frozenset[int]:
+    levels = ctx.pair.unet.config.num_levels
+    value = value or []
+    if isinstance(value, (str, int)):
+        value = [value]
+    out = set()
+    for item in value:
+        text = str(item).removeprefix("skip")
+        if not text.isdigit() or not 1 <= int(text) <= levels:
+            raise gr.Error(f"Unknown skip connection {str(item)[:20]!r}: use skip1 … skip{levels}")
+        out.add(int(text))
+    return frozenset(out)

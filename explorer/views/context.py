@@ -1,0 +1,71 @@
+"""Everything a view needs that is loaded once per app: the two models, the schedule, the block specs.
+
+A `Context` is read-only after `Context.load`; per-user state (the image, t, the seed,
+knock-outs) is passed to each view as arguments.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from explorer.analysis.denoise import noisy
+from explorer.analysis.structure import BlockSpec, describe
+from explorer.data import list_images, load_image, to_tensor
+from explorer.diffusion import Diffusion
+from explorer.weights import DEFAULT_DIR, ModelPair, load_pair
+
+MAX_SEED = 2**31 - 1
+
+
+@dataclass
+class Context:
+    pair: ModelPair
+    diffusion: Diffusion
+    unet_specs: list[BlockSpec]
+    naive_specs: list[BlockSpec]
+    examples: list[Path]
+    metrics: dict | None
+    fields: dict[str, object] = field(default_factory=dict)  # theoretical receptive fields by block name
+
+    @classmethod
+    def load(cls, weights_dir: Path = DEFAULT_DIR) -> "Context":
+        pair = load_pair(weights_dir)
+        heldout = Path(weights_dir) / "heldout"
+        examples = list_images(heldout) if heldout.is_dir() else []
+        fields = {}
+        try:
+            from explorer.analysis.receptive_field import theoretical
+            fields = {**theoretical(pair.unet), **theoretical(pair.naive)}
+        except ImportError:  # the receptive-field analysis is optional for the other views
+            pass
+        return cls(pair, Diffusion(), describe(pair.unet), describe(pair.naive), examples, pair.metrics(), fields)
+
+    @property
+    def image_size(self) -> int:
+        return self.pair.image_size
+
+    def spec(self, name: str) -> BlockSpec:
+        for spec in self.unet_specs + self.naive_specs:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def block_names(self) -> list[str]:
+        return [spec.name for spec in self.unet_specs + self.naive_specs]
+
+    def model_of(self, name: str):
+        """The model a block belongs to."""
+        return self.pair.naive if any(spec.name == name for spec in self.naive_specs) else self.pair.unet
+
+    def image(self, source) -> np.ndarray:
+        """Any image source → (H, W, 3) uint8 at the model's size (raises data.ImageError)."""
+        return np.asarray(load_image(source, self.image_size))
+
+    def x_t(self, image: np.ndarray, t: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x0, x_t, ε) for the current inputs; x0 (1, 3, H, W), the others too."""
+        x0 = to_tensor(image)
+        x_t, eps = noisy(self.diffusion, x0, t, seed)
+        return x0[None], x_t, eps

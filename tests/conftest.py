@@ -1,0 +1,46 @@
+"""Small shared fixtures: a tiny U-Net config and a tiny folder of generated PNG images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explorer.data import is_held_out
+from explorer.unet import UNetConfig
+
+
+@pytest.fixture
+def tiny_config() -> UNetConfig:
+    """16×16 images, 2 levels of 8 and 16 channels, attention at 8×8: a forward pass takes milliseconds."""
+    return UNetConfig(image_size=16, base_channels=8, channel_mults=(1, 2), attention_resolutions=(8,), dropout=0.0)
+
+
+def tiny_names(train: int, heldout: int) -> list[str]:
+    """Emoji-like file names, the first `train` that the split puts in training and `heldout` it holds out."""
+    picked = {False: [], True: []}
+    wanted = {False: train, True: heldout}
+    code = 0x1f600
+    while len(picked[False]) < train or len(picked[True]) < heldout:
+        name = f"{code:x}.png"
+        side = is_held_out(name)
+        if len(picked[side]) < wanted[side]:
+            picked[side].append(name)
+        code += 1
+    return picked[False] + picked[True]
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    """12 training and 4 held-out 16×16 PNGs: a coloured disc on white, like a very small emoji."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:16, 0:16]
+    for name in tiny_names(12, 4):
+        cy, cx, radius = rng.uniform(5, 11), rng.uniform(5, 11), rng.uniform(3, 6)
+        array = np.full((16, 16, 3), 255, np.uint8)
+        array[(yy - cy) ** 2 + (xx - cx) ** 2 < radius ** 2] = rng.integers(0, 256, 3)
+        Image.fromarray(array).save(folder / name)
+    return folder
