@@ -134,7 +134,7 @@ def metrics_table(metrics: dict) -> list[list[str]]:
     diffusion = Diffusion()
     for index, t in enumerate(metrics["timesteps"]):
         unet, naive, blur = (models[name]["eps_mse"][index] for name in ("unet", "naive", "blur"))
-        rows.append([str(t), f"{diffusion.snr_db(t):.1f}", f"{unet:.4f}", f"{naive:.4f}", f"{blur:.4f}",
+        rows.append([str(t), f"{diffusion.snr_db(t):.1f}", f"{unet:.3g}", f"{naive:.3g}", f"{blur:.3g}",
                      f"{unet / naive:.2f}",
                      *(f"{models[name]['psnr'][index]:.2f}" for name in ("unet", "naive", "blur")),
                      f"{models['blur']['sigma'][index]:g}"])
@@ -175,6 +175,14 @@ def metrics_markdown(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def curve_point(meta: dict, last: bool) -> str:
+    """The last or the lowest held-out loss of a training curve, with its step."""
+    if not meta.get("curve"):
+        return "–"
+    point = meta["curve"][-1] if last else min(meta["curve"], key=lambda entry: entry["heldout_loss"])
+    return f"{point['heldout_loss']:.4f} (step {point['step']:,})"
+
+
 def training_markdown(unet_meta: dict, naive_meta: dict) -> str:
     """The README's data and training section, rendered from the two weights JSONs."""
     def config_text(meta: dict) -> str:
@@ -207,8 +215,8 @@ def training_markdown(unet_meta: dict, naive_meta: dict) -> str:
     row("wall time", training("wall_time_s", lambda value: f"{value / 60:.1f} min"))
     row("device", training("device"))
     row("torch", training("torch"))
-    row("final held-out ε-MSE (fixed noise, random t)",
-        lambda meta: f"{meta['curve'][-1]['heldout_loss']:.4f} at step {meta['curve'][-1]['step']:,}" if meta.get("curve") else "–")
+    row("held-out loss during training: last", lambda meta: curve_point(meta, last=True))
+    row("held-out loss during training: best", lambda meta: curve_point(meta, last=False))
     row("stored as", lambda meta: f"{meta['weights_dtype']} safetensors")
     return "\n".join(lines)
 
@@ -247,12 +255,20 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--out", type=Path, help="metrics file (default: metrics.json in --weights)")
     parser.add_argument("--readme", type=Path, help="README whose generated sections to rewrite (default: README.md in --weights)")
+    parser.add_argument("--render-only", action="store_true",
+                        help="only rewrite the README from the existing metrics file (after editing the README by hand)")
     args = parser.parse_args(argv)
     argv = sys.argv[1:] if argv is None else list(argv)
     out = args.out or args.weights / "metrics.json"
     readme = args.readme or args.weights / "README.md"
 
     pair = weights.load_pair(args.weights)
+    if args.render_only:
+        metrics = json.loads(out.read_text())
+        if metrics["weights_sha256"] != {"unet": pair.unet_meta["sha256"], "naive": pair.naive_meta["sha256"]}:
+            raise SystemExit(f"{out} was computed from other weights: run `python -m explorer.evaluate` without --render-only")
+        render_readme(readme, pair, metrics)
+        return metrics
     data = ImageFolder(args.images, "all", pair.image_size)
     leaked = [path.name for path in data.paths if not is_held_out(path.name)]
     if leaked:
@@ -280,10 +296,14 @@ def main(argv=None) -> dict:
     out.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     print(format_console(metrics))
     print(f"{len(data)} images × {len(timesteps)} timesteps in {metrics['seconds']:.0f} s; wrote {out}")
+    render_readme(readme, pair, metrics)
+    return metrics
+
+
+def render_readme(readme: Path, pair: weights.ModelPair, metrics: dict) -> None:
     if update_readme(readme, {"training": training_markdown(pair.unet_meta, pair.naive_meta),
                               "metrics": metrics_markdown(metrics)}):
         print(f"rewrote the generated sections of {readme}")
-    return metrics
 
 
 if __name__ == "__main__":

@@ -119,14 +119,19 @@ def vector_strip(vector: torch.Tensor, width: int = 512, height: int = 40) -> tu
 
 
 def heat_overlay(image: Image.Image, heat: np.ndarray, box: tuple[int, int, int, int] | None,
-                 point: tuple[int, int] | None, scale: int, alpha: float = 0.65) -> Image.Image:
-    """A heat map (H, W) ≥ 0 blended over an RGB image, with an outlined box (y0, y1, x0, x1, inclusive)
-    and a marked point (y, x), all enlarged `scale` times."""
+                 point: tuple[int, int] | None, scale: int, decades: float = 3.0) -> Image.Image:
+    """A heat map (H, W) ≥ 0 over a dimmed grey copy of an RGB image, with an outlined box
+    (y0, y1, x0, x1, inclusive) and a marked point (y, x), all enlarged `scale` times.
+
+    Colour and opacity follow log10 of the heat over `decades` decades below its peak, so faint tails
+    stay visible; pixels with no influence at all show the image underneath."""
     heat = np.asarray(heat, dtype=np.float64)
     top = heat.max() if heat.max() > 0 else 1.0
-    coloured = colorize(np.sqrt(heat / top), 0.0, 1.0, "heat").astype(np.float64)  # sqrt: faint tails stay visible
-    base = np.asarray(image.convert("RGB"), dtype=np.float64)
-    blended = (1 - alpha) * base + alpha * coloured
+    strength = np.clip(1 + np.log10(np.maximum(heat / top, 1e-30)) / decades, 0, 1)  # (H, W) in [0, 1]
+    coloured = colorize(strength, 0.0, 1.0, "heat").astype(np.float64)
+    grey = np.asarray(image.convert("L"), dtype=np.float64)[..., None].repeat(3, axis=2) * 0.45 + 110
+    alpha = np.where(strength > 0, 0.3 + 0.7 * strength, 0.0)[..., None]
+    blended = (1 - alpha) * grey + alpha * coloured
     out = enlarge(Image.fromarray(blended.clip(0, 255).astype(np.uint8)), scale)
     draw = ImageDraw.Draw(out)
     if box is not None:
@@ -134,5 +139,19 @@ def heat_overlay(image: Image.Image, heat: np.ndarray, box: tuple[int, int, int,
         draw.rectangle((x0 * scale, y0 * scale, (x1 + 1) * scale - 1, (y1 + 1) * scale - 1), outline="#00e5ff", width=2)
     if point is not None:
         y, x = point
-        draw.rectangle((x * scale, y * scale, (x + 1) * scale - 1, (y + 1) * scale - 1), outline="white", width=2)
+        draw.rectangle((x * scale - 1, y * scale - 1, (x + 1) * scale, (y + 1) * scale), outline="#00ff66", width=2)
     return out
+
+
+def titled_row(items: list[tuple[str, Image.Image]], gap: int = 12) -> Image.Image:
+    """Images side by side, each with a title above it."""
+    height = max(image.height for _, image in items) + 20
+    width = sum(image.width for _, image in items) + gap * (len(items) - 1)
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    x = 0
+    for title, image in items:
+        draw.text((x, 2), title, fill="#111", font=font(13))
+        canvas.paste(image, (x, 20))
+        x += image.width + gap
+    return canvas

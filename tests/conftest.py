@@ -31,11 +31,9 @@ def tiny_names(train: int, heldout: int) -> list[str]:
     return picked[False] + picked[True]
 
 
-@pytest.fixture
-def image_folder(tmp_path: Path) -> Path:
-    """12 training and 4 held-out 16×16 PNGs: a coloured disc on white, like a very small emoji."""
-    folder = tmp_path / "images"
-    folder.mkdir()
+def write_images(folder: Path) -> Path:
+    """12 training and 4 held-out 16×16 PNGs in `folder`: a coloured disc on white, like a very small emoji."""
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:16, 0:16]
     for name in tiny_names(12, 4):
@@ -44,3 +42,14 @@ def image_folder(tmp_path: Path) -> Path:
         array[(yy - cy) ** 2 + (xx - cx) ** 2 < radius ** 2] = rng.integers(0, 256, 3)
         Image.fromarray(array).save(folder / name)
     return folder
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    return write_images(tmp_path / "images")
+
+
+@pytest.fixture(scope="session")
+def shared_image_folder(tmp_path_factory) -> Path:
+    """The same images, made once, for module-scoped fixtures that must not write into it."""
+    return write_images(tmp_path_factory.mktemp("shared") / "images")

@@ -36,8 +36,12 @@ class Field:
 
     A unit at map position u covers input pixels u·jump + start ... u·jump + end (inclusive),
     the same along rows and columns. size = end - start + 1, unclipped (it can exceed the image);
-    size_clipped = min(size, image side). global_via names what makes the block's output depend
-    on every input pixel regardless of size. Non-spatial blocks (time_mlp) have size None.
+    size_clipped = min(size, image side). The interval is exact up to the first upsampling; after
+    it, one interval covers the units of both parities, so a single unit may see up to the sum of
+    the upsampled jumps less on a side (3 pixels for dec1 of a two-level U-Net).
+    global_via names what makes the block's output depend on every input pixel whatever the size,
+    following the data (skip1 leaves before any attention, so it is not global through it).
+    Non-spatial blocks (time_mlp) have size None.
     """
 
     name: str
@@ -78,7 +82,8 @@ class _Span:
 
     def conv(self, conv: nn.Conv2d) -> _Span:
         """Unit o reads input units o·s - p + m, m = 0 ... k-1 (dilated: m·d)."""
-        kernel, stride, padding, dilation = (_square(conv, name) for name in ("kernel_size", "stride", "padding", "dilation"))
+        kernel, stride, padding, dilation = (_square(conv, attribute)
+                                             for attribute in ("kernel_size", "stride", "padding", "dilation"))
         extent = dilation * (kernel - 1)  # distance from first to last tap, in input units
         return _Span(self.jump * stride, self.start - padding * self.jump,
                      self.end + (extent - padding) * self.jump, self.global_via)
@@ -271,7 +276,8 @@ def _image_size(model: nn.Module, image_size: int | None) -> int:
 def _square(conv: nn.Conv2d, attribute: str) -> int:
     value = getattr(conv, attribute)
     if isinstance(value, str) or value[0] != value[1]:
-        raise ValueError(f"{attribute}={value} of a convolution: only equal integer values for rows and columns are supported")
+        raise ValueError(f"{attribute}={value} of a convolution: the receptive-field walk needs one integer "
+                         "for rows and columns")
     return int(value[0])
 
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import gradio as gr
 
-from explorer.ui import architecture, denoising, inputs
+from explorer.ui import architecture, denoising, inputs, receptive
 from explorer.views.context import Context
 
 CSS = """
-#xt-preview img, #x0-preview img, #block-activation img, #level-maps img { image-rendering: pixelated; }
+#xt-preview img, #x0-preview img, #block-activation img, #level-maps img, #rf-picker img, #rf-overlays img,
+#denoise-figure img, #reverse-live img, #reverse-strip img { image-rendering: pixelated; }
 .gradio-container { max-width: 1500px !important; }
 """
 
@@ -37,8 +38,11 @@ def build_app(ctx: Context) -> gr.Blocks:
             with gr.Tab("Architecture", id="architecture", elem_id="tab-architecture") as tab_architecture:
                 architecture.build(ctx, demo, panel, selected_block, active_tab)
             with gr.Tab("Denoising lab", id="denoising", elem_id="tab-denoising") as tab_denoising:
-                denoising.build(ctx, demo, panel, active_tab)
+                denoising.build(ctx, panel, active_tab)
+            with gr.Tab("Receptive field", id="receptive", elem_id="tab-receptive") as tab_receptive:
+                receptive.build(ctx, panel, selected_block, active_tab)
         tab_architecture.select(lambda: "architecture", None, active_tab, api_name=False)
+        tab_receptive.select(lambda: "receptive", None, active_tab, api_name=False)
         tab_denoising.select(lambda: "denoising", None, active_tab, api_name=False)
     return demo
 

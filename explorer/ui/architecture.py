@@ -37,7 +37,7 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
         with gr.Column(scale=2, min_width=380):
             chooser = gr.Dropdown(ctx.block_names(), value=default, label="Block", elem_id="block-chooser")
             panel = gr.Markdown(elem_id="block-panel")
-            activation = gr.Image(label="Live activations", interactive=False, elem_id="block-activation",
+            activation = gr.Image(label="Live activations", interactive=False, elem_id="block-activation", show_label=False,
                                   buttons=[], format="png")
 
     with gr.Accordion("All levels at once: feature maps and spectra", open=True):
@@ -46,7 +46,7 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
                     "each map carries; the second chart compares each skip connection with the upsampled "
                     "path it is concatenated with.")
         with gr.Row(equal_height=False):
-            level_image = gr.Image(label="Feature maps per level", interactive=False, elem_id="level-maps",
+            level_image = gr.Image(label="Feature maps per level", interactive=False, elem_id="level-maps", show_label=False,
                                    buttons=[], format="png")
             with gr.Column():
                 spectrum = gr.Plot(label="Spectra of the levels", elem_id="level-spectrum")
@@ -66,18 +66,15 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
         name = (getattr(evt, "_data", None) or {}).get("block_id")
         return show_block(image, t, seed, name)
 
-    def show_levels(image, t, seed, tab):
-        if tab != "architecture":
-            return gr.skip(), gr.skip(), gr.skip()
+    def show_levels(image, t, seed):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         outputs = levels.record_levels(ctx, image, t, seed)
         return (levels.level_grid(ctx, outputs), levels.spectrum_figure(ctx, outputs, t),
                 levels.spectrum_figure(ctx, outputs, t, group="skips"))
 
-    def refresh_block(image, t, seed, name, tab):
-        if tab != "architecture":
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return show_block(image, t, seed, name)
+    def if_shown(view, count):
+        """The shared inputs refresh this tab only while it is shown."""
+        return lambda tab, *args: view(*args) if tab == "architecture" else (gr.skip(),) * count
 
     def run_sweep(image, seed):
         image, seed = validate.image(ctx, image), validate.seed(seed)
@@ -88,10 +85,14 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
                   show_progress="hidden")
     chooser.input(show_block, [inputs.image, inputs.t, inputs.seed, chooser], block_outputs, api_name="select_block",
                   show_progress="hidden")
-    gr.on([demo.load, inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change], refresh_block,
-          [inputs.image, inputs.t, inputs.seed, selected_block, active_tab], block_outputs, api_name=False,
+    changes = [inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change]
+    shared = [inputs.image, inputs.t, inputs.seed]
+    gr.on(changes, if_shown(show_block, 5), [active_tab] + shared + [selected_block], block_outputs,
+          api_name=False, show_progress="hidden", trigger_mode="always_last")
+    level_outputs = [level_image, spectrum, skip_spectrum]
+    gr.on(changes, if_shown(show_levels, 3), [active_tab] + shared, level_outputs, api_name=False,
           show_progress="hidden", trigger_mode="always_last")
-    gr.on([demo.load, inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change], show_levels,
-          [inputs.image, inputs.t, inputs.seed, active_tab], [level_image, spectrum, skip_spectrum],
-          api_name="levels", show_progress="hidden", trigger_mode="always_last")
+    # The app opens on this tab, so a page load fills it unconditionally.
+    demo.load(show_levels, shared, level_outputs, api_name="levels", show_progress="hidden")
+    demo.load(show_block, shared + [selected_block], block_outputs, api_name=False, show_progress="hidden")
     sweep_button.click(run_sweep, [inputs.image, inputs.seed], sweep, api_name="frequency_sweep")

@@ -22,7 +22,7 @@ def knockouts(ctx: Context, override_t, told_t, skips_on, attention_on) -> denoi
         attention=bool(attention_on))
 
 
-def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, active_tab: gr.State) -> None:
+def build(ctx: Context, inputs: Inputs, active_tab: gr.State) -> None:
     levels = ctx.pair.unet.config.num_levels
     skip_names = [f"skip{level}" for level in range(1, levels + 1)]
     gr.Markdown("Both networks get the same noisy image x_t and predict its noise ε̂; from ε̂ follows their "
@@ -31,7 +31,7 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, active_tab: gr.State) -
                 "apply to your request only.")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=560):
-            figure = gr.Image(label="Side by side", interactive=False, elem_id="denoise-figure", buttons=[],
+            figure = gr.Image(label="Side by side", interactive=False, elem_id="denoise-figure", show_label=False, buttons=[],
                               format="png")
         with gr.Column(scale=2, min_width=360):
             with gr.Group():
@@ -60,18 +60,16 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, active_tab: gr.State) -
         from_noise = gr.Button("Generate from pure noise", elem_id="generate-from-noise")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            live = gr.Image(label="Live frames", interactive=False, elem_id="reverse-live", buttons=[], format="png")
+            live = gr.Image(label="Live frames", interactive=False, elem_id="reverse-live", show_label=False, buttons=[], format="png")
             progress_text = gr.Markdown(elem_id="reverse-progress")
-            strip = gr.Image(label="Frame strip", interactive=False, elem_id="reverse-strip", buttons=[],
+            strip = gr.Image(label="Frame strip", interactive=False, elem_id="reverse-strip", show_label=False, buttons=[],
                              format="png")
         with gr.Column(scale=2):
             drift = gr.Plot(label="Drift", elem_id="reverse-drift")
             animation = gr.Image(label="Animation", interactive=False, elem_id="reverse-gif", type="filepath",
                                  buttons=["download"])
 
-    def side_by_side(image, t, seed, override, told, skips_on, attention_on, tab="denoising"):
-        if tab != "denoising":
-            return gr.skip(), gr.skip(), gr.skip()
+    def side_by_side(image, t, seed, override, told, skips_on, attention_on):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         comparison = denoising.compare(ctx, image, t, seed, knockouts(ctx, override, told, skips_on, attention_on))
         return (denoising.comparison_figure(comparison), denoising.metrics_markdown(comparison),
@@ -100,10 +98,15 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, active_tab: gr.State) -
 
     controls = [override_t, told_t, skips, attention]
     shared = [inputs.image, inputs.t, inputs.seed]
-    gr.on([demo.load, inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change]
-          + [control.change for control in controls],
-          side_by_side, shared + controls + [active_tab], [figure, metrics, curves], api_name="denoise",
-          show_progress="hidden", trigger_mode="always_last")
+    def side_by_side_if_shown(tab, *args):
+        return side_by_side(*args) if tab == "denoising" else (gr.skip(),) * 3
+
+    # The shared inputs refresh this tab only while it is shown; its own controls always do.
+    gr.on([inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change], side_by_side_if_shown,
+          [active_tab] + shared + controls, [figure, metrics, curves], api_name=False, show_progress="hidden",
+          trigger_mode="always_last")
+    gr.on([control.change for control in controls], side_by_side, shared + controls, [figure, metrics, curves],
+          api_name="denoise", show_progress="hidden", trigger_mode="always_last")
     image_curve_button.click(image_curve, shared, curves, api_name="image_curve")
     reverse_outputs = [live, progress_text, strip, drift, animation]
     from_here.click(lambda image, t, seed, n: (yield from run_reverse(image, t, seed, n, False)),

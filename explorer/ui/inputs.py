@@ -66,8 +66,14 @@ def build(ctx: Context) -> Inputs:
                 xt_view = gr.Image(xt_first, label="x_t: what the networks see", interactive=False, height=200,
                                    elem_id="xt-preview", buttons=[])
 
-    def pick_example(evt: gr.SelectData):
-        index = evt.index if isinstance(evt.index, int) else evt.index[0]
+    def pick_example(evt: gr.EventData):
+        # gr.EventData, not gr.SelectData: through the API no selection arrives, and SelectData fails on that
+        # before this function could say so.
+        index = (getattr(evt, "_data", None) or {}).get("index")
+        if isinstance(index, (list, tuple)) and index:
+            index = index[0]
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise gr.Error("Pick an example by clicking it in the gallery (no selection arrived)")
         if not 0 <= index < len(ctx.examples):
             raise gr.Error(f"There is no example number {index}")
         path = ctx.examples[index]
@@ -91,5 +97,6 @@ def build(ctx: Context) -> Inputs:
     upload.upload(upload_image, upload, [image_state, source], api_name="upload_image")
     random_button.click(random_example, None, [image_state, source], api_name="random_image")
     gr.on([image_state.change, t.change, seed.change], lambda *args: previews(ctx, *args), [image_state, t, seed],
-          [x0_view, xt_view, level], api_name="previews", show_progress="hidden", trigger_mode="always_last")
+          [x0_view, xt_view, level], api_name="previews", show_progress="hidden", trigger_mode="always_last",
+          preprocess=False)  # validate.* checks the raw values: Gradio's own checks fail on 'abc' with no message
     return Inputs(image_state, t, seed, source)

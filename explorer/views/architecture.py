@@ -46,7 +46,7 @@ def facts_markdown(ctx: Context, name: str) -> str:
             rows.append(("Also sees the whole image through", ", ".join(field.global_via)))
     elif spec.kind == "time":
         rows.append(("Receptive field", "not spatial: one vector per image"))
-    return "| | |\n|---|---|\n" + "\n".join(f"| {key} | {value} |" for key, value in rows)
+    return "| property | value |\n|---|---|\n" + "\n".join(f"| {key} | {value} |" for key, value in rows)
 
 
 def activation_image(name: str, output) -> Image.Image:

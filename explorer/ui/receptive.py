@@ -1,0 +1,72 @@
+"""The Receptive-field tab: click a pixel, see what each network's output there depends on."""
+from __future__ import annotations
+
+import gradio as gr
+
+from explorer.ui import validate
+from explorer.ui.inputs import Inputs
+from explorer.views import receptive
+from explorer.views.context import Context
+
+
+def coordinate(value, side: int, what: str) -> int:
+    number = validate._integer(value, f"The {what} coordinate")
+    if not 0 <= number < side:
+        raise gr.Error(f"The {what} coordinate {number} is outside the image: use 0 … {side - 1}")
+    return number
+
+
+def build(ctx: Context, inputs: Inputs, selected_block: gr.State, active_tab: gr.State) -> None:
+    side = ctx.image_size
+    centre = side // 2
+    gr.Markdown("Click any pixel of x_t. Each heat map shows how strongly that pixel's predicted noise depends on "
+                "every input pixel (the gradient, Luo et al. 2016); the cyan box is the field the layers allow "
+                "in theory. Pick a block to see the field of one of its units instead.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=280):
+            picker = gr.Image(label="Click a pixel of x_t", interactive=False, elem_id="rf-picker", buttons=[],
+                              format="png", height=280)
+            with gr.Row():
+                y_box = gr.Number(centre, precision=0, label="y (row)", minimum=0, maximum=side - 1, elem_id="rf-y")
+                x_box = gr.Number(centre, precision=0, label="x (column)", minimum=0, maximum=side - 1, elem_id="rf-x")
+            block = gr.Dropdown(receptive.spatial_blocks(ctx), value=receptive.OUTPUT, elem_id="rf-block",
+                                label="Block (shared with the Architecture tab)")
+        with gr.Column(scale=3):
+            gallery = gr.Image(label="Effective receptive fields", interactive=False, elem_id="rf-overlays",
+                               show_label=False, buttons=[], format="png")
+            numbers = gr.Markdown(elem_id="rf-numbers")
+    depth = gr.Plot(receptive.depth_figure(ctx), label="Theoretical receptive field by depth", elem_id="rf-depth")
+
+    def show(image, t, seed, y, x, name):
+        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+        y, x = coordinate(y, side, "y"), coordinate(x, side, "x")
+        if name != receptive.OUTPUT:
+            name = validate.block(ctx, name)
+            if name not in receptive.spatial_blocks(ctx):
+                raise gr.Error(f"{name} has no spatial position (it is one vector per image): pick a spatial block")
+        fields = receptive.views(ctx, image, t, seed, y, x, name)
+        return (receptive.overlays_image(fields), receptive.numbers_markdown(ctx, fields, t),
+                receptive.clickable_image(ctx, image, t, seed))
+
+    def on_pick(image, t, seed, name, evt: gr.SelectData):
+        index = evt.index if isinstance(evt.index, (list, tuple)) else None
+        if not index or len(index) != 2:
+            raise gr.Error("That click did not land on the image")
+        x, y = int(index[0]) // receptive.SCALE, int(index[1]) // receptive.SCALE
+        return (y, x) + show(image, t, seed, y, x, name)
+
+    def if_shown(tab, *args):
+        return show(*args) if tab == "receptive" else (gr.skip(),) * 3
+
+    def follow_selection(name):
+        return name if name in receptive.spatial_blocks(ctx) else gr.skip()
+
+    shared = [inputs.image, inputs.t, inputs.seed]
+    outputs = [gallery, numbers, picker]
+    picker.select(on_pick, shared + [block], [y_box, x_box] + outputs, api_name=False, show_progress="hidden")
+    gr.on([y_box.submit, x_box.submit, block.input], show, shared + [y_box, x_box, block], outputs,
+          api_name="receptive_field", show_progress="hidden", trigger_mode="always_last")
+    gr.on([inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change], if_shown,
+          [active_tab] + shared + [y_box, x_box, block], outputs, api_name=False, show_progress="hidden",
+          trigger_mode="always_last")
+    selected_block.change(follow_selection, selected_block, block, api_name=False)

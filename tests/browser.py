@@ -1,0 +1,47 @@
+"""Find and launch a headless Chromium for the Playwright tests.
+
+Debian's /usr/bin/chromium first (`apt-get install chromium`), else Playwright's own build
+(`python -m playwright install chromium`). Without either the browser tests fail, never skip:
+a missing browser must not look like a passing suite.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SYSTEM_CHROMIUMS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync"]
+HOW_TO_INSTALL = ("No Chromium for the browser tests. Install one: `apt-get update && apt-get install -y chromium` "
+                  "(Debian/Ubuntu, gives /usr/bin/chromium) or `python -m playwright install chromium` "
+                  "(Playwright's own build).")
+
+
+def executable(playwright) -> str:
+    """The path of a Chromium to launch; fails the test with what to install when there is none."""
+    for path in SYSTEM_CHROMIUMS:
+        if os.access(path, os.X_OK):
+            return path
+    try:
+        bundled = playwright.chromium.executable_path
+    except Exception:  # noqa: BLE001 - Playwright raises its own error types when no browser is installed
+        bundled = ""
+    if bundled and Path(bundled).is_file():
+        return bundled
+    pytest.fail(HOW_TO_INSTALL, pytrace=False)
+
+
+def launch(playwright):
+    """A headless Chromium browser (close it when done)."""
+    return playwright.chromium.launch(executable_path=executable(playwright), headless=True, args=LAUNCH_ARGS)
+
+
+def sync_playwright():
+    """playwright.sync_api.sync_playwright, or a failure saying what to install."""
+    try:
+        from playwright.sync_api import sync_playwright as start
+    except ImportError:
+        pytest.fail("Playwright is not installed: `python -m pip install -r requirements-test.txt`", pytrace=False)
+    return start()

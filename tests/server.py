@@ -1,0 +1,93 @@
+"""Start the real app (`python app.py`) in a subprocess for the endpoint and browser tests.
+
+    with running_app() as url:      # "http://127.0.0.1:PORT/"
+        ...
+
+The app listens on 127.0.0.1 on a free port; the context manager waits until /config answers 200
+and stops the process at the end. If the app dies or never answers, the test fails with its output.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 90.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "config", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _tail(log: Path, limit: int = 6000) -> str:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return text[-limit:] or "(no output)"
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_app(*args: str, timeout: float = START_TIMEOUT_S, env: dict | None = None, attempts: int = 3):
+    """Run `python app.py *args` on 127.0.0.1 and a free port; yield its URL (ending in '/')."""
+    with tempfile.TemporaryDirectory(prefix="unet-explorer-app-") as folder:
+        log = Path(folder) / "app.log"
+        for attempt in range(1, attempts + 1):
+            port = free_port()
+            url = f"http://127.0.0.1:{port}/"
+            process_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+                           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
+            with open(log, "wb") as output:
+                process = subprocess.Popen([sys.executable, "app.py", *args], cwd=ROOT, env=process_env,
+                                           stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            try:
+                deadline = time.monotonic() + timeout
+                while not _answers(url):
+                    if process.poll() is not None:
+                        break
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"`python app.py` did not answer {url}config within {timeout:.0f} s; "
+                                    f"its output:\n{_tail(log)}", pytrace=False)
+                    time.sleep(0.25)
+                if process.poll() is not None:
+                    text = _tail(log)
+                    # Another process may have taken the port between free_port() and the app's bind: retry.
+                    if attempt < attempts and ("address already in use" in text.lower()
+                                               or "cannot find empty port" in text.lower()):
+                        continue
+                    pytest.fail(f"`python app.py` exited with code {process.returncode} before it answered; "
+                                f"its output:\n{text}", pytrace=False)
+                yield url
+                if process.poll() is not None:
+                    pytest.fail(f"`python app.py` died during the tests (code {process.returncode}); its output:\n"
+                                f"{_tail(log)}", pytrace=False)
+                return
+            finally:
+                _stop(process)

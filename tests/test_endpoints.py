@@ -1,0 +1,439 @@
+"""The running app through its API (gradio_client): every endpoint answers, and hostile input gets a clear error.
+
+The app runs as `python app.py` in a subprocess (tests/server.py). Each endpoint is described once in
+ENDPOINTS: the kind of each exposed parameter and a good value for it. From that table come the good
+calls, the output checks and the hostile-input walk, so a new endpoint needs one line here, and
+`test_every_exposed_endpoint_is_described` fails until it has one.
+
+gr.State inputs (the session's image) are not exposed by the API; they live in the client's session,
+so an upload through `/upload_image` is what later calls in the same session see.
+"""
+from __future__ import annotations
+
+import json
+import re
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.server import running_app
+
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+IMAGE_SIZE = 64
+PREVIEW_SIZE = 3 * IMAGE_SIZE
+
+
+# --- the endpoint table -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Param:
+    kind: str   # what the value means: decides the hostile values tried on it (BAD below)
+    good: object
+
+
+def T(good=250):  # noqa: N802 - short names keep the table readable
+    return Param("t", good)
+
+
+def SEED(good=0):  # noqa: N802
+    return Param("seed", good)
+
+
+def BLOCK(good="mid.attn"):  # noqa: N802
+    return Param("block", good)
+
+
+def STEPS(good=4):  # noqa: N802
+    return Param("steps", good)
+
+
+def COORD(good=32):  # noqa: N802
+    return Param("coord", good)
+
+
+def OTHER(good):  # noqa: N802 - a parameter with no hostile values of its own (a checkbox, say)
+    return Param("other", good)
+
+
+GOOD_PNG = "__good_png__"  # replaced by a real upload in the tests
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    params: tuple[Param, ...]
+    event_only: bool = False  # needs event data that only the browser sends (a gallery or diagram click)
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "/pick_example": Endpoint((), event_only=True),
+    "/upload_image": Endpoint((Param("file", GOOD_PNG),)),
+    "/random_image": Endpoint(()),
+    "/previews": Endpoint((T(), SEED())),
+    "/click_block": Endpoint((T(), SEED()), event_only=True),
+    "/select_block": Endpoint((T(), SEED(), BLOCK())),
+    "/levels": Endpoint((T(), SEED())),
+    "/frequency_sweep": Endpoint((SEED(),)),
+    # Denoising tab
+    "/denoise": Endpoint((T(), SEED(), OTHER(True), Param("told_t", 100), OTHER(["skip1", "skip2", "skip3", "skip4"]),
+                          OTHER(True))),
+    "/image_curve": Endpoint((T(), SEED())),
+    "/denoise_from_here": Endpoint((T(), SEED(), STEPS())),
+    "/generate_from_noise": Endpoint((T(), SEED(), STEPS())),
+}
+
+WHOLE = r"whole number"
+NUMBER = r"must be a number|is missing|give a number"
+T_RANGE = r"between 1 and 999|less than minimum value 1\b|greater than maximum value 999"
+# Hostile values per kind of parameter, each with a regex that the error message must match.
+BAD: dict[str, list[tuple[object, str]]] = {
+    "t": [(0, T_RANGE), (1000, T_RANGE), (-5, T_RANGE), (2.5, WHOLE), ("abc", NUMBER), (None, NUMBER)],
+    "told_t": [(0, T_RANGE), (1000, T_RANGE), (2.5, WHOLE), ("abc", NUMBER)],
+    "seed": [("x", NUMBER), (1.5, WHOLE), (-1, r"between 0 and|less than minimum value 0"),
+             (2**31, r"between 0 and|greater than maximum value")],
+    "block": [("nope", r"nope.*(pick one of|not in the list of choices)"),
+              ("", r"(pick one of|not in the list of choices)")],
+    "steps": [(0, r"between 1 and|less than minimum value 1\b"), (10**6, r"between 1 and|greater than maximum value"),
+              (2.5, WHOLE), ("x", NUMBER)],
+    "coord": [(-1, r"outside|between 0 and|less than minimum"), (IMAGE_SIZE, r"outside|between 0 and|greater than"),
+              (10**6, r"outside|between 0 and|greater than")],
+    "file": [],   # uploads have their own walk below
+    "other": [],
+}
+
+
+def good_args(api: str, png: str) -> list:
+    return [handle_file(png) if p.good == GOOD_PNG else p.good for p in ENDPOINTS[api].params]
+
+
+def hostile_cases() -> list:
+    cases = []
+    for api, endpoint in ENDPOINTS.items():
+        if endpoint.event_only:
+            continue
+        for index, param in enumerate(endpoint.params):
+            for value, pattern in BAD[param.kind]:
+                cases.append(pytest.param(api, index, value, pattern, id=f"{api[1:]}-{param.kind}={value!r}"))
+    return cases
+
+
+# --- fixtures ------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def app_url():
+    with running_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def api(app_url) -> dict:
+    """What the running app exposes: view_api()'s dict, named endpoints only."""
+    return Client(app_url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
+
+
+@pytest.fixture(scope="module")
+def client(app_url, api) -> Client:
+    """One session shared by the read-only calls; the tests that upload make their own (`fresh`)."""
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture
+def fresh(app_url):
+    """A new client: a new session, so an upload here does not change the image the other tests see."""
+    return lambda: Client(app_url, verbose=False)
+
+
+@pytest.fixture
+def exposed(api):
+    """Skips a test whose endpoint is not exposed by the running app (the table may run ahead of the app)."""
+    def check(name):
+        if name not in api:
+            pytest.skip(f"{name} is not exposed by this app")
+    return check
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def claimed_png(width: int, height: int) -> bytes:
+    """A PNG whose header claims width×height 1-bit pixels, with only a few rows of data behind it."""
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    rows = zlib.compress(b"\0" * (1 + (width + 7) // 8) * 4)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", rows) + _png_chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """Good and hostile uploads, made here so that the tests need no fixtures on disk."""
+    folder = tmp_path_factory.mktemp("uploads")
+    out = {}
+
+    def save(name, image, **options):
+        out[name] = folder / name
+        image.save(out[name], **options)
+
+    red = Image.new("RGB", (80, 64), (220, 30, 30))
+    save("red.png", red)
+    save("blue.png", Image.new("RGB", (64, 64), (20, 40, 230)))
+    save("green_1x1.png", Image.new("RGB", (1, 1), (20, 200, 40)))
+    ramp = (np.tile(np.linspace(0, 65535, 96), (96, 1))).astype(np.uint16)
+    save("gray16.png", Image.fromarray(ramp, mode="I;16"))
+    assert Image.open(out["gray16.png"]).mode.startswith("I")
+    frames = [Image.new("RGB", (64, 64), colour) for colour in ((220, 30, 30), (20, 40, 230), (20, 200, 40))]
+    save("animated.gif", frames[0], save_all=True, append_images=frames[1:], duration=100, loop=0)
+    assert getattr(Image.open(out["animated.gif"]), "n_frames", 1) == 3
+    save("transparent.png", Image.new("RGBA", (64, 64), (0, 0, 0, 0)))
+    noise = np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    full = folder / "noise.png"
+    Image.fromarray(noise).save(full)
+    out["truncated.png"] = folder / "truncated.png"
+    out["truncated.png"].write_bytes(full.read_bytes()[: full.stat().st_size * 6 // 10])
+    out["text.txt"] = folder / "text.txt"
+    out["text.txt"].write_text("this is not an image\n")
+    out["text_named.png"] = folder / "text_named.png"
+    out["text_named.png"].write_text("this is not an image either\n")
+    out["empty.png"] = folder / "empty.png"
+    out["empty.png"].write_bytes(b"")
+    out["bomb.png"] = folder / "bomb.png"
+    out["bomb.png"].write_bytes(claimed_png(30000, 30000))
+    out["48mp.png"] = folder / "48mp.png"
+    out["48mp.png"].write_bytes(claimed_png(8000, 6000))
+    return out
+
+
+# --- helpers -------------------------------------------------------------------------------------------------------
+
+def call(client: Client, api: str, *args):
+    return client.predict(*args, api_name=api)
+
+
+def expect_error(client: Client, api: str, args, pattern: str) -> str:
+    """Call api(*args), which must fail with an AppError whose message matches pattern (case-insensitive)."""
+    with pytest.raises(AppError) as caught:
+        result = call(client, api, *args)
+        pytest.fail(f"{api}{tuple(args)!r} should have failed but returned {str(result)[:200]}")
+    message = str(caught.value)
+    assert "has not enabled verbose error reporting" not in message, (
+        f"{api}{tuple(args)!r} failed without a message for the user (an exception that is not a gr.Error, "
+        f"probably in Gradio's own preprocessing of the value: see the app's log)")
+    assert re.search(pattern, message, re.IGNORECASE | re.DOTALL), f"{api}{tuple(args)!r}: unclear error {message!r}"
+    return message
+
+
+def as_tuple(result) -> tuple:
+    return result if isinstance(result, tuple) else (result,)
+
+
+def open_image(path) -> Image.Image:
+    assert isinstance(path, str) and Path(path).is_file(), f"expected an image file, got {path!r}"
+    image = Image.open(path)
+    image.load()
+    assert image.width > 0 and image.height > 0
+    return image.convert("RGB")
+
+
+def check_outputs(api_info: dict, api: str, result) -> tuple:
+    """Each output is what its component promises: an image file, a Plotly figure with data, text."""
+    values = as_tuple(result)
+    returns = api_info[api]["returns"]
+    assert len(values) == len(returns), f"{api}: {len(values)} outputs for {len(returns)} components"
+    for value, spec in zip(values, returns):
+        component = spec["component"].lower()
+        if value is None:  # a generator's last yield may skip an output it already sent
+            continue
+        if component == "image":
+            open_image(value if isinstance(value, str) else value.get("path"))
+        elif component == "plot":
+            assert value["type"] == "plotly", value
+            figure = json.loads(value["plot"])
+            assert figure["data"], f"{api}: an empty figure"
+        elif component in ("markdown", "html", "textbox"):
+            assert isinstance(value, str) and value.strip(), f"{api}: empty {component}"
+        elif component == "dropdown":
+            assert value in spec["type"].get("enum", [value])
+    return values
+
+
+def mean_colour(path) -> np.ndarray:
+    return np.asarray(open_image(path), dtype=np.float64).reshape(-1, 3).mean(axis=0)
+
+
+def x0_preview(client: Client) -> Image.Image:
+    x0, _, _ = call(client, "/previews", 250, 0)
+    return open_image(x0)
+
+
+# --- what is exposed -----------------------------------------------------------------------------------------------
+
+def test_every_exposed_endpoint_is_described(api):
+    missing = sorted(set(api) - set(ENDPOINTS))
+    assert not missing, f"describe {missing} in ENDPOINTS in tests/test_endpoints.py (kinds and good values)"
+    for name in set(api) & set(ENDPOINTS):
+        exposed_params = [p["parameter_name"] for p in api[name]["parameters"]]
+        assert len(exposed_params) == len(ENDPOINTS[name].params), (
+            f"{name} takes {exposed_params} through the API; ENDPOINTS describes {len(ENDPOINTS[name].params)}")
+
+
+def test_the_session_image_is_not_an_api_parameter(api):
+    """gr.State is kept per session by the server: no endpoint takes the image as an argument."""
+    for name, info in api.items():
+        assert all(p["component"].lower() != "state" for p in info["parameters"]), name
+
+
+# --- good calls ----------------------------------------------------------------------------------------------------
+
+def test_previews(client, api):
+    x0, x_t, level = check_outputs(api, "/previews", call(client, "/previews", 250, 0))
+    assert open_image(x0).size == open_image(x_t).size == (PREVIEW_SIZE, PREVIEW_SIZE)
+    assert "t = 250" in level and "SNR" in level
+    # The same seed draws the same noise; another seed other noise.
+    again = call(client, "/previews", 250, 0)[1]
+    other = call(client, "/previews", 250, 1)[1]
+    first = np.asarray(open_image(x_t), dtype=np.int16)
+    assert np.abs(first - np.asarray(open_image(again), dtype=np.int16)).max() <= 2
+    assert np.abs(first - np.asarray(open_image(other), dtype=np.int16)).mean() > 5
+
+
+@pytest.mark.parametrize("t", [1, 999])
+@pytest.mark.parametrize("seed", [0, 2**31 - 1])
+def test_previews_at_the_edges(client, t, seed):
+    assert f"t = {t}" in call(client, "/previews", t, seed)[2]
+
+
+@pytest.mark.parametrize("name, words", [("mid.attn", ["mid.attn", "attention"]), ("enc2", ["enc2"]),
+                                         ("time_mlp", ["time_mlp"]), ("layer3", ["layer3"]), ("out", ["out"])])
+def test_select_block(client, api, name, words):
+    html, chosen, markdown, activation = check_outputs(api, "/select_block",
+                                                       call(client, "/select_block", 250, 0, name))
+    assert chosen == name
+    assert f'data-block="{name}"' in html and "<svg" in html
+    for word in words:
+        assert word.lower() in markdown.lower(), f"{word!r} not in the panel for {name}: {markdown[:300]}"
+    image = open_image(activation)
+    assert image.width >= 64 and image.height >= 16
+    assert np.asarray(image).std() > 1, "the activation image is blank"
+
+
+def test_levels(client, api):
+    grid, spectrum, skips = check_outputs(api, "/levels", call(client, "/levels", 250, 0))
+    assert open_image(grid).height > 100
+    names = {trace.get("name") for trace in json.loads(spectrum["plot"])["data"]}
+    assert {"enc1", "dec1"} <= names, names
+    names = {trace.get("name") for trace in json.loads(skips["plot"])["data"]}
+    assert any(str(n).startswith("skip") for n in names), names
+
+
+def test_frequency_sweep(client, api):
+    (figure,) = check_outputs(api, "/frequency_sweep", call(client, "/frequency_sweep", 0))
+    data = json.loads(figure["plot"])["data"]
+    assert data and min(data[0]["x"]) >= 1 and max(data[0]["x"]) <= 999
+
+
+def test_random_image(fresh, api):
+    client = fresh()
+    (source,) = check_outputs(api, "/random_image", call(client, "/random_image"))
+    assert "held-out example" in source
+
+
+@pytest.mark.parametrize("name", ["/denoise", "/image_curve"])
+def test_denoising_views(client, api, exposed, name):
+    exposed(name)
+    check_outputs(api, name, call(client, name, *good_args(name, "")))
+
+
+@pytest.mark.parametrize("name", ["/denoise_from_here", "/generate_from_noise"])
+def test_reverse_process(client, api, exposed, name):
+    exposed(name)
+    values = check_outputs(api, name, call(client, name, *good_args(name, "")))
+    assert any(value is not None for value in values)
+
+
+@pytest.mark.parametrize("name", ["/pick_example", "/click_block"])
+def test_event_only_endpoints_say_so(client, exposed, name):
+    """These need the browser's event data (which example, which block): through the API they fail clearly."""
+    exposed(name)
+    expect_error(client, name, good_args(name, ""), r"gallery|unknown block|pick")
+
+
+# --- uploads -------------------------------------------------------------------------------------------------------
+
+def test_upload_then_previews_use_it(fresh, api, files):
+    client = fresh()
+    (source,) = check_outputs(api, "/upload_image", call(client, "/upload_image", handle_file(str(files["red.png"]))))
+    assert "upload" in source
+    red = mean_colour(call(client, "/previews", 250, 0)[0])
+    assert red[0] > 150 and red[1] < 90 and red[2] < 90, red
+
+
+def test_sessions_do_not_share_their_image(fresh, files):
+    first, second = fresh(), fresh()
+    call(first, "/upload_image", handle_file(str(files["red.png"])))
+    call(second, "/upload_image", handle_file(str(files["blue.png"])))
+    red = mean_colour(call(first, "/previews", 250, 0)[0])
+    blue = mean_colour(call(second, "/previews", 250, 0)[0])
+    assert red[0] > red[2] + 60 and blue[2] > blue[0] + 60, (red, blue)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("animated.gif", (220, 30, 30)),    # the first frame
+    ("green_1x1.png", (20, 200, 40)),   # one pixel, scaled up
+    ("transparent.png", (255, 255, 255)),  # transparency goes on white
+])
+def test_odd_but_valid_uploads(fresh, files, name, expected):
+    client = fresh()
+    assert "upload" in call(client, "/upload_image", handle_file(str(files[name])))
+    colour = mean_colour(call(client, "/previews", 250, 0)[0])
+    assert np.abs(colour - expected).max() < 25, (name, colour)
+
+
+def test_16_bit_upload(fresh, files):
+    client = fresh()
+    assert "upload" in call(client, "/upload_image", handle_file(str(files["gray16.png"])))
+    array = np.asarray(x0_preview(client), dtype=np.float64)
+    assert np.abs(array[..., 0] - array[..., 2]).max() < 20, "a grey ramp should stay grey"
+    assert array[:, -8:].mean() - array[:, :8].mean() > 150, "the ramp from black to white is lost"
+
+
+@pytest.mark.parametrize("name, pattern", [
+    ("text.txt", r"not an image"),
+    ("text_named.png", r"not an image"),
+    ("empty.png", r"not an image|empty|no file"),
+    ("truncated.png", r"damaged|truncated"),
+    ("bomb.png", r"too large"),
+    ("48mp.png", r"too large"),
+])
+def test_bad_uploads(fresh, files, name, pattern):
+    client = fresh()
+    before = np.asarray(x0_preview(client))
+    expect_error(client, "/upload_image", [handle_file(str(files[name]))], pattern)
+    after = np.asarray(x0_preview(client))
+    assert np.array_equal(before, after), "a refused upload must leave the session's image as it was"
+
+
+def test_no_file(client):
+    expect_error(client, "/upload_image", [None], r"no file")
+
+
+# --- the hostile walk ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, index, value, pattern", hostile_cases())
+def test_hostile_value(client, exposed, name, index, value, pattern):
+    exposed(name)
+    args = good_args(name, "")
+    args[index] = value
+    expect_error(client, name, args, pattern)
+
+
+def test_still_serving_after_the_walk(client):
+    """Last in this file: after every refusal above, the server still answers a good request."""
+    _, _, markdown, activation = call(client, "/select_block", 250, 0, "mid.attn")
+    assert "mid.attn" in markdown
+    open_image(activation)
+    assert "t = 250" in call(client, "/previews", 250, 0)[2]
