@@ -104,7 +104,7 @@ def layout(unet: list[BlockSpec], naive: list[BlockSpec]) -> tuple[dict[str, Box
     for index, spec in enumerate(mid):
         place(spec, start + index * (mid_w + 14), mid_y, mid_w, BOX_H)
 
-    naive_x = unet_right + 90
+    naive_x = unet_right + 70
     for index, spec in enumerate(naive):
         place(spec, naive_x, TOP - 58 + index * 76, BOX_W, BOX_H)
     height = max(mid_y + BOX_H + 44, TOP - 58 + len(naive) * 76 + 30)
@@ -238,8 +238,8 @@ DIAGRAM_CSS = """
 .unet-diagram .block:hover rect { filter: brightness(0.93); }
 .unet-diagram .block:focus { outline: none; }
 .unet-diagram .block:focus-visible rect { stroke: #000; stroke-width: 3; stroke-dasharray: 5 3; }
-.unet-diagram .name { font-size: 13px; font-weight: 600; fill: #1a1a1a; pointer-events: none; }
-.unet-diagram .shape { font-size: 11px; fill: #444; pointer-events: none; }
+.unet-diagram .name { font-size: 14px; font-weight: 600; fill: #1a1a1a; pointer-events: none; }
+.unet-diagram .shape { font-size: 12px; fill: #444; pointer-events: none; }
 .unet-diagram .caption { font-size: 12px; fill: #555; }
 .unet-diagram .badge { font-size: 10px; font-weight: 700; fill: #fff; pointer-events: none; font-style: italic; }
 """

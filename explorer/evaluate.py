@@ -20,6 +20,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -29,6 +30,8 @@ from explorer.analysis.denoise import make_noise, predict, predict_blur
 from explorer.analysis.metrics import BLUR_SIGMAS
 from explorer.data import ImageFolder, is_held_out
 from explorer.diffusion import Diffusion
+from explorer.probe import Probe
+from explorer.views.denoising import knockouts_markdown
 
 TIMESTEPS = (1, 10, 50, 100, 250, 500, 750, 900, 999)
 BATCH_SIZE = 64
@@ -96,6 +99,40 @@ def evaluate(models: dict[str, nn.Module], x0: torch.Tensor, diffusion: Diffusio
         results["blur"]["psnr"].append(blur_means[best_sigma][1].value)
         results["blur"]["sigma"].append(best_sigma)
     return results
+
+
+KNOCKOUT_TIMESTEPS = (10, 50, 250, 500, 900)
+
+
+def knockout_probes(levels: int) -> dict[str, Callable[[int], Probe]]:
+    """The U-Net with one part broken, as a Probe per t (the same switches as the app's Denoising tab)."""
+    probes: dict[str, Callable[[int], Probe]] = {"intact": lambda t: Probe()}
+    for level in range(1, levels + 1):
+        probes[f"skip{level} cut"] = lambda t, level=level: Probe(zero_skips=frozenset({level}))
+    probes["attention off"] = lambda t: Probe(attention=False)
+    # The far end of the schedule: what a network that cannot know t risks at worst.
+    probes["told the wrong t"] = lambda t: Probe(timestep=999 if t < 500 else 1)
+    return probes
+
+
+@torch.no_grad()
+def evaluate_knockouts(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, seed: int,
+                       timesteps: tuple[int, ...] = KNOCKOUT_TIMESTEPS, batch_size: int = BATCH_SIZE) -> dict:
+    """Held-out ε-MSE of the U-Net with each part knocked out in turn, with the same noise as `evaluate`."""
+    eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)
+    probes = knockout_probes(unet.config.num_levels)
+    rows = {name: [] for name in probes}
+    for t in timesteps:
+        for name, make_probe in probes.items():
+            mean = _Mean()
+            for start in range(0, len(x0), batch_size):
+                x0_batch, eps_batch = x0[start:start + batch_size], eps[start:start + batch_size]
+                x_t = diffusion.q_sample(x0_batch, torch.full((len(x0_batch),), t, dtype=torch.long), eps_batch)
+                mean.add(predict(unet, diffusion, x_t, t, x0_batch, eps_batch, probe=make_probe(t)).eps_mse,
+                         len(x0_batch))
+            rows[name].append(mean.value)
+    return {"timesteps": list(timesteps), "eps_mse": rows,
+            "told_the_wrong_t": "the network is told t = 999 when t < 500, else t = 1"}
 
 
 def check_targets(timesteps: list[int], models: dict) -> dict:
@@ -169,6 +206,9 @@ def metrics_markdown(metrics: dict) -> str:
                       "psnr_gap_db": lambda: ", ".join(f"t = {t}: {gap:+.2f} dB" for t, gap in target["gaps"].items()),
                       }.get(key, lambda: "")()
             lines.append(f"- {'**met**' if target['met'] else '**not met**'}: {target['description']} ({detail})")
+    if "knockouts" in metrics:
+        lines += ["", "Held-out ε-MSE of the U-Net with one part knocked out (the Denoising tab's switches), and "
+                  "its multiple of the intact U-Net's:", "", knockouts_markdown(metrics["knockouts"])]
     lines += ["", f"Produced by `{metrics['command']}` from `unet.safetensors` "
               f"(sha256 {metrics['weights_sha256']['unet'][:12]}…) and `naive.safetensors` "
               f"(sha256 {metrics['weights_sha256']['naive'][:12]}…)."]
@@ -293,6 +333,9 @@ def main(argv=None) -> dict:
         "seconds": round(time.time() - started, 1),
         "curves": {"unet": pair.unet_meta.get("curve", []), "naive": pair.naive_meta.get("curve", [])},
     }
+    metrics["knockouts"] = evaluate_knockouts(pair.unet, data.tensors(), Diffusion(), args.seed,
+                                              batch_size=args.batch_size)
+    metrics["seconds"] = round(time.time() - started, 1)
     out.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     print(format_console(metrics))
     print(f"{len(data)} images × {len(timesteps)} timesteps in {metrics['seconds']:.0f} s; wrote {out}")

@@ -1,6 +1,6 @@
 """Tensors → pictures: enlarged images, colour maps, channel grids, colour bars and overlays.
 
-Everything returns PIL images (uint8 RGB); Plotly figures live in explorer/figures.py.
+Everything returns PIL images (uint8 RGB); each view builds its own Plotly figures.
 """
 from __future__ import annotations
 

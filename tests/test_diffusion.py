@@ -71,6 +71,28 @@ def test_a_perfect_predictor_leads_both_samplers_back_to_x0(diffusion, sampler):
     assert torch.allclose(frames[0].pred_x0, x0, atol=1e-2)
 
 
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim-eta-1"])
+def test_one_stochastic_step_draws_from_the_true_posterior(diffusion, sampler):
+    # With a perfect predictor, x_{t-1} ~ q(x_{t-1} | x_t, x_0) = N(μ̃, β̃_t I) (DDPM eq. 6-7), computed here in float64.
+    t, count = 300, 20_000
+    generator = torch.Generator().manual_seed(1)
+    x0 = torch.rand(1, 3, 4, 4, generator=generator) * 1.8 - 0.9
+    x_t = diffusion.q_sample(x0, torch.tensor([t]), torch.randn(1, 3, 4, 4, generator=generator))
+    betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)
+    alpha_bar = torch.cumprod(1 - betas, 0)
+    beta, alpha_bar_t, alpha_bar_prev = betas[t].item(), alpha_bar[t].item(), alpha_bar[t - 1].item()
+    mean = (math.sqrt(alpha_bar_prev) * beta / (1 - alpha_bar_t)) * x0[0] \
+        + (math.sqrt(1 - beta) * (1 - alpha_bar_prev) / (1 - alpha_bar_t)) * x_t[0]
+    variance = beta * (1 - alpha_bar_prev) / (1 - alpha_bar_t)
+    batch = x_t.expand(count, -1, -1, -1)
+    if sampler == "ddpm":
+        frame = next(diffusion.ddpm_sample(oracle(diffusion, x0), batch, t, generator))
+    else:  # DDIM with η = 1 and every timestep is DDPM (Song et al. 2021, section 4.1)
+        frame = next(diffusion.ddim_sample(oracle(diffusion, x0), batch, t, num_steps=1000, eta=1.0, generator=generator))
+    assert torch.allclose(frame.sample.mean(0), mean.float(), atol=5 * math.sqrt(variance / count))
+    assert torch.allclose(frame.sample.var(0), torch.full((3, 4, 4), variance), rtol=0.05)
+
+
 @pytest.fixture(scope="module")
 def tiny_unet() -> UNet:
     torch.manual_seed(0)

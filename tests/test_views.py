@@ -168,8 +168,9 @@ def test_reverse_process_is_deterministic_and_streams_frames(ctx, image):
 
 def test_curves_read_the_evaluation_file(ctx):
     figure = denoising.curves_figure(ctx, 250)
-    unet_trace = next(trace for trace in figure.data if trace.name == "U-Net (held-out)")
-    assert list(unet_trace.y) == ctx.metrics["models"]["unet"]["eps_mse"]
+    unet_trace = next(trace for trace in figure["data"] if trace["name"] == "U-Net (held-out)")
+    assert unet_trace["y"] == ctx.metrics["models"]["unet"]["eps_mse"]
+    assert [shape["x0"] for shape in figure["layout"]["shapes"]] == [250, 250]
 
 
 def test_levels_view_follows_the_image_and_t(ctx, image):
@@ -181,7 +182,7 @@ def test_levels_view_follows_the_image_and_t(ctx, image):
     later = levels.record_levels(ctx, image, 900, 0)
     assert not torch.equal(outputs["dec1"], later["dec1"])
     figure = levels.spectrum_figure(ctx, outputs, 250)
-    assert {trace.name for trace in figure.data} == set(levels.level_names(ctx))
+    assert {trace["name"] for trace in figure["data"]} == set(levels.level_names(ctx))
 
 
 def test_receptive_views_report_the_naive_field_and_global_unet(ctx, image):

@@ -6,6 +6,7 @@ import gradio as gr
 from explorer.diagram import DIAGRAM_CSS
 from explorer.ui import validate
 from explorer.ui.inputs import Inputs
+from explorer.ui.plots import plot
 from explorer.views import architecture, levels
 from explorer.views.context import Context
 
@@ -49,12 +50,12 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
             level_image = gr.Image(label="Feature maps per level", interactive=False, elem_id="level-maps", show_label=False,
                                    buttons=[], format="png")
             with gr.Column():
-                spectrum = gr.Plot(label="Spectra of the levels", elem_id="level-spectrum")
-                skip_spectrum = gr.Plot(label="Skip vs upsampled path", elem_id="skip-spectrum")
+                spectrum = gr.Plot(label="Spectra of the levels", elem_id="level-spectrum", show_label=False)
+                skip_spectrum = gr.Plot(label="Skip vs upsampled path", elem_id="skip-spectrum", show_label=False)
         with gr.Row():
             sweep_button = gr.Button("How do the skips' high frequencies change with t? (8 forward passes)",
                                      size="sm", elem_id="sweep-button")
-        sweep = gr.Plot(label="High-frequency share against t", elem_id="sweep-plot")
+        sweep = gr.Plot(label="High-frequency share against t", elem_id="sweep-plot", visible=False, show_label=False)
 
     def show_block(image, t, seed, name):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
@@ -64,13 +65,15 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
 
     def on_click(image, t, seed, evt: gr.EventData):
         name = (getattr(evt, "_data", None) or {}).get("block_id")
+        if name is None:
+            raise gr.Error("No block arrived with this click: click a block in the diagram, or use select_block")
         return show_block(image, t, seed, name)
 
     def show_levels(image, t, seed):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         outputs = levels.record_levels(ctx, image, t, seed)
-        return (levels.level_grid(ctx, outputs), levels.spectrum_figure(ctx, outputs, t),
-                levels.spectrum_figure(ctx, outputs, t, group="skips"))
+        return (levels.level_grid(ctx, outputs), plot(levels.spectrum_figure(ctx, outputs, t)),
+                plot(levels.spectrum_figure(ctx, outputs, t, group="skips")))
 
     def if_shown(view, count):
         """The shared inputs refresh this tab only while it is shown."""
@@ -78,21 +81,21 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
 
     def run_sweep(image, seed):
         image, seed = validate.image(ctx, image), validate.seed(seed)
-        return levels.high_frequency_sweep(ctx, image, seed)
+        return gr.update(value=levels.high_frequency_sweep(ctx, image, seed), visible=True)
 
     block_outputs = [diagram, chooser, panel, activation, selected_block]
-    diagram.click(on_click, [inputs.image, inputs.t, inputs.seed], block_outputs, api_name="click_block",
+    diagram.click(on_click, [inputs.image, inputs.t, inputs.seed], block_outputs, api_name="click_block", preprocess=False,
                   show_progress="hidden")
-    chooser.input(show_block, [inputs.image, inputs.t, inputs.seed, chooser], block_outputs, api_name="select_block",
+    chooser.input(show_block, [inputs.image, inputs.t, inputs.seed, chooser], block_outputs, api_name="select_block", preprocess=False,
                   show_progress="hidden")
     changes = [inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change]
     shared = [inputs.image, inputs.t, inputs.seed]
     gr.on(changes, if_shown(show_block, 5), [active_tab] + shared + [selected_block], block_outputs,
-          api_name=False, show_progress="hidden", trigger_mode="always_last")
+          api_name=False, preprocess=False, show_progress="hidden", trigger_mode="always_last")
     level_outputs = [level_image, spectrum, skip_spectrum]
-    gr.on(changes, if_shown(show_levels, 3), [active_tab] + shared, level_outputs, api_name=False,
+    gr.on(changes, if_shown(show_levels, 3), [active_tab] + shared, level_outputs, api_name=False, preprocess=False,
           show_progress="hidden", trigger_mode="always_last")
     # The app opens on this tab, so a page load fills it unconditionally.
-    demo.load(show_levels, shared, level_outputs, api_name="levels", show_progress="hidden")
-    demo.load(show_block, shared + [selected_block], block_outputs, api_name=False, show_progress="hidden")
-    sweep_button.click(run_sweep, [inputs.image, inputs.seed], sweep, api_name="frequency_sweep")
+    demo.load(show_levels, shared, level_outputs, api_name="levels", preprocess=False, show_progress="hidden")
+    demo.load(show_block, shared + [selected_block], block_outputs, api_name=False, preprocess=False, show_progress="hidden")
+    sweep_button.click(run_sweep, [inputs.image, inputs.seed], sweep, api_name="frequency_sweep", preprocess=False)

@@ -2,15 +2,34 @@
 from __future__ import annotations
 
 import tempfile
+import time
+from pathlib import Path
 
 import gradio as gr
 
 from explorer.ui import validate
 from explorer.ui.inputs import Inputs
+from explorer.ui.plots import plot
 from explorer.views import denoising
 from explorer.views.context import Context
 
 REVERSE_FRAMES = 10  # frames streamed per run, whatever the step count
+GIF_FOLDER = Path(tempfile.gettempdir()) / "unet-explorer-animations"
+GIF_LIFETIME_S = 1800
+
+
+def save_animation(data: bytes) -> str:
+    """Write a GIF where Gradio can serve it, and delete the ones older than GIF_LIFETIME_S."""
+    GIF_FOLDER.mkdir(exist_ok=True)
+    for old in GIF_FOLDER.glob("*.gif"):
+        try:
+            if time.time() - old.stat().st_mtime > GIF_LIFETIME_S:
+                old.unlink()
+        except OSError:  # another request removed it first
+            pass
+    with tempfile.NamedTemporaryFile(suffix=".gif", dir=GIF_FOLDER, delete=False) as file:
+        file.write(data)
+    return file.name
 
 
 def knockouts(ctx: Context, override_t, told_t, skips_on, attention_on) -> denoising.Knockouts:
@@ -38,14 +57,17 @@ def build(ctx: Context, inputs: Inputs, active_tab: gr.State) -> None:
                 gr.Markdown("**Knock-outs (U-Net only)**")
                 override_t = gr.Checkbox(False, label="Tell the U-Net a different timestep", elem_id="override-t")
                 told_t = gr.Slider(1, 999, value=250, step=1, label="Timestep told to the U-Net",
-                                   elem_id="told-t")
+                                   elem_id="told-t", interactive=False)
                 skips = gr.CheckboxGroup(skip_names, value=skip_names, label="Skip connections (untick to cut)",
                                          elem_id="skip-switches")
                 attention = gr.Checkbox(True, label="Self-attention on", elem_id="attention-switch")
             metrics = gr.Markdown(elem_id="denoise-metrics")
+            if ctx.metrics and "knockouts" in ctx.metrics:
+                with gr.Accordion("What each part is worth on the held-out set", open=False):
+                    gr.Markdown(denoising.knockouts_markdown(ctx.metrics["knockouts"]), elem_id="knockout-table")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            curves = gr.Plot(label="Held-out error against t", elem_id="denoise-curves")
+            curves = gr.Plot(label="Held-out error against t", elem_id="denoise-curves", show_label=False)
         with gr.Column(scale=1, min_width=220):
             image_curve_button = gr.Button("Add this image's values (9 timesteps)", size="sm",
                                            elem_id="image-curve-button")
@@ -65,7 +87,7 @@ def build(ctx: Context, inputs: Inputs, active_tab: gr.State) -> None:
             strip = gr.Image(label="Frame strip", interactive=False, elem_id="reverse-strip", show_label=False, buttons=[],
                              format="png")
         with gr.Column(scale=2):
-            drift = gr.Plot(label="Drift", elem_id="reverse-drift")
+            drift = gr.Plot(label="Drift", elem_id="reverse-drift", show_label=False)
             animation = gr.Image(label="Animation", interactive=False, elem_id="reverse-gif", type="filepath",
                                  buttons=["download"])
 
@@ -73,11 +95,11 @@ def build(ctx: Context, inputs: Inputs, active_tab: gr.State) -> None:
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         comparison = denoising.compare(ctx, image, t, seed, knockouts(ctx, override, told, skips_on, attention_on))
         return (denoising.comparison_figure(comparison), denoising.metrics_markdown(comparison),
-                denoising.curves_figure(ctx, t))
+                plot(denoising.curves_figure(ctx, t)))
 
     def image_curve(image, t, seed):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
-        return denoising.curves_figure(ctx, t, denoising.image_curves(ctx, image, seed))
+        return plot(denoising.curves_figure(ctx, t, denoising.image_curves(ctx, image, seed)))
 
     def run_reverse(image, t, seed, num_steps, pure_noise: bool):
         seed, num_steps = validate.seed(seed), validate.steps(num_steps)
@@ -91,11 +113,11 @@ def build(ctx: Context, inputs: Inputs, active_tab: gr.State) -> None:
             frames.append(frame)
             done = frame.step == frame.num_steps
             yield (denoising.reverse_frame_image(frame), f"Step {frame.step} of {frame.num_steps} (t = {frame.t})"
-                   + (" · done" if done else " …"), gr.skip(), denoising.drift_figure(frame, pure_noise), gr.skip())
-        with tempfile.NamedTemporaryFile(suffix=".gif", delete=False) as file:
-            file.write(denoising.animation_gif(frames))
-        yield gr.skip(), gr.skip(), denoising.frame_strip(frames), gr.skip(), file.name
+                   + (" · done" if done else " …"), gr.skip(), plot(denoising.drift_figure(frame, pure_noise)), gr.skip())
+        yield gr.skip(), gr.skip(), denoising.frame_strip(frames), gr.skip(), save_animation(denoising.animation_gif(frames))
 
+    override_t.change(lambda on: gr.update(interactive=bool(on)), override_t, told_t, api_name=False,
+                      show_progress="hidden")
     controls = [override_t, told_t, skips, attention]
     shared = [inputs.image, inputs.t, inputs.seed]
     def side_by_side_if_shown(tab, *args):
@@ -103,15 +125,15 @@ def build(ctx: Context, inputs: Inputs, active_tab: gr.State) -> None:
 
     # The shared inputs refresh this tab only while it is shown; its own controls always do.
     gr.on([inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change], side_by_side_if_shown,
-          [active_tab] + shared + controls, [figure, metrics, curves], api_name=False, show_progress="hidden",
+          [active_tab] + shared + controls, [figure, metrics, curves], api_name=False, preprocess=False, show_progress="hidden",
           trigger_mode="always_last")
     gr.on([control.change for control in controls], side_by_side, shared + controls, [figure, metrics, curves],
-          api_name="denoise", show_progress="hidden", trigger_mode="always_last")
-    image_curve_button.click(image_curve, shared, curves, api_name="image_curve")
+          api_name="denoise", preprocess=False, show_progress="hidden", trigger_mode="always_last")
+    image_curve_button.click(image_curve, shared, curves, api_name="image_curve", preprocess=False)
     reverse_outputs = [live, progress_text, strip, drift, animation]
     from_here.click(lambda image, t, seed, n: (yield from run_reverse(image, t, seed, n, False)),
-                    shared + [steps], reverse_outputs, api_name="denoise_from_here", concurrency_limit=1,
+                    shared + [steps], reverse_outputs, api_name="denoise_from_here", preprocess=False, concurrency_limit=1,
                     concurrency_id="reverse")
-    from_noise.click(lambda image, t, seed, n: (yield from run_reverse(image, t, seed, n, True)),
-                     shared + [steps], reverse_outputs, api_name="generate_from_noise", concurrency_limit=1,
+    from_noise.click(lambda seed, n: (yield from run_reverse(None, 999, seed, n, True)),
+                     [inputs.seed, steps], reverse_outputs, api_name="generate_from_noise", preprocess=False, concurrency_limit=1,
                      concurrency_id="reverse")

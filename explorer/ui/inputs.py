@@ -44,8 +44,8 @@ def build(ctx: Context) -> Inputs:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=320):
             gallery = gr.Gallery(
-                value=[(str(path), path.stem) for path in ctx.examples[:24]], label="Held-out examples (never trained on)",
-                columns=8, height=170, allow_preview=False, object_fit="contain", elem_id="examples")
+                value=[str(path) for path in ctx.examples[:24]], label="Held-out examples (never trained on)",
+                columns=6, height=170, allow_preview=False, object_fit="contain", elem_id="examples")
             with gr.Row():
                 upload = gr.UploadButton("Upload your own image", file_count="single", type="filepath",
                                          elem_id="upload", size="sm")
@@ -62,9 +62,10 @@ def build(ctx: Context) -> Inputs:
             x0_first, xt_first, _ = previews(ctx, first, 250, 0)
             with gr.Row():
                 x0_view = gr.Image(x0_first, label="x₀: clean image", interactive=False, height=200,
-                                   elem_id="x0-preview", buttons=[])
+                                   elem_id="x0-preview", buttons=[], show_label=False)
                 xt_view = gr.Image(xt_first, label="x_t: what the networks see", interactive=False, height=200,
-                                   elem_id="xt-preview", buttons=[])
+                                   elem_id="xt-preview", buttons=[], show_label=False)
+            gr.Markdown("Left: the clean image x₀. Right: x_t, the noisy image both networks see.")
 
     def pick_example(evt: gr.EventData):
         # gr.EventData, not gr.SelectData: through the API no selection arrives, and SelectData fails on that

@@ -27,15 +27,18 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State, active_tab: gr
             picker = gr.Image(label="Click a pixel of x_t", interactive=False, elem_id="rf-picker", buttons=[],
                               format="png", height=280)
             with gr.Row():
-                y_box = gr.Number(centre, precision=0, label="y (row)", minimum=0, maximum=side - 1, elem_id="rf-y")
-                x_box = gr.Number(centre, precision=0, label="x (column)", minimum=0, maximum=side - 1, elem_id="rf-x")
+                y_box = gr.Number(centre, precision=0, label="y (row)", minimum=0, maximum=side - 1, elem_id="rf-y",
+                                  min_width=80)
+                x_box = gr.Number(centre, precision=0, label="x (column)", minimum=0, maximum=side - 1,
+                                  elem_id="rf-x", min_width=80)
             block = gr.Dropdown(receptive.spatial_blocks(ctx), value=receptive.OUTPUT, elem_id="rf-block",
                                 label="Block (shared with the Architecture tab)")
         with gr.Column(scale=3):
             gallery = gr.Image(label="Effective receptive fields", interactive=False, elem_id="rf-overlays",
                                show_label=False, buttons=[], format="png")
             numbers = gr.Markdown(elem_id="rf-numbers")
-    depth = gr.Plot(receptive.depth_figure(ctx), label="Theoretical receptive field by depth", elem_id="rf-depth")
+    gr.Plot(receptive.depth_figure(ctx), label="Theoretical receptive field by depth", elem_id="rf-depth",
+            show_label=False)
 
     def show(image, t, seed, y, x, name):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
@@ -63,10 +66,10 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State, active_tab: gr
 
     shared = [inputs.image, inputs.t, inputs.seed]
     outputs = [gallery, numbers, picker]
-    picker.select(on_pick, shared + [block], [y_box, x_box] + outputs, api_name=False, show_progress="hidden")
+    picker.select(on_pick, shared + [block], [y_box, x_box] + outputs, api_name=False, preprocess=False, show_progress="hidden")
     gr.on([y_box.submit, x_box.submit, block.input], show, shared + [y_box, x_box, block], outputs,
-          api_name="receptive_field", show_progress="hidden", trigger_mode="always_last")
+          api_name="receptive_field", preprocess=False, show_progress="hidden", trigger_mode="always_last")
     gr.on([inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change], if_shown,
-          [active_tab] + shared + [y_box, x_box, block], outputs, api_name=False, show_progress="hidden",
+          [active_tab] + shared + [y_box, x_box, block], outputs, api_name=False, preprocess=False, show_progress="hidden",
           trigger_mode="always_last")
-    selected_block.change(follow_selection, selected_block, block, api_name=False)
+    selected_block.change(follow_selection, selected_block, block, api_name=False, preprocess=False)

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 from PIL import Image, ImageDraw
 
 from explorer.analysis.denoise import Prediction, make_noise, predict, predict_blur
@@ -19,6 +18,9 @@ from explorer.views.context import Context
 
 SCALE = 3
 SMALL_SCALE = 2
+PLOT_TEMPLATE = {"layout": {"paper_bgcolor": "white", "plot_bgcolor": "white",
+                            "xaxis": {"gridcolor": "#ebf0f8", "zeroline": False},
+                            "yaxis": {"gridcolor": "#ebf0f8", "zeroline": False}}}
 COLOURS = {"naive": "#757575", "unet": "#2c6fad", "blur": "#d9822b", "knocked": "#b23a48"}
 
 
@@ -97,13 +99,13 @@ def comparison_figure(comparison: Comparison) -> Image.Image:
     draw = ImageDraw.Draw(canvas)
     big, medium, tiny = font(14), font(12), font(11)
     tops = [("x0: clean", tensor_image(comparison.x0, SCALE)), (f"x_t at t={comparison.t}", tensor_image(comparison.x_t, SCALE)),
-            ("true noise e", noise_image(comparison.eps, SCALE))]
+            ("true noise", noise_image(comparison.eps, SCALE))]
     for index, (title, image) in enumerate(tops):
         x = label_w + index * (size + gap)
         draw.text((x, 2), title, fill="#111", font=big)
         canvas.paste(image, (x, 22))
     y0 = top_h + head
-    for row, label in enumerate(["predicted noise", "predicted x0", "error |x0_hat - x0|"]):
+    for row, label in enumerate(["predicted noise", "predicted clean", "error map"]):
         draw.text((6, y0 + row * (size + gap) + size // 2 - 8), label, fill="#333", font=medium)
     x = label_w
     for name, column_width in zip(columns, widths):
@@ -113,7 +115,7 @@ def comparison_figure(comparison: Comparison) -> Image.Image:
         if name == "knocked":
             title = "U-Net: " + comparison.knockouts.describe()
         draw.text((x, top_h + 2), title[:34], fill="#111", font=big if name != "blur" else medium)
-        draw.text((x, top_h + 22), f"e-MSE {prediction.eps_mse:.4f} | {prediction.psnr:.1f} dB", fill="#333", font=tiny)
+        draw.text((x, top_h + 22), f"noise MSE {prediction.eps_mse:.4f} | {prediction.psnr:.1f} dB", fill="#333", font=tiny)
         images = [noise_image(prediction.eps_hat, scale), tensor_image(prediction.x0_hat, scale),
                   error_image(prediction.x0_hat, comparison.x0, scale)]
         for row, image in enumerate(images):
@@ -136,37 +138,55 @@ def metrics_markdown(comparison: Comparison) -> str:
     return "\n".join(rows)
 
 
-def curves_figure(ctx: Context, t: int, this_image: dict | None = None) -> go.Figure:
-    """Held-out ε-MSE and PSNR against t for the three denoisers, from weights/metrics.json."""
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("noise error ε-MSE (held-out mean)", "x̂₀ PSNR in dB"))
+def curves_figure(ctx: Context, t: int, this_image: dict | None = None) -> dict:
+    """Held-out ε-MSE and PSNR against t for the three denoisers, from weights/metrics.json.
+
+    Returned as a plain Plotly figure dict: building it skips Plotly's validation, which costs more
+    than the model on this path (it is redrawn at every move of the t slider).
+    """
+    layout = {
+        "template": PLOT_TEMPLATE, "height": 360, "margin": {"l": 50, "r": 20, "t": 40, "b": 50},
+        "legend": {"orientation": "h", "y": -0.25},
+        "xaxis": {"domain": [0, 0.45], "type": "log", "title": {"text": "timestep t"}},
+        "xaxis2": {"domain": [0.55, 1], "type": "log", "title": {"text": "timestep t"}, "anchor": "y2"},
+        "yaxis": {"type": "log", "title": {"text": "noise error ε-MSE (held-out mean)"}},
+        "yaxis2": {"title": {"text": "x̂₀ PSNR in dB"}, "anchor": "x2"},
+    }
     if ctx.metrics is None:
-        figure.add_annotation(text="No weights/metrics.json: run `python -m explorer.evaluate`", showarrow=False,
-                              xref="paper", yref="paper", x=0.5, y=0.5)
-        return figure
+        layout["annotations"] = [{"text": "No weights/metrics.json: run `python -m explorer.evaluate`",
+                                  "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}]
+        return {"data": [], "layout": layout}
+    data = []
     timesteps = ctx.metrics["timesteps"]
-    for name in ("naive", "unet", "blur"):
-        values = ctx.metrics["models"][name]
-        for column, key in ((1, "eps_mse"), (2, "psnr")):
-            figure.add_trace(go.Scatter(
-                x=timesteps, y=values[key], mode="lines+markers", name=f"{TITLES[name]} (held-out)",
-                legendgroup=name, showlegend=column == 1, line=dict(color=COLOURS[name], width=2),
-                hovertemplate=f"{TITLES[name]}<br>t=%{{x}}<br>%{{y:.4g}}<extra>held-out</extra>"), row=1, col=column)
+    series = [(name, ctx.metrics["models"][name], timesteps, "held-out") for name in ("naive", "unet", "blur")]
     if this_image:
-        for name, values in this_image["models"].items():
-            for column, key in ((1, "eps_mse"), (2, "psnr")):
-                figure.add_trace(go.Scatter(
-                    x=this_image["timesteps"], y=values[key], mode="markers", name=f"{TITLES[name]} (this image)",
-                    legendgroup=name + "-image", showlegend=column == 1,
-                    marker=dict(color=COLOURS[name], symbol="x", size=9),
-                    hovertemplate=f"{TITLES[name]}, this image<br>t=%{{x}}<br>%{{y:.4g}}<extra></extra>"),
-                    row=1, col=column)
-    for column in (1, 2):
-        figure.add_vline(x=t, line=dict(color="#b23a48", dash="dot"), row=1, col=column)
-    figure.update_xaxes(title_text="timestep t", type="log")
-    figure.update_yaxes(type="log", row=1, col=1)
-    figure.update_layout(height=360, template="plotly_white", margin=dict(l=50, r=20, t=40, b=50),
-                         legend=dict(orientation="h", y=-0.25))
-    return figure
+        series += [(name, values, this_image["timesteps"], "this image") for name, values in this_image["models"].items()]
+    for name, values, grid, source in series:
+        for axis, key in (("", "eps_mse"), ("2", "psnr")):
+            trace = {"type": "scatter", "x": list(grid), "y": list(values[key]), "xaxis": "x" + axis,
+                     "yaxis": "y" + axis, "name": f"{TITLES[name]} ({source})", "legendgroup": name + source,
+                     "showlegend": axis == "",
+                     "hovertemplate": f"{TITLES[name]}, {source}<br>t=%{{x}}<br>%{{y:.4g}}<extra></extra>"}
+            if source == "held-out":
+                trace.update(mode="lines+markers", line={"color": COLOURS[name], "width": 2})
+            else:
+                trace.update(mode="markers", marker={"color": COLOURS[name], "symbol": "x", "size": 9})
+            data.append(trace)
+    layout["shapes"] = [{"type": "line", "x0": t, "x1": t, "xref": axis, "y0": 0, "y1": 1, "yref": f"{yref} domain",
+                         "line": {"color": "#b23a48", "dash": "dot"}} for axis, yref in (("x", "y"), ("x2", "y2"))]
+    return {"data": data, "layout": layout}
+
+
+def knockouts_markdown(knockouts: dict) -> str:
+    """The held-out knock-out table from metrics.json: ε-MSE of each broken U-Net, and its multiple of the intact one."""
+    timesteps = knockouts["timesteps"]
+    intact = knockouts["eps_mse"]["intact"]
+    lines = ["| U-Net | " + " | ".join(f"t = {t}" for t in timesteps) + " |", "|---|" + "---:|" * len(timesteps)]
+    for name, values in knockouts["eps_mse"].items():
+        cells = [f"{value:.4f}" if name == "intact" else f"{value:.4f} (×{value / base:.1f})"
+                 for value, base in zip(values, intact)]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + f"\n\n\"Told the wrong t\": {knockouts['told_the_wrong_t']}."
 
 
 def image_curves(ctx: Context, image: np.ndarray, seed: int) -> dict:
@@ -209,9 +229,18 @@ def reverse_process(ctx: Context, image: np.ndarray | None, t: int, seed: int, n
                 for name in ("naive", "unet")}
     drift = {"naive": [], "unet": []}
     previous = {}
-    with torch.no_grad():
-        for frames in zip(*samplers.values()):
-            by_model = dict(zip(samplers, frames))
+
+    def advance(sampler):
+        with torch.no_grad():  # grad mode is per thread
+            return next(sampler, None)
+
+    # The two models step in parallel threads (torch releases the GIL): a step costs the slower model, not both.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        while True:
+            futures = {name: pool.submit(advance, sampler) for name, sampler in samplers.items()}
+            by_model = {name: future.result() for name, future in futures.items()}
+            if any(frame is None for frame in by_model.values()):
+                break
             for name, frame in by_model.items():
                 if x0 is not None:
                     drift[name].append(float(psnr(frame.pred_x0, x0)))
@@ -235,7 +264,7 @@ def reverse_frame_image(frame: ReverseFrame) -> Image.Image:
     draw = ImageDraw.Draw(canvas)
     x = 0
     for name in ("naive", "unet"):
-        for label, tensor in (("x", frame.samples[name]), ("x0_hat", frame.pred_x0[name])):
+        for label, tensor in (("sample", frame.samples[name]), ("predicted clean", frame.pred_x0[name])):
             draw.text((x, 2), f"{TITLES[name]}: {label}", fill="#111", font=font(13))
             canvas.paste(tensor_image(tensor.clamp(-1, 1), SCALE), (x, 22))
             x += size + gap
@@ -271,13 +300,14 @@ def animation_gif(frames: list[ReverseFrame]) -> bytes:
     return buffer.getvalue()
 
 
-def drift_figure(frame: ReverseFrame, from_noise: bool) -> go.Figure:
-    figure = go.Figure()
-    for name in ("naive", "unet"):
-        figure.add_trace(go.Scatter(y=frame.drift[name], x=list(range(1, len(frame.drift[name]) + 1)),
-                                    mode="lines+markers", name=TITLES[name], line=dict(color=COLOURS[name])))
+def drift_figure(frame: ReverseFrame, from_noise: bool) -> dict:
+    """Each model's x̂₀ along the reverse process, as a plain Plotly figure dict (redrawn every frame)."""
+    data = [{"type": "scatter", "mode": "lines+markers", "name": TITLES[name], "line": {"color": COLOURS[name]},
+             "x": list(range(1, len(frame.drift[name]) + 1)), "y": frame.drift[name]} for name in ("naive", "unet")]
     title = ("How much each model's x̂₀ still changes per step" if from_noise
              else "Each model's x̂₀ against the original along the way")
-    figure.update_layout(title=title, height=300, template="plotly_white", margin=dict(l=50, r=20, t=40, b=40),
-                         xaxis_title="DDIM step", yaxis_title="RMS change" if from_noise else "PSNR in dB")
-    return figure
+    layout = {"title": {"text": title}, "height": 300, "template": PLOT_TEMPLATE,
+              "margin": {"l": 50, "r": 20, "t": 40, "b": 40},
+              "xaxis": {"title": {"text": "DDIM step"}},
+              "yaxis": {"title": {"text": "RMS change" if from_noise else "PSNR in dB"}}}
+    return {"data": data, "layout": layout}

@@ -10,6 +10,7 @@ from explorer.analysis.activations import record, summarise
 from explorer.analysis.spectrum import high_frequency_share, normalised_power
 from explorer.render import colorize, font
 from explorer.views.context import Context
+from explorer.views.denoising import PLOT_TEMPLATE
 
 CHANNELS_PER_LEVEL = 6
 TILE = 56
@@ -52,8 +53,9 @@ def level_grid(ctx: Context, outputs: dict[str, torch.Tensor]) -> Image.Image:
     return canvas
 
 
-def spectrum_figure(ctx: Context, outputs: dict[str, torch.Tensor], t: int, group: str = "levels") -> go.Figure:
-    """Radially averaged power spectra (share of each map's variance per frequency), one line per map.
+def spectrum_figure(ctx: Context, outputs: dict[str, torch.Tensor], t: int, group: str = "levels") -> dict:
+    """Radially averaged power spectra (share of each map's variance per frequency), one line per map,
+    as a plain Plotly figure dict.
 
     group: "levels" (enc, bottleneck, dec) or "skips" (what each skip carries vs what the upsampled path carries).
     """
@@ -62,20 +64,20 @@ def spectrum_figure(ctx: Context, outputs: dict[str, torch.Tensor], t: int, grou
         names = [name for i in range(1, levels + 1) for name in (f"skip{i}", f"dec{i}.up")]
     else:
         names = level_names(ctx)
-    figure = go.Figure()
+    data = []
     for name in names:
         frequencies, power = normalised_power(outputs[name][0])
         dashed = name.endswith(".up") or name.startswith("dec")
-        figure.add_trace(go.Scatter(
-            x=frequencies.numpy(), y=power.numpy(), mode="lines+markers", name=name,
-            line=dict(dash="dash" if dashed else "solid", width=2), marker=dict(size=4),
-            hovertemplate=f"{name}<br>%{{x:.0f}} cycles/image<br>%{{y:.3%}} of power<extra></extra>"))
-    figure.update_layout(
-        title=f"Where each map's variation lives (t = {t})", height=380, margin=dict(l=60, r=20, t=50, b=50),
-        xaxis=dict(title="spatial frequency (cycles per image; 32 is the finest a 64×64 image holds)"),
-        yaxis=dict(title="share of the map's power", type="log", exponentformat="power"),
-        legend=dict(orientation="v"), template="plotly_white")
-    return figure
+        data.append({"type": "scatter", "x": frequencies.tolist(), "y": power.tolist(), "mode": "lines+markers",
+                     "name": name, "line": {"dash": "dash" if dashed else "solid", "width": 2}, "marker": {"size": 4},
+                     "hovertemplate": f"{name}<br>%{{x:.0f}} cycles/image<br>%{{y:.3%}} of power<extra></extra>"})
+    title = ("What each skip carries (solid) vs the upsampled path it joins (dashed)" if group == "skips"
+             else "Where each level's variation lives")
+    layout = {"title": {"text": f"{title}, t = {t}"}, "height": 380, "template": PLOT_TEMPLATE,
+              "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+              "xaxis": {"title": {"text": f"spatial frequency (cycles per image; {ctx.image_size // 2} is the finest)"}},
+              "yaxis": {"title": {"text": "share of the map's power"}, "type": "log", "exponentformat": "power"}}
+    return {"data": data, "layout": layout}
 
 
 def high_frequency_table(ctx: Context, outputs: dict[str, torch.Tensor]) -> list[tuple[str, float]]:

@@ -87,16 +87,16 @@ def depth_figure(ctx: Context) -> go.Figure:
         profile = depth_profile(ctx.pair.model(model_name))
         names = [name for name, _ in profile]
         sizes = [size for _, size in profile]
-        figure.add_trace(go.Scatter(x=list(range(1, len(names) + 1)), y=sizes, mode="lines+markers+text",
+        figure.add_trace(go.Scatter(x=list(range(1, len(names) + 1)), y=sizes, mode="lines+markers",
                                     name="Naive CNN" if model_name == "naive" else "U-Net", text=names,
-                                    textposition="top center", textfont=dict(size=9), line=dict(color=colour),
+                                    line=dict(color=colour),
                                     hovertemplate="%{text}: %{y}×%{y} pixels<extra></extra>"))
     longest = max(len(depth_profile(ctx.pair.model(name))) for name in ("naive", "unet"))
     figure.add_trace(go.Scatter(x=[1, longest], y=[ctx.image_size] * 2, mode="lines", hoverinfo="skip",
                                 name=f"the whole image ({ctx.image_size} px)",
                                 line=dict(color="#b23a48", dash="dash")))
     figure.update_layout(title="Receptive field (convolutions only) along each network", height=380,
-                         xaxis_title="block, in forward order", yaxis_title="field size in input pixels",
+                         xaxis_title="block, in forward order (hover for its name)", yaxis_title="field size in input pixels",
                          yaxis_type="log", template="plotly_white", margin=dict(l=60, r=20, t=50, b=50),
                          legend=dict(orientation="h", y=-0.2))
     return figure
