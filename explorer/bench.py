@@ -218,10 +218,9 @@ def views() -> list[Row]:
             denoising.frame_strip(frames), denoising.animation_gif(frames)
         return first
 
-    def ddim_floor():
-        with torch.no_grad():
-            for _ in range(steps):
-                unet(x_t, t_batch), naive(x_t, t_batch)
+    def ddim_floor():  # the samplers alone, both models stepping in parallel as the view runs them; no pictures
+        for _ in denoising.reverse_process(ctx, image, t, seed, steps, every=steps):
+            pass
 
     floor_median, _, _ = time_ms(ddim_floor, repeat=3, warmup=1, max_seconds=20)
     totals, firsts = [], []

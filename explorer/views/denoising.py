@@ -256,9 +256,9 @@ def reverse_process(ctx: Context, image: np.ndarray | None, t: int, seed: int, n
                                    {name: list(values) for name, values in drift.items()})
 
 
-def reverse_frame_image(frame: ReverseFrame) -> Image.Image:
+def reverse_frame_image(frame: ReverseFrame, scale: int = SCALE) -> Image.Image:
     """Side by side: each model's current sample and its current x̂_0 prediction."""
-    size = frame.samples["unet"].shape[-1] * SCALE
+    size = frame.samples["unet"].shape[-1] * scale
     gap = 10
     canvas = Image.new("RGB", (4 * size + 3 * gap + 20, size + 40), "white")
     draw = ImageDraw.Draw(canvas)
@@ -266,7 +266,7 @@ def reverse_frame_image(frame: ReverseFrame) -> Image.Image:
     for name in ("naive", "unet"):
         for label, tensor in (("sample", frame.samples[name]), ("predicted clean", frame.pred_x0[name])):
             draw.text((x, 2), f"{TITLES[name]}: {label}", fill="#111", font=font(13))
-            canvas.paste(tensor_image(tensor.clamp(-1, 1), SCALE), (x, 22))
+            canvas.paste(tensor_image(tensor.clamp(-1, 1), scale), (x, 22))
             x += size + gap
         x += 10
     draw.text((4, size + 24), f"step {frame.step}/{frame.num_steps} (t = {frame.t})", fill="#444", font=font(12))
@@ -293,7 +293,9 @@ def frame_strip(frames: list[ReverseFrame], count: int = 8) -> Image.Image:
 
 def animation_gif(frames: list[ReverseFrame]) -> bytes:
     """The reverse process as an animated GIF of the side-by-side frames (last frame held)."""
-    images = [reverse_frame_image(frame).convert("P", palette=Image.ADAPTIVE) for frame in frames]
+    # Scale 2 and a fast octree palette: the GIF is made after the last frame, so it must not keep the user waiting.
+    images = [reverse_frame_image(frame, scale=2).quantize(colors=128, method=Image.Quantize.FASTOCTREE)
+              for frame in frames]
     buffer = io.BytesIO()
     durations = [80] * (len(images) - 1) + [1500]
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
