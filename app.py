@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 from pathlib import Path
 
@@ -23,7 +24,21 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def cap_malloc_arenas(count: int = 2) -> None:
+    """Let glibc keep at most `count` malloc arenas.
+
+    By default each of Gradio's worker threads gets an arena of its own (up to 8 per core) that keeps
+    freed memory mapped, so the first concurrent requests raise resident memory by 20-30 % for good.
+    Capped, memory follows what is really in use. Must run before the worker threads start.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, count)  # -8: M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
 def main() -> None:
+    cap_malloc_arenas()
     args = parse_args()
     import torch
 
