@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from explorer.ui import architecture, denoising, inputs, receptive
+from explorer.ui import architecture, denoising, inputs, receptive, refresh
 from explorer.views.context import Context
 
 CSS = """
@@ -36,11 +36,13 @@ def build_app(ctx: Context) -> gr.Blocks:
         panel = inputs.build(ctx)
         with gr.Tabs(elem_id="views") as tabs:
             with gr.Tab("Architecture", id="architecture", elem_id="tab-architecture") as tab_architecture:
-                architecture.build(ctx, demo, panel, selected_block, active_tab)
+                architecture_refresh = architecture.build(ctx, demo, panel, selected_block)
             with gr.Tab("Denoising lab", id="denoising", elem_id="tab-denoising") as tab_denoising:
-                denoising.build(ctx, panel, active_tab)
+                denoising_refresh = denoising.build(ctx, panel)
             with gr.Tab("Receptive field", id="receptive", elem_id="tab-receptive") as tab_receptive:
-                receptive.build(ctx, panel, selected_block, active_tab)
+                receptive_refresh = receptive.build(ctx, panel, selected_block)
+        refresh.wire([panel.image.change, panel.t.change, panel.seed.change, active_tab.change], active_tab,
+                     [panel.image, panel.t, panel.seed], [architecture_refresh, denoising_refresh, receptive_refresh])
         tab_architecture.select(lambda: "architecture", None, active_tab, api_name=False)
         tab_receptive.select(lambda: "receptive", None, active_tab, api_name=False)
         tab_denoising.select(lambda: "denoising", None, active_tab, api_name=False)

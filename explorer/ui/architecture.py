@@ -7,6 +7,7 @@ from explorer.diagram import DIAGRAM_CSS
 from explorer.ui import validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.plots import plot
+from explorer.ui.refresh import Refresh
 from explorer.views import architecture, levels
 from explorer.views.context import Context
 
@@ -26,7 +27,7 @@ element.addEventListener('keydown', (e) => {
 DEFAULT_BLOCK = "mid.attn"
 
 
-def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.State, active_tab: gr.State) -> None:
+def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.State) -> Refresh:
     default = DEFAULT_BLOCK if DEFAULT_BLOCK in ctx.block_names() else ctx.block_names()[1]
     gr.Markdown("Click a block (or tab to it and press Enter, or pick it from the list) to read what it does "
                 "and watch its output for the current image. The naive CNN is drawn on the right at the same "
@@ -75,10 +76,6 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
         return (levels.level_grid(ctx, outputs), plot(levels.spectrum_figure(ctx, outputs, t)),
                 plot(levels.spectrum_figure(ctx, outputs, t, group="skips")))
 
-    def if_shown(view, count):
-        """The shared inputs refresh this tab only while it is shown."""
-        return lambda tab, *args: view(*args) if tab == "architecture" else (gr.skip(),) * count
-
     def run_sweep(image, seed):
         image, seed = validate.image(ctx, image), validate.seed(seed)
         return gr.update(value=levels.high_frequency_sweep(ctx, image, seed), visible=True)
@@ -88,14 +85,14 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
                   show_progress="hidden")
     chooser.input(show_block, [inputs.image, inputs.t, inputs.seed, chooser], block_outputs, api_name="select_block", preprocess=False,
                   show_progress="hidden")
-    changes = [inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change]
     shared = [inputs.image, inputs.t, inputs.seed]
-    gr.on(changes, if_shown(show_block, 5), [active_tab] + shared + [selected_block], block_outputs,
-          api_name=False, preprocess=False, show_progress="hidden", trigger_mode="always_last")
     level_outputs = [level_image, spectrum, skip_spectrum]
-    gr.on(changes, if_shown(show_levels, 3), [active_tab] + shared, level_outputs, api_name=False, preprocess=False,
-          show_progress="hidden", trigger_mode="always_last")
     # The app opens on this tab, so a page load fills it unconditionally.
     demo.load(show_levels, shared, level_outputs, api_name="levels", preprocess=False, show_progress="hidden")
     demo.load(show_block, shared + [selected_block], block_outputs, api_name=False, preprocess=False, show_progress="hidden")
     sweep_button.click(run_sweep, [inputs.image, inputs.seed], sweep, api_name="frequency_sweep", preprocess=False)
+
+    def refresh(image, t, seed, name):
+        return show_block(image, t, seed, name) + show_levels(image, t, seed)
+
+    return Refresh("architecture", [selected_block], block_outputs + level_outputs, refresh)

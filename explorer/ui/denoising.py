@@ -10,6 +10,7 @@ import gradio as gr
 from explorer.ui import validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.plots import plot
+from explorer.ui.refresh import Refresh
 from explorer.views import denoising
 from explorer.views.context import Context
 
@@ -41,7 +42,7 @@ def knockouts(ctx: Context, override_t, told_t, skips_on, attention_on) -> denoi
         attention=bool(attention_on))
 
 
-def build(ctx: Context, inputs: Inputs, active_tab: gr.State) -> None:
+def build(ctx: Context, inputs: Inputs) -> Refresh:
     levels = ctx.pair.unet.config.num_levels
     skip_names = [f"skip{level}" for level in range(1, levels + 1)]
     gr.Markdown("Both networks get the same noisy image x_t and predict its noise ε̂; from ε̂ follows their "
@@ -120,13 +121,6 @@ def build(ctx: Context, inputs: Inputs, active_tab: gr.State) -> None:
                       show_progress="hidden")
     controls = [override_t, told_t, skips, attention]
     shared = [inputs.image, inputs.t, inputs.seed]
-    def side_by_side_if_shown(tab, *args):
-        return side_by_side(*args) if tab == "denoising" else (gr.skip(),) * 3
-
-    # The shared inputs refresh this tab only while it is shown; its own controls always do.
-    gr.on([inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change], side_by_side_if_shown,
-          [active_tab] + shared + controls, [figure, metrics, curves], api_name=False, preprocess=False, show_progress="hidden",
-          trigger_mode="always_last")
     gr.on([control.change for control in controls], side_by_side, shared + controls, [figure, metrics, curves],
           api_name="denoise", preprocess=False, show_progress="hidden", trigger_mode="always_last")
     image_curve_button.click(image_curve, shared, curves, api_name="image_curve", preprocess=False)
@@ -137,3 +131,4 @@ def build(ctx: Context, inputs: Inputs, active_tab: gr.State) -> None:
     from_noise.click(lambda seed, n: (yield from run_reverse(None, 999, seed, n, True)),
                      [inputs.seed, steps], reverse_outputs, api_name="generate_from_noise", preprocess=False, concurrency_limit=1,
                      concurrency_id="reverse")
+    return Refresh("denoising", controls, [figure, metrics, curves], side_by_side)

@@ -5,6 +5,7 @@ import gradio as gr
 
 from explorer.ui import validate
 from explorer.ui.inputs import Inputs
+from explorer.ui.refresh import Refresh
 from explorer.views import receptive
 from explorer.views.context import Context
 
@@ -16,7 +17,7 @@ def coordinate(value, side: int, what: str) -> int:
     return number
 
 
-def build(ctx: Context, inputs: Inputs, selected_block: gr.State, active_tab: gr.State) -> None:
+def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
     side = ctx.image_size
     centre = side // 2
     gr.Markdown("Click any pixel of x_t. Each heat map shows how strongly that pixel's predicted noise depends on "
@@ -58,9 +59,6 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State, active_tab: gr
         x, y = int(index[0]) // receptive.SCALE, int(index[1]) // receptive.SCALE
         return (y, x) + show(image, t, seed, y, x, name)
 
-    def if_shown(tab, *args):
-        return show(*args) if tab == "receptive" else (gr.skip(),) * 3
-
     def follow_selection(name):
         return name if name in receptive.spatial_blocks(ctx) else gr.skip()
 
@@ -69,7 +67,5 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State, active_tab: gr
     picker.select(on_pick, shared + [block], [y_box, x_box] + outputs, api_name=False, preprocess=False, show_progress="hidden")
     gr.on([y_box.submit, x_box.submit, block.input], show, shared + [y_box, x_box, block], outputs,
           api_name="receptive_field", preprocess=False, show_progress="hidden", trigger_mode="always_last")
-    gr.on([inputs.image.change, inputs.t.change, inputs.seed.change, active_tab.change], if_shown,
-          [active_tab] + shared + [y_box, x_box, block], outputs, api_name=False, preprocess=False, show_progress="hidden",
-          trigger_mode="always_last")
     selected_block.change(follow_selection, selected_block, block, api_name=False, preprocess=False)
+    return Refresh("receptive", [y_box, x_box, block], outputs, show)
