@@ -124,6 +124,7 @@ def models() -> list[Row]:
                      f"{runs} run{'s' if runs > 1 else ''}, {64000 / median:.1f} images/s" + (f"; {notes}" if notes else "")))
     return rows
 
+
 def _path_row(name: str, view: Callable[[], object], floor: Callable[[], object], target_ms: float | None = None,
               repeat: int = 20, max_seconds: float = 10.0) -> Row:
     """Time an interactive path and the pure model compute inside it (its floor), and compare them.
