@@ -97,7 +97,7 @@ _WHY = {
 }
 
 
-def explain(spec: BlockSpec, receptive_field: int | None = None, image_size: int = 64) -> tuple[str, str, str]:
+def explain(spec: BlockSpec, receptive_field: int | None = None) -> tuple[str, str, str]:
     """(title, what it does, why the U-Net needs it) for one block, with its own numbers filled in."""
     kind = spec.kind
     key = kind

@@ -10,13 +10,6 @@ from explorer.views import receptive
 from explorer.views.context import Context
 
 
-def coordinate(value, side: int, what: str) -> int:
-    number = validate._integer(value, f"The {what} coordinate")
-    if not 0 <= number < side:
-        raise gr.Error(f"The {what} coordinate {number} is outside the image: use 0 … {side - 1}")
-    return number
-
-
 def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
     side = ctx.image_size
     centre = side // 2
@@ -43,7 +36,7 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
 
     def show(image, t, seed, y, x, name):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
-        y, x = coordinate(y, side, "y"), coordinate(x, side, "x")
+        y, x = validate.coordinate(y, side, "y"), validate.coordinate(x, side, "x")
         if name != receptive.OUTPUT:
             name = validate.block(ctx, name)
             if name not in receptive.spatial_blocks(ctx):

@@ -52,6 +52,13 @@ def steps(value) -> int:
     return number
 
 
+def coordinate(value, side: int, what: str) -> int:
+    number = _integer(value, f"The {what} coordinate")
+    if not 0 <= number < side:
+        raise gr.Error(f"The {what} coordinate {number} is outside the image: use 0 … {side - 1}")
+    return number
+
+
 def block(ctx: Context, value) -> str:
     names = ctx.block_names()
     if not isinstance(value, str) or value not in names:

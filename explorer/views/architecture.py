@@ -81,7 +81,7 @@ def _caption(text: str, width: int) -> Image.Image:
 def block_panel(ctx: Context, image: np.ndarray, t: int, seed: int, name: str) -> BlockPanel:
     """Explanation, facts and live activations of block `name` for the current x_t."""
     spec = ctx.spec(name)
-    title, what, why = explain(spec, field_size(ctx, name), ctx.image_size)
+    title, what, why = explain(spec, field_size(ctx, name))
     _, x_t, _ = ctx.x_t(image, t, seed)
     outputs = record(ctx.model_of(name), x_t, t, {name})
     markdown = (f"### {name} · {title}\n\n**What it does.** {what}\n\n**Why it is there.** {why}\n\n"

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from explorer.analysis.denoise import noisy
+from explorer.analysis.receptive_field import theoretical
 from explorer.analysis.structure import BlockSpec, describe
 from explorer.data import list_images, load_image, to_tensor
 from explorer.diffusion import Diffusion
@@ -42,12 +43,7 @@ class Context:
         pair = load_pair(weights_dir)
         heldout = Path(weights_dir) / "heldout"
         examples = list_images(heldout) if heldout.is_dir() else []
-        fields = {}
-        try:
-            from explorer.analysis.receptive_field import theoretical
-            fields = {**theoretical(pair.unet), **theoretical(pair.naive)}
-        except ImportError:  # the receptive-field analysis is optional for the other views
-            pass
+        fields = {**theoretical(pair.unet), **theoretical(pair.naive)}
         return cls(pair, Diffusion(), describe(pair.unet), describe(pair.naive), examples, pair.metrics(), fields)
 
     @property

@@ -80,10 +80,6 @@ def spectrum_figure(ctx: Context, outputs: dict[str, torch.Tensor], t: int, grou
     return {"data": data, "layout": layout}
 
 
-def high_frequency_table(ctx: Context, outputs: dict[str, torch.Tensor]) -> list[tuple[str, float]]:
-    return [(name, high_frequency_share(outputs[name][0], ctx.image_size)) for name in spectrum_names(ctx)]
-
-
 def high_frequency_sweep(ctx: Context, image: np.ndarray, seed: int,
                          timesteps=(1, 50, 100, 250, 500, 750, 900, 999)) -> go.Figure:
     """How the share of high-frequency power of each skip and each upsampled path moves with t."""

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+import torch
 from PIL import Image
 
 from explorer.analysis.receptive_field import Effective, depth_profile, effective
@@ -32,9 +33,9 @@ def clickable_image(ctx: Context, image: np.ndarray, t: int, seed: int) -> Image
     return tensor_image(x_t, SCALE)
 
 
-def field_view(ctx: Context, image: np.ndarray, t: int, seed: int, y: int, x: int, model_name: str,
+def field_view(ctx: Context, x_t: torch.Tensor, t: int, y: int, x: int, model_name: str,
                block: str | None) -> FieldView:
-    x0, x_t, _ = ctx.x_t(image, t, seed)
+    """One unit's effective field over x_t (1, 3, H, W), drawn on x_t."""
     model = ctx.pair.model(model_name)
     result = effective(model, x_t, t, y, x, block)
     overlay = heat_overlay(tensor_image(x_t), result.grad, result.box, (y, x), SCALE)
@@ -44,10 +45,11 @@ def field_view(ctx: Context, image: np.ndarray, t: int, seed: int, y: int, x: in
 
 def views(ctx: Context, image: np.ndarray, t: int, seed: int, y: int, x: int, block: str) -> list[FieldView]:
     """Both networks' outputs at (y, x), plus the chosen block's unit there if a block is chosen."""
-    out = [field_view(ctx, image, t, seed, y, x, "naive", None), field_view(ctx, image, t, seed, y, x, "unet", None)]
+    _, x_t, _ = ctx.x_t(image, t, seed)
+    out = [field_view(ctx, x_t, t, y, x, "naive", None), field_view(ctx, x_t, t, y, x, "unet", None)]
     if block != OUTPUT:
         owner = "naive" if ctx.model_of(block) is ctx.pair.naive else "unet"
-        out.append(field_view(ctx, image, t, seed, y, x, owner, block))
+        out.append(field_view(ctx, x_t, t, y, x, owner, block))
     return out
 
 
@@ -83,15 +85,16 @@ def _global_sources(fields: list[FieldView]) -> str:
 def depth_figure(ctx: Context) -> go.Figure:
     """Theoretical receptive-field size against depth: naive CNN layers vs the U-Net's path."""
     figure = go.Figure()
+    profiles = {name: depth_profile(ctx.pair.model(name)) for name in ("naive", "unet")}
     for model_name, colour in (("naive", "#757575"), ("unet", "#2c6fad")):
-        profile = depth_profile(ctx.pair.model(model_name))
+        profile = profiles[model_name]
         names = [name for name, _ in profile]
         sizes = [size for _, size in profile]
         figure.add_trace(go.Scatter(x=list(range(1, len(names) + 1)), y=sizes, mode="lines+markers",
                                     name="Naive CNN" if model_name == "naive" else "U-Net", text=names,
                                     line=dict(color=colour),
                                     hovertemplate="%{text}: %{y}×%{y} pixels<extra></extra>"))
-    longest = max(len(depth_profile(ctx.pair.model(name))) for name in ("naive", "unet"))
+    longest = max(len(profile) for profile in profiles.values())
     figure.add_trace(go.Scatter(x=[1, longest], y=[ctx.image_size] * 2, mode="lines", hoverinfo="skip",
                                 name=f"the whole image ({ctx.image_size} px)",
                                 line=dict(color="#b23a48", dash="dash")))
