@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import logging
 import os
 from pathlib import Path
 
 from explorer.views.context import DEFAULT_CONCURRENCY
 from explorer.weights import DEFAULT_DIR
 
+MAX_SESSIONS = 200      # the same numbers as explorer.ui.limits, which imports gradio: app.py stays light
+CACHE_MB = 256
 
-def parse_args() -> argparse.Namespace:
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Explore why diffusion models use a U-Net.")
     parser.add_argument("--weights", type=Path, default=DEFAULT_DIR,
                         help="a folder written by `python -m explorer.train` (unet and naive weights)")
@@ -18,10 +22,16 @@ def parse_args() -> argparse.Namespace:
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 for a Space or a LAN)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
-                        help="requests computed at once (default 2, for a 2-core CPU Space)")
+                        help="requests computed at once, all endpoints and all users together (one queue; a "
+                             "reverse process counts as one request); the others wait their turn "
+                             f"(default {DEFAULT_CONCURRENCY}, for a 2-core CPU Space)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per request (default: CPU cores / concurrency, at least 1)")
-    return parser.parse_args()
+    parser.add_argument("--max-sessions", type=int, default=MAX_SESSIONS,
+                        help=f"sessions whose state the server keeps; the oldest are dropped (default {MAX_SESSIONS})")
+    parser.add_argument("--cache-mb", type=int, default=CACHE_MB,
+                        help=f"disk for uploads and output files; the oldest go first (default {CACHE_MB} MB)")
+    return parser.parse_args(argv)
 
 
 def cap_malloc_arenas(count: int = 2) -> None:
@@ -37,9 +47,23 @@ def cap_malloc_arenas(count: int = 2) -> None:
         pass
 
 
+def log_to_stderr() -> None:
+    """One line per refused request or notable event, from the `unet_explorer` logger only."""
+    log = logging.getLogger("unet_explorer")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
 def main() -> None:
     cap_malloc_arenas()
     args = parse_args()
+    log_to_stderr()
+    from explorer.ui import limits  # before gradio is imported: it reads GRADIO_TEMP_DIR
+
+    limits.temp_root()
     import torch
 
     from explorer.ui.app import build_app, launch_options
@@ -48,7 +72,9 @@ def main() -> None:
     torch.set_num_threads(args.threads or threads_per_request(args.concurrency))
     demo = build_app(Context.load(args.weights))
     demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
-    demo.launch(server_name=args.host, server_port=args.port, max_file_size="50mb", **launch_options())
+    limits.harden(demo, args.concurrency)
+    demo.launch(server_name=args.host, server_port=args.port, **launch_options(),
+                **limits.launch_options(args.cache_mb * 2**20, args.max_sessions))
 
 
 if __name__ == "__main__":

@@ -3,15 +3,24 @@
 `python -m explorer.data prepare` fetches the npm package `emoji-datasource-google`
 (Noto emoji, Apache-2.0), composites its 64×64 RGBA images on white and writes them to
 `data/emoji/`. Any folder of images works for training: `ImageFolder` loads it.
+
+The split: a hash of the file name sets about 6 % of the emoji aside (`hashed_out`); the rest train.
+`python -m explorer.data check-split` then compares every set-aside image with every training image
+and its left-right mirror (training flips images); the near copies it finds are listed in
+weights/heldout_excluded.json and belong to neither split (`is_held_out`, `is_training`).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import hashlib
 import io
+import json
 import shutil
 import subprocess
 import tarfile
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +35,14 @@ IMAGE_FOLDER_IN_PACKAGE = "package/img/google/64/"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 SKIN_TONES = {"1f3fb", "1f3fc", "1f3fd", "1f3fe", "1f3ff"}
 HELD_OUT_PERCENT = 6
-MAX_PIXELS = 40_000_000
+EXCLUDED_FILE = Path(__file__).resolve().parent.parent / "weights" / "heldout_excluded.json"
+# image_distance at or below which a set-aside image counts as a copy of a training image (or its mirror). On the
+# emoji the distances fall in two groups: copies differ by resampling only (at most 0.1 grey levels), the closest
+# distinct emoji are 2.9 apart (1f600 and 1f603). 1.0 sits in the gap, ten times above the largest copy.
+NEAR_COPY_DISTANCE = 1.0
+MAX_PIXELS = 90_000_000       # what an image may claim in its header (a JPEG is decoded scaled down)
+DECODE_BUDGET = 160 * 2**20   # bytes one decode may allocate: a 40-megapixel RGB PNG, any JPEG photo
+LARGE_DECODE = 16 * 2**20     # decodes above this run one at a time
 
 
 class ImageError(ValueError):
@@ -39,10 +55,79 @@ def split_key(name: str) -> str:
     return "-".join(part for part in stem.split("-") if part not in SKIN_TONES)
 
 
-def is_held_out(name: str, percent: int = HELD_OUT_PERCENT) -> bool:
-    """Deterministic split by a hash of the file name (skin tones removed)."""
+def hashed_out(name: str, percent: int = HELD_OUT_PERCENT) -> bool:
+    """The first rule of the split: a hash of the file name (skin tones removed) puts `percent` % of names aside."""
     digest = hashlib.sha256(split_key(name).encode()).digest()
     return int.from_bytes(digest[:4], "big") % 100 < percent
+
+
+@functools.lru_cache(maxsize=8)
+def excluded_names(path: Path = EXCLUDED_FILE) -> frozenset[str]:
+    """Names that the hash set aside but that are near-copies of a training image: in neither split."""
+    if not Path(path).is_file():
+        return frozenset()
+    return frozenset(entry["name"] for entry in json.loads(Path(path).read_text())["excluded"])
+
+
+def is_training(name: str, percent: int = HELD_OUT_PERCENT) -> bool:
+    """In the training split: every name the hash does not set aside (the split the shipped models trained on)."""
+    return not hashed_out(name, percent)
+
+
+def is_held_out(name: str, percent: int = HELD_OUT_PERCENT) -> bool:
+    """In the held-out split: set aside by the hash and not excluded as a near-copy of a training image."""
+    return hashed_out(name, percent) and Path(name).name not in excluded_names()
+
+
+def image_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference per pixel and channel, on the 0–255 scale, over the last three dimensions.
+
+    a, b: (..., 3, H, W) uint8 or float images, broadcast against each other. 0 means identical;
+    one grey level everywhere is 1.
+    """
+    return (a.float() - b.float()).abs().mean(dim=(-3, -2, -1))
+
+
+@dataclass
+class Nearest:
+    """For each query image: its nearest reference image (or that image's left-right mirror)."""
+
+    distance: torch.Tensor  # (Q,) image_distance to it
+    index: torch.Tensor     # (Q,) index into the reference images
+    mirrored: torch.Tensor  # (Q,) bool: the mirror was the nearer one
+
+
+def nearest_images(query: torch.Tensor, reference: torch.Tensor, mirror: bool = True, chunk: int = 256) -> Nearest:
+    """The exact nearest reference image of every query image under `image_distance`, mirrors included.
+
+    query (Q, 3, H, W), reference (R, 3, H, W). Comparing every pair at full size costs minutes for the
+    emoji, so a cheap lower bound prunes first: the distance between 4×4 block means never exceeds
+    the full distance, and only references whose bound beats the best distance found so far are compared.
+    """
+    q, r = query.float(), reference.float()
+    if mirror:
+        r = torch.cat([r, r.flip(-1)])
+    factor = 4 if q.shape[-1] % 4 == 0 and q.shape[-2] % 4 == 0 else 1
+    pool = torch.nn.functional.avg_pool2d
+    q_small, r_small = pool(q, factor).flatten(1), pool(r, factor).flatten(1)
+    bound = torch.cdist(q_small, r_small, p=1) / q_small.shape[1]  # (Q, R or 2R)
+    distance = torch.empty(len(q))
+    index = torch.empty(len(q), dtype=torch.long)
+    for i in range(len(q)):
+        order = bound[i].argsort()
+        best, best_index = float("inf"), -1
+        for start in range(0, len(order), chunk):
+            candidates = order[start:start + chunk]
+            candidates = candidates[bound[i, candidates] < best]
+            if len(candidates) == 0:
+                break
+            d = image_distance(r[candidates], q[i])
+            j = int(d.argmin())
+            if float(d[j]) < best:
+                best, best_index = float(d[j]), int(candidates[j])
+        distance[i], index[i] = best, best_index
+    count = len(reference)
+    return Nearest(distance, index % count, index >= count)
 
 
 def composite_on_white(image: Image.Image) -> Image.Image:
@@ -62,53 +147,111 @@ def composite_on_white(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+# Pillow keeps 3- and 4-band images at 4 bytes a pixel; these modes take less.
+BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+EXIF_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                  4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270,
+                  7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+WORK_SCALE = 4  # the centre square is first shrunk to WORK_SCALE × size, then filtered down to size
+_LARGE_DECODES = threading.Lock()  # one large decode at a time: concurrent uploads cannot add up their peaks
+
+
+def _needs_rgba(image: Image.Image) -> bool:
+    """Palette, 1-bit and transparent images are converted to RGBA at full size before they are shrunk."""
+    return image.mode in ("1", "P", "PA") or "transparency" in image.info
+
+
+def decode_cost(image: Image.Image, full_size: tuple[int, int] | None = None) -> int:
+    """Bytes that decoding and shrinking `image` (opened, not yet loaded) allocates at its peak.
+
+    full_size: the size before `draft` scaled a JPEG down (libjpeg still reads it at full size).
+    """
+    width, height = image.size
+    pixels = width * height
+    cost = pixels * BYTES_PER_PIXEL.get(image.mode, 4)
+    if _needs_rgba(image):
+        cost += pixels * 4
+    if _needs_rgba(image) or image.mode in ("RGBA", "LA"):
+        cost += pixels * 4  # resize premultiplies alpha into a copy (RGBa, La)
+    if image.format == "JPEG" and image.info.get("progressive"):
+        # libjpeg keeps every DCT coefficient (2 bytes) of a progressive JPEG at full resolution, even when
+        # draft() scales the output: per component, 2 bytes per pixel times its share of the samples.
+        full_width, full_height = full_size or image.size
+        sampling = [layer[1] * layer[2] for layer in getattr(image, "layer", [])] or [1]  # (id, h, v, table)
+        cost += 2 * full_width * full_height * sum(sampling) // max(sampling)
+    return cost
+
+
+def _open(source) -> Image.Image:
+    if isinstance(source, Image.Image):
+        return source
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(source)
+    except FileNotFoundError:
+        raise ImageError(f"the file {source} does not exist") from None
+    except UnidentifiedImageError:
+        raise ImageError("this file is not an image that can be read (PNG, JPEG, WebP, GIF, BMP, TIFF)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"this image is too large: at most {MAX_PIXELS // 1_000_000} megapixels") from None
+    except OSError as error:
+        raise ImageError(f"this file could not be read as an image ({error})") from None
+
+
 def load_image(source, size: int = 64) -> Image.Image:
     """Open an image of any mode and size and return it as an RGB `size`×`size` PIL image.
 
     source: a path, bytes, a file object or a PIL image. EXIF rotation is applied,
     transparency goes on white, the largest centred square is kept and resized.
+    Decoding stays within DECODE_BUDGET bytes: a JPEG is decoded at a reduced scale (`draft`), the square
+    is shrunk straight from the decoded image, and an image that would need more is refused unread.
     Raises ImageError with a message for the user when the input is not a usable image.
     """
     if source is None:
         raise ImageError("no image was given: pick an example or upload a picture")
-    if isinstance(source, Image.Image):
-        image = source
-    else:
-        if isinstance(source, bytes):
-            source = io.BytesIO(source)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = Image.open(source)
-        except FileNotFoundError:
-            raise ImageError(f"the file {source} does not exist") from None
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            if isinstance(error, UnidentifiedImageError):
-                raise ImageError("this file is not an image that can be read (PNG, JPEG, WebP, GIF, BMP, TIFF)") from None
-            raise ImageError(f"this image is too large: at most {MAX_PIXELS // 1_000_000} megapixels") from None
-        except OSError as error:
-            raise ImageError(f"this file could not be read as an image ({error})") from None
+    image = _open(source)
     width, height = image.size
-    if width * height > MAX_PIXELS:
-        raise ImageError(f"this image is too large ({width}×{height}): at most {MAX_PIXELS // 1_000_000} megapixels")
     if width < 1 or height < 1:
         raise ImageError("this image is empty")
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"this image is too large ({width}×{height}): at most {MAX_PIXELS // 1_000_000} megapixels")
     try:
         image.seek(0)  # animated images: the first frame
     except (AttributeError, EOFError):
         pass
+    work = size * WORK_SCALE
+    if image.format == "JPEG" and min(width, height) >= 2 * work:
+        image.draft(image.mode, (work, work))  # decode at 1/2, 1/4 or 1/8 scale, still at least `work` wide
+    cost = decode_cost(image, (width, height))
+    if cost > DECODE_BUDGET:
+        width, height = image.size
+        raise ImageError(f"this image is too large: decoding {width}×{height} pixels ({image.mode}) would take "
+                         f"{cost / 2**20:.0f} MB, more than the {DECODE_BUDGET // 2**20} MB allowed; "
+                         "save it smaller or as a JPEG")
     try:
-        image.load()
-        image = ImageOps.exif_transpose(image) or image
+        with _LARGE_DECODES if cost > LARGE_DECODE else contextlib.nullcontext():
+            orientation = image.getexif().get(0x0112) if hasattr(image, "getexif") else None
+            image.load()
+            if _needs_rgba(image):
+                image = image.convert("RGBA")
+            side = min(image.size)
+            left, top = (image.width - side) // 2, (image.height - side) // 2
+            box = (left, top, left + side, top + side)
+            if side > work:  # area average straight from the decoded image: no full-size copy
+                image = image.resize((work, work), Image.BOX, box=box)
+            else:
+                image = image.crop(box)
+        if orientation in EXIF_TRANSPOSE:  # the centre square of the turned image is the turned centre square
+            image = image.transpose(EXIF_TRANSPOSE[orientation])
         rgb = composite_on_white(image)
-    except (OSError, SyntaxError, ValueError) as error:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise ImageError(f"this image is damaged or truncated and could not be decoded ({error})") from None
-    side = min(rgb.size)
-    left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
-    square = rgb.crop((left, top, left + side, top + side))
-    if square.size != (size, size):
-        square = square.resize((size, size), Image.LANCZOS if side > size else Image.BICUBIC)
-    return square
+    if rgb.size != (size, size):
+        rgb = rgb.resize((size, size), Image.LANCZOS if rgb.width > size else Image.BICUBIC)
+    return rgb
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
@@ -138,8 +281,10 @@ class ImageFolder:
         if self.split not in ("train", "heldout", "all"):
             raise ValueError(f"unknown split {self.split!r}: use train, heldout or all")
         paths = list_images(self.folder)
-        if self.split != "all":
-            paths = [p for p in paths if is_held_out(p.name) == (self.split == "heldout")]
+        if self.split == "train":
+            paths = [p for p in paths if is_training(p.name)]
+        elif self.split == "heldout":
+            paths = [p for p in paths if is_held_out(p.name)]
         if not paths:
             raise ValueError(f"no {self.split} images found in {self.folder}")
         self.paths = paths
@@ -190,17 +335,95 @@ def prepare(dest: Path, cache: Path, heldout_dest: Path | None = None) -> int:
     return count
 
 
+def check_split(folder: Path, threshold: float = NEAR_COPY_DISTANCE) -> dict:
+    """Compare every image the hash sets aside with every training image and its mirror.
+
+    folder: all the images (e.g. data/emoji). Returns {"threshold", "training_images", "set_aside": [entry],
+    "near_copies": [entry], "leaks": [names]}, entries {"name", "nearest_training_image", "mirrored",
+    "distance"} sorted by distance; near_copies are the entries within `threshold`, leaks the near copies
+    that the held-out split still contains (they should be excluded).
+    """
+    paths = list_images(folder)
+    train = [p for p in paths if is_training(p.name)]
+    aside = [p for p in paths if hashed_out(p.name)]
+
+    def stack(chosen: list[Path]) -> torch.Tensor:
+        return torch.from_numpy(np.stack([np.asarray(load_image(p)) for p in chosen])).permute(0, 3, 1, 2)
+
+    nearest = nearest_images(stack(aside), stack(train))
+    entries = sorted(({"name": path.name, "nearest_training_image": train[int(j)].name, "mirrored": bool(m),
+                       "distance": round(float(d), 4)}
+                      for path, d, j, m in zip(aside, nearest.distance, nearest.index, nearest.mirrored)),
+                     key=lambda entry: (entry["distance"], entry["name"]))
+    near = [entry for entry in entries if entry["distance"] <= threshold]
+    return {"threshold": threshold, "training_images": len(train), "set_aside": entries, "near_copies": near,
+            "leaks": [entry["name"] for entry in near if is_held_out(entry["name"])]}
+
+
+def write_exclusions(report: dict, heldout_folder: Path, path: Path = EXCLUDED_FILE) -> None:
+    """Record the near copies in `path` and delete them from the shipped held-out folder."""
+    kept = [entry for entry in report["set_aside"] if entry["distance"] > report["threshold"]]
+    record = {
+        "what": "Images that the name hash set aside for the held-out split but that are near copies of a "
+                "training image or of its left-right mirror (training flips images). They are in neither "
+                "split: the models never trained on them, but they would not test generalisation either.",
+        "distance": "mean absolute difference per pixel and colour channel, 0-255 scale, 64x64 RGB on white; "
+                    "the smaller of the distances to the training image and to its mirror",
+        "threshold": report["threshold"],
+        "command": "python -m explorer.data check-split --fix",
+        "training_images": report["training_images"],
+        "heldout_images": len(kept),
+        "closest_kept": kept[0] if kept else None,
+        "excluded": report["near_copies"],
+    }
+    path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+    excluded_names.cache_clear()
+    for entry in report["near_copies"]:
+        (Path(heldout_folder) / entry["name"]).unlink(missing_ok=True)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Fetch and prepare the Noto emoji training images.")
-    parser.add_argument("command", choices=["prepare"])
+    parser = argparse.ArgumentParser(description="Fetch and prepare the Noto emoji training images, or check the split.")
+    parser.add_argument("command", choices=["prepare", "check-split"],
+                        help="prepare: fetch and write the images; check-split: find held-out images that are "
+                             "near copies of a training image or its mirror (exit status 1 if any is still held out)")
     parser.add_argument("--dest", type=Path, default=Path("data/emoji"))
     parser.add_argument("--cache", type=Path, default=Path("data/cache"))
     parser.add_argument("--heldout-dest", type=Path, default=Path("weights/heldout"),
                         help="where the held-out images the app ships are copied")
+    parser.add_argument("--threshold", type=float, default=NEAR_COPY_DISTANCE,
+                        help="largest mean absolute difference (0-255) that counts as a copy")
+    parser.add_argument("--fix", action="store_true",
+                        help=f"check-split: record the near copies in {EXCLUDED_FILE.name} and delete them from --heldout-dest")
     args = parser.parse_args()
+    if args.command == "check-split":
+        if not args.dest.is_dir():
+            raise SystemExit(f"{args.dest} does not exist: run `python -m explorer.data prepare` first")
+        report = check_split(args.dest, args.threshold)
+        near, entries = report["near_copies"], report["set_aside"]
+        for entry in near:
+            print(f"{entry['distance']:8.3f}  {entry['name']}  ~  {entry['nearest_training_image']}"
+                  f"{' (mirrored)' if entry['mirrored'] else ''}")
+        distances = np.array([entry["distance"] for entry in entries])
+        print(f"{len(entries)} images set aside, {report['training_images']} training images; "
+              f"{len(near)} within {args.threshold} of a training image or its mirror")
+        print("distance to the nearest training image: " + ", ".join(
+            f"≤{edge:g}: {int((distances <= edge).sum())}" for edge in (0.1, 1, 2, 3, 5, 10, 20)))
+        kept = [entry for entry in entries if entry["distance"] > args.threshold]
+        if kept:
+            print(f"closest clean image: {kept[0]['name']} at {kept[0]['distance']} from {kept[0]['nearest_training_image']}")
+        if args.fix:
+            write_exclusions(report, args.heldout_dest)
+            print(f"wrote {EXCLUDED_FILE}; {len(entries) - len(near)} held-out images remain")
+        elif report["leaks"]:
+            raise SystemExit(f"{len(report['leaks'])} held-out images are near copies of training images "
+                             f"(e.g. {report['leaks'][0]}): run with --fix")
+        return
     count = prepare(args.dest, args.cache, args.heldout_dest)
-    train, heldout = (sum(is_held_out(p.name) == h for p in list_images(args.dest)) for h in (False, True))
-    print(f"{count} images in {args.dest}: {train} train, {heldout} held out (copied to {args.heldout_dest})")
+    names = [p.name for p in list_images(args.dest)]
+    train, heldout = sum(map(is_training, names)), sum(map(is_held_out, names))
+    print(f"{count} images in {args.dest}: {train} train, {heldout} held out (copied to {args.heldout_dest}), "
+          f"{count - train - heldout} near copies of training images in neither")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ SMALL_W, SMALL_H = 96, 26
 ATTN_W = 96
 ROW = 92
 TOP = 96
+HIT_H = 34  # every block's tap target is at least this tall (a transparent rect behind the drawn box)
+PHONE_WIDTH = 700  # CSS pixels the diagram keeps on a narrow screen (it scrolls sideways there)
 
 
 @dataclass
@@ -198,8 +200,9 @@ def render_svg(unet: list[BlockSpec], naive: list[BlockSpec], selected: str | No
                  f'decoder (right). Green: skip connections. Purple (t): the time embedding enters that block.</text>')
     parts.append(f'<line x1="{naive_box.x - 45}" y1="10" x2="{naive_box.x - 45}" y2="{height - 40}" '
                  f'stroke="#bbb" stroke-dasharray="6 4"/>')
-    parts.append(f'<text x="{naive_box.cx}" y="{naive_box.y - 14}" text-anchor="middle" class="caption">'
-                 f'Naive CNN: no t, one resolution</text>')
+    parts.append(f'<text x="{naive_box.cx}" y="{naive_box.y - 26}" text-anchor="middle" class="caption">'
+                 f'<tspan font-weight="600">Naive CNN</tspan><tspan x="{naive_box.cx}" dy="15">no t, one scale'
+                 f'</tspan></text>')
     for name, box in boxes.items():
         spec = box.spec
         kind = spec.kind
@@ -210,10 +213,13 @@ def render_svg(unet: list[BlockSpec], naive: list[BlockSpec], selected: str | No
         if name in fields:
             tip += f" · receptive field {fields[name]}×{fields[name]}"
         label = name if box.h >= 24 else ""
+        hit_h = max(box.h, HIT_H)
         parts.append(
             f'<g data-block="{escape(name)}" class="{classes}" tabindex="0" role="button" '
             f'aria-pressed="{str(is_selected).lower()}" aria-label="{escape(tip)}">'
             f'<title>{escape(tip)}</title>'
+            f'<rect class="hit" x="{box.x:.1f}" y="{box.cy - hit_h / 2:.1f}" width="{box.w:.1f}" height="{hit_h:.1f}" '
+            f'fill="transparent" pointer-events="all"/>'
             f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.w:.1f}" height="{box.h:.1f}" rx="6" '
             f'fill="{FILL[kind]}" stroke="{"#111" if is_selected else STROKE[kind]}" stroke-width="{stroke_width}"/>')
         if label:
@@ -232,14 +238,30 @@ def render_svg(unet: list[BlockSpec], naive: list[BlockSpec], selected: str | No
     return "\n".join(parts)
 
 
-DIAGRAM_CSS = """
-.unet-diagram { width: 100%; height: auto; max-height: 640px; font-family: ui-sans-serif, system-ui, sans-serif; }
-.unet-diagram .block { cursor: pointer; }
-.unet-diagram .block:hover rect { filter: brightness(0.93); }
-.unet-diagram .block:focus { outline: none; }
-.unet-diagram .block:focus-visible rect { stroke: #000; stroke-width: 3; stroke-dasharray: 5 3; }
-.unet-diagram .name { font-size: 14px; font-weight: 600; fill: #1a1a1a; pointer-events: none; }
-.unet-diagram .shape { font-size: 12px; fill: #444; pointer-events: none; }
-.unet-diagram .caption { font-size: 12px; fill: #555; }
-.unet-diagram .badge { font-size: 10px; font-weight: 700; fill: #fff; pointer-events: none; font-style: italic; }
+def diagram_html(svg: str) -> str:
+    """The SVG in a frame that scrolls sideways when it is narrower than PHONE_WIDTH pixels: the diagram keeps
+    that width, so its labels stay readable and its blocks big enough to tap (a container query: the
+    frame's own width decides, whatever the screen)."""
+    return ('<div class="diagram-frame"><p class="diagram-hint">The diagram is wider than this screen: swipe it '
+            'sideways to see all of it, tap a block to select it.</p><div class="diagram-scroll">' + svg
+            + '</div></div>')
+
+
+DIAGRAM_CSS = f"""
+.unet-diagram {{ width: 100%; height: auto; max-height: 640px; font-family: ui-sans-serif, system-ui, sans-serif; }}
+.diagram-hint {{ display: none; font-size: 14px; color: #333; margin: 0 0 4px; }}
+.diagram-frame {{ container-type: inline-size; }}
+@container (max-width: {PHONE_WIDTH - 1}px) {{
+  .diagram-scroll {{ overflow-x: auto; overscroll-behavior-x: contain; }}
+  .diagram-scroll .unet-diagram {{ width: {PHONE_WIDTH}px; max-width: none; max-height: none; }}
+  .diagram-hint {{ display: block; }}
+}}
+.unet-diagram .block {{ cursor: pointer; }}
+.unet-diagram .block:hover rect:not(.hit) {{ filter: brightness(0.93); }}
+.unet-diagram .block:focus {{ outline: none; }}
+.unet-diagram .block:focus-visible rect:not(.hit) {{ stroke: #000; stroke-width: 3; stroke-dasharray: 5 3; }}
+.unet-diagram .name {{ font-size: 15px; font-weight: 600; fill: #1a1a1a; pointer-events: none; }}
+.unet-diagram .shape {{ font-size: 13px; fill: #333; pointer-events: none; }}
+.unet-diagram .caption {{ font-size: 13px; fill: #444; }}
+.unet-diagram .badge {{ font-size: 12px; font-weight: 700; fill: #fff; pointer-events: none; font-style: italic; }}
 """

@@ -26,12 +26,15 @@ import torch
 from torch import nn
 
 from explorer import weights
+from explorer.analysis import concat as concat_analysis
+from explorer.analysis import timecond
 from explorer.analysis.denoise import make_noise, predict, predict_blur
+from explorer.analysis.gradients import FRESH_SEED, gradient_norms
 from explorer.analysis.metrics import BLUR_SIGMAS
 from explorer.data import ImageFolder, is_held_out
 from explorer.diffusion import Diffusion
 from explorer.probe import Probe
-from explorer.views.denoising import knockouts_markdown
+from explorer.views.proofs import model_card_markdown
 
 TIMESTEPS = (1, 10, 50, 100, 250, 500, 750, 900, 999)
 BATCH_SIZE = 64
@@ -110,6 +113,7 @@ def knockout_probes(levels: int) -> dict[str, Callable[[int], Probe]]:
     for level in range(1, levels + 1):
         probes[f"skip{level} cut"] = lambda t, level=level: Probe(zero_skips=frozenset({level}))
     probes["attention off"] = lambda t: Probe(attention=False)
+    probes["bottleneck bypassed"] = lambda t: Probe(bypass_mid=True)
     # The far end of the schedule: what a network that cannot know t risks at worst.
     probes["told the wrong t"] = lambda t: Probe(timestep=999 if t < 500 else 1)
     return probes
@@ -133,6 +137,73 @@ def evaluate_knockouts(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, 
             rows[name].append(mean.value)
     return {"timesteps": list(timesteps), "eps_mse": rows,
             "told_the_wrong_t": "the network is told t = 999 when t < 500, else t = 1"}
+
+
+GRADIENT_IMAGES = 64  # a subset: one backward pass per variant on this many images keeps the evaluation short
+CONCAT_IMAGES = 64  # a subset too: 17 forward passes per t (4 levels × 4 replacements + intact)
+
+
+def evaluate_gradients(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, seed: int,
+                       timesteps: tuple[int, ...] = KNOCKOUT_TIMESTEPS, images: int = GRADIENT_IMAGES) -> dict:
+    """Per-block parameter-gradient norms of the noise loss on the first `images` held-out images.
+
+    Image i gets t = timesteps[i % len(timesteps)] (t spread over the schedule) and its usual ε_i. One
+    backward pass per variant: trained / fresh init (seed FRESH_SEED) × skips intact / every skip cut.
+    """
+    x0 = x0[:images]
+    eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)
+    t = torch.tensor([timesteps[index % len(timesteps)] for index in range(len(x0))], dtype=torch.long)
+    trained = gradient_norms(unet, diffusion, x0, eps, t)
+    fresh = gradient_norms(unet, diffusion, x0, eps, t, fresh=True)
+    return {"timesteps": list(timesteps), "images": len(x0), "blocks": trained.blocks,
+            "trained": trained.norms, "random_init": fresh.norms, "fresh_seed": FRESH_SEED,
+            "loss": {"trained": trained.loss, "random_init": fresh.loss},
+            "note": "norm of the gradient of mean((ε̂ − ε)²) with respect to each block's parameters; "
+                    "image i at t = timesteps[i % len(timesteps)]"}
+
+
+@torch.no_grad()
+def evaluate_concat(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, seed: int,
+                    timesteps: tuple[int, ...] = KNOCKOUT_TIMESTEPS, batch_size: int = BATCH_SIZE,
+                    images: int = CONCAT_IMAGES) -> dict:
+    """Held-out ε-MSE with one half of each decoder level's concatenation replaced (zeros or its mean),
+    on the first `images` held-out images."""
+    x0 = x0[:images]
+    eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)
+    channels = concat_analysis.channels(unet)
+    levels = {str(level): {"channels": channels[level], "eps_mse": {variant: [] for variant in concat_analysis.VARIANTS}}
+              for level in channels}
+    for t in timesteps:
+        sums = {level: {variant: _Mean() for variant in concat_analysis.VARIANTS} for level in channels}
+        for start in range(0, len(x0), batch_size):
+            x0_batch, eps_batch = x0[start:start + batch_size], eps[start:start + batch_size]
+            x_t = diffusion.q_sample(x0_batch, torch.full((len(x0_batch),), t, dtype=torch.long), eps_batch)
+            for level, row in concat_analysis.concat_errors(unet, x_t, t, eps_batch).items():
+                for variant, value in row.items():
+                    sums[level][variant].add(value, len(x0_batch))
+        for level in channels:
+            for variant in concat_analysis.VARIANTS:
+                levels[str(level)]["eps_mse"][variant].append(sums[level][variant].value)
+    return {"timesteps": list(timesteps), "images": len(x0), "levels": levels}
+
+
+def evaluate_time_conditioning(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, seed: int,
+                               batch_size: int = BATCH_SIZE) -> dict:
+    """Mean ‖time vector‖ / ‖features‖ per ResBlock and t over the held-out images."""
+    eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)
+    return timecond.shift_table(unet, diffusion, x0, eps, timecond.TIMESTEPS, batch_size)
+
+
+def knockouts_markdown(knockouts: dict) -> str:
+    """The held-out knock-out table: ε-MSE of each broken U-Net, and its multiple of the intact one."""
+    timesteps = knockouts["timesteps"]
+    intact = knockouts["eps_mse"]["intact"]
+    lines = ["| U-Net | " + " | ".join(f"t = {t}" for t in timesteps) + " |", "|---|" + "---:|" * len(timesteps)]
+    for name, values in knockouts["eps_mse"].items():
+        cells = [f"{value:.4f}" if name == "intact" else f"{value:.4f} (×{value / base:,.1f})"
+                 for value, base in zip(values, intact)]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + f"\n\n\"Told the wrong t\": {knockouts['told_the_wrong_t']}."
 
 
 def check_targets(timesteps: list[int], models: dict) -> dict:
@@ -209,6 +280,9 @@ def metrics_markdown(metrics: dict) -> str:
     if "knockouts" in metrics:
         lines += ["", "Held-out ε-MSE of the U-Net with one part knocked out (the Denoising tab's switches), and "
                   "its multiple of the intact U-Net's:", "", knockouts_markdown(metrics["knockouts"])]
+    part_by_part = model_card_markdown(metrics)
+    if part_by_part:
+        lines += ["", "### Part by part (the app's \"Part by part\" tab)", part_by_part]
     lines += ["", f"Produced by `{metrics['command']}` from `unet.safetensors` "
               f"(sha256 {metrics['weights_sha256']['unet'][:12]}…) and `naive.safetensors` "
               f"(sha256 {metrics['weights_sha256']['naive'][:12]}…)."]
@@ -333,8 +407,17 @@ def main(argv=None) -> dict:
         "seconds": round(time.time() - started, 1),
         "curves": {"unet": pair.unet_meta.get("curve", []), "naive": pair.naive_meta.get("curve", [])},
     }
-    metrics["knockouts"] = evaluate_knockouts(pair.unet, data.tensors(), Diffusion(), args.seed,
-                                              batch_size=args.batch_size)
+    images = data.tensors()
+    for key, run in (("knockouts", lambda: evaluate_knockouts(pair.unet, images, Diffusion(), args.seed,
+                                                              batch_size=args.batch_size)),
+                     ("concat", lambda: evaluate_concat(pair.unet, images, Diffusion(), args.seed,
+                                                        batch_size=args.batch_size)),
+                     ("time_conditioning", lambda: evaluate_time_conditioning(pair.unet, images, Diffusion(), args.seed,
+                                                                              batch_size=args.batch_size)),
+                     ("gradients", lambda: evaluate_gradients(pair.unet, images, Diffusion(), args.seed))):
+        begin = time.time()
+        metrics[key] = run()
+        print(f"{key}: {time.time() - begin:.0f} s", flush=True)
     metrics["seconds"] = round(time.time() - started, 1)
     out.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     print(format_console(metrics))

@@ -118,9 +118,12 @@ class ResBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.residual = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
 
-    def forward(self, x: torch.Tensor, time_emb: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, time_emb: torch.Tensor, name: str = "", probe: Probe | None = None) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))  # (B, C_out, H, W)
-        h = h + self.time_proj(F.silu(time_emb))[:, :, None, None]  # (B, C_out, 1, 1) broadcast over H, W
+        shift = self.time_proj(F.silu(time_emb))  # (B, C_out): how t moves this block's features
+        if probe is not None and probe.wants_time(name):
+            probe.keep_time(name, shift, h)
+        h = h + shift[:, :, None, None]  # (B, C_out, 1, 1) broadcast over H, W
         h = self.conv2(self.dropout(F.silu(self.norm2(h))))
         return self.residual(x) + h
 
@@ -137,14 +140,21 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Conv2d(channels, 3 * channels, 1)
         self.proj = nn.Conv2d(channels, channels, 1)
 
-    def forward(self, x: torch.Tensor, enabled: bool = True) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, enabled: bool = True, name: str = "", probe: Probe | None = None) -> torch.Tensor:
+        """x (B, C, H, W). A probe that asks for `name`'s attention gets its weights (B, nh, HW, HW)."""
         if not enabled:
             return x
         batch, channels, height, width = x.shape
         qkv = self.qkv(self.norm(x))  # (B, 3C, H, W)
         qkv = qkv.reshape(batch, 3, self.num_heads, channels // self.num_heads, height * width)  # (B, 3, nh, hs, HW)
         q, k, v = qkv.permute(1, 0, 2, 4, 3).unbind(0)  # each (B, nh, HW, hs)
-        h = F.scaled_dot_product_attention(q, k, v)  # (B, nh, HW, hs)
+        if probe is not None and probe.wants_attention(name):
+            # The weights written out, only when asked: softmax(q kᵀ / √hs) (Vaswani et al. 2017, eq. 1)
+            weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)  # (B, nh, HW, HW)
+            probe.keep_attention(name, weights)
+            h = weights @ v  # (B, nh, HW, hs)
+        else:
+            h = F.scaled_dot_product_attention(q, k, v)  # (B, nh, HW, hs)
         h = h.transpose(2, 3).reshape(batch, channels, height, width)  # (B, C, H, W)
         return x + self.proj(h)
 
@@ -184,9 +194,10 @@ class Level(nn.Module):
     def forward(self, x: torch.Tensor, time_emb: torch.Tensor, name: str, probe: Probe) -> torch.Tensor:
         # The last ResBlock of a level carries the level's own name; earlier ones are name.res1, name.res2, ...
         for i, block in enumerate(self.res, start=1):
-            x = probe.keep(name if i == len(self.res) else f"{name}.res{i}", block(x, time_emb))
+            block_name = name if i == len(self.res) else f"{name}.res{i}"
+            x = probe.keep(block_name, block(x, time_emb, block_name, probe))
         if self.attn is not None:
-            x = probe.keep(f"{name}.attn", self.attn(x, probe.attention))
+            x = probe.keep(f"{name}.attn", self.attn(x, probe.attention, f"{name}.attn", probe))
         return x
 
 
@@ -244,6 +255,10 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, probe: Probe | None = None) -> torch.Tensor:
         probe = probe if probe is not None else Probe()
+        unknown = [level for level in probe.zero_concat if level > self.config.num_levels]
+        if unknown:
+            raise ValueError(f"zero_concat names decoder level {unknown[0]}, but this U-Net has levels "
+                             f"1 … {self.config.num_levels}")
         if probe.timestep is not None:
             t = torch.full_like(t, probe.timestep)
         time_emb = probe.keep("time_mlp", self.time_mlp(t))  # (B, time_emb_dim)
@@ -255,16 +270,20 @@ class UNet(nn.Module):
             skips.append(h)  # (B, C_level, H_level, W_level), popped by the decoder level of the same size
             h = probe.keep(f"enc{index}.down", down(h))
 
-        h = probe.keep("mid.res1", self.mid_res1(h, time_emb))
-        h = probe.keep("mid.attn", self.mid_attn(h, probe.attention))
-        h = probe.keep("mid.res2", self.mid_res2(h, time_emb))
+        if probe.bypass_mid:  # the knock-out "bottleneck bypassed": each mid block passes its input through
+            for name in ("mid.res1", "mid.attn", "mid.res2"):
+                h = probe.keep(name, h)
+        else:
+            h = probe.keep("mid.res1", self.mid_res1(h, time_emb, "mid.res1", probe))
+            h = probe.keep("mid.attn", self.mid_attn(h, probe.attention, "mid.attn", probe))
+            h = probe.keep("mid.res2", self.mid_res2(h, time_emb, "mid.res2", probe))
 
         for index, up, level in zip(range(self.config.num_levels, 0, -1), self.upsamples, self.decoder):
-            h = probe.keep(f"dec{index}.up", up(h))
+            h = probe.keep(f"dec{index}.up", probe.concat_half(index, "up", up(h)))
             skip = skips.pop()
             if index in probe.zero_skips:
                 skip = torch.zeros_like(skip)
-            skip = probe.keep(f"skip{index}", skip)
+            skip = probe.keep(f"skip{index}", probe.concat_half(index, "skip", skip))
             h = torch.cat([h, skip], dim=1)  # (B, C_up + C_skip, H_level, W_level)
             h = level(h, time_emb, f"dec{index}", probe)
 

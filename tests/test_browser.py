@@ -49,6 +49,7 @@ def page(chromium, app_url):
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(app_url)
+    open_tab(page, "architecture")  # the Lesson tab opens first
     page.wait_for_selector('#diagram g[data-block="mid.attn"]')
     wait_for_image(page, "#level-maps")
     wait_for_panel(page, "mid.attn")

@@ -317,14 +317,17 @@ def test_select_block(client, api, name, words):
     assert f'data-block="{name}"' in html and "<svg" in html
     for word in words:
         assert word.lower() in markdown.lower(), f"{word!r} not in the panel for {name}: {markdown[:300]}"
-    image = open_image(activation)
-    assert image.width >= 64 and image.height >= 16
-    assert np.asarray(image).std() > 1, "the activation image is blank"
+    assert "<img" in activation and 'alt="' in activation, activation[:300]  # pixel pictures with alt text
 
 
 def test_levels(client, api):
-    grid, spectrum, skips = check_outputs(api, "/levels", call(client, "/levels", 250, 0))
-    assert open_image(grid).height > 100
+    grid, spectrum, skips, naive_grid, naive_spectrum, scales = check_outputs(api, "/levels",
+                                                                              call(client, "/levels", 250, 0))
+    assert grid.count("<img") >= 9 and "enc1" in grid and "mid.res2" in grid
+    assert naive_grid.count("<img") >= 5 and "layer1" in naive_grid and "layer5" in naive_grid
+    names = {trace.get("name") for trace in json.loads(naive_spectrum["plot"])["data"]}
+    assert {"layer1", "layer5"} <= names, names
+    assert "64×64" in scales
     names = {trace.get("name") for trace in json.loads(spectrum["plot"])["data"]}
     assert {"enc1", "dec1"} <= names, names
     names = {trace.get("name") for trace in json.loads(skips["plot"])["data"]}
@@ -379,7 +382,7 @@ def test_receptive_field(client, api, exposed, block):
     exposed("/receptive_field")
     overlays, numbers, picker = check_outputs(api, "/receptive_field",
                                               call(client, "/receptive_field", 250, 0, 10, 50, block))
-    assert open_image(overlays).width > 64 and open_image(picker).width >= IMAGE_SIZE
+    assert overlays.count("<img") >= 2 and "<svg" in overlays and picker.count("<img") == 1
     assert numbers.strip()
 
 
@@ -478,5 +481,5 @@ def test_still_serving_after_the_walk(client):
     """Last in this file: after every refusal above, the server still answers a good request."""
     _, _, markdown, activation = call(client, "/select_block", 250, 0, "mid.attn")
     assert "mid.attn" in markdown
-    open_image(activation)
+    assert "<img" in activation
     assert "t = 250" in call(client, "/previews", 250, 0)[2]

@@ -225,11 +225,13 @@ def new_client(url: str, folder: Path) -> Client:
                   httpx_kwargs={"timeout": REQUEST_TIMEOUT_S})
 
 
-def run_session(url: str, plan: Plan, requests: list[Request], references: dict, deadline: float, folder: Path,
-                outcome: Outcome, phase: str) -> None:
-    """One gradio_client session making `requests` in order; every reply compared with its alone reply."""
+def run_session(url: str, plan: Plan, requests: list[Request], references: dict | None, deadline: float,
+                folder: Path, outcome: Outcome, phase: str, client: Client | None = None) -> None:
+    """One gradio_client session making `requests` in order; every reply compared with its alone reply
+    (references None: not compared). `client`: an open session to reuse (kept open), else a new one."""
+    own = client is None
     try:
-        client = new_client(url, folder)
+        client = client or new_client(url, folder)
     except Exception as error:  # noqa: BLE001 - reported, not raised: the thread has no one to raise to
         outcome.errors.append(f"{phase} session {plan.session}: could not connect: {type(error).__name__}: {error}")
         return
@@ -250,19 +252,20 @@ def run_session(url: str, plan: Plan, requests: list[Request], references: dict,
                 continue
             outcome.latencies[request.api].append(time.perf_counter() - start)
             outcome.done += 1
-            problem = difference(references[plan.session, request], normalize(reply))
+            problem = references is not None and difference(references[plan.session, request], normalize(reply))
             if problem:
                 outcome.mismatches.append(f"{label}: differs from the same request made alone: {problem}")
     finally:
-        client.close()
+        if own:
+            client.close()
 
 
-def run_concurrently(url: str, plans: list[Plan], pick, references: dict, deadline: float, folder: Path,
-                     phase: str) -> list[Outcome]:
+def run_concurrently(url: str, plans: list[Plan], pick, references: dict | None, deadline: float, folder: Path,
+                     phase: str, clients: dict[int, Client] | None = None) -> list[Outcome]:
     outcomes = [Outcome() for _ in plans]
     threads = [threading.Thread(target=run_session, name=f"load-{phase}-{plan.session}", daemon=True,
                                 args=(url, plan, pick(plan), references, deadline, folder / f"{phase}-{plan.session}",
-                                      outcome, phase))
+                                      outcome, phase, (clients or {}).get(plan.session)))
                for plan, outcome in zip(plans, outcomes)]
     for thread in threads:
         thread.start()
@@ -311,6 +314,53 @@ def server_pid(url: str) -> int:
 
 def rss_mib(pid: int, field_name: str = "VmRSS") -> float:
     return int(_status(pid)[field_name].split()[0]) / 1024
+
+
+def memory_report(pid: int, report: Path, timeout: float = 30.0) -> dict:
+    """Ask the server for its memory (SIGUSR1, enabled by UNET_EXPLORER_MEMORY_REPORT in its environment):
+    it collects garbage, trims malloc's free memory and writes what is in use to `report`."""
+    report.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while not report.exists():
+        assert time.monotonic() < deadline, "the app wrote no memory report: is its SIGUSR1 hook installed?"
+        time.sleep(0.1)
+    return json.loads(report.read_text())
+
+
+@dataclass
+class Round:
+    name: str
+    memory: dict
+
+    @property
+    def in_use_mib(self) -> float:
+        return self.memory["malloc_in_use"] / 2**20
+
+
+def memory_table(rounds: list[Round]) -> str:
+    rows = [f"{'round':<10} {'in use MiB':>11} {'RSS MiB':>9} {'objects':>9}"]
+    for r in rounds:
+        rows.append(f"{r.name:<10} {r.in_use_mib:>11.1f} {r.memory['VmRSS'] / 2**20:>9.1f} {r.memory['gc_objects']:>9}")
+    return "\n".join(rows)
+
+
+def leak(rounds: list[Round]) -> str | None:
+    """Why memory in use is not flat over the last FLAT_ROUNDS rounds, or None when it is.
+
+    Memory in use (bytes malloc has handed out and not had back, after gc and malloc_trim) does not count
+    glibc's cached free memory, which made resident memory drift 2-5 % a round on a busy machine. After the
+    warm-up, the same workload each round allocates and frees the same: what stays is a leak.
+    """
+    last = rounds[-FLAT_ROUNDS:]
+    growth = last[-1].in_use_mib - last[0].in_use_mib
+    objects = last[-1].memory["gc_objects"] - last[0].memory["gc_objects"]
+    if growth > LEAK_BOUND_MIB:
+        return (f"memory in use grew by {growth:.1f} MiB over the last {FLAT_ROUNDS} rounds "
+                f"(more than {LEAK_BOUND_MIB} MiB): something is kept per request")
+    if objects > OBJECT_BOUND:
+        return f"{objects} more Python objects after the last {FLAT_ROUNDS} rounds (more than {OBJECT_BOUND})"
+    return None
 
 
 # --- reporting ----------------------------------------------------------------------------------------------------

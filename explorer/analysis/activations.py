@@ -47,6 +47,7 @@ def record(model: nn.Module, x_t: torch.Tensor, t: int, names, probe: Probe | No
     probe: knock-out settings to apply (its record set is replaced). Returns {name: (1, ...)}.
     """
     probe = Probe(record=frozenset(names), zero_skips=probe.zero_skips, attention=probe.attention,
-                  timestep=probe.timestep) if probe is not None else Probe(record=frozenset(names))
+                  timestep=probe.timestep, bypass_mid=probe.bypass_mid, zero_concat=probe.zero_concat) \
+        if probe is not None else Probe(record=frozenset(names))
     eps_hat = model(x_t, torch.tensor([int(t)]), probe=probe)
     return {**probe.outputs, "eps_hat": eps_hat}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from explorer.diagram import DIAGRAM_CSS
+from explorer.explanations import sweep_caption
 from explorer.ui import validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.plots import plot
@@ -11,7 +12,8 @@ from explorer.ui.refresh import Refresh
 from explorer.views import architecture, levels
 from explorer.views.context import Context
 
-# One listener on the root survives re-renders of the SVG inside it.
+# One listener on the root survives re-renders of the SVG inside it. The block panel is a live region: a
+# screen reader reads the new block's heading when a click changes it.
 DIAGRAM_JS = """
 const send = (g) => trigger('click', {block_id: g.dataset.block});
 element.addEventListener('click', (e) => {
@@ -22,9 +24,28 @@ element.addEventListener('keydown', (e) => {
   const g = e.target.closest('[data-block]');
   if (g && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); send(g); }
 });
+const panel = document.getElementById('block-panel');
+if (panel) { panel.setAttribute('aria-live', 'polite'); panel.setAttribute('role', 'region');
+             panel.setAttribute('aria-label', 'The selected block'); }
 """
 
 DEFAULT_BLOCK = "mid.attn"
+
+
+def chooser_order(names: list[str]) -> list[str]:
+    """Block names for a dropdown, each name before the names it is a prefix of (dec3 before dec3.up).
+
+    Typing in a Gradio dropdown filters the choices and Enter takes the first match, so this order
+    makes an exact name win: "dec3" + Enter selects dec3, not dec3.up.
+    """
+    ordered: list[str] = []
+    for name in names:
+        base = name.split(".")[0]
+        if base != name and base in names and base not in ordered:
+            ordered.append(base)
+        if name not in ordered:
+            ordered.append(name)
+    return ordered
 
 
 def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.State) -> Refresh:
@@ -33,30 +54,45 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
                 "and watch its output for the current image. The naive CNN is drawn on the right at the same "
                 "scale.")
     with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=560):
+        with gr.Column(scale=5, min_width=300):
             diagram = gr.HTML(architecture.diagram(ctx, default), js_on_load=DIAGRAM_JS, elem_id="diagram",
                               css_template=DIAGRAM_CSS)
-        with gr.Column(scale=2, min_width=380):
-            chooser = gr.Dropdown(ctx.block_names(), value=default, label="Block", elem_id="block-chooser")
+        with gr.Column(scale=3, min_width=300):
+            chooser = gr.Dropdown(chooser_order(ctx.block_names()), value=default, label="Block",
+                                  elem_id="block-chooser")
             panel = gr.Markdown(elem_id="block-panel")
-            activation = gr.Image(label="Live activations", interactive=False, elem_id="block-activation", show_label=False,
-                                  buttons=[], format="png")
+            activation = gr.HTML(elem_id="block-activation")
 
-    with gr.Accordion("All levels at once: feature maps and spectra", open=True):
+    with gr.Accordion("All levels at once: feature maps and spectra", open=True, elem_id="all-levels"):
         gr.Markdown("Each row is one level of the U-Net for the current x_t, each tile one of its most active "
-                    "channels, drawn at the level's own resolution. The spectra show which spatial frequencies "
-                    "each map carries; the second chart compares each skip connection with the upsampled "
-                    "path it is concatenated with.")
+                    "channels, shown at the level's own resolution (enlarged by a whole number, so a 4×4 map "
+                    "shows its 16 cells) and on its own colour scale (blue below zero, red above). The spectra "
+                    "show which spatial frequencies each map carries.")
         with gr.Row(equal_height=False):
-            level_image = gr.Image(label="Feature maps per level", interactive=False, elem_id="level-maps", show_label=False,
-                                   buttons=[], format="png")
-            with gr.Column():
+            with gr.Column(scale=1, min_width=300):
+                level_image = gr.HTML(elem_id="level-maps")
+            with gr.Column(scale=1, min_width=300):
                 spectrum = gr.Plot(label="Spectra of the levels", elem_id="level-spectrum", show_label=False)
+                gr.Markdown("Each skip connection (solid) beside the upsampled path it is concatenated with "
+                            "(dashed): what the skip adds that the coarse path cannot carry.")
                 skip_spectrum = gr.Plot(label="Skip vs upsampled path", elem_id="skip-spectrum", show_label=False)
+        with gr.Column(elem_id="naive-levels"):
+            gr.Markdown("### The naive CNN: five layers, one scale\n\nThe same x_t through the naive CNN. Every "
+                        "layer works on the full 64×64 grid; nothing in it looks at a coarser version of the "
+                        "image. Its spectra (grey: the U-Net's finest and coarsest level, for comparison) share "
+                        "the axes of the U-Net's.")
+            naive_summary = gr.Markdown(elem_id="naive-summary")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1, min_width=300):
+                    naive_image = gr.HTML(elem_id="naive-maps")
+                with gr.Column(scale=1, min_width=300):
+                    naive_spectrum = gr.Plot(label="Spectra of the naive CNN's layers", elem_id="naive-spectrum",
+                                             show_label=False)
         with gr.Row():
             sweep_button = gr.Button("How do the skips' high frequencies change with t? (8 forward passes)",
                                      size="sm", elem_id="sweep-button")
         sweep = gr.Plot(label="High-frequency share against t", elem_id="sweep-plot", visible=False, show_label=False)
+        gr.Markdown(sweep_caption(ctx.image_size), elem_id="sweep-caption")
 
     def show_block(image, t, seed, name):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
@@ -70,11 +106,18 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
             raise gr.Error("No block arrived with this click: click a block in the diagram, or use select_block")
         return show_block(image, t, seed, name)
 
+    def follow_selection(image, t, seed, name, shown):
+        """Another tab chose a block: show it here too (nothing to do when this tab chose it)."""
+        if name == shown or name not in ctx.block_names():
+            return (gr.skip(),) * 4
+        return show_block(image, t, seed, name)[:4]
+
     def show_levels(image, t, seed):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         outputs = levels.record_levels(ctx, image, t, seed)
         return (levels.level_grid(ctx, outputs), plot(levels.spectrum_figure(ctx, outputs, t)),
-                plot(levels.spectrum_figure(ctx, outputs, t, group="skips")))
+                plot(levels.spectrum_figure(ctx, outputs, t, group="skips")), levels.naive_grid(ctx, outputs),
+                plot(levels.spectrum_figure(ctx, outputs, t, group="naive")), levels.scales_markdown(ctx, outputs))
 
     def run_sweep(image, seed):
         image, seed = validate.image(ctx, image), validate.seed(seed)
@@ -86,7 +129,9 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
     chooser.input(show_block, [inputs.image, inputs.t, inputs.seed, chooser], block_outputs, api_name="select_block", preprocess=False,
                   show_progress="hidden")
     shared = [inputs.image, inputs.t, inputs.seed]
-    level_outputs = [level_image, spectrum, skip_spectrum]
+    selected_block.change(follow_selection, shared + [selected_block, chooser], block_outputs[:4], api_name=False,
+                          preprocess=False, show_progress="hidden")
+    level_outputs = [level_image, spectrum, skip_spectrum, naive_image, naive_spectrum, naive_summary]
     # The app opens on this tab, so a page load fills it unconditionally.
     demo.load(show_levels, shared, level_outputs, api_name="levels", preprocess=False, show_progress="hidden")
     demo.load(show_block, shared + [selected_block], block_outputs, api_name=False, preprocess=False, show_progress="hidden")

@@ -9,7 +9,8 @@ import numpy as np
 
 from explorer.data import ImageError
 from explorer.render import tensor_image
-from explorer.ui import validate
+from explorer.ui import limits, validate
+from explorer.views import domain
 from explorer.views.context import Context
 
 PREVIEW_SCALE = 3
@@ -37,21 +38,61 @@ def previews(ctx: Context, image, t, seed):
     return (tensor_image(x0, PREVIEW_SCALE), tensor_image(x_t, PREVIEW_SCALE), noise_level(ctx, t))
 
 
+def shown_previews(ctx: Context, image, t, seed):
+    """previews for the page: a bad t or seed is said in the noise-level line, with no toast of its own.
+
+    The shown tab's refresh reports the same error as the one toast; here the line must stop showing the
+    old t, and the pictures stay as they were.
+    """
+    try:
+        x0, x_t, level = previews(ctx, image, t, seed)
+    except gr.Error as error:
+        return gr.skip(), gr.skip(), f"**Not shown:** {error.message}. The pictures still show the last valid values."
+    t = int(t)
+    return (gr.update(value=x0, alt_text="x₀, the clean image"),
+            gr.update(value=x_t, alt_text=f"x_t at t = {t}: the clean image with noise added, what both networks see"),
+            level)
+
+
+# Skip links for keyboard users: past the 24 example thumbnails straight to the tabs or to the diagram.
+SKIP_LINKS = """<nav class="skip-links" aria-label="Skip links">
+<a href="#views" data-skip="#views [role=tab][aria-selected=true]">Skip to the tabs</a>
+<a href="#diagram" data-skip="#diagram g[data-block]" data-tab="tab-architecture-button">Skip to the diagram</a>
+</nav>"""
+SKIP_JS = """
+element.addEventListener('click', (e) => {
+  const link = e.target.closest('a[data-skip]');
+  if (!link) return;
+  e.preventDefault();
+  const tab = link.dataset.tab && document.getElementById(link.dataset.tab);
+  if (tab && tab.getAttribute('aria-selected') !== 'true') tab.click();
+  setTimeout(() => {
+    const target = document.querySelector(link.dataset.skip);
+    if (target) { target.focus(); target.scrollIntoView({block: 'center'}); }
+  }, 200);
+});
+"""
+
+
 def build(ctx: Context) -> Inputs:
     """The panel's components and its own events; returns what the views read."""
     first = ctx.image(ctx.examples[0]) if ctx.examples else np.full((ctx.image_size,) * 2 + (3,), 255, np.uint8)
     image_state = gr.State(first)
+    gr.HTML(SKIP_LINKS, js_on_load=SKIP_JS, elem_id="skip-links")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=320):
+            gr.Markdown("**Held-out examples** (never trained on): click one", elem_id="examples-title")
             gallery = gr.Gallery(
                 value=[str(path) for path in ctx.examples[:24]], label="Held-out examples (never trained on)",
-                columns=6, height=170, allow_preview=False, object_fit="contain", elem_id="examples")
+                show_label=False, buttons=[], columns=6, height=170, allow_preview=False, object_fit="contain",
+                elem_id="examples")
             with gr.Row():
                 upload = gr.UploadButton("Upload your own image", file_count="single", type="filepath",
                                          elem_id="upload", size="sm")
                 random_button = gr.Button("Random held-out image", size="sm", elem_id="random-image")
             source = gr.Markdown(f"Image: held-out example `{ctx.examples[0].stem}`" if ctx.examples else "",
                                  elem_id="image-source")
+            domain_text = gr.Markdown(elem_id="domain-note")  # uploads only: both networks know emoji only
         with gr.Column(scale=2, min_width=300):
             t = gr.Slider(1, 999, value=250, step=1, label="Timestep t (1: almost clean, 999: almost pure noise)",
                           elem_id="timestep")
@@ -62,15 +103,16 @@ def build(ctx: Context) -> Inputs:
             x0_first, xt_first, _ = previews(ctx, first, 250, 0)
             with gr.Row():
                 x0_view = gr.Image(x0_first, label="x₀: clean image", interactive=False, height=200,
-                                   elem_id="x0-preview", buttons=[], show_label=False)
+                                   elem_id="x0-preview", buttons=[], show_label=False, min_width=120, alt_text="x₀, the clean image")
                 xt_view = gr.Image(xt_first, label="x_t: what the networks see", interactive=False, height=200,
-                                   elem_id="xt-preview", buttons=[], show_label=False)
+                                   elem_id="xt-preview", buttons=[], show_label=False, min_width=120,
+                                   alt_text="x_t at t = 250: the clean image with noise added, what both networks see")
             gr.Markdown("Left: the clean image x₀. Right: x_t, the noisy image both networks see.")
 
     def pick_example(evt: gr.EventData):
         # gr.EventData, not gr.SelectData: through the API no selection arrives, and SelectData fails on that
         # before this function could say so.
-        index = (getattr(evt, "_data", None) or {}).get("index")
+        index = validate.event_data(evt, "index", "Pick an example by clicking it in the gallery")
         if isinstance(index, (list, tuple)) and index:
             index = index[0]
         if not isinstance(index, int) or isinstance(index, bool):
@@ -80,13 +122,15 @@ def build(ctx: Context) -> Inputs:
         path = ctx.examples[index]
         return ctx.image(path), f"Image: held-out example `{path.stem}`"
 
-    def upload_image(path):
-        if not path:
-            raise gr.Error("No file arrived: try the upload again")
+    def upload_image(file):
+        # preprocess=False: Gradio's UploadButton preprocessing leaves an empty temp file per upload.
+        path = validate.uploaded_file(file)
         try:
             return ctx.image(path), "Image: your upload (centre square, resized to 64×64)"
         except ImageError as error:
             raise gr.Error(f"Could not use this upload: {error}") from None
+        finally:
+            limits.discard_upload(path)  # the session keeps the 64×64 pixels, not the file
 
     def random_example():
         if not ctx.examples:
@@ -95,9 +139,23 @@ def build(ctx: Context) -> Inputs:
         return ctx.image(path), f"Image: held-out example `{path.stem}`"
 
     gallery.select(pick_example, None, [image_state, source], api_name="pick_example")
-    upload.upload(upload_image, upload, [image_state, source], api_name="upload_image")
+    upload.upload(upload_image, upload, [image_state, source], api_name="upload_image", preprocess=False)
     random_button.click(random_example, None, [image_state, source], api_name="random_image")
-    gr.on([image_state.change, t.change, seed.change], lambda *args: previews(ctx, *args), [image_state, t, seed],
-          [x0_view, xt_view, level], api_name="previews", show_progress="hidden", trigger_mode="always_last",
+    shared = [image_state, t, seed]
+    preview_outputs = [x0_view, xt_view, level]
+    gr.on([image_state.change, t.change, seed.change], lambda *args: shown_previews(ctx, *args), shared,
+          preview_outputs, api_name=False, show_progress="hidden", trigger_mode="always_last",
           preprocess=False)  # validate.* checks the raw values: Gradio's own checks fail on 'abc' with no message
+    # The same view through the API, where a bad argument must be an error: a button the page never shows.
+    gr.Button(visible=False).click(lambda *args: previews(ctx, *args), shared, preview_outputs, api_name="previews",
+                                   show_progress="hidden", preprocess=False)
+    def domain_update(image, t, seed, source_text):
+        try:
+            image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+        except gr.Error:
+            return gr.skip()  # the previews' line already says what is wrong
+        return domain.upload_note(ctx, image, t, seed, source_text)
+
+    gr.on([image_state.change, t.change, seed.change], domain_update, [image_state, t, seed, source], domain_text,
+          api_name=False, show_progress="hidden", trigger_mode="always_last", preprocess=False)
     return Inputs(image_state, t, seed, source)

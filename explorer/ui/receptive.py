@@ -4,10 +4,27 @@ from __future__ import annotations
 import gradio as gr
 
 from explorer.ui import validate
+from explorer.ui.architecture import chooser_order
 from explorer.ui.inputs import Inputs
 from explorer.ui.refresh import Refresh
 from explorer.views import receptive
 from explorer.views.context import Context
+
+
+# A click anywhere in the picker: its pixel from the picture's rendered box (exact at any zoom), or "outside"
+# when it lands beside the picture, so Python can say so instead of doing nothing.
+PICKER_JS = """
+element.addEventListener('click', (e) => {
+  const picture = element.querySelector('img.rf-source');
+  if (!picture) return;
+  const box = picture.getBoundingClientRect();
+  const side = parseInt(element.querySelector('[data-side]').dataset.side);
+  const inside = e.clientX >= box.left && e.clientX < box.right && e.clientY >= box.top && e.clientY < box.bottom;
+  if (!inside) { trigger('click', {outside: true}); return; }
+  trigger('click', {col: Math.floor((e.clientX - box.left) / box.width * side),
+                    row: Math.floor((e.clientY - box.top) / box.height * side)});
+});
+"""
 
 
 def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
@@ -18,18 +35,17 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                 "in theory. Pick a block to see the field of one of its units instead.")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
-            picker = gr.Image(label="Click a pixel of x_t", interactive=False, elem_id="rf-picker", buttons=[],
-                              format="png", height=280)
+            gr.Markdown("**Click a pixel of x_t**", elem_id="rf-picker-title")
+            picker = gr.HTML(elem_id="rf-picker", js_on_load=PICKER_JS)
             with gr.Row():
                 y_box = gr.Number(centre, precision=0, label="y (row)", minimum=0, maximum=side - 1, elem_id="rf-y",
                                   min_width=80)
                 x_box = gr.Number(centre, precision=0, label="x (column)", minimum=0, maximum=side - 1,
                                   elem_id="rf-x", min_width=80)
-            block = gr.Dropdown(receptive.spatial_blocks(ctx), value=receptive.OUTPUT, elem_id="rf-block",
-                                label="Block (shared with the Architecture tab)")
-        with gr.Column(scale=3):
-            gallery = gr.Image(label="Effective receptive fields", interactive=False, elem_id="rf-overlays",
-                               show_label=False, buttons=[], format="png")
+            block = gr.Dropdown(chooser_order(receptive.spatial_blocks(ctx)), value=receptive.OUTPUT,
+                                elem_id="rf-block", label="Block (shared with the Architecture tab)")
+        with gr.Column(scale=3, min_width=300):
+            gallery = gr.HTML(elem_id="rf-overlays")
             numbers = gr.Markdown(elem_id="rf-numbers")
     gr.Plot(receptive.depth_figure(ctx), label="Theoretical receptive field by depth", elem_id="rf-depth",
             show_label=False)
@@ -43,22 +59,31 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                 raise gr.Error(f"{name} has no spatial position (it is one vector per image): pick a spatial block")
         fields = receptive.views(ctx, image, t, seed, y, x, name)
         return (receptive.overlays_image(fields), receptive.numbers_markdown(ctx, fields, t),
-                receptive.clickable_image(ctx, image, t, seed))
+                receptive.clickable_image(ctx, image, t, seed, y, x))
 
-    def on_pick(image, t, seed, name, evt: gr.SelectData):
-        index = evt.index if isinstance(evt.index, (list, tuple)) else None
-        if not index or len(index) != 2:
-            raise gr.Error("That click did not land on the image")
-        x, y = int(index[0]) // receptive.SCALE, int(index[1]) // receptive.SCALE
-        return (y, x) + show(image, t, seed, y, x, name)
+    def on_pick(image, t, seed, name, evt: gr.EventData):
+        data = getattr(evt, "_data", None) or {}
+        if data.get("outside"):
+            raise gr.Error("That click landed beside the picture: click on x_t itself, or type y and x below it")
+        row, col = data.get("row"), data.get("col")
+        if not isinstance(row, int) or not isinstance(col, int) or not (0 <= row < side and 0 <= col < side):
+            raise gr.Error("That click did not land on a pixel of x_t: click on the picture")
+        return (row, col) + show(image, t, seed, row, col, name)
+
+    def choose_block(image, t, seed, y, x, name):
+        """The block list changed here: show its field, and make it the shared choice (output is not a block)."""
+        return show(image, t, seed, y, x, name) + (name if name in ctx.block_names() else gr.skip(),)
 
     def follow_selection(name):
         return name if name in receptive.spatial_blocks(ctx) else gr.skip()
 
     shared = [inputs.image, inputs.t, inputs.seed]
     outputs = [gallery, numbers, picker]
-    picker.select(on_pick, shared + [block], [y_box, x_box] + outputs, api_name=False, preprocess=False, show_progress="hidden")
-    gr.on([y_box.submit, x_box.submit, block.input], show, shared + [y_box, x_box, block], outputs,
+    picker.click(on_pick, shared + [block], [y_box, x_box] + outputs, api_name=False, preprocess=False,
+                 show_progress="hidden")
+    gr.on([y_box.submit, x_box.submit], show, shared + [y_box, x_box, block], outputs,
           api_name="receptive_field", preprocess=False, show_progress="hidden", trigger_mode="always_last")
+    block.input(choose_block, shared + [y_box, x_box, block], outputs + [selected_block], api_name=False,
+                preprocess=False, show_progress="hidden", trigger_mode="always_last")
     selected_block.change(follow_selection, selected_block, block, api_name=False, preprocess=False)
     return Refresh("receptive", [y_box, x_box, block], outputs, show)

@@ -1,10 +1,15 @@
-"""One listener refreshes whichever tab is shown when the image, t or the seed change.
+"""One event per change refreshes whichever tab is shown when the image, t or the seed change.
 
 Each tab hands over a `Refresh`: its extra inputs, its outputs and the function that fills them.
-One event per change (instead of one per tab) keeps the queue short while t is being dragged.
+The page decides which tab is shown: a trigger runs a few lines of JavaScript (no server call) that
+press the shown tab's hidden refresh button, and that button's event computes and writes that tab's
+outputs only. The other tabs are not touched (no `gr.skip()` outputs, which Gradio turns into a
+component rebuild each). A tab whose view follows the slider in the page (`follows_drag=False`,
+the Denoising lab) is refreshed when t is let go of, not at every step of a drag.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Callable
 
@@ -13,27 +18,64 @@ import gradio as gr
 
 @dataclass
 class Refresh:
-    tab: str
+    tab: str  # the tab's id: its panel has elem_id "tab-<tab>"
     inputs: list  # components read after (image, t, seed)
     outputs: list
     fn: Callable  # fn(image, t, seed, *inputs) -> tuple matching outputs
+    follows_drag: bool = True  # False: refreshed when the t slider is released, not while it is dragged
+
+
+# Tracks whether the t slider is held by a pointer, so that a tab refreshed on release is not also refreshed at
+# every `change` of a drag (keys, typed values and values set by the server still refresh it through `change`).
+TRACK_DRAG = """
+if (!window.__explorerDrag) {
+    window.__explorerDrag = {held: false};
+    document.addEventListener('pointerdown', (e) => {
+        if (e.target && e.target.closest && e.target.closest('#timestep input[type=range]')) window.__explorerDrag.held = true;
+    }, true);
+    const letGo = () => { window.__explorerDrag.held = false; };
+    document.addEventListener('pointerup', letGo, true);
+    document.addEventListener('pointercancel', letGo, true);
+}
+"""
+
+
+def press_shown(tabs: list[str], unless_dragged: bool = False) -> str:
+    """JavaScript that presses the refresh button of whichever of `tabs` is shown (not while t is held, if asked)."""
+    return f"""() => {{
+        {TRACK_DRAG}
+        if ({json.dumps(unless_dragged)} && window.__explorerDrag.held) return [];
+        for (const tab of {json.dumps(tabs)}) {{
+            const panel = document.getElementById('tab-' + tab);
+            if (!panel || panel.getClientRects().length === 0) continue;
+            const holder = document.getElementById('refresh-' + tab);
+            const button = holder && (holder.tagName === 'BUTTON' ? holder : holder.querySelector('button'));
+            if (button) button.click();
+        }}
+        return [];
+    }}"""
 
 
 def wire(triggers: list, active_tab: gr.State, shared: list, refreshes: list[Refresh]) -> None:
-    """Run the shown tab's refresh on each trigger; the other tabs' outputs are left as they are."""
-    inputs = [active_tab] + shared + [component for refresh in refreshes for component in refresh.inputs]
-    outputs = [component for refresh in refreshes for component in refresh.outputs]
+    """Run the shown tab's refresh on each trigger; the other tabs' outputs are left as they are.
 
-    def refresh_shown(tab, image, t, seed, *rest):
-        results, start = [], 0
-        for refresh in refreshes:
-            values = rest[start:start + len(refresh.inputs)]
-            start += len(refresh.inputs)
-            if refresh.tab == tab:
-                results += list(refresh.fn(image, t, seed, *values))
-            else:
-                results += [gr.skip()] * len(refresh.outputs)
-        return tuple(results)
-
-    gr.on(triggers, refresh_shown, inputs, outputs, api_name=False, preprocess=False, show_progress="hidden",
-          trigger_mode="always_last")
+    `active_tab` changes are expected among `triggers` (a tab was selected); `shared` is (image, t, seed).
+    """
+    t = shared[1]
+    for refresh in refreshes:
+        button = gr.Button(visible="hidden", elem_id=f"refresh-{refresh.tab}", elem_classes=["refresh-trigger"])
+        button.click(refresh.fn, shared + refresh.inputs, refresh.outputs, api_name=False, preprocess=False,
+                     show_progress="hidden", trigger_mode="always_last")
+    every_tab = [refresh.tab for refresh in refreshes]
+    dragged = [refresh.tab for refresh in refreshes if refresh.follows_drag]
+    released = [tab for tab in every_tab if tab not in dragged]
+    for trigger in triggers:
+        if getattr(trigger, "__self__", None) is t and getattr(trigger, "event_name", "") == "change":
+            gr.on([trigger], None, None, None, js=press_shown(dragged), api_name=False, queue=False)
+            if released:
+                gr.on([trigger], None, None, None, js=press_shown(released, unless_dragged=True), api_name=False,
+                      queue=False)
+        else:
+            gr.on([trigger], None, None, None, js=press_shown(every_tab), api_name=False, queue=False)
+    if released:
+        t.release(None, None, None, js=press_shown(released), api_name=False, queue=False)

@@ -9,7 +9,7 @@ from PIL import Image
 
 from explorer.views.context import MAX_SEED, Context
 
-MAX_STEPS = 1000
+MAX_STEPS = 250  # enough to watch errors add up; 1000 held the reverse lane for 50 s
 
 
 def _number(value, what: str) -> float:
@@ -82,14 +82,47 @@ def image(ctx: Context, value) -> np.ndarray:
 
 
 def skip_levels(ctx: Context, value) -> frozenset[int]:
+    """The skips left on: a list of names (skip1 …) or level numbers; one name or number alone works too."""
     levels = ctx.pair.unet.config.num_levels
-    value = value or []
-    if isinstance(value, (str, int)):
+    if value is None or value == "":
+        value = []
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
         value = [value]
+    if not isinstance(value, (list, tuple)) or len(value) > 4 * levels:
+        raise gr.Error(f"The skip connections must be a list of names, skip1 … skip{levels}, "
+                       f"not {type(value).__name__} {str(value)[:40]!r}")
     out = set()
     for item in value:
-        text = str(item).removeprefix("skip")
-        if not text.isdigit() or not 1 <= int(text) <= levels:
+        text = item.removeprefix("skip") if isinstance(item, str) else str(item)
+        if isinstance(item, bool) or not isinstance(item, (str, int)) or not text.isdigit() or not 1 <= int(text) <= levels:
             raise gr.Error(f"Unknown skip connection {str(item)[:20]!r}: use skip1 … skip{levels}")
         out.add(int(text))
     return frozenset(out)
+
+
+def event_data(evt, key: str, what: str):
+    """`evt._data[key]` from a browser event; a clear error when the event carried no such data."""
+    data = getattr(evt, "_data", None)
+    if not isinstance(data, dict) or key not in data:
+        raise gr.Error(f"{what}: no {key!r} arrived with this event (it comes from a click in the page)")
+    return data[key]
+
+
+def pixel_index(evt, scale: int, side: int) -> tuple[int, int]:
+    """(y, x) of a click on an image shown at `scale` × its `side`, from the select event's [x, y]."""
+    index = event_data(evt, "index", "Click a pixel of the image")
+    if not isinstance(index, (list, tuple)) or len(index) != 2:
+        raise gr.Error("That click did not land on the image: it sent no [x, y] position")
+    x = coordinate(math.floor(_number(index[0], "The clicked x")) // scale, side, "x")
+    y = coordinate(math.floor(_number(index[1], "The clicked y")) // scale, side, "y")
+    return y, x
+
+
+def uploaded_file(value) -> str:
+    """The server path of an uploaded file, from the FileData Gradio hands over (or a plain path)."""
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    path = value.get("path") if isinstance(value, dict) else value
+    if not path or not isinstance(path, str):
+        raise gr.Error("No file arrived: try the upload again")
+    return path

@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+import torch
 
 from explorer.analysis.activations import record, summarise
-from explorer.diagram import render_svg, shape_text
-from explorer.explanations import explain
-from explorer.render import channel_grid, colorbar, font, map_image, stack_vertical, vector_strip
+from explorer.diagram import diagram_html, render_svg, shape_text
+from explorer.explanations import explain, field_facts
+from explorer.views import pixels
 from explorer.views.context import Context
 
 TOP_CHANNELS = 8
@@ -19,7 +19,7 @@ TOP_CHANNELS = 8
 class BlockPanel:
     name: str
     markdown: str
-    activation: Image.Image
+    activation: str  # HTML: pixel images with their labels and colour scales
 
 
 def field_size(ctx: Context, name: str) -> int | None:
@@ -29,7 +29,7 @@ def field_size(ctx: Context, name: str) -> int | None:
 
 def diagram(ctx: Context, selected: str | None) -> str:
     sizes = {name: size for name in ctx.block_names() if (size := field_size(ctx, name))}
-    return render_svg(ctx.unet_specs, ctx.naive_specs, selected, sizes)
+    return diagram_html(render_svg(ctx.unet_specs, ctx.naive_specs, selected, sizes))
 
 
 def facts_markdown(ctx: Context, name: str) -> str:
@@ -38,9 +38,8 @@ def facts_markdown(ctx: Context, name: str) -> str:
     rows = [("Input", shape_text(spec.input_shape)), ("Output", shape_text(spec.output_shape)),
             ("Parameters", f"{spec.parameters:,}")]
     if field is not None and getattr(field, "size", None):
-        note = f"{field.size_clipped}×{field.size_clipped} input pixels"
-        if field.size != field.size_clipped:
-            note += f" ({field.size}×{field.size} before clipping to the {ctx.image_size}×{ctx.image_size} image)"
+        side = spec.output_shape[-1] if len(spec.output_shape) == 3 else None
+        note = field_facts(field, side, ctx.image_size)
         rows.append(("Receptive field (convolutions)", note))
         if field.global_via:
             rows.append(("Also sees the whole image through", ", ".join(field.global_via)))
@@ -49,39 +48,63 @@ def facts_markdown(ctx: Context, name: str) -> str:
     return "| property | value |\n|---|---|\n" + "\n".join(f"| {key} | {value} |" for key, value in rows)
 
 
-def activation_image(name: str, output) -> Image.Image:
-    """The most active channels as a grid, the mean map, and their colour scales, in one picture."""
+def channel_caption(shown: int, channels: int) -> str:
+    """'the 8 most active of 128 channels', or 'all 3 channels' when there are no more than we show."""
+    return f"all {channels} channels" if channels <= shown else f"the {shown} most active of {channels} channels"
+
+
+def activation_image(name: str, output) -> str:
+    """The most active channels, the mean map and their colour scales, as HTML around pixel images.
+
+    Every channel tile shares one symmetric scale (blue negative, white zero, red positive), so
+    tiles compare; the mean map has its own.
+    """
     activation = summarise(name, output, k=TOP_CHANNELS)
     if not activation.spatial:
-        strip, limit = vector_strip(activation.tensor, width=520, height=36)
-        caption = _caption(f"{name}: all {activation.tensor.numel()} values of the time embedding", 520)
-        return stack_vertical([caption, strip, colorbar(-limit, limit, "diverging", 520)])
-    grid, limit = channel_grid(activation.tensor, activation.top_channels, columns=4, tile=64)
+        return _vector_html(name, activation.tensor)
+    tensor = activation.tensor  # (C, H, W)
+    channels, side, _ = tensor.shape
+    shown = activation.top_channels
+    limit = float(tensor[shown].abs().max().clamp(min=1e-6))
+    zoom = pixels.zoom_for(side, 64)
+    tiles = "".join(
+        f'<figure class="tile"><figcaption>ch {channel}</figcaption>'
+        f'{pixels.img(pixels.map_png(tensor[channel], limit), zoom, f"{name} channel {channel}, {side}×{side} map")}'
+        f'</figure>' for channel in shown)
     mean = activation.mean_map
     mean_limit = float(mean.abs().max().clamp(min=1e-6))
-    mean_image = map_image(mean, -mean_limit, mean_limit, "diverging", size=136)
-    resolution = activation.tensor.shape[-1]
-    left = stack_vertical([_caption(f"{TOP_CHANNELS} most active of {activation.tensor.shape[0]} channels "
-                                    f"({resolution}x{resolution})", grid.width), grid,
-                           colorbar(-limit, limit, "diverging", grid.width)])
-    right = stack_vertical([_caption("mean over channels", 150), mean_image.resize((136, 136), Image.NEAREST),
-                            colorbar(-mean_limit, mean_limit, "diverging", 150)])
-    canvas = Image.new("RGB", (left.width + right.width + 16, max(left.height, right.height)), "white")
-    canvas.paste(left, (0, 0))
-    canvas.paste(right, (left.width + 16, 0))
-    return canvas
+    mean_zoom = pixels.zoom_for(side, 128)
+    mean_alt = f"{name}: mean over all {channels} channels, {side}×{side} map"
+    return (f'<div class="activation" role="group" aria-label="{name} activations">'
+            f'<div class="activation-part"><p class="part-title">{channel_caption(len(shown), channels)} '
+            f'({side}×{side}, each shown {zoom}× enlarged)</p><div class="tiles">{tiles}</div>'
+            f'{pixels.colour_bar(-limit, limit)}</div>'
+            f'<div class="activation-part"><p class="part-title">mean over channels</p>'
+            f'{pixels.img(pixels.map_png(mean, mean_limit), mean_zoom, mean_alt)}'
+            f'{pixels.colour_bar(-mean_limit, mean_limit)}</div></div>')
 
 
-def _caption(text: str, width: int) -> Image.Image:
-    image = Image.new("RGB", (max(width, 10), 18), "white")
-    ImageDraw.Draw(image).text((2, 2), text, fill="#222", font=font(12))
-    return image
+def _vector_html(name: str, vector) -> str:
+    """A (D,) vector as rows of 16 cells in reading order (values 0–15 on the first row, and so on)."""
+    values = vector.detach().float()
+    size = values.numel()
+    columns = 16
+    rows = -(-size // columns)
+    padded = torch.zeros(rows * columns)
+    padded[:size] = values
+    limit = float(values.abs().max().clamp(min=1e-6))
+    grid = pixels.map_png(padded.reshape(rows, columns), limit)
+    alt = f"{name}: the {size} values of the time embedding, {columns} per row"
+    return (f'<div class="activation" role="group" aria-label="{name} activations"><div class="activation-part">'
+            f'<p class="part-title">{name}: all {size} values of the time embedding, {columns} per row '
+            f'(values 0–{columns - 1} on the first row)</p>{pixels.img(grid, 16, alt)}'
+            f'{pixels.colour_bar(-limit, limit)}</div></div>')
 
 
 def block_panel(ctx: Context, image: np.ndarray, t: int, seed: int, name: str) -> BlockPanel:
     """Explanation, facts and live activations of block `name` for the current x_t."""
     spec = ctx.spec(name)
-    title, what, why = explain(spec, field_size(ctx, name))
+    title, what, why = explain(spec, ctx.fields.get(name), ctx.metrics, ctx.image_size)
     _, x_t, _ = ctx.x_t(image, t, seed)
     outputs = record(ctx.model_of(name), x_t, t, {name})
     markdown = (f"### {name} · {title}\n\n**What it does.** {what}\n\n**Why it is there.** {why}\n\n"

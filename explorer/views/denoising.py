@@ -1,23 +1,26 @@
 """The Denoising lab: naive CNN vs U-Net at one t, knock-outs, the held-out curves and the reverse process."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import io
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from explorer.analysis.denoise import Prediction, make_noise, predict, predict_blur
-from explorer.analysis.metrics import blur_sigma_for, psnr
+from explorer.analysis.metrics import blur_sigma_for, eps_mse, psnr
+from explorer.data import to_uint8
 from explorer.probe import Probe
-from explorer.render import colorize, font, noise_image, tensor_image
+from explorer.render import colorize, noise_image, tensor_image
 from explorer.views.context import Context
 
-SCALE = 3
-SMALL_SCALE = 2
 PLOT_TEMPLATE = {"layout": {"paper_bgcolor": "white", "plot_bgcolor": "white",
                             "xaxis": {"gridcolor": "#ebf0f8", "zeroline": False},
                             "yaxis": {"gridcolor": "#ebf0f8", "zeroline": False}}}
@@ -26,18 +29,21 @@ COLOURS = {"naive": "#757575", "unet": "#2c6fad", "blur": "#d9822b", "knocked": 
 
 @dataclass(frozen=True)
 class Knockouts:
-    """What to break in the U-Net for one request: the t it is told, skips to zero, attention on/off."""
+    """What to break in the U-Net for one request: the t it is told, skips to zero, attention on/off,
+    the bottleneck bypassed (mid.res1, mid.attn and mid.res2 pass their input through)."""
 
     told_t: int | None = None
     zero_skips: frozenset[int] = frozenset()
     attention: bool = True
+    bypass_mid: bool = False
 
     @property
     def active(self) -> bool:
-        return self.told_t is not None or bool(self.zero_skips) or not self.attention
+        return self.told_t is not None or bool(self.zero_skips) or not self.attention or self.bypass_mid
 
     def probe(self) -> Probe:
-        return Probe(zero_skips=self.zero_skips, attention=self.attention, timestep=self.told_t)
+        return Probe(zero_skips=self.zero_skips, attention=self.attention, timestep=self.told_t,
+                     bypass_mid=self.bypass_mid)
 
     def describe(self) -> str:
         parts = []
@@ -46,6 +52,8 @@ class Knockouts:
         parts += [f"skip{level} cut" for level in sorted(self.zero_skips)]
         if not self.attention:
             parts.append("no attention")
+        if self.bypass_mid:
+            parts.append("bottleneck bypassed")
         return ", ".join(parts) or "intact"
 
 
@@ -69,80 +77,218 @@ def compare(ctx: Context, image: np.ndarray, t: int, seed: int, knockouts: Knock
     }
     if knockouts.active:
         predictions["knocked"] = predict(ctx.pair.unet, ctx.diffusion, x_t, t, x0, eps, probe=knockouts.probe())
-    table = dict(zip(ctx.metrics["timesteps"], ctx.metrics["models"]["blur"]["sigma"])) if ctx.metrics else None
-    sigma = blur_sigma_for(t, table)
+    sigma = blur_sigma_for(t, blur_table(ctx))
     predictions["blur"] = predict_blur(ctx.diffusion, x_t, t, x0, eps, sigma)
     return Comparison(t, x0, x_t, eps, predictions, sigma, knockouts)
 
 
 TITLES = {"naive": "Naive CNN", "unet": "U-Net", "knocked": "U-Net, knocked out", "blur": "Gaussian blur"}
 
+# --- one t as native-size tiles, and many t at once for scrubbing ------------------------------------------------
 
-def error_image(x0_hat: torch.Tensor, x0: torch.Tensor, scale: int, limit: float = 1.0) -> Image.Image:
-    """|x̂_0 − x_0| averaged over colours, on a fixed 0 … `limit` scale so columns compare fairly."""
-    error = (x0_hat[0] - x0[0]).abs().mean(0)  # (H, W)
-    image = Image.fromarray(colorize(error, 0.0, limit, "heat"))
-    return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
-
-
-def comparison_figure(comparison: Comparison) -> Image.Image:
-    """One picture: the inputs on top, then per model its ε̂, x̂_0 and error map with its scores."""
-    size = comparison.x0.shape[-1] * SCALE
-    small = comparison.x0.shape[-1] * SMALL_SCALE
-    columns = ["naive", "unet"] + (["knocked"] if "knocked" in comparison.predictions else []) + ["blur"]
-    label_w, gap, head = 118, 10, 44
-    widths = [small if name == "blur" else size for name in columns]
-    width = label_w + sum(widths) + gap * len(columns) + 70  # room for the last title
-    top_h = size + 30
-    height = top_h + head + 3 * (size + gap) + 10
-    canvas = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(canvas)
-    big, medium, tiny = font(14), font(12), font(11)
-    tops = [("x0: clean", tensor_image(comparison.x0, SCALE)), (f"x_t at t={comparison.t}", tensor_image(comparison.x_t, SCALE)),
-            ("true noise", noise_image(comparison.eps, SCALE))]
-    for index, (title, image) in enumerate(tops):
-        x = label_w + index * (size + gap)
-        draw.text((x, 2), title, fill="#111", font=big)
-        canvas.paste(image, (x, 22))
-    y0 = top_h + head
-    for row, label in enumerate(["predicted noise", "predicted clean", "error map"]):
-        draw.text((6, y0 + row * (size + gap) + size // 2 - 8), label, fill="#333", font=medium)
-    x = label_w
-    for name, column_width in zip(columns, widths):
-        prediction = comparison.predictions[name]
-        scale = SMALL_SCALE if name == "blur" else SCALE
-        title = TITLES[name] + (f" (sigma {comparison.blur_sigma:.2g})" if name == "blur" else "")
-        if name == "knocked":
-            title = "U-Net: " + comparison.knockouts.describe()
-        draw.text((x, top_h + 2), title[:34], fill="#111", font=big if name != "blur" else medium)
-        draw.text((x, top_h + 22), f"noise MSE {prediction.eps_mse:.4f} | {prediction.psnr:.1f} dB", fill="#333", font=tiny)
-        images = [noise_image(prediction.eps_hat, scale), tensor_image(prediction.x0_hat, scale),
-                  error_image(prediction.x0_hat, comparison.x0, scale)]
-        for row, image in enumerate(images):
-            canvas.paste(image, (x, y0 + row * (size + gap)))
-        x += column_width + gap
-    return canvas
+SCRUB_FRAMES = 48  # t values precomputed per image, seed and knock-outs: the frames the slider swaps while dragged
+ROWS = (("eps", "predicted noise ε̂"), ("x0", "predicted clean image x̂₀"), ("error", "error |x̂₀ − x₀|"))
+ERROR_LIMIT = 1.0  # the error maps' colour scale: 0 … this mean |x̂₀ − x₀| over colours
+DISPLAY_SCALE = 2  # tiles are shown 2× (CSS, pixelated) on a wide screen, 1× on a narrow one
 
 
-def metrics_markdown(comparison: Comparison) -> str:
-    rows = ["| model | ε-MSE (lower is better) | x̂₀ PSNR (higher is better) |", "|---|---|---|"]
-    for name in ["naive", "unet", "knocked", "blur"]:
-        if name in comparison.predictions:
-            prediction = comparison.predictions[name]
-            title = "U-Net (" + comparison.knockouts.describe() + ")" if name == "knocked" else TITLES[name]
-            rows.append(f"| {title} | {prediction.eps_mse:.4f} | {prediction.psnr:.2f} dB |")
-    naive, unet = comparison.predictions["naive"], comparison.predictions["unet"]
-    ratio = unet.eps_mse / max(naive.eps_mse, 1e-12)
-    rows.append(f"\nAt t = {comparison.t} the U-Net's noise error is **{ratio:.0%}** of the naive CNN's on this "
-                f"image, and its clean-image estimate is **{unet.psnr - naive.psnr:+.1f} dB** sharper.")
-    return "\n".join(rows)
+def scrub_grid(count: int = SCRUB_FRAMES, num_timesteps: int = 1000) -> list[int]:
+    """`count` timesteps from 1 to T−1, evenly spaced in √t: dense where the picture changes fast (small t)."""
+    top = num_timesteps - 1
+    values = {round((1 + (top ** 0.5 - 1) * i / (count - 1)) ** 2) for i in range(count)}
+    return sorted(min(top, max(1, v)) for v in values)
 
 
-def curves_figure(ctx: Context, t: int, this_image: dict | None = None) -> dict:
+def columns_for(knockouts: Knockouts) -> list[str]:
+    """The model columns shown, left to right."""
+    return ["naive", "unet"] + (["knocked"] if knockouts.active else []) + ["blur"]
+
+
+def tile_names(knockouts: Knockouts) -> list[str]:
+    """The tiles that change with t, in sprite order: x_t, then each column's ε̂, x̂₀ and error map."""
+    return ["x_t"] + [f"{name}.{row}" for name in columns_for(knockouts) for row, _ in ROWS]
+
+
+@dataclass
+class Tiles:
+    """One t as the page shows it: native-size pictures (H, W, 3) uint8 and each model's scores."""
+
+    t: int
+    images: dict[str, np.ndarray]  # tile name → picture
+    scores: dict[str, tuple[float, float]]  # model → (ε-MSE, x̂₀ PSNR in dB)
+    blur_sigma: float
+
+
+def error_map(x0_hat: torch.Tensor, x0: torch.Tensor) -> np.ndarray:
+    """|x̂_0 − x_0| averaged over colours (H, W, 3) uint8, on the fixed 0 … ERROR_LIMIT scale so columns compare."""
+    return colorize((x0_hat[0] - x0[0]).abs().mean(0), 0.0, ERROR_LIMIT, "heat")
+
+
+def noise_pixels(eps: torch.Tensor) -> np.ndarray:
+    return np.asarray(noise_image(eps))
+
+
+def _tiles(t: int, x_t: torch.Tensor, x0: torch.Tensor, predictions: dict[str, Prediction], sigma: float) -> Tiles:
+    images = {"x_t": to_uint8(x_t[0])}
+    for name, prediction in predictions.items():
+        images[f"{name}.eps"] = noise_pixels(prediction.eps_hat)
+        images[f"{name}.x0"] = to_uint8(prediction.x0_hat[0])
+        images[f"{name}.error"] = error_map(prediction.x0_hat, x0)
+    scores = {name: (prediction.eps_mse, prediction.psnr) for name, prediction in predictions.items()}
+    return Tiles(t, images, scores, sigma)
+
+
+def comparison_tiles(comparison: Comparison) -> Tiles:
+    """The single-step view at the comparison's t as tiles."""
+    return _tiles(comparison.t, comparison.x_t, comparison.x0, comparison.predictions, comparison.blur_sigma)
+
+
+def blur_table(ctx: Context) -> dict[int, float] | None:
+    return dict(zip(ctx.metrics["timesteps"], ctx.metrics["models"]["blur"]["sigma"])) if ctx.metrics else None
+
+
+@torch.no_grad()
+def scrub_frames(ctx: Context, image: np.ndarray, seed: int, timesteps: list[int],
+                 knockouts: Knockouts = Knockouts(), batch: int = 16) -> list[Tiles]:
+    """The side-by-side for many t at once (same image and noise), each model run in batches.
+
+    Frame i equals `comparison_tiles(compare(ctx, image, timesteps[i], seed, knockouts))` up to the
+    rounding of a batched forward (pictures within 1/255, scores within 1e-4 relative)."""
+    x0, _, eps = ctx.x_t(image, timesteps[0], seed)  # ε does not depend on t
+    t_all = torch.tensor(timesteps, dtype=torch.long)
+    count = len(timesteps)
+    x_t = ctx.diffusion.q_sample(x0.expand(count, -1, -1, -1), t_all, eps.expand(count, -1, -1, -1))  # (N, 3, H, W)
+    models = {"naive": (ctx.pair.naive, None), "unet": (ctx.pair.unet, None)}
+    if knockouts.active:
+        models["knocked"] = (ctx.pair.unet, knockouts.probe())
+    outputs: dict[str, list[Prediction]] = {name: [] for name in models}
+    for name, (model, probe) in models.items():
+        eps_hat = torch.cat([model(x_t[i:i + batch], t_all[i:i + batch], probe=probe)
+                             for i in range(0, count, batch)])  # (N, 3, H, W)
+        x0_hat = ctx.diffusion.predict_x0(x_t, t_all, eps_hat)
+        mse, quality = eps_mse(eps_hat, eps), psnr(x0_hat, x0)
+        outputs[name] = [Prediction(eps_hat[i:i + 1], x0_hat[i:i + 1], float(mse[i]), float(quality[i]))
+                         for i in range(count)]
+    table = blur_table(ctx)
+    frames = []
+    for i, t in enumerate(timesteps):
+        sigma = blur_sigma_for(t, table)
+        predictions = {name: outputs[name][i] for name in models}
+        predictions["blur"] = predict_blur(ctx.diffusion, x_t[i:i + 1], t, x0, eps, sigma)
+        frames.append(_tiles(t, x_t[i:i + 1], x0, predictions, sigma))
+    return frames
+
+
+def sprite(rows: list[list[np.ndarray]]) -> Image.Image:
+    """Tiles (H, W, 3) laid out row by row, no gaps: one PNG the page cuts up with CSS."""
+    size = rows[0][0].shape[0]
+    width = max(len(row) for row in rows)
+    canvas = np.full((len(rows) * size, width * size, 3), 255, np.uint8)
+    for r, row in enumerate(rows):
+        for c, tile in enumerate(row):
+            canvas[r * size:(r + 1) * size, c * size:(c + 1) * size] = tile
+    return Image.fromarray(canvas)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)  # noise does not compress: spend no time trying
+    return buffer.getvalue()
+
+
+def strip_key(image: np.ndarray, seed: int, knockouts: Knockouts) -> str:
+    """What a strip depends on besides t: the page previews a strip only for the view with the same key."""
+    digest = hashlib.sha1(np.ascontiguousarray(image).tobytes())
+    digest.update(f"{seed}|{knockouts!r}".encode())  # the dataclass's repr names every knock-out field
+    return digest.hexdigest()[:16]
+
+
+def frame_texts(tiles: Tiles, knockouts: Knockouts) -> dict[str, str]:
+    """Every piece of text of the view that depends on t, keyed by its data-f name in the HTML."""
+    texts = {"t": str(tiles.t), "blur-sigma": f"{tiles.blur_sigma:.2g}"}
+    for name, (mse, quality) in tiles.scores.items():
+        texts[f"{name}-mse"] = f"{mse:.4f}"
+        texts[f"{name}-psnr"] = f"{quality:.1f} dB"
+    naive, unet = tiles.scores["naive"], tiles.scores["unet"]
+    texts["ratio"] = f"{unet[0] / max(naive[0], 1e-12):.0%}"
+    texts["gain"] = f"{unet[1] - naive[1]:+.1f} dB"
+    return texts
+
+
+def scrub_meta_html(key: str, frames: list[Tiles], knockouts: Knockouts) -> str:
+    """The strip's description for the page: its key, its t grid and each frame's texts (read by the view's script)."""
+    grid = json.dumps([frame.t for frame in frames])
+    texts = json.dumps([frame_texts(frame, knockouts) for frame in frames], ensure_ascii=False)
+    return (f'<div class="scrub-meta" data-key="{key}" data-grid="{html.escape(grid)}" '
+            f'data-texts="{html.escape(texts)}" data-tiles="{len(tile_names(knockouts))}"></div>')
+
+
+def scrub_strip(frames: list[Tiles], knockouts: Knockouts) -> Image.Image:
+    """All frames' changing tiles, one row per t, in `tile_names` order."""
+    names = tile_names(knockouts)
+    return sprite([[frame.images[name] for name in names] for frame in frames])
+
+
+def _field(name: str, text: str) -> str:
+    return f'<span data-f="{name}">{html.escape(text)}</span>'
+
+
+def _tile(kind: str, column: int, label: str) -> str:
+    return f'<div class="sbs-tile {kind}" style="--col:{column}" role="img" aria-label="{html.escape(label)}"></div>'
+
+
+def side_by_side_html(comparison: Comparison, key: str) -> str:
+    """The single-step view as HTML: native-size tiles from one PNG (scaled by CSS), every label in text.
+
+    Sprite rows: 0 the tiles that change with t (`tile_names` order), 1 the clean image and the true noise.
+    `key` is the strip key of these inputs (`strip_key`): the page's script swaps in that strip's frames
+    while t is dragged, and this exact frame again when the slider comes back to `comparison.t`."""
+    tiles = comparison_tiles(comparison)
+    knockouts = comparison.knockouts
+    names = tile_names(knockouts)
+    fixed = [to_uint8(comparison.x0[0]), noise_pixels(comparison.eps)]
+    data = base64.b64encode(png_bytes(sprite([[tiles.images[name] for name in names], fixed]))).decode()
+    texts = frame_texts(tiles, knockouts)
+    f = lambda name: _field(name, texts[name])  # noqa: E731 - a one-line helper that reads its surroundings
+    size = tiles.images["x_t"].shape[0]
+    column = {name: index for index, name in enumerate(names)}
+    top = (f'<figure>{_tile("fixed", 0, "the clean image x₀")}<figcaption>x₀: the clean image</figcaption></figure>'
+           f'<figure>{_tile("vary", column["x_t"], "the noisy image x_t both networks get")}'
+           f'<figcaption>x_t at t = {f("t")}: what both networks get</figcaption></figure>'
+           f'<figure>{_tile("fixed", 1, "the true noise ε")}<figcaption>the true noise ε</figcaption></figure>')
+    heads = []
+    for name in columns_for(knockouts):
+        title = "U-Net: " + knockouts.describe() if name == "knocked" else TITLES[name]
+        if name == "blur":
+            title += f" (σ = {f('blur-sigma')} px)"
+        else:
+            title = html.escape(title)
+        heads.append(f'<th scope="col" class="sbs-{name}">{title}<br><small>ε-MSE {f(name + "-mse")} · '
+                     f'{f(name + "-psnr")}</small></th>')
+    body = []
+    for row, label in ROWS:
+        cells = "".join(f"<td>{_tile('vary', column[f'{name}.{row}'], f'{TITLES[name]}: {label}')}</td>"
+                        for name in columns_for(knockouts))
+        body.append(f'<tr><th scope="row">{html.escape(label)}</th>{cells}</tr>')
+    sentence = (f"At t = {f('t')} the U-Net's noise error is <b>{f('ratio')}</b> of the naive CNN's on this image, "
+                f"and its clean-image estimate is <b>{f('gain')}</b> sharper.")
+    return (f'<div class="sbs" data-t="{comparison.t}" data-key="{key}" '
+            f'style="--exact:url(data:image/png;base64,{data});--ncols:{len(names)};--tile:{size}px">'
+            f'<div class="sbs-top">{top}</div>'
+            f'<p class="sbs-status" aria-live="polite">Exact view at t = {comparison.t}.</p>'
+            f'<div class="sbs-scroll"><table class="sbs-grid"><thead><tr><th></th>{"".join(heads)}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>'
+            f'<div id="denoise-metrics"><p>{sentence}</p>'
+            f'<p class="sbs-legend">ε-MSE: mean squared error of the predicted noise (lower is better). dB: PSNR '
+            f'of x̂₀ against x₀ (higher is better). Error maps: mean |x̂₀ − x₀| over colours, '
+            f'<span class="sbs-bar"></span> 0 to {ERROR_LIMIT:g}.</p></div></div>')
+
+
+def curves_figure(ctx: Context, t: int | None = None, this_image: dict | None = None) -> dict:
     """Held-out ε-MSE and PSNR against t for the three denoisers, from weights/metrics.json.
 
-    Returned as a plain Plotly figure dict: building it skips Plotly's validation, which costs more
-    than the model on this path (it is redrawn at every move of the t slider).
+    Returned as a plain Plotly figure dict (building it skips Plotly's validation). The app draws it
+    without `t` and moves a marker over it in the page; with `t`, a dotted line marks it.
     """
     layout = {
         "template": PLOT_TEMPLATE, "height": 360, "margin": {"l": 50, "r": 20, "t": 40, "b": 50},
@@ -153,7 +299,7 @@ def curves_figure(ctx: Context, t: int, this_image: dict | None = None) -> dict:
         "yaxis2": {"title": {"text": "x̂₀ PSNR in dB"}, "anchor": "x2"},
     }
     if ctx.metrics is None:
-        layout["annotations"] = [{"text": "No weights/metrics.json: run `python -m explorer.evaluate`",
+        layout["annotations"] = [{"text": "Held-out measurements not computed yet for these weights",
                                   "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}]
         return {"data": [], "layout": layout}
     data = []
@@ -172,21 +318,38 @@ def curves_figure(ctx: Context, t: int, this_image: dict | None = None) -> dict:
             else:
                 trace.update(mode="markers", marker={"color": COLOURS[name], "symbol": "x", "size": 9})
             data.append(trace)
-    layout["shapes"] = [{"type": "line", "x0": t, "x1": t, "xref": axis, "y0": 0, "y1": 1, "yref": f"{yref} domain",
-                         "line": {"color": "#b23a48", "dash": "dot"}} for axis, yref in (("x", "y"), ("x2", "y2"))]
+    if t is not None:
+        layout["shapes"] = [{"type": "line", "x0": t, "x1": t, "xref": axis, "y0": 0, "y1": 1, "yref": f"{yref} domain",
+                             "line": {"color": "#b23a48", "dash": "dot"}} for axis, yref in (("x", "y"), ("x2", "y2"))]
     return {"data": data, "layout": layout}
 
 
-def knockouts_markdown(knockouts: dict) -> str:
-    """The held-out knock-out table from metrics.json: ε-MSE of each broken U-Net, and its multiple of the intact one."""
+def knockouts_table_html(knockouts: dict) -> str:
+    """The held-out knock-out table from metrics.json: each broken U-Net's noise error (ε-MSE), and its
+    multiple of the intact U-Net's, one row per knock-out; numbers never wrap (the table scrolls instead)."""
     timesteps = knockouts["timesteps"]
     intact = knockouts["eps_mse"]["intact"]
-    lines = ["| U-Net | " + " | ".join(f"t = {t}" for t in timesteps) + " |", "|---|" + "---:|" * len(timesteps)]
+    head = "".join(f'<th scope="col">t = {t}</th>' for t in timesteps)
+    rows = []
     for name, values in knockouts["eps_mse"].items():
-        cells = [f"{value:.4f}" if name == "intact" else f"{value:.4f} (×{value / base:.1f})"
-                 for value, base in zip(values, intact)]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + f"\n\n\"Told the wrong t\": {knockouts['told_the_wrong_t']}."
+        cells = "".join(f"<td>{value:.4f}</td>" if name == "intact" else
+                        f"<td>{value:.4f} <small>(×{value / base:,.1f})</small></td>"
+                        for value, base in zip(values, intact))
+        rows.append(f'<tr><th scope="row">{html.escape(name)}</th>{cells}</tr>')
+    return ('<div class="knockout-table"><p>Noise error ε-MSE of the U-Net on the held-out set (mean squared error '
+            'of its predicted noise; lower is better), and in brackets how many times the intact U-Net\'s.</p>'
+            f'<div class="knockout-scroll"><table><thead><tr><th scope="col">U-Net</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>'
+            f'<p>"Told the wrong t": {html.escape(knockouts["told_the_wrong_t"])}.</p></div>')
+
+
+def steps_note(ctx: Context, t: int, num_steps: int) -> str:
+    """What "Denoise from here" will really run from t: DDIM takes at most one step per timestep down to 0."""
+    runs = len(ctx.diffusion.ddim_timesteps(t, num_steps))
+    if runs >= num_steps:
+        return ""
+    return (f"From t = {t}, DDIM takes at most {runs} steps (one per timestep down to 0): "
+            f"\"Denoise from here\" will run {runs}, not {num_steps}.")
 
 
 def image_curves(ctx: Context, image: np.ndarray, seed: int) -> dict:
@@ -256,39 +419,44 @@ def reverse_process(ctx: Context, image: np.ndarray | None, t: int, seed: int, n
                                    {name: list(values) for name, values in drift.items()})
 
 
-def reverse_frame_image(frame: ReverseFrame, scale: int = SCALE) -> Image.Image:
-    """Side by side: each model's current sample and its current x̂_0 prediction."""
-    size = frame.samples["unet"].shape[-1] * scale
-    gap = 10
-    canvas = Image.new("RGB", (4 * size + 3 * gap + 20, size + 40), "white")
-    draw = ImageDraw.Draw(canvas)
-    x = 0
-    for name in ("naive", "unet"):
-        for label, tensor in (("sample", frame.samples[name]), ("predicted clean", frame.pred_x0[name])):
-            draw.text((x, 2), f"{TITLES[name]}: {label}", fill="#111", font=font(13))
-            canvas.paste(tensor_image(tensor.clamp(-1, 1), scale), (x, 22))
-            x += size + gap
-        x += 10
-    draw.text((4, size + 24), f"step {frame.step}/{frame.num_steps} (t = {frame.t})", fill="#444", font=font(12))
-    return canvas
+REVERSE_TILES = (("naive", "sample"), ("naive", "predicted clean"), ("unet", "sample"), ("unet", "predicted clean"))
+REVERSE_GAP = 4
 
 
-def frame_strip(frames: list[ReverseFrame], count: int = 8) -> Image.Image:
-    """`count` evenly spaced samples of each model's trajectory, one row per model."""
+def reverse_frame_image(frame: ReverseFrame, scale: int = DISPLAY_SCALE) -> Image.Image:
+    """Side by side, no text (the page labels it): each model's current sample and its current x̂_0,
+    in REVERSE_TILES order, `scale` times native size."""
+    size = frame.samples["unet"].shape[-1]
+    canvas = Image.new("RGB", (4 * size + 3 * REVERSE_GAP, size), "white")
+    for index, (name, kind) in enumerate(REVERSE_TILES):
+        tensor = frame.samples[name] if kind == "sample" else frame.pred_x0[name]
+        canvas.paste(tensor_image(tensor.clamp(-1, 1)), (index * (size + REVERSE_GAP), 0))
+    return canvas.resize((canvas.width * scale, canvas.height * scale), Image.NEAREST) if scale != 1 else canvas
+
+
+def reverse_caption_html(size: int, scale: int = DISPLAY_SCALE) -> str:
+    """The labels over `reverse_frame_image`'s tiles, aligned to them at `scale`."""
+    cells = "".join(f'<span style="width:{size * scale}px;margin-right:{REVERSE_GAP * scale}px">'
+                    f"{TITLES[name]}: {kind}</span>" for name, kind in REVERSE_TILES)
+    return f'<div class="reverse-caption">{cells}</div>'
+
+
+def frame_strip(frames: list[ReverseFrame], count: int = 8) -> str:
+    """`count` evenly spaced samples of each model's trajectory as HTML: one row per model, t above each column."""
     picks = [frames[round(i)] for i in np.linspace(0, len(frames) - 1, min(count, len(frames)))]
-    size = picks[0].samples["unet"].shape[-1] * 2
-    label_w, gap = 90, 4
-    canvas = Image.new("RGB", (label_w + len(picks) * (size + gap), 2 * (size + 18) + 4), "white")
-    draw = ImageDraw.Draw(canvas)
-    for row, name in enumerate(("naive", "unet")):
-        y = row * (size + 18)
-        draw.text((4, y + size // 2 + 8), TITLES[name], fill="#111", font=font(12))
-        for column, frame in enumerate(picks):
-            x = label_w + column * (size + gap)
-            if row == 0:
-                draw.text((x, 0), f"t={frame.t}", fill="#555", font=font(10))
-            canvas.paste(tensor_image(frame.samples[name].clamp(-1, 1), 2), (x, y + 16))
-    return canvas
+    rows = [[to_uint8(frame.samples[name][0].clamp(-1, 1)) for frame in picks] for name in ("naive", "unet")]
+    data = base64.b64encode(png_bytes(sprite(rows))).decode()
+    size = rows[0][0].shape[0]
+    head = "".join(f'<th scope="col">t = {frame.t}</th>' for frame in picks)
+    body = "".join(
+        f'<tr><th scope="row">{TITLES[name]}</th>' + "".join(
+            f'<td><div class="strip-tile" role="img" aria-label="{TITLES[name]} at t = {frame.t}" '
+            f'style="background-position:-{c * size * DISPLAY_SCALE}px -{r * size * DISPLAY_SCALE}px"></div></td>'
+            for c, frame in enumerate(picks)) + "</tr>"
+        for r, name in enumerate(("naive", "unet")))
+    return (f'<div class="frame-strip" style="--strip:url(data:image/png;base64,{data});--w:{len(picks) * size}px;'
+            f'--h:{2 * size}px;--s:{size}px"><img alt="" src="data:image/png;base64,{data}" class="strip-source">'
+            f'<table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table></div>')
 
 
 def animation_gif(frames: list[ReverseFrame]) -> bytes:

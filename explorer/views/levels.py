@@ -1,19 +1,24 @@
-"""The all-levels view: every level's feature maps at its own resolution, and their spectra."""
+"""The all-levels view: every level's feature maps at its own resolution, and their spectra.
+
+Beside the U-Net's levels, the naive CNN's five layers: all at the input's resolution, because it has
+no other scale. Maps are pixel pictures at whole-number zoom (views/pixels.py), their labels HTML.
+"""
 from __future__ import annotations
+
+from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from PIL import Image, ImageDraw
 
 from explorer.analysis.activations import record, summarise
-from explorer.analysis.spectrum import high_frequency_share, normalised_power
-from explorer.render import colorize, font
+from explorer.analysis.spectrum import HIGH_FREQUENCY_FRACTION, high_frequency_share, normalised_power
+from explorer.views import pixels
 from explorer.views.context import Context
 from explorer.views.denoising import PLOT_TEMPLATE
 
 CHANNELS_PER_LEVEL = 6
-TILE = 56
+TILE = 64  # CSS pixels a full-resolution map is shown at; smaller maps get the whole-number zoom nearest to it
 
 
 def level_names(ctx: Context) -> list[str]:
@@ -22,61 +27,129 @@ def level_names(ctx: Context) -> list[str]:
     return ([f"enc{i}" for i in range(1, levels + 1)] + ["mid.res2"] + [f"dec{i}" for i in range(levels, 0, -1)])
 
 
+def naive_names(ctx: Context) -> list[str]:
+    """The naive CNN's layers in forward order (layer1 … layer5)."""
+    return [spec.name for spec in ctx.naive_specs]
+
+
 def spectrum_names(ctx: Context) -> list[str]:
     levels = ctx.pair.unet.config.num_levels
     return level_names(ctx) + [f"skip{i}" for i in range(1, levels + 1)] + [f"dec{i}.up" for i in range(1, levels + 1)]
 
 
 def record_levels(ctx: Context, image: np.ndarray, t: int, seed: int) -> dict[str, torch.Tensor]:
+    """One forward pass of each network on the same x_t, keeping every level (U-Net) and every layer (naive)."""
     _, x_t, _ = ctx.x_t(image, t, seed)
-    return record(ctx.pair.unet, x_t, t, spectrum_names(ctx))
+    outputs = record(ctx.pair.unet, x_t, t, spectrum_names(ctx))
+    naive = record(ctx.pair.naive, x_t, t, naive_names(ctx))
+    naive.pop("eps_hat", None)
+    return {**outputs, **naive}
 
 
-def level_grid(ctx: Context, outputs: dict[str, torch.Tensor]) -> Image.Image:
-    """One row per level: its name and resolution, then its most active channels, each on its own scale."""
-    names = level_names(ctx)
-    label_width = 132
-    width = label_width + CHANNELS_PER_LEVEL * (TILE + 4)
-    canvas = Image.new("RGB", (width, len(names) * (TILE + 6)), "white")
-    draw = ImageDraw.Draw(canvas)
-    for row, name in enumerate(names):
+def _grid_html(outputs: dict[str, torch.Tensor], names: list[str], label: str) -> str:
+    """One row per map: its name, channels and resolution in HTML, then its most active channels as pixels."""
+    rows = []
+    for name in names:
         activation = summarise(name, outputs[name], k=CHANNELS_PER_LEVEL)
-        channels, height, _ = activation.tensor.shape
-        y = row * (TILE + 6)
-        draw.text((4, y + 12), name, fill="#111", font=font(14))
-        draw.text((4, y + 32), f"{channels} ch, {height}x{height}", fill="#555", font=font(11))
-        for column, channel in enumerate(activation.top_channels):
+        channels, side, _ = activation.tensor.shape
+        zoom = pixels.zoom_for(side, TILE) if side <= TILE else 1
+        tiles = []
+        for channel in activation.top_channels:
             values = activation.tensor[channel]
             limit = float(values.abs().max().clamp(min=1e-6))
-            tile = Image.fromarray(colorize(values, -limit, limit, "diverging")).resize((TILE, TILE), Image.NEAREST)
-            canvas.paste(tile, (label_width + column * (TILE + 4), y))
-    return canvas
+            tiles.append(pixels.img(pixels.map_png(values, limit), zoom,
+                                    f"{name}, channel {channel}: {side}×{side} map"))
+        rows.append(f'<div class="level-row"><div class="level-name"><b>{escape(name)}</b>'
+                    f'<span>{channels} ch · {side}×{side}</span></div>'
+                    f'<div class="level-tiles">{"".join(tiles)}</div></div>')
+    return f'<div class="level-grid" role="group" aria-label="{escape(label)}">{"".join(rows)}</div>'
+
+
+def level_grid(ctx: Context, outputs: dict[str, torch.Tensor]) -> str:
+    """The U-Net's levels, enc1 down to the bottleneck and back up to dec1, as HTML."""
+    return _grid_html(outputs, level_names(ctx), "U-Net feature maps, one row per level")
+
+
+def naive_grid(ctx: Context, outputs: dict[str, torch.Tensor]) -> str:
+    """The naive CNN's five layers, all at the input's resolution, as HTML."""
+    return _grid_html(outputs, naive_names(ctx), "Naive CNN feature maps, one row per layer")
+
+
+def scales_markdown(ctx: Context, outputs: dict[str, torch.Tensor]) -> str:
+    """A few live sentences comparing the two networks' resolutions and fine-scale power."""
+    cutoff = HIGH_FREQUENCY_FRACTION * ctx.image_size / 2
+
+    def share(name: str) -> float:
+        return high_frequency_share(outputs[name][0], ctx.image_size)
+
+    naive = [share(name) for name in naive_names(ctx)]
+    naive_sides = sorted({outputs[name].shape[-1] for name in naive_names(ctx)})
+    unet_sides = sorted({outputs[name].shape[-1] for name in level_names(ctx)}, reverse=True)
+    fine = [name for name in level_names(ctx) if outputs[name].shape[-1] / 2 > cutoff]
+    coarse_sides = [side for side in unet_sides if side / 2 <= cutoff]
+    text = (f"**One scale against {len(unet_sides)}.** The naive CNN's {len(naive)} layers are all "
+            f"{' and '.join(f'{side}×{side}' for side in naive_sides)}; the U-Net's levels run "
+            f"{' → '.join(f'{side}×{side}' for side in unet_sides)} and back up. ")
+    if coarse_sides:
+        patch = ctx.image_size // max(coarse_sides)
+        text += (f"A map of side n holds at most n/2 cycles per image, so the U-Net's levels at "
+                 f"{max(coarse_sides)}×{max(coarse_sides)} and smaller carry nothing finer than {cutoff:g} cycles "
+                 f"per image: each of their values stands for a {patch}×{patch} patch of the image or more. ")
+    fine_shares = [share(name) for name in fine]
+    text += (f"Share of power finer than {cutoff:g} cycles per image for this x_t: naive layers "
+             f"{min(naive):.0%} to {max(naive):.0%}")
+    if fine_shares:
+        text += (f"; the U-Net's {' and '.join(sorted({f'{outputs[n].shape[-1]}×{outputs[n].shape[-1]}' for n in fine}, reverse=True))} "
+                 f"levels {min(fine_shares):.0%} to {max(fine_shares):.0%}")
+    return text + "."
+
+
+def figure_layout(title: str, height: int, **extra) -> dict:
+    """Shared layout: a short title on the left, the legend under the plot and the mode bar standing upright
+    in the right margin, so neither covers the title or the data on a narrow phone screen."""
+    layout = {"title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}}, "height": height,
+              "template": PLOT_TEMPLATE, "margin": {"l": 60, "r": 40, "t": 40, "b": 40},
+              "modebar": {"orientation": "v"},
+              "legend": {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0, "font": {"size": 11},
+                         "entrywidth": 84}}
+    layout.update(extra)
+    return layout
 
 
 def spectrum_figure(ctx: Context, outputs: dict[str, torch.Tensor], t: int, group: str = "levels") -> dict:
     """Radially averaged power spectra (share of each map's variance per frequency), one line per map,
     as a plain Plotly figure dict.
 
-    group: "levels" (enc, bottleneck, dec) or "skips" (what each skip carries vs what the upsampled path carries).
+    group: "levels" (enc, bottleneck, dec), "skips" (what each skip carries vs what the upsampled path
+    carries) or "naive" (the naive CNN's layers, with the U-Net's finest and coarsest level in grey).
     """
     levels = ctx.pair.unet.config.num_levels
+    references: list[str] = []
     if group == "skips":
         names = [name for i in range(1, levels + 1) for name in (f"skip{i}", f"dec{i}.up")]
+    elif group == "naive":
+        names = naive_names(ctx)
+        references = [level_names(ctx)[0], "mid.res2"]
     else:
         names = level_names(ctx)
     data = []
-    for name in names:
+    for name in names + references:
         frequencies, power = normalised_power(outputs[name][0])
+        side = outputs[name].shape[-1]
+        reference = name in references
         dashed = name.endswith(".up") or name.startswith("dec")
+        label = f"U-Net {name} ({side}×{side})" if reference else name
+        line = {"dash": "dot" if reference else "dash" if dashed else "solid", "width": 2}
+        if reference:
+            line["color"] = "#9e9e9e"
         data.append({"type": "scatter", "x": frequencies.tolist(), "y": power.tolist(), "mode": "lines+markers",
-                     "name": name, "line": {"dash": "dash" if dashed else "solid", "width": 2}, "marker": {"size": 4},
-                     "hovertemplate": f"{name}<br>%{{x:.0f}} cycles/image<br>%{{y:.3%}} of power<extra></extra>"})
-    title = ("What each skip carries (solid) vs the upsampled path it joins (dashed)" if group == "skips"
-             else "Where each level's variation lives")
-    layout = {"title": {"text": f"{title}, t = {t}"}, "height": 380, "template": PLOT_TEMPLATE,
-              "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-              "xaxis": {"title": {"text": f"spatial frequency (cycles per image; {ctx.image_size // 2} is the finest)"}},
-              "yaxis": {"title": {"text": "share of the map's power"}, "type": "log", "exponentformat": "power"}}
+                     "name": label, "line": line, "marker": {"size": 4},
+                     "hovertemplate": f"{label}<br>%{{x:.0f}} cycles/image<br>%{{y:.3%}} of power<extra></extra>"})
+    title = {"skips": "Skips vs upsampled paths", "naive": "Naive CNN layers"}.get(group, "U-Net levels")
+    layout = figure_layout(f"{title}, t = {t}", 460,
+                           xaxis={"title": {"text": f"cycles per image ({ctx.image_size // 2}: the finest)"}},
+                           yaxis={"title": {"text": "share of the map's power"}, "type": "log",
+                                  "exponentformat": "power"})
     return {"data": data, "layout": layout}
 
 
@@ -94,8 +167,8 @@ def high_frequency_sweep(ctx: Context, image: np.ndarray, seed: int,
     for name in names:
         figure.add_trace(go.Scatter(x=list(timesteps), y=shares[name], mode="lines+markers", name=name,
                                     line=dict(dash="dash" if name.endswith(".up") else "solid")))
-    cutoff = int(0.25 * ctx.image_size / 2)
-    figure.update_layout(title=f"Share of power above {cutoff} cycles/image, against t", height=360,
-                         xaxis_title="timestep t", yaxis_title="high-frequency share", yaxis_tickformat=".0%",
-                         template="plotly_white", margin=dict(l=60, r=20, t=50, b=50))
+    cutoff = HIGH_FREQUENCY_FRACTION * ctx.image_size / 2
+    figure.update_layout(**figure_layout(f"Power above {cutoff:g} cycles/image against t", 420,
+                                         xaxis={"title": {"text": "timestep t"}},
+                                         yaxis={"title": {"text": "high-frequency share"}, "tickformat": ".0%"}))
     return figure

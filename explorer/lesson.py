@@ -1,0 +1,605 @@
+"""The guided lesson: "Why U-Net?" in ten short steps, each one proven on the live models.
+
+Pure data and functions (no gradio). A `Step` holds its words (which never contain a measured number),
+the app state its "Show me" button puts the app in (`Target`), and `measure(ctx)`, which reads
+weights/metrics.json or runs the models and returns the step's numbers together with the sentences
+that show them. Where the numbers disagree with the lesson, the sentences say so: they branch on the data.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from explorer.analysis.spectrum import high_frequency_share
+from explorer.views import denoising, levels, receptive
+from explorer.views.context import Context
+
+NOT_COMPUTED = "not computed yet"
+AGREES, DISAGREES, PARTLY = "agrees", "disagrees", "partly"
+REVERSE_STEPS = 50  # DDIM steps of the accumulation step: the Denoising lab's default
+PROOFS_TAB = "proofs"
+DENOISE_VIEW = "denoise-view"  # the Denoising lab's side-by-side view
+
+# One line per word a learner may not know. Steps list the words they use.
+GLOSSARY = {
+    "x_t": "the noisy image at timestep t: the clean image x₀ mixed with Gaussian noise ε.",
+    "timestep t": "how far along the noising process an image is; small t is almost clean, large t almost pure noise.",
+    "ε̂": "the network's prediction of the noise ε that was mixed in (read \"epsilon hat\").",
+    "x̂₀": "the clean image the prediction implies: x_t with the predicted noise taken out.",
+    "dense prediction": "an answer for every pixel (here a noise value per pixel and colour), not one label per image.",
+    "ε-MSE": "the mean squared difference between predicted and true noise; lower is better.",
+    "PSNR": "peak signal-to-noise ratio of x̂₀ against the clean image, in decibels; higher means closer.",
+    "receptive field": "the input pixels that can change one output value; pixels outside it have no effect at all.",
+    "gradient": "how much an output changes when one input (or weight) is nudged; training follows it.",
+    "spectrum": "how a map's variation splits into coarse (low-frequency) and fine (high-frequency) patterns.",
+    "skip connection": "a direct path that copies encoder features across to the decoder level of the same size.",
+    "bottleneck": "the U-Net's smallest, most compressed level, at the bottom of the U.",
+    "knock-out": "switching one part of the U-Net off for a single request, to see what it was doing.",
+    "concatenation": "stacking two sets of feature maps side by side as channels, keeping both whole.",
+    "time embedding": "t turned into a vector by a small network and added inside every U-Net block.",
+    "DDIM": "a sampler that walks from noise (or from x_t) down to a clean image in a chosen number of steps.",
+}
+
+KNOCKOUT_SKIP_PREFIX = "skip"
+KNOCKOUT_ATTENTION = "attention"  # attention switched off
+KNOCKOUT_BOTTLENECK = "bottleneck"  # bottleneck bypassed
+KNOCKOUT_TOLD = "told:"  # "told:10": the U-Net is told t = 10
+
+
+@dataclass(frozen=True)
+class Target:
+    """The app state a step's "Show me" sets. None leaves a setting as it is.
+
+    knockouts: "skip1" … (skip cut), "attention" (attention off), "bottleneck" (bypassed), "told:T".
+    evidence: the elem_id the page scrolls to; press: the elem_id of a button to press after that.
+    """
+
+    tab: str
+    image: str | None = None  # a held-out image's file stem
+    t: int | None = None
+    seed: int | None = None
+    block: str | None = None
+    pixel: tuple[int, int] | None = None  # (y, x)
+    knockouts: tuple[str, ...] = ()
+    evidence: str = ""
+    press: str = ""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A step's numbers (`values`, as read or computed) and the markdown sentences that show them."""
+
+    text: str
+    values: dict = field(default_factory=dict)
+    verdict: str = AGREES  # agrees | disagrees | partly | not computed yet
+    source: str = ""  # where the numbers come from
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    text: str  # 2–5 sentences in our words; no measured numbers
+    see: str  # "What you should see"
+    target: Target
+    measure: Callable[[Context], Measurement]
+    words: tuple[str, ...] = ()  # glossary entries shown with the step
+
+
+# --- formatting: every number in a step goes through these ----------------------------------------------------------
+
+def times(ratio: float) -> str:
+    """A multiplier: ×2.3, ×66, ×4,392."""
+    if not math.isfinite(ratio):
+        return "×∞"
+    return f"×{ratio:,.0f}" if ratio >= 10 else f"×{ratio:.1f}"
+
+
+def mse(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def db(value: float) -> str:
+    return f"{value:.1f} dB"
+
+
+def share(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def ratio(value: float, base: float) -> float:
+    return value / base if base > 0 else math.inf
+
+
+# --- knock-outs as strings (the step targets and the URL use the same form) -----------------------------------------
+
+def parse_knockout(item: str, num_levels: int) -> str | None:
+    """The canonical form of one knock-out, or None when `item` is not one."""
+    item = item.strip().lower()
+    if item in (KNOCKOUT_ATTENTION, KNOCKOUT_BOTTLENECK):
+        return item
+    if item.startswith(KNOCKOUT_SKIP_PREFIX):
+        number = item[len(KNOCKOUT_SKIP_PREFIX):]
+        if number.isdigit() and 1 <= int(number) <= num_levels:
+            return f"{KNOCKOUT_SKIP_PREFIX}{int(number)}"
+        return None
+    if item.startswith(KNOCKOUT_TOLD):
+        number = item[len(KNOCKOUT_TOLD):]
+        if number.isdigit() and 1 <= int(number) <= 999:
+            return f"{KNOCKOUT_TOLD}{int(number)}"
+    return None
+
+
+def knockout_settings(knockouts: tuple[str, ...] | list[str]) -> dict:
+    """{"told_t": int | None, "cut": frozenset of skip levels, "attention": bool, "bottleneck": bool}."""
+    told = [int(item[len(KNOCKOUT_TOLD):]) for item in knockouts if item.startswith(KNOCKOUT_TOLD)]
+    return {"told_t": told[-1] if told else None,
+            "cut": frozenset(int(item[len(KNOCKOUT_SKIP_PREFIX):]) for item in knockouts
+                             if item.startswith(KNOCKOUT_SKIP_PREFIX)),
+            "attention": KNOCKOUT_ATTENTION not in knockouts,
+            "bottleneck": KNOCKOUT_BOTTLENECK in knockouts}
+
+
+# --- images ---------------------------------------------------------------------------------------------------------
+
+def image_stem(ctx: Context, wanted: str | None) -> str | None:
+    """`wanted` if it is a shipped held-out image, else the first one (None when none is shipped)."""
+    stems = [path.stem for path in ctx.examples]
+    if wanted in stems:
+        return wanted
+    return stems[0] if stems else None
+
+
+def image_array(ctx: Context, stem: str) -> np.ndarray:
+    return ctx.image(next(path for path in ctx.examples if path.stem == stem))
+
+
+def _live_inputs(ctx: Context, target: Target) -> tuple[str, np.ndarray, int, int] | None:
+    stem = image_stem(ctx, target.image)
+    if stem is None:
+        return None
+    return stem, image_array(ctx, stem), target.t or 250, target.seed or 0
+
+
+NO_IMAGES = Measurement("No held-out images are shipped with these weights, so this live measurement cannot run.",
+                        verdict=NOT_COMPUTED)
+
+
+def _missing(what: str) -> Measurement:
+    return Measurement(f"*{what}: {NOT_COMPUTED}.* It appears once the held-out evaluation has been run for "
+                       "these weights.", verdict=NOT_COMPUTED, source="weights/metrics.json")
+
+
+def _knockout_rows(ctx: Context, *names: str) -> dict | None:
+    knockouts = (ctx.metrics or {}).get("knockouts")
+    if not knockouts or any(name not in knockouts.get("eps_mse", {}) for name in ("intact",) + names):
+        return None
+    return knockouts
+
+
+# --- the measurements -------------------------------------------------------------------------------------------------
+
+def measure_task(ctx: Context, target: Target) -> Measurement:
+    inputs = _live_inputs(ctx, target)
+    if inputs is None:
+        return NO_IMAGES
+    stem, image, t, seed = inputs
+    comparison = denoising.compare(ctx, image, t, seed)
+    shape_in = tuple(comparison.x_t.shape[1:])
+    shape_naive = tuple(comparison.predictions["naive"].eps_hat.shape[1:])
+    shape_unet = tuple(comparison.predictions["unet"].eps_hat.shape[1:])
+    count = int(np.prod(shape_unet))
+    values = {"image": stem, "t": t, "input_shape": shape_in, "naive_shape": shape_naive, "unet_shape": shape_unet,
+              "values_per_image": count, "unet_eps_mse": comparison.predictions["unet"].eps_mse,
+              "naive_eps_mse": comparison.predictions["naive"].eps_mse}
+    same = shape_in == shape_naive == shape_unet
+    shape = "×".join(str(n) for n in shape_in)
+    text = (f"Measured on `{stem}` at t = {t}: x_t is {shape} (colours × height × width), and "
+            + (f"both networks answer with ε̂ of exactly that shape: {count:,} noise values, one per pixel and "
+               "colour." if same else
+               f"the networks answer with {'×'.join(map(str, shape_naive))} and {'×'.join(map(str, shape_unet))}: "
+               "not one value per input value.")
+            + f" Their ε-MSE on this image: U-Net {mse(values['unet_eps_mse'])}, naive CNN "
+              f"{mse(values['naive_eps_mse'])}.")
+    return Measurement(text, values, AGREES if same else DISAGREES, "live: both models on this x_t")
+
+
+def measure_window(ctx: Context, target: Target) -> Measurement:
+    inputs = _live_inputs(ctx, target)
+    if inputs is None:
+        return NO_IMAGES
+    stem, image, t, seed = inputs
+    y, x = target.pixel or (ctx.image_size // 2, ctx.image_size // 2)
+    convs = [block.module for block in ctx.pair.naive.blocks()]
+    kernel = int(convs[0].kernel_size[0])
+    naive_last = ctx.naive_specs[-1].name
+    unet_last = ctx.unet_specs[-1].name
+    theory = int(ctx.fields[naive_last].size)
+    unet_field = ctx.fields[unet_last]
+    fields = receptive.views(ctx, image, t, seed, y, x, receptive.OUTPUT)
+    naive, unet = fields[0].effective, fields[1].effective
+    pixels = ctx.image_size ** 2
+    values = {"image": stem, "t": t, "pixel": (y, x), "layers": len(convs), "kernel": kernel,
+              "naive_theory": theory, "naive_support": naive.support, "pixels": pixels,
+              "naive_share": theory ** 2 / pixels, "unet_theory": int(unet_field.size_clipped),
+              "unet_global_via": tuple(unet_field.global_via), "unet_support": unet.support,
+              "unet_r90": None if unet.radius_90 is None else 2 * unet.radius_90 + 1}
+    matches = naive.support == theory ** 2
+    text = (f"The naive CNN stacks {len(convs)} convolutions of {kernel}×{kernel}, so its output pixel sees a "
+            f"{theory}×{theory} square: {theory ** 2:,} of the image's {pixels:,} pixels "
+            f"({share(values['naive_share'])}). Measured at pixel (y={y}, x={x}) of `{stem}` at t = {t}: its "
+            f"gradient is nonzero on {naive.support:,} pixels, "
+            + ("exactly that square." if matches else "which does not match the arithmetic.")
+            + f" The U-Net's field covers {values['unet_theory']}×{values['unet_theory']}"
+            + (f", and it also sees everything through {' and '.join(unet_field.global_via)}" if unet_field.global_via
+               else "")
+            + f": its gradient reaches {unet.support:,} pixels")
+    if values["unet_r90"] is not None:
+        text += f", with 90 % of it inside a {values['unet_r90']}×{values['unet_r90']} square"
+    text += "."
+    small = theory < ctx.image_size
+    verdict = AGREES if matches and small else DISAGREES if not small else PARTLY
+    return Measurement(text, values, verdict, "live: the theoretical field and one gradient per network")
+
+
+def measure_scales(ctx: Context, target: Target) -> Measurement:
+    inputs = _live_inputs(ctx, target)
+    if inputs is None:
+        return NO_IMAGES
+    stem, image, t, seed = inputs
+    naive_sizes = sorted({spec.output_shape[-1] for spec in ctx.naive_specs}, reverse=True)
+    num_levels = ctx.pair.unet.config.num_levels
+    unet_sizes = [ctx.spec(f"enc{level}").output_shape[-1] for level in range(1, num_levels + 1)]
+    bottleneck = ctx.spec("mid.res2").output_shape[-1]
+    outputs = levels.record_levels(ctx, image, t, seed)
+    skip_high = high_frequency_share(outputs["skip1"][0], ctx.image_size)
+    up_high = high_frequency_share(outputs["dec1.up"][0], ctx.image_size)
+    values = {"image": stem, "t": t, "naive_layers": len(ctx.naive_specs), "naive_sizes": naive_sizes,
+              "unet_sizes": unet_sizes, "bottleneck": bottleneck, "bottleneck_cycles": bottleneck // 2,
+              "skip1_high": skip_high, "up1_high": up_high}
+    one_scale = len(naive_sizes) == 1
+    text = (f"The naive CNN's {len(ctx.naive_specs)} layers "
+            + (f"all work at {naive_sizes[0]}×{naive_sizes[0]}." if one_scale else
+               f"work at {', '.join(map(str, naive_sizes))} pixels.")
+            + f" The U-Net's levels work at {', '.join(f'{n}×{n}' for n in unet_sizes)} and its bottleneck at "
+              f"{bottleneck}×{bottleneck}, where a map can hold at most {bottleneck // 2} cycles per image: only "
+              f"the coarsest patterns. Measured on `{stem}` at t = {t}: {share(skip_high)} of the power of skip1 "
+              f"lies at high frequencies, against {share(up_high)} for the upsampled path it joins (dec1.up), so ")
+    text += ("the skip brings the fine scale that the coarse path has lost." if skip_high > up_high else
+             "here the upsampled path carries at least as much fine detail as the skip.")
+    verdict = AGREES if one_scale and len(set(unet_sizes)) > 1 and skip_high > up_high else PARTLY
+    return Measurement(text, values, verdict, "live: the models' shapes and one recorded forward pass")
+
+
+def measure_detail(ctx: Context, target: Target) -> Measurement:
+    metrics = ctx.metrics
+    t = target.t or 250
+    if not metrics or t not in metrics.get("timesteps", []):
+        return _missing("The held-out PSNR at this t")
+    index = metrics["timesteps"].index(t)
+    unet, naive = metrics["models"]["unet"]["psnr"], metrics["models"]["naive"]["psnr"]
+    wins = sum(u > n for u, n in zip(unet, naive))
+    values = {"t": t, "unet_psnr": unet[index], "naive_psnr": naive[index], "gap": unet[index] - naive[index],
+              "wins": wins, "timesteps": len(unet)}
+    text = (f"On the held-out images at t = {t}, the U-Net's x̂₀ scores a PSNR of {db(unet[index])} and the naive "
+            f"CNN's {db(naive[index])}: ")
+    text += (f"the U-Net is {db(values['gap'])} closer to the clean image." if values["gap"] > 0 else
+             f"the naive CNN is {db(-values['gap'])} closer, against the lesson.")
+    text += f" The U-Net's estimate is the closer one at {wins} of the {len(unet)} timesteps measured."
+    inputs = _live_inputs(ctx, target)
+    if inputs is not None:
+        stem, image, t_live, seed = inputs
+        comparison = denoising.compare(ctx, image, t_live, seed)
+        values.update(image=stem, image_unet_psnr=comparison.predictions["unet"].psnr,
+                      image_naive_psnr=comparison.predictions["naive"].psnr)
+        text += (f" On `{stem}` here: U-Net {db(values['image_unet_psnr'])}, naive CNN "
+                 f"{db(values['image_naive_psnr'])}.")
+    verdict = AGREES if values["gap"] > 0 and wins == len(unet) else PARTLY if values["gap"] > 0 else DISAGREES
+    return Measurement(text, values, verdict, "weights/metrics.json: models.*.psnr; live: this image")
+
+
+def measure_time(ctx: Context, target: Target) -> Measurement:
+    inputs = _live_inputs(ctx, target)
+    knockouts = _knockout_rows(ctx, "told the wrong t")
+    if inputs is None:
+        return NO_IMAGES
+    stem, image, t, seed = inputs
+    first, last = 1, ctx.diffusion.num_timesteps - 1
+    _, x_t, _ = ctx.x_t(image, t, seed)
+    with torch.no_grad():
+        early = ctx.pair.naive(x_t, torch.tensor([first]))
+        late = ctx.pair.naive(x_t, torch.tensor([last]))
+    difference = float((early - late).abs().max())
+    values = {"image": stem, "t": t, "naive_t_a": first, "naive_t_b": last, "naive_difference": difference}
+    text = (f"Measured: for the same x_t, the naive CNN's ε̂ at t = {first} and at t = {last} differ by at most "
+            f"{difference:g}" + (": identical, it cannot tell them apart." if difference == 0 else
+                                 ": it does react to t, against the lesson."))
+    told = knockout_settings(target.knockouts)["told_t"]
+    if told is not None:
+        comparison = denoising.compare(ctx, image, t, seed, denoising.Knockouts(told_t=told))
+        values.update(told_t=told, image_ratio=ratio(comparison.predictions["knocked"].eps_mse,
+                                                      comparison.predictions["unet"].eps_mse))
+        text += (f" Telling the U-Net t = {told} while x_t is at t = {t} multiplies its ε-MSE on `{stem}` by "
+                 f"{times(values['image_ratio'])}.")
+    if knockouts is None:
+        return Measurement(text + f" The held-out knock-out table: {NOT_COMPUTED}.", values,
+                           AGREES if difference == 0 else DISAGREES, "live; weights/metrics.json missing")
+    ratios = [ratio(w, i) for w, i in zip(knockouts["eps_mse"]["told the wrong t"], knockouts["eps_mse"]["intact"])]
+    values.update(heldout_ratios=ratios, heldout_timesteps=list(knockouts["timesteps"]))
+    text += (f" On the held-out set, the wrong t ({knockouts.get('told_the_wrong_t', 'the far end of the schedule')})"
+             f" multiplies the U-Net's ε-MSE by {times(min(ratios))} to {times(max(ratios))} over "
+             f"t = {', '.join(map(str, knockouts['timesteps']))}.")
+    verdict = AGREES if difference == 0 and min(ratios) > 1 else PARTLY if difference == 0 else DISAGREES
+    return Measurement(text, values, verdict, "live: the naive CNN at two t; weights/metrics.json: knockouts")
+
+
+def measure_skips(ctx: Context, target: Target) -> Measurement:
+    num_levels = ctx.pair.unet.config.num_levels
+    names = [f"skip{level} cut" for level in range(1, num_levels + 1)]
+    knockouts = _knockout_rows(ctx, *names)
+    if knockouts is None:
+        return _missing("The held-out knock-out table")
+    timesteps = list(knockouts["timesteps"])
+    intact = knockouts["eps_mse"]["intact"]
+    ratios = {name: [ratio(v, i) for v, i in zip(knockouts["eps_mse"][name], intact)] for name in names}
+    t = target.t if target.t in timesteps else timesteps[len(timesteps) // 2]
+    index = timesteps.index(t)
+    first = ratios[names[0]]
+    deep = [ratios[name][index] for name in names[2:]] or [ratios[names[-1]][index]]
+    values = {"t": t, "timesteps": timesteps, "skip1_ratios": first, "skip1_at_t": first[index],
+              "ratios_at_t": {name: ratios[name][index] for name in names}, "deep_min": min(deep),
+              "deep_max": max(deep)}
+    text = (f"On the held-out set at t = {t}, cutting skip1 multiplies the U-Net's ε-MSE by {times(first[index])}; "
+            f"over t = {', '.join(map(str, timesteps))} by {times(min(first))} to {times(max(first))}. "
+            f"The deeper, coarser skips ({', '.join(n.split()[0] for n in names[2:])}) cost "
+            f"{times(min(deep))} to {times(max(deep))} at t = {t}.")
+    inputs = _live_inputs(ctx, target)
+    if inputs is not None:
+        stem, image, t_live, seed = inputs
+        cut = knockout_settings(target.knockouts)["cut"] or frozenset({1})
+        comparison = denoising.compare(ctx, image, t_live, seed, denoising.Knockouts(zero_skips=cut))
+        values.update(image=stem, image_ratio=ratio(comparison.predictions["knocked"].eps_mse,
+                                                    comparison.predictions["unet"].eps_mse))
+        text += f" On `{stem}` here: {times(values['image_ratio'])}."
+    finest_matters_most = first[index] >= max(values["ratios_at_t"].values())
+    verdict = AGREES if min(first) > 1 and finest_matters_most else PARTLY if min(first) > 1 else DISAGREES
+    if not finest_matters_most:
+        text += " Against the lesson, a deeper skip matters more than the finest one here."
+    return Measurement(text, values, verdict, "weights/metrics.json: knockouts; live: this image")
+
+
+def measure_concat(ctx: Context, target: Target) -> Measurement:
+    concat = (ctx.metrics or {}).get("concat")
+    try:
+        timesteps = list(concat["timesteps"])
+        level = concat["levels"]["1"]
+        channels, errors = level["channels"], level["eps_mse"]
+        intact, skip_zero, up_zero = errors["intact"], errors["skip_zero"], errors["up_zero"]
+    except (TypeError, KeyError):
+        return _missing("The concatenation measurements")
+    t = target.t if target.t in timesteps else timesteps[len(timesteps) // 2]
+    index = timesteps.index(t)
+    skip_ratio, up_ratio = ratio(skip_zero[index], intact[index]), ratio(up_zero[index], intact[index])
+    values = {"t": t, "up_channels": channels["up"], "skip_channels": channels["skip"],
+              "out_channels": channels["out"], "skip_zero_ratio": skip_ratio, "up_zero_ratio": up_ratio}
+    text = (f"At the finest decoder level the upsampled path brings {channels['up']} channels and skip1 "
+            f"{channels['skip']}; stacked, that is {channels['up'] + channels['skip']} channels, which a "
+            f"convolution brings down to {channels['out']}. On the held-out set at t = {t}, blanking the skip half "
+            f"multiplies the ε-MSE by {times(skip_ratio)}, blanking the upsampled half by {times(up_ratio)}: ")
+    if skip_ratio > 1 and up_ratio > 1:
+        text += ("the decoder uses both halves, and leans on the "
+                 + ("skip" if skip_ratio > up_ratio else "upsampled path") + " more.")
+        verdict = AGREES
+    else:
+        unused = "skip" if skip_ratio <= 1 else "upsampled path"
+        text += f"the decoder barely uses the {unused} half here, against the lesson's picture."
+        verdict = PARTLY
+    return Measurement(text, values, verdict, "weights/metrics.json: concat")
+
+
+def measure_gradients(ctx: Context, target: Target) -> Measurement:
+    gradients = (ctx.metrics or {}).get("gradients")
+    try:
+        blocks = list(gradients["blocks"])
+        trained, random_init = gradients["trained"], gradients["random_init"]
+        pairs = {"trained": (trained["intact"], trained["skips_cut"]),
+                 "random": (random_init["intact"], random_init["skips_cut"])}
+    except (TypeError, KeyError):
+        return _missing("The gradient measurements")
+    first = next((i for i, name in enumerate(blocks) if name.startswith("enc")), 0)
+    name = blocks[first]
+    trained_ratio = ratio(pairs["trained"][0][first], pairs["trained"][1][first])
+    random_ratio = ratio(pairs["random"][0][first], pairs["random"][1][first])
+    values = {"block": name, "trained_intact": pairs["trained"][0][first], "trained_cut": pairs["trained"][1][first],
+              "trained_ratio": trained_ratio, "random_ratio": random_ratio}
+    text = (f"The gradient reaching {name}, the first encoder block, is {mse(values['trained_intact'])} with the "
+            f"skips and {mse(values['trained_cut'])} with them cut in the trained U-Net ({times(trained_ratio)}); "
+            f"in an untrained U-Net of the same shape the skips make it {times(random_ratio)}. ")
+    if trained_ratio > 1 and random_ratio > 1:
+        text += "The skips are a highway: far more of the error signal reaches the early layers through them."
+        verdict = AGREES
+    elif trained_ratio > 1 or random_ratio > 1:
+        text += "Only one of the two networks shows the highway: the lesson's claim holds partly here."
+        verdict = PARTLY
+    else:
+        text += "Against the lesson, cutting the skips does not shrink the gradient at the early layers here."
+        verdict = DISAGREES
+    return Measurement(text, values, verdict, "weights/metrics.json: gradients")
+
+
+def measure_noise_scales(ctx: Context, target: Target) -> Measurement:
+    knockouts = _knockout_rows(ctx, "bottleneck bypassed", "skip1 cut")
+    if knockouts is None:
+        return _missing("The bottleneck knock-out across t")
+    timesteps = list(knockouts["timesteps"])
+    rows = knockouts["eps_mse"]
+    intact = rows["intact"]
+    bottleneck = [ratio(v, i) for v, i in zip(rows["bottleneck bypassed"], intact)]
+    skip = [ratio(v, i) for v, i in zip(rows["skip1 cut"], intact)]
+    skip_added = [v - i for v, i in zip(rows["skip1 cut"], intact)]
+    peak_b = timesteps[int(np.argmax(bottleneck))]
+    peak_s = timesteps[int(np.argmax(skip))]
+    peak_added = timesteps[int(np.argmax(skip_added))]
+    values = {"timesteps": timesteps, "bottleneck_ratios": bottleneck, "skip1_ratios": skip,
+              "skip1_added": skip_added, "bottleneck_peak_t": peak_b, "skip1_peak_t": peak_s,
+              "skip1_added_peak_t": peak_added}
+    text = (f"Bypassing the bottleneck multiplies the held-out ε-MSE by "
+            f"{', '.join(f'{times(r)} at t = {t}' for r, t in zip(bottleneck, timesteps))}. ")
+    bottleneck_agrees = peak_b == max(timesteps)
+    if bottleneck_agrees:
+        text += f"As the lesson says, the bottleneck matters most at the highest t, {peak_b}. "
+    else:
+        text += (f"The lesson says it matters most at high t; this model needs it most at t = {peak_b} "
+                 f"({times(max(bottleneck))}), more than at t = {max(timesteps)} "
+                 f"({times(bottleneck[timesteps.index(max(timesteps))])}). ")
+    text += (f"Cutting skip1 costs {times(skip[0])} at t = {timesteps[0]} and {times(skip[-1])} at t = {timesteps[-1]}"
+             f"; in error added rather than multiplied, {mse(skip_added[0])} and {mse(skip_added[-1])}. ")
+    skip_agrees = peak_s == min(timesteps)
+    added_agrees = peak_added == min(timesteps)
+    if skip_agrees:
+        text += "The finest skip matters most at small t, as the lesson says."
+    elif added_agrees:
+        text += ("So the finest skip adds the most error at small t, as the lesson says, but relative to the intact "
+                 f"network's own error it matters most at t = {peak_s}, because the intact error there is tiny.")
+    else:
+        text += f"Against the lesson, the finest skip matters most at t = {peak_s}, not at small t."
+    verdict = (AGREES if bottleneck_agrees and (skip_agrees or added_agrees)
+               else DISAGREES if not bottleneck_agrees and not (skip_agrees or added_agrees) else PARTLY)
+    return Measurement(text, values, verdict, "weights/metrics.json: knockouts")
+
+
+def measure_accumulation(ctx: Context, target: Target) -> Measurement:
+    inputs = _live_inputs(ctx, target)
+    if inputs is None:
+        return NO_IMAGES
+    stem, image, t, seed = inputs
+    frame = None
+    for frame in denoising.reverse_process(ctx, image, t, seed, REVERSE_STEPS, every=REVERSE_STEPS):
+        pass
+    drift = frame.drift
+    first_gap = drift["unet"][0] - drift["naive"][0]
+    last_gap = drift["unet"][-1] - drift["naive"][-1]
+    values = {"image": stem, "t": t, "steps": REVERSE_STEPS, "unet_first": drift["unet"][0],
+              "naive_first": drift["naive"][0], "unet_last": drift["unet"][-1], "naive_last": drift["naive"][-1],
+              "first_gap": first_gap, "last_gap": last_gap}
+    text = (f"Measured from t = {t} on `{stem}` with {REVERSE_STEPS} DDIM steps: after the first step the U-Net's x̂₀ "
+            f"scores {db(values['unet_first'])} and the naive CNN's {db(values['naive_first'])} (a gap of "
+            f"{db(first_gap)}); after the last step {db(values['unet_last'])} and {db(values['naive_last'])} "
+            f"(a gap of {db(last_gap)}). ")
+    if last_gap > first_gap > 0:
+        text += "The gap grew along the way: the naive CNN's small errors compound."
+        verdict = AGREES
+    elif last_gap > 0:
+        text += "The U-Net ends ahead, but the gap did not grow along the way on this image."
+        verdict = PARTLY
+    else:
+        text += "On this image the naive CNN ends as close as the U-Net: no accumulation shows here."
+        verdict = DISAGREES
+    return Measurement(text, values, verdict, "live: DDIM with both models")
+
+
+# --- the steps --------------------------------------------------------------------------------------------------------
+
+def steps(ctx: Context) -> list[Step]:
+    """The lesson, in order. Targets depend on the loaded models (the centre pixel, the number of levels)."""
+    centre = (ctx.image_size // 2, ctx.image_size // 2)
+    # Like the held-out knock-out table, tell the U-Net the far end of the schedule.
+    late_t = 900
+    told = 1 if late_t >= ctx.diffusion.num_timesteps // 2 else ctx.diffusion.num_timesteps - 1
+
+    def step(id, title, text, see, target, measure, words=()):
+        return Step(id, title, text, see, target, lambda c: measure(c, target), tuple(words))
+
+    return [
+        step("task", "The task: a noise value for every pixel",
+             "A diffusion model removes noise a little at a time. At each step it gets the noisy image x_t and "
+             "the timestep t, and it must say how much of every pixel is noise: its answer ε̂ is an image of its "
+             "own, not a label. That is dense prediction, like outlining objects pixel by pixel, but with "
+             "continuous values. Taking ε̂ out of x_t gives the network's guess of the clean image, x̂₀.",
+             "In the Denoising lab: the clean image, x_t and the true noise on top; below, each network's "
+             "predicted noise, predicted clean image and error map, each the size of the input.",
+             Target("denoising", "1f353", 250, 0, knockouts=(), evidence=DENOISE_VIEW), measure_task,
+             ("x_t", "timestep t", "ε̂", "x̂₀", "dense prediction", "ε-MSE")),
+        step("window", "Problem 1: the naive CNN sees a small window",
+             "Each convolution lets an output pixel look one step further in every direction. Stacked, the "
+             "naive CNN's answer at a pixel depends only on a small square around it, its receptive field: "
+             "nothing outside can change it. The U-Net halves the resolution level by level, so the same small "
+             "kernels cover more and more of the image, and its attention layers look at all of it.",
+             "In the Receptive field tab, at the centre pixel: a small bright square for the naive CNN, and a "
+             "field spread over the whole image for the U-Net, with the numbers below.",
+             Target("receptive", "1f353", 250, 0, block=receptive.OUTPUT, pixel=centre, evidence="rf-overlays"),
+             measure_window, ("receptive field", "gradient")),
+        step("scales", "Problem 2: one scale only",
+             "Noise has coarse parts (slow blotches) and fine parts (grain from pixel to pixel). The naive CNN "
+             "works at full resolution from start to end, so every layer looks at the image at the same scale. "
+             "The U-Net's encoder halves its maps level by level and the decoder doubles them back, so each "
+             "level handles a different scale, and the skips hand the fine scales across.",
+             "In Architecture, all levels at once: every U-Net level at its own resolution, and spectra in which "
+             "each skip keeps high frequencies that the upsampled path beside it has lost.",
+             Target("architecture", "1f353", 250, 0, block="mid.res2", evidence="level-maps"), measure_scales,
+             ("spectrum", "skip connection", "bottleneck")),
+        step("detail", "Problem 3: fine detail gets lost",
+             "A plain stack of convolutions mixes each pixel with its neighbours again and again, so sharp edges "
+             "wash out and the clean-image estimate comes out soft. The U-Net keeps a full-resolution copy of its "
+             "early features and hands it to the decoder. Compare the two estimates and their error maps.",
+             "In the Denoising lab: the naive CNN's predicted clean image is softer, and its error map is "
+             "brighter along the edges.",
+             Target("denoising", "1f353", 250, 0, knockouts=(), evidence=DENOISE_VIEW), measure_detail,
+             ("x̂₀", "PSNR")),
+        step("time", "Problem 4: the naive CNN cannot know t",
+             "The naive CNN is never given t: it must guess from the picture alone how noisy it is. The U-Net "
+             "turns t into a vector and adds it inside every block, so it can treat an almost clean image "
+             "differently from almost pure noise. Lie to the U-Net about t and see what that costs.",
+             "In the Denoising lab, with the U-Net told the wrong timestep: the knocked-out U-Net column falls "
+             "apart while the intact one does not.",
+             Target("denoising", "00a9-fe0f", late_t, 0, knockouts=(f"{KNOCKOUT_TOLD}{told}",),
+                    evidence=DENOISE_VIEW), measure_time,
+             ("timestep t", "time embedding", "knock-out", "ε-MSE")),
+        step("skips", "Skip connections carry the detail",
+             "A skip connection copies an encoder level's features straight across to the decoder level of the "
+             "same size. The finest one, skip1, carries full-resolution features: where each edge and each grain "
+             "of noise sits. Cut it, and the decoder has to rebuild that detail from the coarse path alone.",
+             "In the Denoising lab with skip1 cut: the knocked-out U-Net's predicted noise loses its pixel-level "
+             "grain and its clean-image estimate falls apart.",
+             Target("denoising", "1f353", 250, 0, knockouts=("skip1",), evidence=DENOISE_VIEW), measure_skips,
+             ("skip connection", "knock-out", "ε-MSE")),
+        step("concat", "Concatenation keeps both sources",
+             "The U-Net does not add a skip to the decoder's features: it stacks the two side by side, so the "
+             "decoder sees both whole and learns how to mix them. Blank one half and see how much the decoder "
+             "relied on it.",
+             "In the Proofs tab, concatenation: for each decoder level, the channels from the skip and from the "
+             "upsampled path, and the error when either half is blanked.",
+             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-concat"), measure_concat,
+             ("concatenation", "skip connection", "ε-MSE")),
+        step("gradients", "Gradient highways",
+             "Training sends an error signal, the gradient, backwards from the output to every weight. Through a "
+             "long plain stack it must cross every layer and can fade on the way. Skip connections give it a "
+             "short path from the decoder straight back to the early encoder blocks.",
+             "In the Proofs tab, gradient highways: the size of the gradient that reaches each block, with the "
+             "skips and with them cut, for the trained and for an untrained U-Net.",
+             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-gradients"), measure_gradients, ("gradient",)),
+        step("noise-scales", "Noise at different scales: bottleneck and skips",
+             "The lesson says that at high t, when little of the image is left, the coarse bottleneck matters "
+             "most, and that at low t the fine detail carried by the skips matters most. Both claims can be "
+             "tested: bypass the bottleneck, or cut the finest skip, at each t.",
+             "In the Proofs tab, bottleneck against skips: how much each knock-out multiplies the error, "
+             "against t.",
+             Target(PROOFS_TAB, "1f353", 500, 0, evidence="proof-bottleneck"), measure_noise_scales,
+             ("bottleneck", "skip connection", "knock-out")),
+        step("accumulation", "The accumulation problem",
+             "Sampling runs the network again and again, each step starting from the last one's output. An error "
+             "that is small in one step can grow as steps pile up, so a network that is a little worse per step "
+             "can end up far worse. Run the reverse process from the same x_t with both networks.",
+             "In the Denoising lab, the reverse process runs for both networks: the drift chart follows each "
+             "model's clean-image estimate against the original, step by step.",
+             Target("denoising", "1f353", 500, 0, knockouts=(), evidence="reverse-drift", press="denoise-from-here"),
+             measure_accumulation, ("DDIM", "x̂₀", "PSNR")),
+    ]
+
+
+def glossary_lines(words: tuple[str, ...]) -> list[str]:
+    return [f"**{word}**: {GLOSSARY[word]}" for word in words]

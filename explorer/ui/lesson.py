@@ -1,0 +1,334 @@
+"""The Lesson tab: "Why U-Net?" step by step, each step with a "Show me" button that sets up its proof.
+
+`build` lays out the tab (it comes first); `wire`, called once every tab exists, finds the controls a
+step sets in the other tabs (by their elem_id, the same names the browser tests use), connects the
+buttons, and reads and writes the shareable state in the page URL (explorer/ui/urlstate.py).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import gradio as gr
+
+from explorer import lesson
+from explorer.ui import urlstate
+from explorer.ui.inputs import Inputs
+from explorer.views import receptive
+from explorer.views.context import Context
+
+LESSON_TAB = "lesson"
+
+BADGES = {
+    lesson.AGREES: "✓ **Measured on this model: it agrees with the lesson.**",
+    lesson.PARTLY: "◑ **Measured on this model: it agrees only in part.**",
+    lesson.DISAGREES: "✗ **Measured on this model: it disagrees with the lesson.**",
+    lesson.NOT_COMPUTED: "… **Measured on this model: not computed yet.**",
+}
+
+# elem_ids of the other tabs' controls a step may set: (attribute, elem_id, required)
+CONTROL_IDS = (
+    ("rf_y", "rf-y", True), ("rf_x", "rf-x", True), ("rf_block", "rf-block", True),
+    ("override_t", "override-t", True), ("told_t", "told-t", True), ("skips", "skip-switches", True),
+    ("attention", "attention-switch", True), ("bottleneck", "bottleneck-switch", False),
+)
+
+# After "Show me" or a link: wait until the chosen tab is on screen and refresh it, then bring the evidence
+# into view, move the keyboard focus there, and press the step's button if it names one.
+SCROLL_JS = """
+(payload) => {
+  let wanted = {};
+  try { wanted = JSON.parse(payload || '{}'); } catch (e) { return; }
+  const shown = (element) => element && element.getClientRects().length > 0;
+  const started = Date.now();
+  let refreshed = !wanted.tab;
+  const go = () => {
+    if (!refreshed && shown(document.getElementById('tab-' + wanted.tab))) {
+      // A tab switched from here is not refreshed by a click on its button: press its refresh (explorer/ui/refresh.py).
+      const holder = document.getElementById('refresh-' + wanted.tab);
+      const button = holder && (holder.tagName === 'BUTTON' ? holder : holder.querySelector('button'));
+      if (button) button.click();
+      refreshed = true;
+    }
+    const target = wanted.evidence ? document.getElementById(wanted.evidence) : null;
+    if (refreshed && (!wanted.evidence || shown(target))) {
+      if (target) {
+        target.scrollIntoView({block: 'start'});
+        if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
+        target.focus({preventScroll: true});
+      }
+      const press = wanted.press ? document.getElementById(wanted.press) : null;
+      if (press) press.click();
+      return;
+    }
+    if (Date.now() - started < 8000) setTimeout(go, 100);
+  };
+  setTimeout(go, 50);
+}
+"""
+
+
+@dataclass
+class LessonView:
+    chooser: gr.Radio
+    body: gr.Markdown
+    progress: gr.Markdown
+    show_me: gr.Button
+    previous: gr.Button
+    next: gr.Button
+    visited: gr.State
+    cache: gr.State  # step id → its rendered markdown, so a step measures once per session
+    scroll: gr.Textbox
+    url: gr.Textbox
+
+
+@dataclass
+class Controls:
+    """The components outside the Lesson tab that a step or a URL sets."""
+
+    tabs: gr.Tabs
+    active_tab: gr.State
+    image: gr.State
+    source: gr.Markdown
+    t: gr.Slider
+    seed: gr.Number
+    block: gr.State
+    rf_y: gr.Number
+    rf_x: gr.Number
+    rf_block: gr.Dropdown
+    override_t: gr.Checkbox
+    told_t: gr.Slider
+    skips: gr.CheckboxGroup
+    attention: gr.Checkbox
+    bottleneck: gr.Checkbox | None
+    tab_ids: tuple[str, ...]
+
+    def outputs(self) -> list:
+        names = ("tabs", "active_tab", "image", "source", "t", "seed", "block", "rf_y", "rf_x", "rf_block",
+                 "override_t", "told_t", "skips", "attention", "bottleneck")
+        return [getattr(self, name) for name in names if getattr(self, name) is not None]
+
+
+def find_controls(demo: gr.Blocks, tabs: gr.Tabs, active_tab: gr.State, panel: Inputs,
+                  selected_block: gr.State) -> Controls:
+    by_id = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    found = {}
+    for attribute, elem_id, required in CONTROL_IDS:
+        if elem_id not in by_id and required:
+            raise RuntimeError(f"The lesson sets the component with elem_id {elem_id!r}, which no tab has any more: "
+                               "restore the id or update CONTROL_IDS in explorer/ui/lesson.py")
+        found[attribute] = by_id.get(elem_id)
+    tab_ids = tuple(block.id for block in demo.blocks.values() if isinstance(block, gr.Tab) and block.id)
+    return Controls(tabs, active_tab, panel.image, panel.source, panel.t, panel.seed, selected_block,
+                    tab_ids=tab_ids, **found)
+
+
+def source_text(stem: str) -> str:
+    """The image caption of the input panel, as it reads for a held-out example."""
+    return f"Image: held-out example `{stem}`"
+
+
+def image_of_source(ctx: Context, text: str | None) -> str | None:
+    """The held-out image the input panel's caption names, or None (an upload, say)."""
+    stems = {path.stem for path in ctx.examples}
+    return next((name for name in re.findall(r"`([^`]+)`", text or "") if name in stems), None)
+
+
+# --- the step's words ---------------------------------------------------------------------------------------------
+
+def step_markdown(step: lesson.Step, measurement: lesson.Measurement, number: int, total: int) -> str:
+    words = "\n".join(f"- {line}" for line in lesson.glossary_lines(step.words))
+    return (f"### Step {number} of {total}: {step.title}\n\n{step.text}\n\n"
+            f"{BADGES[measurement.verdict]} {measurement.text}\n\n"
+            f"<small>Source: {measurement.source}</small>\n\n"
+            f"**What you should see** (press *Show me*): {step.see}\n\n"
+            f"**Words used here**\n\n{words}")
+
+
+def progress_markdown(steps: list[lesson.Step], current: str, visited: list[str]) -> str:
+    index = [step.id for step in steps].index(current)
+    seen = [step.id for step in steps if step.id in visited]
+    return f"Step **{index + 1}** of {len(steps)} · {len(seen)} of {len(steps)} opened in this session"
+
+
+def build(ctx: Context) -> LessonView:
+    """The Lesson tab's components (inside its gr.Tab). Events are connected by `wire`."""
+    steps = lesson.steps(ctx)
+    first = steps[0]
+    gr.Markdown("A path through *Why U-Net?* in short steps. Each step makes one claim of the lesson, gives the "
+                "number this model measures for it, and has a **Show me** button that sets the app up to prove "
+                "it. Every setting ends up in the page address, so you can share exactly what you see.",
+                elem_id="lesson-intro")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=260):
+            chooser = gr.Radio([(f"{i}. {step.title}", step.id) for i, step in enumerate(steps, 1)],
+                               value=first.id, label="Steps", elem_id="lesson-steps")
+            progress = gr.Markdown(progress_markdown(steps, first.id, [first.id]), elem_id="lesson-progress")
+        with gr.Column(scale=3, min_width=300):
+            body = gr.Markdown(step_markdown(first, first.measure(ctx), 1, len(steps)), elem_id="lesson-step")
+            show_me = gr.Button("Show me", variant="primary", elem_id="lesson-show-me")
+            with gr.Row():
+                previous = gr.Button("← Previous", size="sm", elem_id="lesson-previous", min_width=100,
+                                     interactive=False)
+                next_button = gr.Button("Next →", size="sm", elem_id="lesson-next", min_width=100)
+    visited = gr.State([first.id])
+    cache = gr.State({})
+    # Hidden carriers for the browser side: where to scroll after "Show me", and the query for the address bar.
+    scroll = gr.Textbox(visible="hidden", elem_id="lesson-scroll")
+    url = gr.Textbox(visible="hidden", elem_id="lesson-url")
+    return LessonView(chooser, body, progress, show_me, previous, next_button, visited, cache, scroll, url)
+
+
+def note_component() -> gr.Markdown:
+    """The note that says which parts of a shared link were ignored; hidden until there is one."""
+    return gr.Markdown(visible=False, elem_id="url-note")
+
+
+# --- state: one function sets the app to a UrlState, for "Show me" and for a link alike --------------------------
+
+def target_state(target: lesson.Target) -> urlstate.UrlState:
+    return urlstate.UrlState(tab=target.tab, image=target.image, t=target.t, seed=target.seed, block=target.block,
+                             pixel=target.pixel, knockouts=target.knockouts if target.tab == "denoising" else None)
+
+
+def updates(ctx: Context, controls: Controls, state: urlstate.UrlState) -> dict:
+    """{component: new value} for every setting `state` gives; the rest of the app is left as it is."""
+    out = {}
+    if state.tab is not None and state.tab in controls.tab_ids:
+        out[controls.tabs] = gr.Tabs(selected=state.tab)
+        out[controls.active_tab] = state.tab
+    if state.image is not None:
+        stem = lesson.image_stem(ctx, state.image)
+        if stem is not None:
+            out[controls.image] = lesson.image_array(ctx, stem)
+            out[controls.source] = source_text(stem)
+    if state.t is not None:
+        out[controls.t] = state.t
+    if state.seed is not None:
+        out[controls.seed] = state.seed
+    if state.block is not None:
+        spatial = receptive.spatial_blocks(ctx)
+        if state.block in spatial:
+            out[controls.rf_block] = state.block
+        if state.block != receptive.OUTPUT:
+            out[controls.block] = state.block
+    if state.pixel is not None:
+        out[controls.rf_y], out[controls.rf_x] = state.pixel
+    if state.knockouts is not None:
+        settings = lesson.knockout_settings(state.knockouts)
+        levels = ctx.pair.unet.config.num_levels
+        out[controls.override_t] = settings["told_t"] is not None
+        if settings["told_t"] is not None:
+            out[controls.told_t] = gr.Slider(value=settings["told_t"], interactive=True)
+        out[controls.skips] = [f"skip{level}" for level in range(1, levels + 1) if level not in settings["cut"]]
+        out[controls.attention] = settings["attention"]
+        if controls.bottleneck is not None:
+            out[controls.bottleneck] = settings["bottleneck"]
+    return out
+
+
+def current_state(ctx: Context, step: str, tab: str, source: str, t, seed, block: str,
+                  rf_y, rf_x, rf_block, override_t, told_t, skips, attention, bottleneck=False) -> urlstate.UrlState:
+    """The shareable part of what the app shows now; settings of other tabs are left out to keep links short."""
+    levels = ctx.pair.unet.config.num_levels
+    state = dict(step=step, tab=tab, image=image_of_source(ctx, source), t=_int(t), seed=_int(seed))
+    if tab == "architecture":
+        state["block"] = block
+    elif tab == "receptive":
+        state["block"] = rf_block
+        y, x = _int(rf_y), _int(rf_x)
+        state["pixel"] = (y, x) if y is not None and x is not None else None
+    elif tab == "denoising":
+        kept = set(skips or [])
+        knockouts = [f"skip{level}" for level in range(1, levels + 1) if f"skip{level}" not in kept]
+        if not attention:
+            knockouts.append(lesson.KNOCKOUT_ATTENTION)
+        if bottleneck:
+            knockouts.append(lesson.KNOCKOUT_BOTTLENECK)
+        if override_t and _int(told_t) is not None:
+            knockouts.append(f"{lesson.KNOCKOUT_TOLD}{_int(told_t)}")
+        state["knockouts"] = tuple(knockouts)
+    return urlstate.UrlState(**state)
+
+
+def _int(value) -> int | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number == int(number) else None
+
+
+# --- events ---------------------------------------------------------------------------------------------------------
+
+def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, note: gr.Markdown) -> None:
+    """Connect the lesson's buttons and the URL state (`note` says what a link had wrong); call after every tab
+    is built."""
+    # A step whose view is not in this app (its tab is missing) is left out rather than pointing at nothing.
+    steps = [step for step in lesson.steps(ctx) if step.target.tab in controls.tab_ids]
+    by_id = {step.id: step for step in steps}
+    ids = [step.id for step in steps]
+    view.chooser.choices = [(f"{i}. {step.title}", step.id) for i, step in enumerate(steps, 1)]
+    choices = urlstate.Choices(steps=tuple(ids), tabs=controls.tab_ids, images=tuple(p.stem for p in ctx.examples),
+                               blocks=tuple(ctx.block_names()) + (receptive.OUTPUT,), image_size=ctx.image_size,
+                               num_levels=ctx.pair.unet.config.num_levels)
+
+    def open_step(step_id, visited, cache):
+        step_id = step_id if step_id in by_id else ids[0]
+        visited = list(dict.fromkeys(list(visited or []) + [step_id]))
+        cache = dict(cache or {})
+        if step_id not in cache:
+            step = by_id[step_id]
+            cache[step_id] = step_markdown(step, step.measure(ctx), ids.index(step_id) + 1, len(steps))
+        index = ids.index(step_id)
+        return (cache[step_id], progress_markdown(steps, step_id, visited), visited, cache,
+                gr.Button(interactive=index > 0), gr.Button(interactive=index < len(ids) - 1))
+
+    def move(step_id, offset):
+        index = ids.index(step_id) if step_id in by_id else 0
+        return ids[min(max(index + offset, 0), len(ids) - 1)]
+
+    def show_me(step_id):
+        step = by_id.get(step_id, steps[0])
+        out = updates(ctx, controls, target_state(step.target))
+        out[view.scroll] = json.dumps({"tab": step.target.tab, "evidence": step.target.evidence,
+                                       "press": step.target.press})
+        return out
+
+    outputs = controls.outputs()
+    view.chooser.change(open_step, [view.chooser, view.visited, view.cache],
+                        [view.body, view.progress, view.visited, view.cache, view.previous, view.next],
+                        api_name=False, show_progress="minimal")
+    view.previous.click(lambda step_id: move(step_id, -1), view.chooser, view.chooser, api_name=False,
+                        show_progress="hidden")
+    view.next.click(lambda step_id: move(step_id, 1), view.chooser, view.chooser, api_name=False,
+                    show_progress="hidden")
+    view.show_me.click(show_me, view.chooser, outputs + [view.scroll], api_name=False, show_progress="hidden").then(
+        None, view.scroll, None, js=SCROLL_JS, api_name=False, show_progress="hidden")
+
+    # The URL: read once on load, written back after every change of what it records.
+    def read_url(request: gr.Request):
+        query = dict(getattr(request, "query_params", None) or {})
+        state = urlstate.parse(query, choices)
+        out = updates(ctx, controls, state)
+        if state.step is not None:
+            out[view.chooser] = state.step
+        if state.notes:
+            out[note] = gr.Markdown(urlstate.note_markdown(state.notes), visible=True)
+        out[view.scroll] = json.dumps({"tab": state.tab if state.tab in controls.tab_ids else None})
+        return out
+
+    demo.load(read_url, None, outputs + [view.chooser, note, view.scroll], api_name=False,
+              show_progress="hidden").then(None, view.scroll, None, js=SCROLL_JS, api_name=False, show_progress="hidden")
+
+    tracked = [view.chooser, controls.active_tab, controls.source, controls.t, controls.seed, controls.block,
+               controls.rf_y, controls.rf_x, controls.rf_block, controls.override_t, controls.told_t,
+               controls.skips, controls.attention] + ([controls.bottleneck] if controls.bottleneck else [])
+
+    def write_url(*values):
+        return urlstate.encode(current_state(ctx, *values))
+
+    gr.on([component.change for component in tracked], write_url, tracked, view.url, api_name=False,
+          show_progress="hidden", trigger_mode="always_last", preprocess=False).then(
+        None, view.url, None, js=urlstate.WRITE_JS, api_name=False, show_progress="hidden")

@@ -1,0 +1,515 @@
+"""One anonymous client must not exhaust memory, disk or the queue (issue 13), checked over HTTP.
+
+The app runs once for the module (`python app.py --max-sessions 4 --cache-mb 24`), with its own TMPDIR and
+its log in a file, so the tests can look at what it leaves on disk and at what it logs. Raw HTTP (a socket,
+httpx, Gradio's queue protocol) where gradio_client would refuse or hide the hostile request.
+Everything is bounded: 127.0.0.1 only, a timeout on every wait, a few megabytes per request.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from tests.server import ROOT, START_TIMEOUT_S, _answers, _stop, free_port
+
+MAX_SESSIONS = 4
+CACHE_MB = 24
+WAIT_S = 60.0          # the longest any test waits for the server to do something
+
+
+# --- the app, its temp folder and its log --------------------------------------------------------------------------
+
+@dataclass
+class App:
+    url: str
+    temp: Path          # the TMPDIR it was started with
+    log: Path
+    process: subprocess.Popen
+    planted: Path       # a dead process's temp folder, made before the start
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_log(self, pattern: str, since: int = 0, timeout: float = WAIT_S) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_text()[since:]
+            match = re.search(pattern, text)
+            if match:
+                return match.group(0)
+            time.sleep(0.2)
+        pytest.fail(f"the app never logged {pattern!r}; its log since then:\n{self.log_text()[since:][-3000:]}")
+
+    def roots(self) -> list[Path]:
+        parent = self.temp / "unet-explorer"
+        return sorted(p for p in parent.iterdir() if p.is_dir()) if parent.is_dir() else []
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    temp = tmp_path_factory.mktemp("hostile-temp")
+    planted = temp / "unet-explorer" / "999999-killed"  # as a kill -9 leaves it: files, an unlocked lock
+    (planted / "gradio" / "abc").mkdir(parents=True)
+    (planted / "gradio" / "abc" / "image.png").write_bytes(b"\0" * 1000)
+    (planted / ".lock").touch()
+    log = temp.parent / f"{temp.name}.log"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "TMPDIR": str(temp),
+           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    env.pop("GRADIO_TEMP_DIR", None)
+    with open(log, "wb") as output:
+        process = subprocess.Popen([sys.executable, "app.py", "--max-sessions", str(MAX_SESSIONS),
+                                    "--cache-mb", str(CACHE_MB)], cwd=ROOT, env=env, stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _answers(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"`python app.py` did not start; its output:\n{log.read_text()[-4000:]}", pytrace=False)
+            time.sleep(0.25)
+        yield App(url, temp, log, process, planted)
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def config(app) -> dict:
+    return httpx.get(app.url + "config", timeout=30).json()
+
+
+def fn_index(config: dict, api_name: str | None = None, target: tuple[int, str] | None = None) -> int:
+    for dependency in config["dependencies"]:
+        if api_name is not None and dependency.get("api_name") == api_name:
+            return dependency["id"]
+        if target is not None and list(target) in [list(t) for t in dependency["targets"]]:
+            return dependency["id"]
+    raise KeyError(api_name or target)
+
+
+def component_id(config: dict, elem_id: str) -> int:
+    for component in config["components"]:
+        if component.get("props", {}).get("elem_id") == elem_id:
+            return component["id"]
+    raise KeyError(elem_id)
+
+
+# --- Gradio's queue protocol, by hand ---------------------------------------------------------------------------
+
+@dataclass
+class Session:
+    """One session spoken to over raw HTTP: join events, read its event stream in a thread."""
+    url: str
+    hash: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    messages: list = field(default_factory=list)
+    reader: threading.Thread | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def join(self, index: int, data: list, event_data=None) -> str:
+        body = {"data": data, "fn_index": index, "session_hash": self.hash, "event_data": event_data,
+                "trigger_id": None}
+        response = httpx.post(self.url + "gradio_api/queue/join", json=body, timeout=30)
+        assert response.status_code == 200, (response.status_code, response.text[:300])
+        return response.json()["event_id"]
+
+    def listen(self, until=None) -> None:
+        """Read the stream in a thread; `until(message)` True closes it (as a client that leaves)."""
+        def read():
+            with httpx.stream("GET", self.url + "gradio_api/queue/data", params={"session_hash": self.hash},
+                              timeout=WAIT_S) as response:
+                for line in response.iter_lines():
+                    if self.stop.is_set():
+                        return
+                    if line.startswith("data:"):
+                        message = json.loads(line[5:])
+                        message["_order"] = next(ORDER)
+                        self.messages.append(message)
+                        if (until and until(message)) or message.get("msg") == "close_stream":
+                            return
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
+
+    def wait(self, event_id: str, msg: str, timeout: float = WAIT_S) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in list(self.messages):
+                if message.get("event_id") == event_id and message.get("msg") == msg:
+                    return message
+            time.sleep(0.05)
+        pytest.fail(f"no {msg!r} for event {event_id} within {timeout:.0f} s; got {self.messages[-5:]}")
+
+    def close(self) -> None:
+        self.stop.set()
+
+
+class _Counter:
+    def __init__(self):
+        self._lock, self._value = threading.Lock(), 0
+
+    def __next__(self) -> int:
+        with self._lock:
+            self._value += 1
+            return self._value
+
+
+ORDER = _Counter()
+
+
+def error_of(message: dict) -> str:
+    """The message a failed event gave its client ('' when it gave none)."""
+    assert message.get("success") is False, f"the event should have failed: {str(message)[:300]}"
+    output = message.get("output") or {}
+    return str(output.get("error") or "")
+
+
+def raw_request(app: App, head: bytes, chunks: list[bytes] = ()) -> bytes:
+    """Send a request by hand; stop sending body chunks as soon as the server answers. Returns the answer."""
+    port = int(app.url.rstrip("/").rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT_S) as sock:
+        sock.sendall(head)
+        for chunk in chunks:
+            if select.select([sock], [], [], 0.05)[0]:
+                break  # the server has answered before the body was complete
+            try:
+                sock.sendall(chunk)
+            except OSError:
+                break
+        answer = b""
+        try:
+            while not answer.endswith(b"}") and len(answer) < 100_000:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+        except OSError:
+            pass
+    return answer
+
+
+# --- memory: request bodies -------------------------------------------------------------------------------------
+
+def test_an_oversized_body_is_refused_before_it_is_sent(app):
+    """Content-Length of 100 MB and no body at all: a server that waited for the body would never answer."""
+    head = (b"POST /gradio_api/queue/join HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000000\r\n\r\n")
+    answer = raw_request(app, head)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert b"too large" in answer and b"64 KB" in answer, answer[-300:]
+
+
+def test_a_chunked_body_is_cut_off_at_the_limit(app):
+    """No Content-Length (chunked transfer): the body is counted as it arrives, refused once past 64 KB."""
+    head = (b"POST /gradio_api/queue/join HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")
+    piece = b'{"data": [' + b"1," * 8000
+    chunks = [b"%x\r\n%s\r\n" % (len(piece), piece)] * 128 + [b"0\r\n\r\n"]  # 2 MB in all
+    answer = raw_request(app, head, chunks)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert b"too large" in answer
+
+
+def test_a_big_value_in_a_small_request_is_refused(app, config):
+    """The 7.9 MB list as `t` of the issue: refused with a message, not stored in a session."""
+    body = {"data": [None, list(range(200_000)), 0], "fn_index": fn_index(config, "previews"),
+            "session_hash": "bigvalue", "event_data": None, "trigger_id": None}
+    response = httpx.post(app.url + "gradio_api/queue/join", json=body, timeout=30)
+    assert response.status_code == 413, (response.status_code, response.text[:200])
+    assert "too large" in response.json()["detail"]
+
+
+# --- memory: sessions and decoding ------------------------------------------------------------------------------
+
+def solid_png(colour, side: int = 32) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side), colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def x0_colour(client: Client) -> np.ndarray:
+    x0 = client.predict(250, 0, api_name="/previews")[0]
+    return np.asarray(Image.open(x0).convert("RGB"), dtype=np.float64).reshape(-1, 3).mean(axis=0)
+
+
+def test_session_state_is_bounded(app, tmp_path):
+    """--max-sessions 4: after four newer sessions, the first one's upload is gone (its state was dropped)."""
+    red = tmp_path / "red.png"
+    red.write_bytes(solid_png((230, 20, 20)))
+    first = Client(app.url, verbose=False)
+    first.predict(handle_file(str(red)), api_name="/upload_image")
+    colour = x0_colour(first)
+    assert colour[0] > colour[2] + 100, colour
+    for _ in range(MAX_SESSIONS + 1):
+        Client(app.url, verbose=False).predict(250, 0, api_name="/previews")
+    colour = x0_colour(first)
+    assert not colour[0] > colour[2] + 100, "the oldest session's state was kept beyond --max-sessions"
+
+
+def test_a_48_megapixel_jpeg_is_accepted(app, tmp_path):
+    """Decoded at 1/8 scale (JPEG draft): accepted, where the full 48 MP would need 183 MB."""
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (8000, 6000), (30, 60, 220)).save(photo, "JPEG", quality=80)
+    client = Client(app.url, verbose=False)
+    assert "upload" in client.predict(handle_file(str(photo)), api_name="/upload_image")
+    colour = x0_colour(client)
+    assert colour[2] > colour[0] + 100, colour
+
+
+def test_an_image_too_large_to_decode_is_refused_with_its_cost(app, tmp_path):
+    """A 6000×6000 RGBA PNG (a few KB of file) would take 275 MB to decode: refused, saying so."""
+    big = tmp_path / "big.png"
+    Image.new("RGBA", (6000, 6000), (0, 0, 0, 0)).save(big, "PNG")
+    client = Client(app.url, verbose=False)
+    with pytest.raises(AppError, match=r"too large.*MB"):
+        client.predict(handle_file(str(big)), api_name="/upload_image")
+
+
+# --- disk -------------------------------------------------------------------------------------------------------
+
+def test_uploads_are_capped(app):
+    too_big = b"\x89PNG" + b"0" * (17 * 2**20)
+    response = httpx.post(app.url + "gradio_api/upload", files={"files": ("big.png", too_big)}, timeout=60)
+    assert response.status_code == 413 and "size" in response.text.lower(), (response.status_code, response.text)
+    two = [("files", ("a.png", b"\x89PNG" + b"a" * (9 * 2**20))), ("files", ("b.png", b"\x89PNG" + b"b" * (9 * 2**20)))]
+    response = httpx.post(app.url + "gradio_api/upload", files=two, timeout=60)
+    assert response.status_code == 413, "two files that each pass the cap must not pass together"
+
+
+def gradio_cache(app: App) -> Path:
+    roots = app.roots()
+    assert len(roots) == 1, f"expected one temp root for the one app process, found {roots}"
+    return roots[0] / "gradio"
+
+
+def folder_bytes(folder: Path) -> int:
+    total = 0
+    for parent, _, names in os.walk(folder):  # os.walk skips what the server deletes meanwhile
+        for name in names:
+            try:
+                total += os.stat(os.path.join(parent, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def test_the_cache_is_bounded_by_size(app):
+    """--cache-mb 24: eight 8 MB uploads leave at most 24 MB (plus the one being written) behind."""
+    for index in range(8):
+        data = bytes([index]) * (8 * 2**20)
+        response = httpx.post(app.url + "gradio_api/upload", files={"files": (f"f{index}.png", data)}, timeout=60)
+        assert response.status_code == 200, response.text[:200]
+    cache = gradio_cache(app)
+    deadline = time.monotonic() + WAIT_S
+    while folder_bytes(cache) > (CACHE_MB + 8) * 2**20 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert folder_bytes(cache) <= (CACHE_MB + 8) * 2**20, f"{folder_bytes(cache) / 2**20:.0f} MB in the cache"
+
+
+def test_one_temp_root_and_dead_ones_swept(app):
+    roots = app.roots()
+    assert not app.planted.exists(), "the temp folder of a killed process was not swept at start"
+    assert len(roots) == 1 and roots[0].name.startswith(f"{app.process.pid}-"), roots
+
+
+def test_an_upload_leaves_nothing_behind(app, tmp_path):
+    before = {p for p in app.temp.rglob("*") if p.is_file()}
+    picture = tmp_path / "green.png"
+    picture.write_bytes(solid_png((20, 200, 40)))
+    Client(app.url, verbose=False).predict(handle_file(str(picture)), api_name="/upload_image")
+    new = {p for p in app.temp.rglob("*") if p.is_file()} - before
+    empty = [p for p in new if p.stat().st_size == 0]
+    assert not empty, f"empty files left per upload: {empty}"
+    assert not [p for p in new if p.name == "green.png"], "the uploaded file was kept after it was read"
+
+
+def test_a_gif_is_written_once(app):
+    before = set(app.temp.rglob("*.gif"))
+    client = Client(app.url, verbose=False)
+    client.predict(250, 7, 3, api_name="/denoise_from_here")
+    gifs = set(app.temp.rglob("*.gif")) - before
+    assert len(gifs) == 1, f"the reverse process's GIF should exist once on the server, found {sorted(gifs)}"
+
+
+# --- the queue --------------------------------------------------------------------------------------------------
+
+def test_steps_are_capped_at_250_and_the_page_says_so(app, config):
+    client = Client(app.url, verbose=False)
+    with pytest.raises(AppError, match=r"between 1 and 250"):
+        client.predict(250, 0, 251, api_name="/denoise_from_here")
+    labels = [c.get("props", {}).get("label") or "" for c in config["components"]]
+    assert any("250" in label and "steps" in label.lower() for label in labels), "the steps field should say 250"
+
+
+def reverse(config: dict, steps: int) -> tuple[int, list]:
+    return fn_index(config, "denoise_from_here"), [None, 250, 0, steps]
+
+
+def test_one_reverse_job_per_session(app, config):
+    session = Session(app.url)
+    index, data = reverse(config, 60)
+    first = session.join(index, data)
+    second = session.join(index, data)
+    session.listen()
+    done = [session.wait(event, "process_completed", timeout=WAIT_S * 3) for event in (first, second)]
+    session.close()
+    refused = [message for message in done if message.get("success") is False]
+    assert len(refused) == 1, f"expected exactly one refusal, got {[str(m)[:200] for m in done]}"
+    assert "still running" in error_of(refused[0])
+
+
+def test_a_job_nobody_reads_is_stopped(app, config):
+    """Joined, but no event stream ever opened: the reverse process stops instead of running 250 steps."""
+    since = len(app.log_text())
+    index, data = reverse(config, 250)
+    Session(app.url).join(index, data)
+    app.wait_for_log(r"reverse process stopped at step \d+ of 250: nobody reads", since, timeout=WAIT_S * 2)
+
+
+def test_a_job_whose_client_left_is_stopped(app, config):
+    """The client reads the first frame, then closes its stream: the run stops there."""
+    since = len(app.log_text())
+    session = Session(app.url)
+    index, data = reverse(config, 250)
+    session.join(index, data)
+    session.listen(until=lambda message: message.get("msg") == "process_generating")
+    app.wait_for_log(r"reverse process stopped .*(client left|nobody reads)", since, timeout=WAIT_S * 2)
+
+
+def test_one_concurrency_limit_for_all_endpoints(app, config):
+    """Two reverse processes (two sessions) hold both of the 2 slots: a preview from a third session waits
+    until one of them is done. With a limit per event, the preview would run at once."""
+    index, data = reverse(config, 40)
+    runners = []
+    for _ in range(2):
+        session = Session(app.url)
+        event = session.join(index, data)
+        session.listen()
+        runners.append((session, event))
+    starts = [session.wait(event, "process_starts") for session, event in runners]
+    assert starts
+    viewer = Session(app.url)
+    preview = viewer.join(fn_index(config, "previews"), [None, 250, 0])
+    viewer.listen()
+    viewer_end = viewer.wait(preview, "process_completed", timeout=WAIT_S * 2)
+    ends = [session.wait(event, "process_completed", timeout=WAIT_S * 2) for session, event in runners]
+    for session, _ in runners + [(viewer, None)]:
+        session.close()
+    # Completion, not start: the preview's own compute time separates the two messages, whichever of the
+    # two streams this process reads first.
+    shown = [[(m.get("msg"), m["_order"]) for m in s.messages if m.get("msg") != "process_generating"]
+             for s, _ in runners + [(viewer, None)]]
+    assert viewer_end["_order"] > min(end["_order"] for end in ends), (
+        f"a preview ran while two reverse processes ran: the concurrency limit is not global {shown}")
+    help_text = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True,
+                               timeout=120).stdout
+    assert "all endpoints" in " ".join(help_text.split())
+
+
+# --- correct downloads ------------------------------------------------------------------------------------------
+
+def test_an_identical_output_is_never_rewritten_in_place(app):
+    """The same request twice gives the same file; its bytes are not written again (in place, a download
+    running meanwhile would see a truncated file)."""
+    client = Client(app.url, verbose=False, download_files=False)
+    first = client.predict(400, 11, api_name="/previews")[1]["path"]
+    stat = os.stat(first)
+    time.sleep(0.05)
+    second = client.predict(400, 11, api_name="/previews")[1]["path"]
+    assert second == first
+    again = os.stat(first)
+    assert (again.st_ino, again.st_mtime_ns, again.st_size) == (stat.st_ino, stat.st_mtime_ns, stat.st_size), (
+        "the cached output file was written again in place")
+
+
+def test_two_clients_downloading_the_same_output_get_whole_files(app):
+    """Two clients ask for the identical output at once, again and again, and download it: every file is whole."""
+    problems, lock = [], threading.Lock()
+
+    def run(seed_offset: int):
+        client = Client(app.url, verbose=False, download_files=False)
+        with httpx.Client(timeout=30) as http:
+            for _ in range(12):
+                reply = client.predict(300, 5, api_name="/previews")
+                for item in reply[:2]:
+                    data = http.get(item["url"]).content
+                    try:
+                        Image.open(io.BytesIO(data)).load()
+                    except Exception as error:  # noqa: BLE001
+                        with lock:
+                            problems.append(f"{len(data)} bytes: {error}")
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=WAIT_S * 3)
+    assert not problems, f"{len(problems)} partial downloads: {problems[:5]}"
+
+
+# --- quiet, useful errors ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("skips", [1e9, 1.5, [[1]], {"skip1": True}, ["skip1", 2.5], True])
+def test_malformed_skips_get_a_message(app, skips):
+    client = Client(app.url, verbose=False)
+    with pytest.raises(AppError, match=r"skip"):
+        client.predict(250, 0, False, 250, skips, True, api_name="/denoise")
+
+
+@pytest.mark.parametrize("event_data", [[1, 2], "index", 7, {"index": "abc"}, {}, None])
+def test_event_data_of_any_shape_gets_a_message(app, config, event_data):
+    """The gallery pick, the diagram click and the hidden pixel pick, each with event data that a browser
+    would never send."""
+    picker = component_id(config, "rf-picker")
+    events = [fn_index(config, "pick_example"), fn_index(config, "click_block"),
+              fn_index(config, target=(picker, "select"))]
+    session = Session(app.url)
+    joined = []
+    for index in events:
+        inputs = len(config["dependencies"][index]["inputs"])
+        joined.append(session.join(index, [None, 250, 0, "output"][:inputs], event_data))
+    session.listen()
+    for event in joined:
+        message = error_of(session.wait(event, "process_completed"))
+        assert len(message) > 10, f"event data {event_data!r}: the client got no message"
+    session.close()
+
+
+def test_refusals_are_logged_in_one_line_without_tracebacks(app, config):
+    since = len(app.log_text())
+    client = Client(app.url, verbose=False)
+    for value in (1e9, {"a": 1}, [[1]]):
+        with pytest.raises(AppError):
+            client.predict(250, 0, False, 250, value, True, api_name="/denoise")
+    with pytest.raises(AppError):
+        client.predict(250, 0, 10**6, api_name="/denoise_from_here")
+    app.wait_for_log(r"refused denoise_from_here", since)
+    text = app.log_text()[since:]
+    assert "Traceback" not in text, text[-3000:]
+    assert len(re.findall(r"refused denoise", text)) >= 4, text[-2000:]
+
+
+# --- last: the app exits and takes its temp folder with it ---------------------------------------------------------
+
+def test_zz_stopping_the_app_removes_its_temp_root(app):
+    roots = app.roots()
+    assert len(roots) == 1
+    app.process.terminate()
+    app.process.wait(timeout=30)
+    assert not roots[0].exists(), f"{roots[0]} is still there after the app stopped"
