@@ -6,6 +6,7 @@ A section is a function, registered with `@section("name")`, that returns rows o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -177,8 +178,20 @@ def views() -> list[Row]:
 
     def side_by_side(knockouts=denoising.Knockouts()):
         comparison = denoising.compare(ctx, image, t, seed, knockouts)
-        return (denoising.comparison_figure(comparison), denoising.metrics_markdown(comparison),
-                denoising.curves_figure(ctx, t))
+        return denoising.side_by_side_html(comparison, denoising.strip_key(image, seed, knockouts))
+
+    def strip(knockouts=denoising.Knockouts()):
+        frames = denoising.scrub_frames(ctx, image, seed, denoising.scrub_grid(), knockouts)
+        return denoising.png_bytes(denoising.scrub_strip(frames, knockouts)), \
+            denoising.scrub_meta_html("k", frames, knockouts)
+
+    def strip_floor():
+        grid = torch.tensor(denoising.scrub_grid())
+        x0, _, eps = ctx.x_t(image, t, seed)
+        batch = ctx.diffusion.q_sample(x0.expand(len(grid), -1, -1, -1), grid, eps.expand(len(grid), -1, -1, -1))
+        with torch.no_grad():
+            for i in range(0, len(grid), 16):
+                unet(batch[i:i + 16], grid[i:i + 16]), naive(batch[i:i + 16], grid[i:i + 16])
 
     knocked = denoising.Knockouts(zero_skips=frozenset({1}), attention=False)
 
@@ -200,6 +213,8 @@ def views() -> list[Row]:
         _path_row("all levels: maps + 2 spectra", all_levels, unet_forward, target_ms=300),
         _path_row("side by side at one t", side_by_side, both_forward, target_ms=120),
         _path_row("side by side with knock-outs", lambda: side_by_side(knocked), knocked_floor),
+        _path_row(f"scrub strip: {denoising.SCRUB_FRAMES} t values, once per image/seed/knock-outs", strip,
+                  strip_floor, repeat=3, max_seconds=20),
         _path_row("pixel click: both effective fields", pixel_click, gradients, target_ms=250),
     ]
 
@@ -237,6 +252,13 @@ def views() -> list[Row]:
     rows.append(("reverse process, first frame", statistics.median(firsts), firsts[-1],
                  f"target 300 ms: {'met' if statistics.median(firsts) <= 300 else 'NOT met'}"))
     return rows
+
+
+@section("proofs")
+def proofs() -> list[Row]:
+    """The "Part by part" tab's live views (explorer/views/proofs.py keeps the timed paths)."""
+    from explorer.views.proofs import bench_rows
+    return bench_rows(_path_row, time_ms)
 
 
 @section("startup")
@@ -305,6 +327,194 @@ def _peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+# --- the app as a browser and clients see it ----------------------------------------------------------------------
+
+# Drags t inside the page as a hand does (pointerdown on the slider, an `input` event per animation frame with the
+# value moving linearly, pointerup at the end) and counts what the page paints meanwhile: a new side-by-side state
+# (an exact t, or a strip row) in an animation frame is one update; the time from a slider move to the start of
+# the next animation frame that shows its frame is that move's lag.
+DRAG_IN_PAGE = """async ([start, end, seconds]) => {
+    const slider = document.querySelector('#timestep input[type=range]');
+    const view = () => document.querySelector('#denoise-view .sbs');
+    const state = () => { const v = view(); return v ? v.dataset.t + '|' + (v.style.getPropertyValue('--row') || 'exact') : ''; };
+    const log = {updates: 0, inputs: 0, lags: [], last: state()};
+    const low = Number(slider.min), high = Number(slider.max);
+    slider.dispatchEvent(new PointerEvent('pointerdown', {bubbles: true}));
+    const began = performance.now();
+    let moved = null;
+    await new Promise((done) => {
+        const frame = () => {
+            const now = performance.now();
+            const seen = state();
+            if (seen !== log.last) { log.last = seen; log.updates++; if (moved !== null) { log.lags.push(now - moved); moved = null; } }
+            const progress = Math.min(1, (now - began) / (seconds * 1000));
+            const value = Math.round(low + (high - low) * (start + (end - start) * progress));
+            if (String(value) !== slider.value) {
+                slider.value = String(value);
+                slider.dispatchEvent(new Event('input', {bubbles: true}));
+                log.inputs++;
+                if (moved === null) moved = performance.now();
+            }
+            if (progress < 1) requestAnimationFrame(frame); else done();
+        };
+        requestAnimationFrame(frame);
+    });
+    log.seconds = (performance.now() - began) / 1000;
+    log.released = Number(slider.value);
+    slider.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
+    return log;
+}"""
+
+
+def drag_t(page, start: float, end: float, seconds: float) -> dict:
+    """Drag t from fraction `start` to `end` of its range over `seconds` (see DRAG_IN_PAGE) and let go.
+    Returns updates, inputs, lags (ms), seconds and the released value."""
+    return page.evaluate(DRAG_IN_PAGE, [start, end, seconds])
+
+
+def open_denoising(page, url: str, timeout_ms: float = 120_000) -> None:
+    """Load the app, open the Denoising lab and wait until its strip of frames for dragging has arrived."""
+    page.goto(url)
+    page.click("#tab-denoising-button")
+    page.wait_for_selector("#denoise-view .sbs[data-t]", timeout=timeout_ms)
+    page.wait_for_function("""() => { const s = window.__sbs, v = document.querySelector('#denoise-view .sbs');
+                                      if (s && s.loadStrip) s.loadStrip();
+                                      return s && s.strip.ready && v && s.strip.key === v.dataset.key; }""",
+                           timeout=timeout_ms)
+
+
+def wait_for_exact(page, t: int, timeout_ms: float = 60_000) -> None:
+    page.wait_for_function("(t) => { const v = document.querySelector('#denoise-view .sbs');"
+                           " return v && v.dataset.t === String(t) && !v.classList.contains('previewing'); }",
+                           arg=t, timeout=timeout_ms)
+
+
+@contextlib.contextmanager
+def _running_app():
+    """The app to measure: $BENCH_URL when set (an app already running), else `python app.py` on a free port."""
+    if os.environ.get("BENCH_URL"):
+        yield os.environ["BENCH_URL"].rstrip("/") + "/"
+        return
+    from tests.server import running_app
+
+    with running_app() as url:
+        yield url
+
+
+@section("scrub")
+def scrub() -> list[Row]:
+    """Dragging t in real Chromium (the page and the app on this machine): side-by-side updates per second."""
+    from tests import browser
+
+    rows = []
+    with _running_app() as url, browser.sync_playwright() as playwright:
+        chromium = browser.launch(playwright)
+        try:
+            page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+            open_denoising(page, url)
+            for seconds in (2.0, 4.0):
+                for start, end in ((0.05, 0.95), (0.95, 0.05)):
+                    began = time.perf_counter()
+                    result = drag_t(page, start, end, seconds)
+                    rate = result["updates"] / result["seconds"]
+                    lags = sorted(result["lags"]) or [float("nan")]
+                    wait_for_exact(page, result["released"])
+                    exact_ms = (time.perf_counter() - began - result["seconds"]) * 1000
+                    rows.append((f"drag t {start:.2f}→{end:.2f} of the track in {seconds:.0f} s", rate, rate,
+                                 f"updates per second (target ≥ 15; {result['updates']} updates for "
+                                 f"{result['inputs']} slider moves); move→frame lag median "
+                                 f"{statistics.median(lags):.0f} ms, max {lags[-1]:.0f} ms; exact view for t = "
+                                 f"{result['released']} {exact_ms:.0f} ms after letting go"))
+        finally:
+            chromium.close()
+    return rows
+
+
+def _http_call(url: str, api: str, args: list) -> object:
+    """One call of a named endpoint through Gradio's plain HTTP API (no client library): POST, then read the
+    event stream to its end."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"{url}gradio_api/call/{api}", data=json.dumps({"data": args}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        event = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/{api}/{event}", timeout=60) as response:
+        text = response.read().decode()
+    if "event: error" in text:
+        raise RuntimeError(f"{api}: {text[:300]}")
+    return text
+
+
+@section("overhead")
+def overhead() -> list[Row]:
+    """Per request of each single-step endpoint: the server's round trip (plain HTTP, one at a time) against the
+    handler's own time (the same function called in this process), and their difference."""
+    import gradio as gr
+
+    from explorer.ui.app import build_app
+    from explorer.views.context import Context
+
+    ctx = Context.load()
+    demo = build_app(ctx)
+    functions = {fn.api_name: fn for fn in demo.fns.values()}
+    first = ctx.image(ctx.examples[0])  # a new session's image: what the HTTP calls below get
+    skips = [f"skip{level}" for level in range(1, ctx.pair.unet.config.num_levels + 1)]
+    calls = {"denoise": [250, 0, False, 250, skips, True], "select_block": [250, 0, "mid.attn"],
+             "receptive_field": [250, 0, 32, 20, "output"]}
+    rows = []
+    with _running_app() as url:
+        for api, args in calls.items():
+            fn = functions[api]
+            names = [getattr(c, "elem_id", "") for c in fn.inputs]
+            values = iter(args)
+            full = [first if isinstance(c, gr.State) else next(values, None) for c in fn.inputs]
+            if api == "denoise" and len(full) > 7:  # later knock-out switches: off (their default)
+                full = full[:7] + [False] * (len(full) - 7)
+            handler, _, _ = time_ms(lambda: fn.fn(*full), repeat=15, warmup=2, max_seconds=10)
+            http_args = [value for value, component in zip(full, fn.inputs) if not isinstance(component, gr.State)]
+            server, p95, runs = time_ms(lambda: _http_call(url, api, http_args), repeat=15, warmup=2, max_seconds=15)
+            rows.append((f"/{api}: server round trip", server, p95,
+                         f"handler alone {handler:.0f} ms; overhead {server - handler:+.0f} ms (target ≤ +15 ms: "
+                         f"{'met' if server - handler <= 15 else 'NOT met'}); {runs} runs; inputs {names[1:]}"))
+    return rows
+
+
+@section("load")
+def load() -> list[Row]:
+    """8 sessions × 25 mixed requests at once (tests/test_load.py's plans and sessions): p50 per endpoint."""
+    import tempfile
+
+    from gradio_client import Client
+
+    from tests import test_load
+
+    rows = []
+    with _running_app() as url, tempfile.TemporaryDirectory() as folder:
+        api = Client(url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
+        plans = test_load.make_plans(api)
+        deadline = time.monotonic() + 600
+        test_load.run_concurrently(url, plans, lambda plan: plan.warmup, None, deadline, Path(folder), "warm-up")
+        outcomes = test_load.run_concurrently(url, plans, lambda plan: plan.sequence, None, deadline, Path(folder),
+                                              "load")
+        latencies: dict[str, list[float]] = {}
+        for outcome in outcomes:
+            for endpoint, values in outcome.latencies.items():
+                latencies.setdefault(endpoint, []).extend(values)
+        errors = [error for outcome in outcomes for error in outcome.errors]
+        single_step = {"/select_block", "/denoise", "/receptive_field"}
+        for endpoint in sorted(latencies):
+            values = sorted(latencies[endpoint])
+            p50 = test_load.percentile(values, 50) * 1000
+            p95 = test_load.percentile(values, 95) * 1000
+            target = f"; target p50 ≤ 1000 ms: {'met' if p50 <= 1000 else 'NOT met'}" if endpoint in single_step else ""
+            rows.append((f"{endpoint} under 8 sessions", p50, p95, f"p50/p95 of {len(values)} requests{target}"))
+        if errors:
+            rows.append((f"{len(errors)} requests failed", float("nan"), float("nan"), errors[0][:200]))
+    return rows
 
 
 def main(argv=None) -> None:

@@ -297,3 +297,131 @@ def test_receptive_tab_pixel_pick(page):
     x = int(page.input_value("#rf-x input"))
     assert 8 <= y <= 17 and 2 <= x <= 10, (y, x)
     wait_for_image(page, "#rf-overlays", other_than=overlays)
+
+
+# --- controls that misbehaved, figures and accessibility (issue 9) -------------------------------------------------
+
+def toast_messages(page) -> list[str]:
+    """The error messages on screen: Gradio groups equal toasts, so count the message lines themselves."""
+    return page.eval_on_selector_all(".toast-body .toast-text, .toast-body [data-testid=toast-text]",
+                                     "(es) => es.map(e => e.innerText.trim()).filter(Boolean)")
+
+
+def error_lines(page, pattern: str) -> int:
+    text = "\n".join(page.locator(".toast-body").all_inner_texts())
+    return len(re.findall(pattern, text))
+
+
+@pytest.mark.parametrize("selector, value, pattern, line", [
+    ("#timestep input[type=number]", "1500", r"between 1 and 999, not 1500", "1500"),
+    ("#seed input", "-1", r"seed must be between 0 and \d+, not -1", "-1"),
+])
+def test_a_bad_value_gives_one_error_and_the_noise_line_says_so(page, selector, value, pattern, line):
+    """A bad t or seed showed the same error toast two or three times, and the line kept the old t."""
+    box = page.locator(selector)
+    box.fill(value)
+    box.press("Enter")
+    page.locator(".toast-body").first.wait_for()
+    wait_for_text(page, "#noise-level", re.escape(line))
+    page.wait_for_timeout(2500)  # let any second listener's error arrive
+    assert error_lines(page, pattern) == 1, page.locator(".toast-body").all_inner_texts()
+    assert "t = 250" not in page.inner_text("#noise-level")
+
+
+def test_typing_an_exact_block_name_selects_that_block(page):
+    """Typing "dec3" + Enter selected dec3.up, the first choice containing "dec3"."""
+    chooser = page.locator("#block-chooser input")
+    chooser.click()
+    chooser.fill("dec3")
+    chooser.press("Enter")
+    wait_for_panel(page, "dec3")
+    assert page.input_value("#block-chooser input") == "dec3"
+    assert selected_blocks(page) == ["dec3"]
+
+
+def test_the_block_choice_is_shared_both_ways(page):
+    """Choosing a block in the Receptive-field tab changed nothing in the Architecture tab."""
+    open_tab(page, "receptive")
+    wait_for_image(page, "#rf-overlays")
+    chooser = page.locator("#rf-block input")
+    chooser.click()
+    page.locator("ul[role=listbox] li", has_text=re.compile(r"^\s*enc2\s*$")).first.click()
+    wait_for_text(page, "#rf-overlays", "unit of enc2")
+    open_tab(page, "architecture")
+    wait_for_panel(page, "enc2")
+    assert page.input_value("#block-chooser input") == "enc2"
+    assert selected_blocks(page) == ["enc2"]
+    # And the other way, as before: a diagram click reaches the Receptive-field tab's list.
+    block(page, "enc3").click()
+    wait_for_panel(page, "enc3")
+    open_tab(page, "receptive")
+    page.wait_for_function("() => document.querySelector('#rf-block input').value === 'enc3'")
+
+
+def test_the_pixel_picker_marks_the_pixel_and_explains_a_missed_click(page):
+    open_tab(page, "receptive")
+    overlays = wait_for_image(page, "#rf-overlays")
+    picture = page.locator("#rf-picker img")
+    box = picture.bounding_box()
+    assert box["width"] == 4 * 64, box  # 64 pixels at a whole-number zoom
+    picture.click(position={"x": 4 * 40 + 2, "y": 4 * 12 + 2})
+    page.wait_for_function("() => document.querySelector('#rf-y input').value === '12'")
+    assert page.input_value("#rf-x input") == "40"
+    wait_for_image(page, "#rf-overlays", other_than=overlays)
+    page.wait_for_selector('#rf-picker svg rect[x="39.5"][y="11.5"]', state="attached")
+    # A click beside the picture, inside the picker's box, says what to do instead of doing nothing.
+    frame = page.locator("#rf-picker").bounding_box()
+    page.mouse.click(box["x"] + box["width"] + 6, box["y"] + 10) if frame["width"] > box["width"] + 12 else \
+        page.mouse.click(box["x"] + 10, box["y"] + box["height"] + 4)
+    page.locator(".toast-body").filter(has_text="beside the picture").first.wait_for()
+
+
+def test_the_heat_maps_show_both_squares_and_their_words(page):
+    open_tab(page, "receptive")
+    wait_for_image(page, "#rf-overlays")
+    squares = page.eval_on_selector_all("#rf-overlays svg rect[stroke-dasharray]", "(rs) => rs.length")
+    assert squares == 4, squares  # 50 % and 90 % for each network
+    titles = page.eval_on_selector_all("#rf-overlays figcaption", "(fs) => fs.map(f => f.innerText)")
+    assert titles == ["Naive CNN: output", "U-Net: output"], titles
+
+
+def test_every_picture_has_alt_text_and_labels_have_contrast(page):
+    open_tab(page, "receptive")
+    wait_for_image(page, "#rf-overlays")
+    open_tab(page, "architecture")
+    missing = page.eval_on_selector_all(
+        "#block-activation img, #level-maps img, #naive-maps img, #rf-picker img, #rf-overlays img, "
+        "#x0-preview img, #xt-preview img", "(is) => is.filter(i => !(i.alt || '').trim()).map(i => i.src.slice(0, 60))")
+    assert not missing, missing
+    # Label text against its own background, WCAG contrast ratio.
+    ratios = page.evaluate("""() => {
+        const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+        const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+                                     return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+        const background = (e) => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+                                    if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3); } return [255, 255, 255]; };
+        return [...document.querySelectorAll('#timestep [data-testid=block-info], #seed [data-testid=block-info], '
+                                             + '#block-chooser [data-testid=block-info], #rf-y [data-testid=block-info]')]
+          .map(e => { const a = lum(rgb(getComputedStyle(e).color)), b = lum(background(e));
+                      return [e.innerText.slice(0, 20), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]; });
+    }""")
+    assert ratios, "no labels found"
+    low = [(text, round(ratio, 2)) for text, ratio in ratios if ratio < 4.5]
+    assert not low, low
+
+
+def test_the_block_panel_is_announced_and_the_diagram_is_one_skip_away(page):
+    assert page.get_attribute("#block-panel", "aria-live") == "polite"
+    page.goto(page.url)
+    page.wait_for_selector("#skip-links a", state="attached")
+    for _ in range(4):  # the skip links come first, or right after a link in the page's header
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.innerText") == "Skip to the tabs":
+            break
+    assert page.evaluate("() => document.activeElement.innerText") == "Skip to the tabs"
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.innerText") == "Skip to the diagram"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement && document.activeElement.closest('#diagram g[data-block]')")
+    page.keyboard.press("Enter")  # and the focused block can be chosen straight away
+    wait_for_panel(page, page.evaluate("() => document.activeElement.closest('[data-block]').dataset.block"))

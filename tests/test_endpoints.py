@@ -78,12 +78,15 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/frequency_sweep": Endpoint((SEED(),)),
     # Denoising tab
     "/denoise": Endpoint((T(), SEED(), OTHER(True), Param("told_t", 100), Param("skips", ["skip1", "skip3"]),
-                          OTHER(True))),
+                          OTHER(True), OTHER(True))),  # the last: bypass the bottleneck
     "/image_curve": Endpoint((T(), SEED())),
     "/denoise_from_here": Endpoint((T(), SEED(), STEPS())),
     "/generate_from_noise": Endpoint((SEED(), STEPS())),  # no t: it always starts from pure noise at t = 999
     # Receptive-field tab (y, x: the pixel; then the block, or "output" for the prediction)
     "/receptive_field": Endpoint((T(), SEED(), COORD(10), COORD(50), BLOCK("output"))),
+    # Part by part tab (y, x: the query's pixel of x_t; the second t told to both networks)
+    "/proof_attention": Endpoint((T(), SEED(), BLOCK("enc4.attn"), COORD(10), COORD(50))),
+    "/proof_time": Endpoint((T(), SEED(), Param("told_t", 999))),
 }
 
 WHOLE = r"whole number"

@@ -96,11 +96,12 @@ def config(app) -> dict:
     return httpx.get(app.url + "config", timeout=30).json()
 
 
-def fn_index(config: dict, api_name: str | None = None, target: tuple[int, str] | None = None) -> int:
+def fn_index(config: dict, api_name: str | None = None, target: int | None = None) -> int:
+    """The event with this api_name, or the (first) event of the component with id `target`."""
     for dependency in config["dependencies"]:
         if api_name is not None and dependency.get("api_name") == api_name:
             return dependency["id"]
-        if target is not None and list(target) in [list(t) for t in dependency["targets"]]:
+        if target is not None and target in [t[0] for t in dependency["targets"]]:
             return dependency["id"]
     raise KeyError(api_name or target)
 
@@ -478,7 +479,7 @@ def test_event_data_of_any_shape_gets_a_message(app, config, event_data):
     would never send."""
     picker = component_id(config, "rf-picker")
     events = [fn_index(config, "pick_example"), fn_index(config, "click_block"),
-              fn_index(config, target=(picker, "select"))]
+              fn_index(config, target=picker)]
     session = Session(app.url)
     joined = []
     for index in events:
@@ -503,6 +504,20 @@ def test_refusals_are_logged_in_one_line_without_tracebacks(app, config):
     text = app.log_text()[since:]
     assert "Traceback" not in text, text[-3000:]
     assert len(re.findall(r"refused denoise", text)) >= 4, text[-2000:]
+
+
+# --- what a fresh machine downloads -----------------------------------------------------------------------------
+
+def test_requirements_take_the_cpu_build_of_torch_on_linux():
+    """PyTorch's CPU index and a +cpu pin on Linux: the default index's Linux torch is the multi-GB CUDA build."""
+    lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    torch_lines = [line for line in lines if line.startswith("torch")]
+    assert 'torch==2.13.0+cpu; sys_platform == "linux"' in torch_lines, torch_lines
+    assert all("linux" in line for line in torch_lines), "every torch line needs a platform marker"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "download.pytorch.org" in ci and "grep -v -- '--extra-index-url'" in ci, (
+        ".ci/run must not let pip retry an unreachable PyTorch index on every lookup")
 
 
 # --- last: the app exits and takes its temp folder with it ---------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Load test: 8 concurrent API sessions against the real app, each making 25 mixed requests.
+"""Load test: 8 concurrent API sessions against the real app, in rounds; replies and memory checked.
 
 The app runs once (`python app.py` on 127.0.0.1, tests/server.py). The test then:
 
@@ -6,18 +6,19 @@ The app runs once (`python app.py` on 127.0.0.1, tests/server.py). The test then
    once and keeps the reply (decoded: text as is, images as pixel arrays, plots as their JSON data);
 2. warms up: the 8 sessions run concurrently through each of their distinct requests once, so that the
    server's thread pools, allocator arenas and caches have grown before memory is read;
-3. reads the server's resident memory (VmRSS), runs 8 threads, each with its own gradio_client session
-   making 25 requests drawn (seeded) from its plan, compares every reply with the one made alone, and
-   reads the resident memory again.
+3. runs ROUNDS rounds: each of the 8 sessions (the same 8 gradio_client sessions every round) makes the same
+   16 requests drawn (seeded) from its plan, every reply compared with the one made alone; after each round
+   the server reports its memory in use (SIGUSR1: gc, malloc_trim, then the bytes malloc has handed out).
+4. checks that memory in use is flat over the last rounds (`leak`), and prints memory per round.
+
+A second test runs the same check on an app that keeps a 256 KB tensor per request
+(UNET_EXPLORER_PLANTED_LEAK) and requires it to fail, so the check is known to catch a real leak.
 
 Each session holds a different image (session 0 the default first held-out example, the others upload one
 of their own) and uses its own timestep, seed, knock-outs, blocks and pixel, so a reply computed with another
 session's state, or with knock-outs left behind by a concurrent request, differs from its "alone" reply.
-No two sessions ask for the same output file on purpose: gradio 6.31 rewrites a cached output file in place
-(truncate, then write) each time the same bytes are produced, so a client downloading it meanwhile can get
-an empty or cut-off file. That gradio race is real but is not what this test measures.
 
-Bounded: 8 × 25 requests, 127.0.0.1 only, a timeout per request and a deadline for the whole test.
+Bounded: 8 × 16 requests a round, 127.0.0.1 only, a timeout per request and a deadline for the whole test.
 p50/p95 latency per endpoint (client-side wall time) is printed and attached to the report.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import math
 import os
 import random
+import signal
 import threading
 import time
 from collections import defaultdict
@@ -42,12 +44,17 @@ from tests.server import ROOT, running_app
 from gradio_client import Client, handle_file
 
 SESSIONS = 8
-REQUESTS_PER_SESSION = 25
+REQUESTS_PER_SESSION = 16
 REVERSE_STEPS = 5               # one short reverse process (denoise_from_here) per session
 REQUEST_TIMEOUT_S = 90.0        # any single request, queueing included
-TEST_DEADLINE_S = 420.0         # alone + warm-up + load, after the app has started
-RSS_TOLERANCE = 0.10            # resident memory after the run within 10 % of before
-SETTLE_S = 3.0                  # pause before each memory reading, for in-flight work and cache cleanup
+TEST_DEADLINE_S = 480.0         # alone + warm-up + the rounds, after the app has started
+ROUNDS = 4                      # load rounds after the warm-up; the server's memory is read after each
+FLAT_ROUNDS = 3                 # memory in use must be flat over the last 3 rounds (2 rounds of growth) ...
+LEAK_BOUND_MIB = 8.0            # ... within 8 MiB: 30 KB kept per request would pass it over 2 × 128 requests
+OBJECT_BOUND = 2000             # ... and hold at most 2,000 more Python objects (gc-tracked)
+PLANTED_SESSIONS = 4            # the planted-leak run: fewer, cheaper requests, enough to show the check fails
+PLANTED_REQUESTS = 8
+SETTLE_S = 2.0                  # pause before each memory reading, for in-flight work to end
 HELDOUT = ROOT / "weights" / "heldout"
 
 
@@ -388,25 +395,43 @@ def latency_table(load: dict[str, list[float]], alone: dict[str, list[float]]) -
 @dataclass
 class App:
     url: str
-    temp: Path      # the app's own TMPDIR (gradio's cache is its gradio/ folder)
+    temp: Path      # the app's own TMPDIR (its temp root and gradio's cache are inside)
+    report: Path    # where the app writes its memory report on SIGUSR1
+
+
+def start_app(tmp_path_factory, planted_leak: bool):
+    temp = tmp_path_factory.mktemp("app-temp")
+    report = temp.parent / f"{temp.name}-memory.json"
+    env = {
+        # A private temp folder: the app makes its own temp root and Gradio cache inside it.
+        "TMPDIR": str(temp),
+        # Tests only: SIGUSR1 writes the memory report here (no HTTP endpoint: an anonymous client cannot ask).
+        "UNET_EXPLORER_MEMORY_REPORT": str(report),
+        # No allocator settings here: app.py itself caps glibc's malloc arenas, so this measures the app as
+        # it ships.
+    }
+    if planted_leak:
+        env["UNET_EXPLORER_PLANTED_LEAK"] = "1"  # the app keeps a 256 KB tensor per request
+    return running_app(env=env), temp, report
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    temp = tmp_path_factory.mktemp("app-temp")
-    env = {
-        # A private temp folder and gradio cache: gradio writes each output file to <cache>/<sha256 of its
-        # bytes>/image.png with a plain (non-atomic) write, so another app process on this machine producing
-        # the same image can truncate a file while our client downloads it (seen: an empty download).
-        # The app's own temp files (the reverse process's GIFs) land here too and are counted in the report.
-        "TMPDIR": str(temp), "GRADIO_TEMP_DIR": str(temp / "gradio"),
-        # No allocator settings here: app.py itself caps glibc's malloc arenas (without the cap the first
-        # concurrent runs raised RSS by 20-30 % for good: 574 → 674 → 780 → 779 → 780 MiB over four
-        # 200-request rounds, while the live tensors stayed at the model's 172 / 10.7 MB), so this measures
-        # the app as it ships.
-    }
-    with running_app(env=env) as url:
-        yield App(url, temp)
+    context, temp, report = start_app(tmp_path_factory, planted_leak=False)
+    with context as url:
+        yield App(url, temp, report)
+
+
+def run_rounds(app: App, plans: list[Plan], clients: dict, references: dict | None, deadline: float, folder: Path,
+               rounds: int, pick) -> tuple[list[Round], list[Outcome]]:
+    """The same workload `rounds` times on the same sessions; the server's memory in use after each."""
+    pid = server_pid(app.url)
+    measured, outcomes = [], []
+    for number in range(1, rounds + 1):
+        outcomes += run_concurrently(app.url, plans, pick, references, deadline, folder, f"round-{number}", clients)
+        time.sleep(SETTLE_S)
+        measured.append(Round(f"round {number}", memory_report(pid, app.report)))
+    return measured, outcomes
 
 
 def test_concurrent_sessions_match_solo_replies_and_do_not_leak(app, tmp_path, capsys, record_property):
@@ -440,46 +465,74 @@ def test_concurrent_sessions_match_solo_replies_and_do_not_leak(app, tmp_path, c
         solo.close()
     alone_done = time.monotonic()
 
-    # 2. Warm-up, concurrent like the run itself; its replies are checked too.
-    warmup = run_concurrently(app_url, plans, lambda plan: plan.warmup, references, deadline, tmp_path, "warm-up")
-    time.sleep(SETTLE_S)
-    rss_before = rss_mib(pid)
+    # 2. Warm-up on the sessions the rounds reuse (a new session per round would add its state each round).
+    clients = {plan.session: new_client(app_url, tmp_path / f"session-{plan.session}") for plan in plans}
+    try:
+        warmup = run_concurrently(app_url, plans, lambda plan: plan.warmup, references, deadline, tmp_path, "warm-up",
+                                  clients)
+        time.sleep(SETTLE_S)
+        rounds = [Round("warm-up", memory_report(pid, app.report))]
 
-    # 3. The load run.
-    load_start = time.monotonic()
-    outcomes = run_concurrently(app_url, plans, lambda plan: plan.sequence, references, deadline, tmp_path, "load")
-    load_s = time.monotonic() - load_start
-    time.sleep(SETTLE_S)
-    rss_after, rss_peak = rss_mib(pid), rss_mib(pid, "VmHWM")
+        # 3. The load rounds: the same sequences each round, every reply compared with its alone reply.
+        load_start = time.monotonic()
+        measured, outcomes = run_rounds(app, plans, clients, references, deadline, tmp_path, ROUNDS,
+                                        lambda plan: plan.sequence)
+        rounds += measured
+        load_s = time.monotonic() - load_start
+    finally:
+        for client in clients.values():
+            client.close()
+    rss_peak = rss_mib(pid, "VmHWM")
 
     latencies = defaultdict(list)
     for outcome in outcomes:
         for endpoint, values in outcome.latencies.items():
             latencies[endpoint].extend(values)
     table, summary = latency_table(latencies, alone)
-    # Informational (the issue asks about memory, not disk): what the app wrote to TMPDIR and never removed.
-    leftovers = [p for p in app.temp.rglob("*") if p.is_file() and "gradio" not in p.relative_to(app.temp).parts]
+    leftovers = [p for p in app.temp.rglob("*") if p.is_file() and "gradio" not in p.relative_to(app.temp).parts
+                 and p.name != ".lock"]
     done = sum(outcome.done for outcome in outcomes)
-    report = (f"\nLoad test: {SESSIONS} sessions × {REQUESTS_PER_SESSION} requests, {done} answered in {load_s:.1f} s "
-              f"({done / max(load_s, 1e-9):.1f} requests/s); alone phase {alone_done - started:.1f} s, "
-              f"total {time.monotonic() - started:.1f} s\n{table}\n"
-              f"server RSS before {rss_before:.1f} MiB, after {rss_after:.1f} MiB "
-              f"({(rss_after / rss_before - 1) * 100:+.1f} %), peak {rss_peak:.1f} MiB\n"
+    report = (f"\nLoad test: {SESSIONS} sessions × {REQUESTS_PER_SESSION} requests × {ROUNDS} rounds, {done} answered "
+              f"in {load_s:.1f} s ({done / max(load_s, 1e-9):.1f} requests/s); alone phase "
+              f"{alone_done - started:.1f} s, total {time.monotonic() - started:.1f} s\n{table}\n"
+              f"server memory after each round (in use: malloc's, after gc and malloc_trim):\n"
+              f"{memory_table(rounds)}\npeak RSS {rss_peak:.1f} MiB\n"
               f"files the app left in its temp folder outside gradio's cache: {len(leftovers)}\n")
     with capsys.disabled():
         print(report)
     record_property("latency_ms", json.dumps(summary))
-    record_property("rss_mib", json.dumps({"before": round(rss_before, 1), "after": round(rss_after, 1),
-                                           "peak": round(rss_peak, 1)}))
+    record_property("memory_in_use_mib", json.dumps([round(r.in_use_mib, 1) for r in rounds]))
 
     errors = [e for o in warmup + outcomes for e in o.errors]
     mismatches = [m for o in warmup + outcomes for m in o.mismatches]
     assert not errors, f"{len(errors)} requests failed under load:\n" + "\n".join(errors[:20])
     assert not mismatches, (f"{len(mismatches)} replies under load differ from the same request made alone "
                             f"(cross-talk between sessions or requests):\n" + "\n".join(mismatches[:20]))
-    assert done == SESSIONS * REQUESTS_PER_SESSION
-    # Plain 10 %: the warm-up has already run every endpoint concurrently, so pools and caches are full.
-    assert rss_after <= rss_before * (1 + RSS_TOLERANCE), (
-        f"the server's resident memory grew from {rss_before:.1f} MiB to {rss_after:.1f} MiB "
-        f"(+{(rss_after / rss_before - 1) * 100:.1f} %, more than {RSS_TOLERANCE:.0%}) over "
-        f"{SESSIONS * REQUESTS_PER_SESSION} requests: leaked hooks, tensors or per-session state?")
+    assert done == SESSIONS * REQUESTS_PER_SESSION * ROUNDS
+    problem = leak(rounds)
+    assert problem is None, f"{problem}\n{memory_table(rounds)}"
+
+
+def test_the_leak_check_catches_a_planted_leak(tmp_path_factory, tmp_path, capsys):
+    """The same check on an app that keeps a 256 KB tensor per request (UNET_EXPLORER_PLANTED_LEAK) must fail."""
+    context, temp, report = start_app(tmp_path_factory, planted_leak=True)
+    with context as url:
+        planted = App(url, temp, report)
+        api = new_client(url, tmp_path / "api").view_api(return_format="dict", print_info=False)["named_endpoints"]
+        plans = [plan for plan in make_plans(api) if plan.session < PLANTED_SESSIONS]
+        cheap = {plan.session: [r for r in plan.pool if r.api in ("/previews", "/select_block")] for plan in plans}
+        pick = lambda plan: [cheap[plan.session][i % len(cheap[plan.session])] for i in range(PLANTED_REQUESTS)]  # noqa: E731
+        clients = {plan.session: new_client(url, tmp_path / f"session-{plan.session}") for plan in plans}
+        deadline = time.monotonic() + TEST_DEADLINE_S
+        try:
+            warmup = run_concurrently(url, plans, pick, None, deadline, tmp_path, "warm-up", clients)
+            rounds, outcomes = run_rounds(planted, plans, clients, None, deadline, tmp_path, FLAT_ROUNDS, pick)
+        finally:
+            for client in clients.values():
+                client.close()
+    with capsys.disabled():
+        print(f"\nPlanted leak (256 KB per request, {PLANTED_SESSIONS * PLANTED_REQUESTS} requests a round):\n"
+              f"{memory_table(rounds)}")
+    errors = [e for o in warmup + outcomes for e in o.errors]
+    assert not errors, errors[:5]
+    assert leak(rounds) is not None, "the leak check did not notice a tensor kept per request"

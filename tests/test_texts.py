@@ -142,6 +142,50 @@ def test_block_panel_does_not_claim_every_enc4_unit_sees_the_image(ctx):
     assert "1 of 64 units sees" in field_facts(field, 8, 64)
 
 
+def test_receptive_table_and_diagram_give_the_window_not_the_clipped_image(ctx):
+    from explorer.views import architecture, receptive
+
+    image = ctx.image(ctx.examples[0])
+    fields = receptive.views(ctx, image, 250, 0, 2, 2, "enc4")
+    y0, y1, x0, x1 = fields[2].effective.box
+    row = next(line for line in receptive.numbers_markdown(ctx, fields, 250).splitlines() if "layers allow" in line)
+    assert f"{y1 - y0 + 1}×{x1 - x0 + 1} here ({ctx.fields['enc4'].size}×{ctx.fields['enc4'].size} window" in row
+    assert (y1 - y0 + 1) < ctx.image_size
+    svg = architecture.diagram(ctx, "enc4")
+    size = ctx.fields["enc4"].size
+    assert size > ctx.image_size and re.search(rf"enc4: [^\"<]*receptive field {size}×{size}", svg)
+
+
+def readme_number(x: float) -> str:
+    """How the README writes a measured factor: two significant figures, digits grouped."""
+    if x < 10:
+        return f"{x:.1f}"
+    return f"{float(f'{x:.2g}'):,.0f}"
+
+
+def test_readme_numbers_agree_with_metrics(metrics):
+    """The README's measured factors are this metrics.json's (rerun after `python -m explorer.evaluate`)."""
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    table = metrics["knockouts"]["eps_mse"]
+
+    def ratios(row):
+        return [value / base for value, base in zip(table[row], table["intact"])]
+
+    wrong_t = ratios("told the wrong t")
+    assert f"by {readme_number(min(wrong_t))} to {readme_number(max(wrong_t))} times" in readme
+    models = metrics["models"]
+    naive_over_unet = [n / u for n, u in zip(models["naive"]["eps_mse"], models["unet"]["eps_mse"])]
+    assert (f"its ε-MSE is {readme_number(min(naive_over_unet))} to {readme_number(max(naive_over_unet))} times "
+            "the U-Net's") in readme
+    deep = ratios("skip3 cut") + ratios("skip4 cut")
+    assert f"cost a factor of {readme_number(min(deep))} to {readme_number(max(deep))}" in readme
+    shallow = ratios("skip1 cut") + ratios("skip2 cut")
+    assert "ruins the prediction at *every* t" in readme and min(shallow) >= 2
+    blur, unet = models["blur"]["eps_mse"], models["unet"]["eps_mse"]
+    wins = [t for i, t in enumerate(metrics["timesteps"]) if all(b < u for b, u in zip(blur[i:], unet[i:]))]
+    assert wins and f"At t ≥ {wins[0]} a heavy Gaussian blur has a lower noise error" in readme
+
+
 # ---- jargon and developer speak -------------------------------------------------------------------------------
 
 

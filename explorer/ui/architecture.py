@@ -132,9 +132,10 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
     selected_block.change(follow_selection, shared + [selected_block, chooser], block_outputs[:4], api_name=False,
                           preprocess=False, show_progress="hidden")
     level_outputs = [level_image, spectrum, skip_spectrum, naive_image, naive_spectrum, naive_summary]
-    # The app opens on this tab, so a page load fills it unconditionally.
+    # The app opens on the Lesson tab: this tab is filled by its refresh when it is shown. A page-load fill of the
+    # block would race a shared link's block (explorer/ui/lesson.py sets selected_block from the URL) and could
+    # win; the levels fill stays as the /levels endpoint.
     demo.load(show_levels, shared, level_outputs, api_name="levels", preprocess=False, show_progress="hidden")
-    demo.load(show_block, shared + [selected_block], block_outputs, api_name=False, preprocess=False, show_progress="hidden")
     sweep_button.click(run_sweep, [inputs.image, inputs.seed], sweep, api_name="frequency_sweep", preprocess=False)
 
     def refresh(image, t, seed, name):

@@ -73,7 +73,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
                         "network trained on, measured once for these weights. The dashed line marks t.")
     curve_key = gr.State(None)  # the image and seed whose held-out curves are shown (this image's points reset)
 
-    gr.Markdown("### The reverse process\nStart from the current x_t (or from pure noise) and run DDIM down to "
+    gr.Markdown("### The reverse process\nStart from the current x_t (or from pure noise) and run DDIM (a sampler that can skip timesteps) down to "
                 "t = 0 with each model. Small errors at each step add up; watch each model's x̂₀ along the way.\n\n"
                 + reverse_process_note(ctx.diffusion), elem_id="reverse-intro")
     with gr.Row():

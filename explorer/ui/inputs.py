@@ -66,10 +66,13 @@ element.addEventListener('click', (e) => {
   e.preventDefault();
   const tab = link.dataset.tab && document.getElementById(link.dataset.tab);
   if (tab && tab.getAttribute('aria-selected') !== 'true') tab.click();
-  setTimeout(() => {
+  let tries = 0;
+  const land = () => {  // the tab's content may take a moment to render
     const target = document.querySelector(link.dataset.skip);
     if (target) { target.focus(); target.scrollIntoView({block: 'center'}); }
-  }, 200);
+    else if (++tries < 30) setTimeout(land, 100);
+  };
+  land();
 });
 """
 

@@ -57,6 +57,14 @@ SCROLL_JS = """
         target.scrollIntoView({block: 'start'});
         if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
         target.focus({preventScroll: true});
+        // The tab's views are still being filled and can push the page about: keep the evidence in view for a
+        // moment, unless the reader scrolls away first.
+        let moved = false;
+        const mine = () => { moved = true; };
+        ['wheel', 'touchmove', 'keydown'].forEach((name) => window.addEventListener(name, mine, {once: true}));
+        [300, 800, 1500, 2500].forEach((delay) => setTimeout(() => {
+          if (!moved && Math.abs(target.getBoundingClientRect().top) > 40) target.scrollIntoView({block: 'start'});
+        }, delay));
       }
       const press = wanted.press ? document.getElementById(wanted.press) : null;
       if (press) press.click();
@@ -317,7 +325,7 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
         if state.notes:
             out[note] = gr.Markdown(urlstate.note_markdown(state.notes), visible=True)
         out[view.scroll] = json.dumps({"tab": state.tab if state.tab in controls.tab_ids else None})
-        return out
+        return out  # never empty: it holds the scroll payload
 
     demo.load(read_url, None, outputs + [view.chooser, note, view.scroll], api_name=False,
               show_progress="hidden").then(None, view.scroll, None, js=SCROLL_JS, api_name=False, show_progress="hidden")

@@ -30,6 +30,7 @@ MAX_UPLOAD = 16 * 1024 * 1024     # one image: a 48-megapixel phone photo is 8-1
 MAX_UPLOAD_BODY = MAX_UPLOAD + 64 * 1024  # one file plus its multipart headers: no batches of files
 UPLOAD_PATH = "/gradio_api/upload"
 STREAM_PATH = "/gradio_api/queue/data"
+CALL_PATH = "/gradio_api/call/"
 CACHE_BUDGET = 256 * 1024 * 1024  # bytes the upload and output cache may hold before the oldest files go
 CACHE_SWEEP_S = 10.0
 MAX_SESSIONS = 200                # sessions whose state (the image, the last outputs) the server keeps
@@ -175,17 +176,29 @@ LISTENERS = Listeners()  # process-wide server bookkeeping (like Gradio's own qu
 
 
 class StreamWatch:
-    """ASGI middleware: tell LISTENERS when a session's event stream (/gradio_api/queue/data) opens and closes."""
+    """ASGI middleware: tell LISTENERS when an event stream opens and closes.
+
+    Two kinds: a session's stream (/gradio_api/queue/data?session_hash=…, the page and gradio_client), and
+    one event's (GET /gradio_api/call/<api>/<event id>, the REST API, whose event id is its session).
+    """
 
     def __init__(self, app, listeners: Listeners = LISTENERS):
         self.app, self.listeners = app, listeners
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not scope["path"].rstrip("/").endswith(STREAM_PATH):
+        if scope["type"] != "http" or scope["method"] != "GET":
             return await self.app(scope, receive, send)
-        from urllib.parse import parse_qs
+        path = scope["path"].rstrip("/")
+        if path.endswith(STREAM_PATH):
+            from urllib.parse import parse_qs
 
-        session = (parse_qs(scope.get("query_string", b"").decode(errors="replace")).get("session_hash") or [""])[0]
+            query = parse_qs(scope.get("query_string", b"").decode(errors="replace"))
+            session = (query.get("session_hash") or [""])[0]
+        elif CALL_PATH in path:
+            parts = path.split(CALL_PATH, 1)[1].split("/")  # <api name>/<event id>
+            session = parts[1] if len(parts) == 2 else ""
+        else:
+            session = ""
         if not session:
             return await self.app(scope, receive, send)
         self.listeners.opened(session)
@@ -395,7 +408,7 @@ def quiet_errors(demo) -> None:
         if leak:
             import torch
 
-            planted.append(torch.ones(256 * 1024))  # 1 MiB a request
+            planted.append(torch.ones(64 * 1024))  # 256 KB a request, like one kept feature map
 
     for block_fn in demo.fns.values():
         fn = block_fn.fn

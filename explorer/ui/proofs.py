@@ -151,4 +151,5 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
                     show_progress="hidden", trigger_mode="always_last")
     outputs = [gradients_live, gradients_text, concat_table, bottleneck_chart, bottleneck_text,
                *attention_outputs, *time_outputs]
-    return Refresh(TAB, [block, y_box, x_box, other_t], outputs, show_all)
+    # Four backward passes per refresh: computed when t is let go of, not at every step of a drag.
+    return Refresh(TAB, [block, y_box, x_box, other_t], outputs, show_all, follows_drag=False)

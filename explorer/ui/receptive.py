@@ -62,7 +62,7 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                 receptive.clickable_image(ctx, image, t, seed, y, x))
 
     def on_pick(image, t, seed, name, evt: gr.EventData):
-        data = getattr(evt, "_data", None) or {}
+        data = validate.event_dict(evt, "Click a pixel of x_t")
         if data.get("outside"):
             raise gr.Error("That click landed beside the picture: click on x_t itself, or type y and x below it")
         row, col = data.get("row"), data.get("col")

@@ -100,22 +100,20 @@ def skip_levels(ctx: Context, value) -> frozenset[int]:
     return frozenset(out)
 
 
+def event_dict(evt, what: str) -> dict:
+    """The data a browser event carried, as a dict; a clear error (`what` says what to do) for anything else."""
+    data = getattr(evt, "_data", None)
+    if not isinstance(data, dict):
+        raise gr.Error(f"{what}: this event carried no click data (it comes from a click in the page)")
+    return data
+
+
 def event_data(evt, key: str, what: str):
     """`evt._data[key]` from a browser event; a clear error when the event carried no such data."""
-    data = getattr(evt, "_data", None)
-    if not isinstance(data, dict) or key not in data:
+    data = event_dict(evt, what)
+    if key not in data:
         raise gr.Error(f"{what}: no {key!r} arrived with this event (it comes from a click in the page)")
     return data[key]
-
-
-def pixel_index(evt, scale: int, side: int) -> tuple[int, int]:
-    """(y, x) of a click on an image shown at `scale` × its `side`, from the select event's [x, y]."""
-    index = event_data(evt, "index", "Click a pixel of the image")
-    if not isinstance(index, (list, tuple)) or len(index) != 2:
-        raise gr.Error("That click did not land on the image: it sent no [x, y] position")
-    x = coordinate(math.floor(_number(index[0], "The clicked x")) // scale, side, "x")
-    y = coordinate(math.floor(_number(index[1], "The clicked y")) // scale, side, "y")
-    return y, x
 
 
 def uploaded_file(value) -> str:

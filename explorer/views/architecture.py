@@ -28,7 +28,8 @@ def field_size(ctx: Context, name: str) -> int | None:
 
 
 def diagram(ctx: Context, selected: str | None) -> str:
-    sizes = {name: size for name in ctx.block_names() if (size := field_size(ctx, name))}
+    # the window one unit sees, unclipped: clipped to the image, enc4's 77 would read as "every unit sees all 64×64"
+    sizes = {name: field.size for name in ctx.block_names() if (field := ctx.fields.get(name)) and field.spatial}
     return diagram_html(render_svg(ctx.unet_specs, ctx.naive_specs, selected, sizes))
 
 

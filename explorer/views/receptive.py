@@ -166,7 +166,9 @@ def numbers_markdown(ctx: Context, fields: list[FieldView], t: int) -> str:
         result = view.effective
         field = result.field
         y0, y1, x0, x1 = result.box
-        text = f"{field.size_clipped}×{field.size_clipped}"
+        height, width = y1 - y0 + 1, x1 - x0 + 1  # this unit's own box: near the edges it sees less than its window
+        text = (f"{field.size}×{field.size}" if (height, width) == (field.size, field.size) else
+                f"{height}×{width} here ({field.size}×{field.size} window, cut off at the image's edge)")
         if field.global_via:
             text += " and the whole image (via " + ", ".join(field.global_via) + ")"
         theory.append(text)
@@ -186,6 +188,10 @@ def numbers_markdown(ctx: Context, fields: list[FieldView], t: int) -> str:
              "centred on the clicked pixel and counts the gradient inside it; brighter colour means more "
              "dependence, on a log scale over five factors of ten below the peak; any pixel that matters at all "
              "stays at least dimly lit."]
+    if any(view.effective.field.global_via for view in fields):
+        notes.append("\n\"The whole image (via …)\": self-attention lets every position look at every other; "
+                     "GroupNorm divides each map by its own mean and spread, computed over the whole map. Both make "
+                     "the output depend a little on every input pixel, outside the box the layers allow.")
     if clipped_any:
         notes.append(f"\nA square that would reach past the image's edge is drawn and counted only inside the "
                      f"{side}×{side} image.")
