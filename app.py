@@ -7,11 +7,9 @@ import logging
 import os
 from pathlib import Path
 
+from explorer.ui import limits  # no gradio at import: app.py points gradio at its temp folder first
 from explorer.views.context import DEFAULT_CONCURRENCY
 from explorer.weights import DEFAULT_DIR
-
-MAX_SESSIONS = 200      # the same numbers as explorer.ui.limits, which imports gradio: app.py stays light
-CACHE_MB = 256
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,10 +25,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              f"(default {DEFAULT_CONCURRENCY}, for a 2-core CPU Space)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per request (default: CPU cores / concurrency, at least 1)")
-    parser.add_argument("--max-sessions", type=int, default=MAX_SESSIONS,
-                        help=f"sessions whose state the server keeps; the oldest are dropped (default {MAX_SESSIONS})")
-    parser.add_argument("--cache-mb", type=int, default=CACHE_MB,
-                        help=f"disk for uploads and output files; the oldest go first (default {CACHE_MB} MB)")
+    parser.add_argument("--max-sessions", type=int, default=limits.MAX_SESSIONS,
+                        help="sessions whose state the server keeps; the oldest are dropped "
+                             f"(default {limits.MAX_SESSIONS})")
+    parser.add_argument("--cache-mb", type=int, default=limits.CACHE_BUDGET // 2**20,
+                        help="disk for uploads and output files; the oldest go first "
+                             f"(default {limits.CACHE_BUDGET // 2**20} MB)")
     return parser.parse_args(argv)
 
 
@@ -61,9 +61,7 @@ def main() -> None:
     cap_malloc_arenas()
     args = parse_args()
     log_to_stderr()
-    from explorer.ui import limits  # before gradio is imported: it reads GRADIO_TEMP_DIR
-
-    limits.temp_root()
+    limits.temp_root()  # before gradio is imported
     import torch
 
     from explorer.ui.app import build_app, launch_options

@@ -333,6 +333,9 @@ def test_typing_an_exact_block_name_selects_that_block(page):
     chooser = page.locator("#block-chooser input")
     chooser.click()
     chooser.fill("dec3")
+    # The filtered list shows the exact name first; Enter takes the first.
+    page.wait_for_function("() => { const o = document.querySelector('ul[role=listbox] li[role=option]');"
+                           " return o && o.getAttribute('aria-label') === 'dec3'; }")
     chooser.press("Enter")
     wait_for_panel(page, "dec3")
     assert page.input_value("#block-chooser input") == "dec3"
@@ -345,7 +348,7 @@ def test_the_block_choice_is_shared_both_ways(page):
     wait_for_image(page, "#rf-overlays")
     chooser = page.locator("#rf-block input")
     chooser.click()
-    page.locator("ul[role=listbox] li", has_text=re.compile(r"^\s*enc2\s*$")).first.click()
+    page.locator('ul[role=listbox] li[role=option][aria-label="enc2"]').click()
     wait_for_text(page, "#rf-overlays", "unit of enc2")
     open_tab(page, "architecture")
     wait_for_panel(page, "enc2")

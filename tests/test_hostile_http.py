@@ -282,6 +282,29 @@ def test_an_image_too_large_to_decode_is_refused_with_its_cost(app, tmp_path):
         client.predict(handle_file(str(big)), api_name="/upload_image")
 
 
+def status_mib(pid: int, key: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(key)
+
+
+def test_a_16_bit_png_decodes_within_the_budget(app, tmp_path):
+    """The issue's 90 KB 16-bit 6300×6300 PNG peaked at +984 MiB; decoded within the budget it stays near
+    its 76 MiB of pixels (the server's peak resident memory rises by less than the 160 MB budget)."""
+    ramp = np.tile(np.linspace(0, 65535, 6300).astype(np.uint16), (6300, 1))
+    path = tmp_path / "gray16.png"
+    Image.fromarray(ramp).save(path)
+    pid = app.process.pid
+    before = max(status_mib(pid, "VmHWM"), status_mib(pid, "VmRSS"))
+    client = Client(app.url, verbose=False)
+    assert "upload" in client.predict(handle_file(str(path)), api_name="/upload_image")
+    peak = status_mib(pid, "VmHWM")
+    assert peak - before < 160, f"the decode raised the server's peak memory by {peak - before:.0f} MiB"
+    grey = np.asarray(Image.open(client.predict(250, 0, api_name="/previews")[0]).convert("RGB"), dtype=float)
+    assert grey[:, -8:].mean() - grey[:, :8].mean() > 150, "the ramp from black to white is lost"
+
+
 # --- disk -------------------------------------------------------------------------------------------------------
 
 def test_uploads_are_capped(app):
@@ -500,10 +523,20 @@ def test_refusals_are_logged_in_one_line_without_tracebacks(app, config):
             client.predict(250, 0, False, 250, value, True, api_name="/denoise")
     with pytest.raises(AppError):
         client.predict(250, 0, 10**6, api_name="/denoise_from_here")
-    app.wait_for_log(r"refused denoise_from_here", since)
+    # Payloads that Gradio's own checks refuse before any event function runs.
+    session = Session(app.url)
+    upload = fn_index(config, "upload_image")
+    events = [session.join(fn_index(config, "previews"), []),
+              session.join(upload, [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}]),
+              session.join(upload, ["not a file"])]
+    session.listen()
+    for event in events:
+        assert len(error_of(session.wait(event, "process_completed"))) > 10, "a refusal without a message"
+    session.close()
+    app.wait_for_log(r"refused upload_image: ValidationError", since)
     text = app.log_text()[since:]
     assert "Traceback" not in text, text[-3000:]
-    assert len(re.findall(r"refused denoise", text)) >= 4, text[-2000:]
+    assert len(re.findall(r"refused (denoise|previews|upload_image)", text)) >= 7, text[-2000:]
 
 
 # --- what a fresh machine downloads -----------------------------------------------------------------------------

@@ -83,9 +83,10 @@ def test_each_step_shows_its_words_and_what_to_see(ctx, steps, measured):
     for number, (step_id, step) in enumerate(steps.items(), 1):
         markdown = lesson_ui.step_markdown(step, measured[step_id], number, len(ids))
         assert step.title in markdown and step.see in markdown and measured[step_id].text in markdown
-        assert "What you should see" in markdown
+        assert "What you should see" in markdown and f"Step {number} of {len(ids)}" in markdown
+        words = lesson_ui.words_markdown(step)
         for line in lesson.glossary_lines(step.words):
-            assert line in markdown
+            assert line in words
 
 
 # --- every number equals its source ----------------------------------------------------------------------------------

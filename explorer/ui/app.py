@@ -107,4 +107,4 @@ def build_app(ctx: Context) -> gr.Blocks:
 
 def launch_options() -> dict:
     # No run history: Gradio would rewrite the browser's localStorage after every event (tens of ms per step of t).
-    return dict(css=CSS + scrub.PAGE_CSS, theme=gr.themes.Soft(), run_history=False)
+    return dict(css=CSS + scrub.PAGE_CSS + lesson.CSS, theme=gr.themes.Soft(), run_history=False)

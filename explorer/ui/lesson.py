@@ -20,6 +20,14 @@ from explorer.views.context import Context
 
 LESSON_TAB = "lesson"
 
+# On a narrow screen the step itself comes first and the list of steps after it.
+CSS = """
+@media (max-width: 640px) {
+  #lesson-nav { order: 2; }
+  #lesson-main { order: 1; }
+}
+"""
+
 BADGES = {
     lesson.AGREES: "✓ **Measured on this model: it agrees with the lesson.**",
     lesson.PARTLY: "◑ **Measured on this model: it agrees only in part.**",
@@ -81,6 +89,7 @@ SCROLL_JS = """
 class LessonView:
     chooser: gr.Radio
     body: gr.Markdown
+    words: gr.Markdown
     progress: gr.Markdown
     show_me: gr.Button
     previous: gr.Button
@@ -146,18 +155,20 @@ def image_of_source(ctx: Context, text: str | None) -> str | None:
 # --- the step's words ---------------------------------------------------------------------------------------------
 
 def step_markdown(step: lesson.Step, measurement: lesson.Measurement, number: int, total: int) -> str:
-    words = "\n".join(f"- {line}" for line in lesson.glossary_lines(step.words))
+    """The step's claim, its measurement and what to look for (the glossary goes below the buttons)."""
     return (f"### Step {number} of {total}: {step.title}\n\n{step.text}\n\n"
             f"{BADGES[measurement.verdict]} {measurement.text}\n\n"
             f"<small>Source: {measurement.source}</small>\n\n"
-            f"**What you should see** (press *Show me*): {step.see}\n\n"
-            f"**Words used here**\n\n{words}")
+            f"**What you should see** (press *Show me*): {step.see}")
 
 
-def progress_markdown(steps: list[lesson.Step], current: str, visited: list[str]) -> str:
-    index = [step.id for step in steps].index(current)
+def words_markdown(step: lesson.Step) -> str:
+    return "**Words used here**\n\n" + "\n".join(f"- {line}" for line in lesson.glossary_lines(step.words))
+
+
+def progress_markdown(steps: list[lesson.Step], visited: list[str]) -> str:
     seen = [step.id for step in steps if step.id in visited]
-    return f"Step **{index + 1}** of {len(steps)} · {len(seen)} of {len(steps)} opened in this session"
+    return f"You have opened {len(seen)} of the {len(steps)} steps in this session."
 
 
 def build(ctx: Context) -> LessonView:
@@ -168,24 +179,25 @@ def build(ctx: Context) -> LessonView:
                 "number this model measures for it, and has a **Show me** button that sets the app up to prove "
                 "it. Every setting ends up in the page address, so you can share exactly what you see.",
                 elem_id="lesson-intro")
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=1, min_width=260):
+    with gr.Row(equal_height=False, elem_id="lesson-row"):
+        with gr.Column(scale=1, min_width=260, elem_id="lesson-nav"):
             chooser = gr.Radio([(f"{i}. {step.title}", step.id) for i, step in enumerate(steps, 1)],
                                value=first.id, label="Steps", elem_id="lesson-steps")
-            progress = gr.Markdown(progress_markdown(steps, first.id, [first.id]), elem_id="lesson-progress")
-        with gr.Column(scale=3, min_width=300):
+        with gr.Column(scale=3, min_width=300, elem_id="lesson-main"):
             body = gr.Markdown(step_markdown(first, first.measure(ctx), 1, len(steps)), elem_id="lesson-step")
             show_me = gr.Button("Show me", variant="primary", elem_id="lesson-show-me")
             with gr.Row():
                 previous = gr.Button("← Previous", size="sm", elem_id="lesson-previous", min_width=100,
                                      interactive=False)
                 next_button = gr.Button("Next →", size="sm", elem_id="lesson-next", min_width=100)
+            progress = gr.Markdown(progress_markdown(steps, [first.id]), elem_id="lesson-progress")
+            words = gr.Markdown(words_markdown(first), elem_id="lesson-words")
     visited = gr.State([first.id])
     cache = gr.State({})
     # Hidden carriers for the browser side: where to scroll after "Show me", and the query for the address bar.
     scroll = gr.Textbox(visible="hidden", elem_id="lesson-scroll")
     url = gr.Textbox(visible="hidden", elem_id="lesson-url")
-    return LessonView(chooser, body, progress, show_me, previous, next_button, visited, cache, scroll, url)
+    return LessonView(chooser, body, words, progress, show_me, previous, next_button, visited, cache, scroll, url)
 
 
 def note_component() -> gr.Markdown:
@@ -290,7 +302,7 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
             step = by_id[step_id]
             cache[step_id] = step_markdown(step, step.measure(ctx), ids.index(step_id) + 1, len(steps))
         index = ids.index(step_id)
-        return (cache[step_id], progress_markdown(steps, step_id, visited), visited, cache,
+        return (cache[step_id], words_markdown(by_id[step_id]), progress_markdown(steps, visited), visited, cache,
                 gr.Button(interactive=index > 0), gr.Button(interactive=index < len(ids) - 1))
 
     def move(step_id, offset):
@@ -306,7 +318,7 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
 
     outputs = controls.outputs()
     view.chooser.change(open_step, [view.chooser, view.visited, view.cache],
-                        [view.body, view.progress, view.visited, view.cache, view.previous, view.next],
+                        [view.body, view.words, view.progress, view.visited, view.cache, view.previous, view.next],
                         api_name=False, show_progress="minimal")
     view.previous.click(lambda step_id: move(step_id, -1), view.chooser, view.chooser, api_name=False,
                         show_progress="hidden")
@@ -337,6 +349,7 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
     def write_url(*values):
         return urlstate.encode(current_state(ctx, *values))
 
+    # queue=False: writing the address is instant and must not wait behind the views' computations.
     gr.on([component.change for component in tracked], write_url, tracked, view.url, api_name=False,
-          show_progress="hidden", trigger_mode="always_last", preprocess=False).then(
+          show_progress="hidden", trigger_mode="always_last", preprocess=False, queue=False).then(
         None, view.url, None, js=urlstate.WRITE_JS, api_name=False, show_progress="hidden")

@@ -227,6 +227,9 @@ def temp_root(parent: Path | None = None) -> Path:
     (root / "gradio").mkdir()
     (root / "tmp").mkdir()
     os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")
+    # Gradio keeps a record of each event for its monitoring page: 10,000 by default, and it rescans them all
+    # on every event. The app has no monitoring page.
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     os.environ["TMPDIR"] = str(root / "tmp")
     tempfile.tempdir = str(root / "tmp")
 
@@ -433,6 +436,34 @@ def quiet_errors(demo) -> None:
                     raise refuse(_name, error) from None
         wrapper.quiet = True
         block_fn.fn = wrapper
+    refuse_malformed_requests(demo)
+
+
+def refuse_malformed_requests(demo) -> None:
+    """A request Gradio itself cannot take (too few values, a file that was not uploaded, a payload that is
+    not a file) fails before any event function runs, with a traceback in the log and no message for the
+    client. Catch it around this app's `process_api`: one log line, and a message."""
+    import gradio as gr
+
+    process_api = demo.process_api
+    if getattr(process_api, "quiet", False):
+        return
+
+    @functools.wraps(process_api)
+    async def checked(block_fn, *args, **kwargs):
+        try:
+            return await process_api(block_fn, *args, **kwargs)
+        except gr.Error as error:
+            error.print_exception = False
+            raise
+        except Exception as error:  # noqa: BLE001 - Gradio's own checks of the payload
+            name = getattr(block_fn, "api_name", None) or getattr(block_fn, "name", None) or str(block_fn)
+            detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            log.warning("refused %s: %s: %s", name, type(error).__name__, detail)
+            raise gr.Error(f"This request was refused: {detail}", print_exception=False) from None
+
+    checked.quiet = True
+    demo.process_api = checked
 
 
 # --- memory, for the leak test ---------------------------------------------------------------------------------

@@ -169,11 +169,41 @@ setTimeout(settle, 0);
 // A strip may arrive at any time, and the curves may be redrawn (new figure, resize): look twice a second.
 setInterval(() => { loadStrip(); if (S.t) marker(S.t); }, 500);
 
+S.visible = () => { const r = root(); return !!r && r.getClientRects().length > 0; };
+
 if (!window.__sbsListening) {
     window.__sbsListening = true;
+    const range = () => document.querySelector('#timestep input[type=range]');
+    // While the t slider is dragged with the view in sight, the page alone follows it: the view shows strip
+    // frames and Gradio does not hear of the moves (no server calls, no state copies per step). When the
+    // pointer lets go, Gradio gets the final value as one input, then its release: one refresh for the new t.
     document.addEventListener('input', (e) => {
         const target = e.target;
-        if (target && target.closest && target.closest('#timestep')) window.__sbs.show(Number(target.value));
+        if (!(target && target.closest && target.closest('#timestep'))) return;
+        window.__sbs.show(Number(target.value));
+        const drag = window.__explorerDrag;
+        if (window.__sbs.passing || !drag || !drag.held || target !== range() || !window.__sbs.inView) return;
+        e.stopImmediatePropagation();
+        drag.swallowed = true;
+        const box = document.querySelector('#timestep input[type=number]');
+        if (box) box.value = target.value;
+    }, true);
+    // Whether the view is in sight, read once per drag (reading layout at every move would force a layout each).
+    document.addEventListener('pointerdown', (e) => {
+        if (e.target === range()) window.__sbs.inView = window.__sbs.visible();
+    }, true);
+    document.addEventListener('pointerup', (e) => {
+        const drag = window.__explorerDrag;
+        if (!drag || !drag.swallowed) return;
+        drag.swallowed = false;
+        drag.held = true;  // until Gradio has handled the final input: its change must not refresh a second time
+        setTimeout(() => { drag.held = false; }, 0);
+        const slider = range();
+        if (!slider) return;
+        window.__sbs.passing = true;
+        slider.dispatchEvent(new Event('input', {bubbles: true}));
+        window.__sbs.passing = false;
+        if (e.target !== slider) slider.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
     }, true);
     // Keys move a range slider without a pointer: send the "let go" that Gradio's release event listens for.
     document.addEventListener('keyup', (e) => {

@@ -513,6 +513,8 @@ def image_shift_table(ctx: Context, image: np.ndarray, seed: int) -> dict:
 
 
 def time_view(ctx: Context, image: np.ndarray, t: int, seed: int, other_t: int) -> TimeView:
+    """Both networks told t and `other_t` for the same x_t (the far end of the schedule if `other_t` is t)."""
+    other_t = other_timestep(t) if other_t == t else other_t
     _, x_t, _ = ctx.x_t(image, t, seed)
     naive = timecond.told_other_t(ctx.pair.naive, x_t, t, other_t)
     unet = timecond.told_other_t(ctx.pair.unet, x_t, t, other_t)
@@ -527,14 +529,14 @@ def difference_image(first: torch.Tensor, second: torch.Tensor, scale: int, limi
 
 
 def time_html(view: TimeView) -> str:
-    scale = 1  # the browser enlarges by MAP_SCALE
-    items = []
-    for name, title in (("naive", "Naive CNN"), ("unet", "U-Net")):
+    rows = []
+    for name, title in (("naive", "Naive CNN"), ("unet", "U-Net")):  # one row per network
         first, second = getattr(view, name)
-        items += [(f"{title}: ε̂ told t = {view.t}", noise_image(first, scale)),
-                  (f"{title}: ε̂ told t = {view.other_t}", noise_image(second, scale)),
-                  (f"{title}: |difference| (black = none)", difference_image(first, second, scale))]
-    return figures_html(items, "time-pair")
+        rows.append(figures_html([(f"{title}: ε̂ told t = {view.t}", noise_image(first)),
+                                  (f"{title}: ε̂ told t = {view.other_t}", noise_image(second)),
+                                  (f"{title}: |difference| (black = none)", difference_image(first, second, 1))],
+                                 "time-pair"))
+    return "".join(rows)
 
 
 def time_markdown(view: TimeView, metrics: dict | None) -> str:

@@ -1,0 +1,313 @@
+"""The Lesson tab and the shareable URL state in a real headless Chromium (Playwright, sync API).
+
+The Lesson tab comes first and is selected on load; each step's "Show me" puts the app in the state the
+step names (tab, image, t, seed, block, pixel, knock-outs), scrolls to its evidence and writes the state
+into the address; a link with a state opens it; a link with garbage opens the default with a note.
+The app runs as `python app.py` (tests/server.py).
+
+With SCREENSHOT_DIR set (`SCREENSHOT_DIR=tests/screenshots`), three steps are saved as lesson-*.png.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from explorer import lesson
+from explorer.views.context import Context
+from tests import browser
+from tests.server import running_app
+
+TIMEOUT_MS = 45_000
+DESKTOP = {"width": 1400, "height": 1000}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    with running_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with browser.sync_playwright() as playwright:
+        instance = browser.launch(playwright)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def ctx() -> Context:
+    return Context.load()
+
+
+@pytest.fixture(scope="module")
+def steps(ctx) -> list[lesson.Step]:
+    return lesson.steps(ctx)
+
+
+def open_page(chromium, url: str, viewport=DESKTOP):
+    context = chromium.new_context(viewport=viewport)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    page.wait_for_selector("#lesson-step h3", state="attached")
+    return context, page, errors
+
+
+@pytest.fixture
+def page(chromium, app_url):
+    context, page, errors = open_page(chromium, app_url)
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+def screenshot(page, name: str, full_page: bool = False) -> None:
+    if os.environ.get("SCREENSHOT_DIR"):
+        folder = Path(os.environ["SCREENSHOT_DIR"])
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+
+
+def selected_tab(page) -> str:
+    return page.eval_on_selector("#views [role=tab][aria-selected=true]", "(e) => e.id.replace(/-button$/, '')")
+
+
+def wait_for_tab(page, tab: str) -> None:
+    page.wait_for_function("(id) => { const b = document.getElementById(id + '-button');"
+                           " return b && b.getAttribute('aria-selected') === 'true'; }", arg=f"tab-{tab}")
+
+
+def query(page) -> dict[str, str]:
+    """The address bar's query (Playwright's page.url does not follow history.replaceState)."""
+    href = page.evaluate("window.location.href")
+    return {key: values[-1] for key, values in parse_qs(urlsplit(href).query, keep_blank_values=True).items()}
+
+
+def wait_for_query(page, **expected) -> dict[str, str]:
+    page.wait_for_function(
+        """(expected) => { const q = new URLSearchParams(window.location.search);
+                           return Object.entries(expected).every(([k, v]) => q.get(k) === String(v)); }""",
+        arg=expected)
+    return query(page)
+
+
+def input_value(page, selector: str) -> str:
+    return page.eval_on_selector(selector, "(e) => e.value")
+
+
+def wait_for_value(page, selector: str, value) -> None:
+    page.wait_for_function("([s, v]) => { const e = document.querySelector(s); return e && e.value === String(v); }",
+                           arg=[selector, value])
+
+
+def checked(page, selector: str) -> bool:
+    return page.eval_on_selector(selector, "(e) => e.checked")
+
+
+def open_step(page, index: int, step: lesson.Step, total: int) -> str:
+    page.click(f'#lesson-steps input[value="{step.id}"]')
+    page.wait_for_function("(text) => { const h = document.querySelector('#lesson-step h3');"
+                           " return h && h.textContent.includes(text); }", arg=f"Step {index} of {total}:")
+    return page.inner_text("#lesson-step")
+
+
+def evidence_in_view(page, elem_id: str) -> bool:
+    return page.evaluate("""(id) => { const e = document.getElementById(id); if (!e) return false;
+                                      const r = e.getBoundingClientRect();
+                                      return r.height > 0 && r.top < window.innerHeight && r.bottom > 0; }""", elem_id)
+
+
+# --- the tab ------------------------------------------------------------------------------------------------------
+
+def test_lesson_tab_is_first_and_selected_on_load(page, steps):
+    tabs = page.eval_on_selector_all("#views [role=tab]", "(es) => es.map((e) => e.id.replace(/-button$/, ''))")
+    assert tabs[0] == "tab-lesson"
+    assert selected_tab(page) == "tab-lesson"
+    page.wait_for_selector("#lesson-step h3")
+    assert page.inner_text("#lesson-step h3").startswith(f"Step 1 of {len(steps)}: {steps[0].title}")
+    labels = page.eval_on_selector_all("#lesson-steps input[type=radio]", "(es) => es.map((e) => e.value)")
+    assert labels == [step.id for step in steps]
+    assert page.is_visible("#lesson-show-me") and page.is_disabled("#lesson-previous")
+    assert not page.is_visible("#url-note")
+    screenshot(page, "lesson-start")
+
+
+def test_previous_next_and_progress_are_kept_in_the_session(page, steps):
+    page.click("#lesson-next")
+    page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
+                           arg=steps[1].title)
+    assert checked(page, f'#lesson-steps input[value="{steps[1].id}"]')
+    page.click("#lesson-next")
+    page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
+                           arg=steps[2].title)
+    page.click("#lesson-previous")
+    page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
+                           arg=steps[1].title)
+    assert "opened 3 of the" in page.inner_text("#lesson-progress")
+    assert wait_for_query(page, step=steps[1].id)["tab"] == "lesson"
+
+
+def test_the_lesson_works_by_keyboard(page, steps):
+    page.focus(f'#lesson-steps input[value="{steps[1].id}"]')
+    page.keyboard.press("Space")
+    page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
+                           arg=steps[1].title)
+    page.focus("#lesson-show-me")
+    page.keyboard.press("Enter")
+    wait_for_tab(page, steps[1].target.tab)
+    page.wait_for_function("(id) => document.activeElement && document.activeElement.id === id",
+                           arg=steps[1].target.evidence)
+
+
+# --- every "Show me" ------------------------------------------------------------------------------------------------
+
+def test_each_show_me_sets_the_state_it_names(page, ctx, steps):
+    tabs = set(page.eval_on_selector_all("#views [role=tab]", "(es) => es.map((e) => e.id.slice(4, -7))"))
+    shots = {"window": "lesson-window", "time": "lesson-time"}
+    for index, step in enumerate(steps, 1):
+        target = step.target
+        assert target.tab in tabs, f"step {step.id} points at a tab the app does not have: {target.tab}"
+        page.click("#tab-lesson-button")
+        wait_for_tab(page, "lesson")
+        text = open_step(page, index, step, len(steps))
+        assert "What you should see" in text and step.title in text
+        page.click("#lesson-show-me")
+        wait_for_tab(page, target.tab)
+        stem = lesson.image_stem(ctx, target.image)
+        page.wait_for_function("(s) => document.querySelector('#image-source').innerText.includes(s)", arg=stem)
+        wait_for_value(page, "#timestep input[type=number]", target.t)
+        wait_for_value(page, "#seed input", target.seed)
+        expected = {"step": step.id, "tab": target.tab, "image": stem, "t": target.t, "seed": target.seed}
+        if target.tab == "receptive":
+            expected.update(pixel=f"{target.pixel[0]},{target.pixel[1]}", block=target.block)
+            wait_for_value(page, "#rf-y input", target.pixel[0])
+            wait_for_value(page, "#rf-x input", target.pixel[1])
+            assert input_value(page, "#rf-block input") == target.block
+        if target.tab == "architecture":
+            expected["block"] = target.block
+            page.wait_for_function("(b) => { const h = document.querySelector('#block-panel h3');"
+                                   " return h && h.textContent.trim().startsWith(b); }", arg=target.block)
+        if target.tab == "denoising":
+            settings = lesson.knockout_settings(target.knockouts)
+            for level in range(1, ctx.pair.unet.config.num_levels + 1):
+                box = f'#skip-switches input[name="skip{level}"]'
+                assert checked(page, box) == (level not in settings["cut"]), (step.id, level)
+            assert checked(page, "#override-t input") == (settings["told_t"] is not None)
+            if settings["told_t"] is not None:
+                wait_for_value(page, "#told-t input[type=number]", settings["told_t"])
+            assert checked(page, "#attention-switch input") == settings["attention"]
+            if target.knockouts:
+                expected["knockouts"] = ",".join(target.knockouts)
+        got = wait_for_query(page, **expected)
+        if target.tab == "denoising" and not target.knockouts:
+            assert "knockouts" not in got
+        page.wait_for_function("(id) => { const e = document.getElementById(id); if (!e) return false;"
+                               " const r = e.getBoundingClientRect(); return r.height > 0 && r.top < innerHeight"
+                               " && r.bottom > 0; }", arg=target.evidence)
+        if target.press:
+            page.wait_for_function("() => /step \\d+ of \\d+/i.test(document.querySelector('#reverse-progress')"
+                                   ".innerText)", timeout=90_000)
+        if step.id in shots:
+            time.sleep(1.0)  # let the tab's pictures arrive
+            screenshot(page, shots[step.id])
+
+
+# --- links ------------------------------------------------------------------------------------------------------------
+
+def test_a_link_with_a_state_opens_that_state(chromium, app_url, ctx, steps):
+    stem = lesson.image_stem(ctx, "00a9-fe0f")
+    link = f"{app_url}?step=time&tab=denoising&image={stem}&t=900&seed=3&knockouts=told:10,skip2"
+    context, page, errors = open_page(chromium, link)
+    try:
+        wait_for_tab(page, "denoising")
+        wait_for_value(page, "#timestep input[type=number]", 900)
+        wait_for_value(page, "#seed input", 3)
+        page.wait_for_function("(s) => document.querySelector('#image-source').innerText.includes(s)", arg=stem)
+        page.wait_for_function("() => document.querySelector('#override-t input').checked")
+        wait_for_value(page, "#told-t input[type=number]", 10)
+        assert not checked(page, '#skip-switches input[name="skip2"]')
+        assert checked(page, '#skip-switches input[name="skip1"]')
+        assert not page.is_visible("#url-note")
+        page.click("#tab-lesson-button")
+        index = [step.id for step in steps].index("time") + 1
+        page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
+                               arg=f"Step {index} of")
+        got = wait_for_query(page, step="time", tab="lesson")
+        assert got["t"] == "900" and got["image"] == stem
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def test_a_link_to_a_receptive_field_opens_its_pixel_and_block(chromium, app_url):
+    context, page, errors = open_page(chromium, f"{app_url}?tab=receptive&pixel=5,60&block=enc2&t=40")
+    try:
+        wait_for_tab(page, "receptive")
+        wait_for_value(page, "#rf-y input", 5)
+        wait_for_value(page, "#rf-x input", 60)
+        wait_for_value(page, "#timestep input[type=number]", 40)
+        assert input_value(page, "#rf-block input") == "enc2"
+        page.wait_for_function("() => /y=5, x=60/.test(document.querySelector('#rf-numbers').innerText)")
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def test_a_link_with_garbage_opens_the_default_with_a_note(chromium, app_url, steps):
+    link = (f"{app_url}?t=abc&tab=nope&pixel=9,9,9&colour=red&seed=-4&step=99&image=..%2F..%2Fetc%2Fpasswd"
+            "&knockouts=skip9&block=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+    context, page, errors = open_page(chromium, link)
+    try:
+        page.wait_for_selector("#url-note", state="visible")
+        note = page.inner_text("#url-note")
+        for bad in ("t=abc", "tab=nope", "pixel=", "colour", "seed=-4", "step=99", "image=", "knockouts=skip9",
+                    "block="):
+            assert bad in note, (bad, note)
+        assert selected_tab(page) == "tab-lesson"
+        assert page.inner_text("#lesson-step h3").startswith("Step 1 of")
+        assert input_value(page, "#timestep input[type=number]") == "250"
+        assert page.evaluate("() => !document.querySelector('#url-note script')")
+        screenshot(page, "lesson-bad-link")
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def test_the_lesson_fits_a_phone(chromium, app_url):
+    context, page, errors = open_page(chromium, app_url, viewport=PHONE)
+    try:
+        page.wait_for_selector("#lesson-step h3")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the page is {width} px wide on a {PHONE['width']} px screen"
+        main = page.eval_on_selector("#lesson-step", "(e) => e.getBoundingClientRect().top")
+        steps_list = page.eval_on_selector("#lesson-steps", "(e) => e.getBoundingClientRect().top")
+        assert main < steps_list, "on a phone the step comes before the list of steps"
+        box = page.eval_on_selector("#lesson-show-me", "(e) => { const r = e.getBoundingClientRect();"
+                                    " return [r.left, r.right, r.height]; }")
+        assert box[0] >= 0 and box[1] <= PHONE["width"] and box[2] >= 32, box
+        page.click("#lesson-next")
+        page.wait_for_function("() => document.querySelector('#lesson-step h3').textContent.includes('Step 2 of')")
+        page.click("#lesson-show-me")
+        wait_for_tab(page, "receptive")
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def test_each_step_text_holds_its_measured_numbers(page, ctx, steps):
+    """Spot check in the page: the numbers the step shows are those explorer/lesson.py computes."""
+    for index in (2, 6):
+        step = steps[index - 1]
+        text = open_step(page, index, step, len(steps))
+        measured = step.measure(ctx)
+        for number in re.findall(r"×[0-9,.]+|[0-9]+×[0-9]+|[0-9][0-9,]*\.[0-9]+", measured.text):
+            assert number in text, (step.id, number)
