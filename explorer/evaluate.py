@@ -369,9 +369,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--out", type=Path, help="metrics file (default: metrics.json in --weights)")
     parser.add_argument("--readme", type=Path, help="README whose generated sections to rewrite (default: README.md in --weights)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     parser.add_argument("--render-only", action="store_true",
                         help="only rewrite the README from the existing metrics file (after editing the README by hand)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     argv = sys.argv[1:] if argv is None else list(argv)
     out = args.out or args.weights / "metrics.json"
     readme = args.readme or args.weights / "README.md"

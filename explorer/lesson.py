@@ -230,7 +230,7 @@ def measure_window(ctx: Context, target: Target) -> Measurement:
               "unet_r90": None if unet.radius_90 is None else 2 * unet.radius_90 + 1}
     matches = naive.support == theory ** 2
     text = (f"The naive CNN stacks {len(convs)} convolutions of {kernel}×{kernel}, so its output pixel sees a "
-            f"{theory}×{theory} square: {theory ** 2:,} of the image's {pixels:,} pixels "
+            f"square of {theory}×{theory} pixels: {theory ** 2:,} of the image's {pixels:,} pixels "
             f"({share(values['naive_share'])}). Measured at pixel (y={y}, x={x}) of `{stem}` at t = {t}: its "
             f"gradient is nonzero on {naive.support:,} pixels, "
             + ("exactly that square." if matches else "which does not match the arithmetic.")
@@ -405,25 +405,33 @@ def measure_gradients(ctx: Context, target: Target) -> Measurement:
     gradients = (ctx.metrics or {}).get("gradients")
     try:
         blocks = list(gradients["blocks"])
-        trained, random_init = gradients["trained"], gradients["random_init"]
-        pairs = {"trained": (trained["intact"], trained["skips_cut"]),
-                 "random": (random_init["intact"], random_init["skips_cut"])}
+        runs = {"trained": gradients["trained"], "random": gradients["random_init"]}
+        pairs = {name: (run["intact"], run["skips_cut"]) for name, run in runs.items()}
     except (TypeError, KeyError):
         return _missing("The gradient measurements")
     first = next((i for i, name in enumerate(blocks) if name.startswith("enc")), 0)
     name = blocks[first]
-    trained_ratio = ratio(pairs["trained"][0][first], pairs["trained"][1][first])
-    random_ratio = ratio(pairs["random"][0][first], pairs["random"][1][first])
-    values = {"block": name, "trained_intact": pairs["trained"][0][first], "trained_cut": pairs["trained"][1][first],
-              "trained_ratio": trained_ratio, "random_ratio": random_ratio}
-    text = (f"The gradient reaching {name}, the first encoder block, is {mse(values['trained_intact'])} with the "
-            f"skips and {mse(values['trained_cut'])} with them cut in the trained U-Net ({times(trained_ratio)}); "
-            f"in an untrained U-Net of the same shape the skips make it {times(random_ratio)}. ")
+    # As in the Part by part tab: each norm relative to the output head's, so that the larger loss of a
+    # network with its skips cut does not count as a stronger gradient.
+    head = blocks.index("out") if "out" in blocks else len(blocks) - 1
+
+    def relative(values: list[float]) -> float:
+        return ratio(values[first], values[head])
+
+    shares = {run: (relative(intact), relative(cut)) for run, (intact, cut) in pairs.items()}
+    trained_ratio = ratio(*shares["trained"])
+    random_ratio = ratio(*shares["random"])
+    values = {"block": name, "head": blocks[head], "trained_intact": shares["trained"][0],
+              "trained_cut": shares["trained"][1], "trained_ratio": trained_ratio, "random_ratio": random_ratio}
+    text = (f"Measured on held-out images, relative to the gradient at the output head ({blocks[head]}): the gradient "
+            f"on the weights of {name}, the first encoder block, is {mse(shares['trained'][0])} with the skips "
+            f"and {mse(shares['trained'][1])} with all of them cut in the trained U-Net ({times(trained_ratio)} "
+            f"with the skips); in an untrained U-Net of the same shape the skips make it {times(random_ratio)}. ")
     if trained_ratio > 1 and random_ratio > 1:
-        text += "The skips are a highway: far more of the error signal reaches the early layers through them."
+        text += "The skips are a highway: more of the error signal reaches the early layers through them."
         verdict = AGREES
     elif trained_ratio > 1 or random_ratio > 1:
-        text += "Only one of the two networks shows the highway: the lesson's claim holds partly here."
+        text += "Only one of the two networks shows the highway: the lesson's claim holds in part here."
         verdict = PARTLY
     else:
         text += "Against the lesson, cutting the skips does not shrink the gradient at the early layers here."

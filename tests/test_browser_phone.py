@@ -71,9 +71,11 @@ def wider_than_the_screen(page) -> list[str]:
             let clipped = false;
             for (let p = e.parentElement; p; p = p.parentElement) {
                 const o = getComputedStyle(p).overflowX;
-                if ((o === 'auto' || o === 'scroll' || o === 'hidden') && p.getBoundingClientRect().right <= window.innerWidth + 1) { clipped = true; break; }
+                const scrolls = o === 'auto' || o === 'scroll' || o === 'hidden';
+                if (scrolls && p.getBoundingClientRect().right <= window.innerWidth + 1) { clipped = true; break; }
             }
-            if (!clipped) out.push((e.id ? '#' + e.id : e.tagName.toLowerCase() + '.' + e.className).slice(0, 60) + ' right=' + Math.round(r.right));
+            const name = e.id ? '#' + e.id : e.tagName.toLowerCase() + '.' + e.className;
+            if (!clipped) out.push(name.slice(0, 60) + ' right=' + Math.round(r.right));
         }
         return out.slice(0, 10);
     }""")

@@ -256,16 +256,24 @@ def test_concat_text_follows_the_data(ctx, steps):
     assert one.verdict == lesson.PARTLY and "barely uses the upsampled path" in one.text
     if "concat" in ctx.metrics:
         real = step.measure(ctx)
-        level = ctx.metrics["concat"]["levels"]["1"]
+        concat = ctx.metrics["concat"]
+        level = concat["levels"]["1"]
+        index = concat["timesteps"].index(real.values["t"])
+        errors = level["eps_mse"]
         assert real.values["skip_channels"] == level["channels"]["skip"]
+        skip = errors["skip_zero"][index] / errors["intact"][index]
+        up = errors["up_zero"][index] / errors["intact"][index]
+        assert real.values["skip_zero_ratio"] == pytest.approx(skip) and lesson.times(skip) in real.text
+        assert real.values["up_zero_ratio"] == pytest.approx(up) and lesson.times(up) in real.text
 
 
 def gradient_metrics(ctx, trained: tuple[float, float], random_init: tuple[float, float]) -> dict:
+    """enc1's norms (intact, skips cut) with the output head's at 1 in both variants."""
     metrics = copy.deepcopy(ctx.metrics)
-    metrics["gradients"] = {"timesteps": [250], "images": 4, "blocks": ["in_conv", "enc1", "dec1"],
-                            "trained": {"intact": [1.0, trained[0], 1.0], "skips_cut": [1.0, trained[1], 1.0]},
-                            "random_init": {"intact": [1.0, random_init[0], 1.0],
-                                            "skips_cut": [1.0, random_init[1], 1.0]}}
+    metrics["gradients"] = {"timesteps": [250], "images": 4, "blocks": ["in_conv", "enc1", "dec1", "out"],
+                            "trained": {"intact": [1.0, trained[0], 1.0, 1.0], "skips_cut": [1.0, trained[1], 1.0, 1.0]},
+                            "random_init": {"intact": [1.0, random_init[0], 1.0, 1.0],
+                                            "skips_cut": [1.0, random_init[1], 1.0, 1.0]}}
     return metrics
 
 
@@ -276,11 +284,20 @@ def test_gradients_text_follows_the_data(ctx, steps):
     assert lesson.times(30.0) in highway.text and lesson.times(2.0) in highway.text
     none = step.measure(with_metrics(ctx, gradient_metrics(ctx, (0.01, 0.3), (0.1, 0.2))))
     assert none.verdict == lesson.DISAGREES and "Against the lesson" in none.text
+    # A network whose loss (and so every gradient) is larger with the skips cut: measured relative to `out`.
+    metrics = gradient_metrics(ctx, (0.3, 0.01), (0.2, 0.1))
+    metrics["gradients"]["trained"]["skips_cut"] = [50.0, 0.5, 50.0, 50.0]
+    scaled = step.measure(with_metrics(ctx, metrics))
+    assert scaled.values["trained_ratio"] == pytest.approx(30.0)
     if "gradients" in ctx.metrics:
         real = step.measure(ctx)
         gradients = ctx.metrics["gradients"]
-        index = gradients["blocks"].index(real.values["block"])
-        assert real.values["trained_intact"] == gradients["trained"]["intact"][index]
+        blocks = gradients["blocks"]
+        index, out = blocks.index(real.values["block"]), blocks.index("out")
+        intact, cut = gradients["trained"]["intact"], gradients["trained"]["skips_cut"]
+        expected = (intact[index] / intact[out]) / (cut[index] / cut[out])
+        assert real.values["trained_ratio"] == pytest.approx(expected)
+        assert lesson.times(expected) in real.text
 
 
 def test_skips_text_says_when_a_deeper_skip_matters_more(ctx, steps):
@@ -345,6 +362,9 @@ def test_unknown_keys_are_noted_and_the_rest_applies(choices):
     note = urlstate.note_markdown(state.notes)
     assert "colour" in note and "could not be used" in note
     assert urlstate.note_markdown([]) == ""
+    flood = urlstate.parse({f"k{i}": "x" * 5000 for i in range(500)}, choices)
+    assert len(flood.notes) == 500 and len(urlstate.note_markdown(flood.notes)) < 2000
+    assert "and 488 more" in urlstate.note_markdown(flood.notes)
     assert urlstate.parse({}, choices).empty
 
 
@@ -361,6 +381,9 @@ def test_current_state_records_what_each_tab_shows(ctx):
     assert (field.block, field.pixel, field.knockouts) == ("output", (5, 6), None)
     blocks = lesson_ui.current_state(ctx, tab="architecture", **common)
     assert (blocks.block, blocks.pixel) == ("enc1", None)
+    odd = lesson_ui.current_state(ctx, tab="receptive", **{**common, "t": float("nan"), "seed": "x", "rf_y": None,
+                                                           "rf_x": float("inf")})
+    assert (odd.t, odd.seed, odd.pixel) == (None, None, None)
 
 
 def test_each_step_target_is_a_state_the_url_can_carry(ctx, steps, choices):

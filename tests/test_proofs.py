@@ -21,6 +21,16 @@ from explorer.views import denoising, proofs
 from explorer.views.context import Context
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread, as each app request gets: on a busy shared machine, idle-spinning OpenMP threads
+    make these small models many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def tiny(tiny_config) -> UNet:
     torch.manual_seed(0)

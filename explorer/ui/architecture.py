@@ -124,11 +124,10 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
         return gr.update(value=levels.high_frequency_sweep(ctx, image, seed), visible=True)
 
     block_outputs = [diagram, chooser, panel, activation, selected_block]
-    diagram.click(on_click, [inputs.image, inputs.t, inputs.seed], block_outputs, api_name="click_block", preprocess=False,
-                  show_progress="hidden")
-    chooser.input(show_block, [inputs.image, inputs.t, inputs.seed, chooser], block_outputs, api_name="select_block", preprocess=False,
-                  show_progress="hidden")
     shared = [inputs.image, inputs.t, inputs.seed]
+    diagram.click(on_click, shared, block_outputs, api_name="click_block", preprocess=False, show_progress="hidden")
+    chooser.input(show_block, shared + [chooser], block_outputs, api_name="select_block", preprocess=False,
+                  show_progress="hidden")
     selected_block.change(follow_selection, shared + [selected_block, chooser], block_outputs[:4], api_name=False,
                           preprocess=False, show_progress="hidden")
     level_outputs = [level_image, spectrum, skip_spectrum, naive_image, naive_spectrum, naive_summary]

@@ -83,18 +83,22 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         from_noise = gr.Button("Generate from pure noise", elem_id="generate-from-noise")
     ddim_note = gr.Markdown(elem_id="ddim-note")
     with gr.Row(equal_height=False):
-        with gr.Column(scale=3):
-            gr.HTML(denoising.reverse_caption_html(ctx.image_size), elem_id="reverse-caption")
+        with gr.Column(scale=3, min_width=560):
+            gr.HTML(denoising.reverse_caption_html(ctx.image_size), elem_id="reverse-caption", apply_default_css=False)
             live = gr.Image(label="Live frames", interactive=False, elem_id="reverse-live", show_label=False, buttons=[],
                             format="png")
             progress_text = gr.Markdown(elem_id="reverse-progress")
-            gr.Markdown("**Frame strip**: each model's sample along the way")
-            strip = gr.HTML(elem_id="reverse-strip")
         with gr.Column(scale=2):
             drift = gr.Plot(label="Drift", elem_id="reverse-drift", show_label=False)
-            gr.Markdown("**Animation** (GIF, same layout as the live frames)")
+    gr.Markdown("**Frame strip**: each model's sample along the way")
+    strip = gr.HTML(elem_id="reverse-strip", apply_default_css=False)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=560):
+            gr.Markdown("**Animation** (GIF, same layout as the live frames; the button above it downloads it)")
             animation = gr.Image(label="Animation", interactive=False, elem_id="reverse-gif", type="filepath",
                                  buttons=["download"], show_label=False)
+        with gr.Column(scale=2):
+            pass
 
     def side_by_side(image, t, seed, override, told, skips_on, attention_on, bypass_mid):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)

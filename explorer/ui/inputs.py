@@ -106,7 +106,8 @@ def build(ctx: Context) -> Inputs:
             x0_first, xt_first, _ = previews(ctx, first, 250, 0)
             with gr.Row():
                 x0_view = gr.Image(x0_first, label="x₀: clean image", interactive=False, height=200,
-                                   elem_id="x0-preview", buttons=[], show_label=False, min_width=120, alt_text="x₀, the clean image")
+                                   elem_id="x0-preview", buttons=[], show_label=False, min_width=120,
+                                   alt_text="x₀, the clean image")
                 xt_view = gr.Image(xt_first, label="x_t: what the networks see", interactive=False, height=200,
                                    elem_id="xt-preview", buttons=[], show_label=False, min_width=120,
                                    alt_text="x_t at t = 250: the clean image with noise added, what both networks see")

@@ -7,6 +7,7 @@ buttons, and reads and writes the shareable state in the page URL (explorer/ui/u
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 
@@ -277,7 +278,7 @@ def _int(value) -> int | None:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return int(number) if number == int(number) else None
+    return int(number) if math.isfinite(number) and number == int(number) else None
 
 
 # --- events ---------------------------------------------------------------------------------------------------------

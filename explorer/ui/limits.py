@@ -229,7 +229,7 @@ def temp_root(parent: Path | None = None) -> Path:
     os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")
     # Gradio keeps a record of each event for its monitoring page: 10,000 by default, and it rescans them all
     # on every event. The app has no monitoring page.
-    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "256")
     os.environ["TMPDIR"] = str(root / "tmp")
     tempfile.tempdir = str(root / "tmp")
 

@@ -47,6 +47,8 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
         with gr.Column(scale=3, min_width=300):
             gallery = gr.HTML(elem_id="rf-overlays")
             numbers = gr.Markdown(elem_id="rf-numbers")
+    gr.Markdown("How far each block can see through its convolutions alone (attention and GroupNorm aside), "
+                "block by block along each network; the dashed line is the whole image.")
     gr.Plot(receptive.depth_figure(ctx), label="Theoretical receptive field by depth", elem_id="rf-depth",
             show_label=False)
 

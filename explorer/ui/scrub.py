@@ -42,12 +42,13 @@ PAGE_CSS = """
 #reverse-live img, #reverse-gif img { image-rendering: pixelated; }
 #reverse-gif img { max-width: 100%; height: auto; object-fit: contain; }
 #reverse-gif button[aria-label], #reverse-gif .icon-button-wrapper { position: static; }
-.reverse-caption { display: flex; font-size: 13px; flex-wrap: nowrap; overflow-x: auto; }
+.reverse-caption { display: flex; justify-content: center; font-size: 13px; flex-wrap: nowrap; overflow-x: auto; }
 .reverse-caption span { flex: none; }
 .frame-strip { overflow-x: auto; }
 .frame-strip .strip-source { display: none; }
 .frame-strip table { border-collapse: collapse; width: auto; margin: 0; }
-.frame-strip th, .frame-strip td { padding: 2px 3px; border: none; font-size: 12px; white-space: nowrap; background: none; }
+.frame-strip th, .frame-strip td { padding: 2px 3px; border: none; font-size: 13px; white-space: nowrap; background: none;
+    text-align: left; }
 .frame-strip .strip-tile { width: calc(var(--s) * 2); height: calc(var(--s) * 2); background-image: var(--strip);
     background-size: calc(var(--w) * 2) calc(var(--h) * 2); background-repeat: no-repeat; image-rendering: pixelated; }
 .knockout-scroll { overflow-x: auto; }

@@ -18,6 +18,7 @@ from explorer.views.context import MAX_SEED
 KEYS = ("step", "tab", "image", "t", "seed", "block", "pixel", "knockouts")
 ALIASES = {"ko": "knockouts", "knock-outs": "knockouts"}
 MAX_SHOWN = 40  # characters of a rejected value repeated in the note
+MAX_NOTES = 12  # rejected settings listed in the note; the rest are counted
 
 # Replaces the query part of the address bar; an empty query leaves the bare path.
 WRITE_JS = """
@@ -158,5 +159,6 @@ def encode(state: UrlState) -> str:
 def note_markdown(notes: tuple[str, ...] | list[str]) -> str:
     if not notes:
         return ""
+    shown = list(notes[:MAX_NOTES]) + ([f"and {len(notes) - MAX_NOTES} more"] if len(notes) > MAX_NOTES else [])
     return ("**Part of this link could not be used, so those settings were left at their defaults:** "
-            + "; ".join(notes) + ".")
+            + "; ".join(shown) + ".")

@@ -99,8 +99,9 @@ def scales_markdown(ctx: Context, outputs: dict[str, torch.Tensor]) -> str:
     text += (f"Share of power finer than {cutoff:g} cycles per image for this x_t: naive layers "
              f"{min(naive):.0%} to {max(naive):.0%}")
     if fine_shares:
-        text += (f"; the U-Net's {' and '.join(sorted({f'{outputs[n].shape[-1]}×{outputs[n].shape[-1]}' for n in fine}, reverse=True))} "
-                 f"levels {min(fine_shares):.0%} to {max(fine_shares):.0%}")
+        fine_sides = sorted({outputs[name].shape[-1] for name in fine}, reverse=True)
+        text += (f"; the U-Net's {' and '.join(f'{side}×{side}' for side in fine_sides)} levels "
+                 f"{min(fine_shares):.0%} to {max(fine_shares):.0%}")
     return text + "."
 
 
@@ -110,8 +111,8 @@ def figure_layout(title: str, height: int, **extra) -> dict:
     layout = {"title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}}, "height": height,
               "template": PLOT_TEMPLATE, "margin": {"l": 60, "r": 40, "t": 40, "b": 40},
               "modebar": {"orientation": "v"},
-              "legend": {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0, "font": {"size": 11},
-                         "entrywidth": 84}}
+              "legend": {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0, "font": {"size": 11},
+                         "entrywidth": 0.33, "entrywidthmode": "fraction"}}
     layout.update(extra)
     return layout
 

@@ -17,6 +17,7 @@ from explorer.analysis.receptive_field import Effective, depth_profile, effectiv
 from explorer.render import colorize, tensor_image
 from explorer.views import pixels
 from explorer.views.context import Context
+from explorer.views.levels import figure_layout
 
 SCALE = 4  # whole-number zoom of the 64×64 pictures: 256 CSS pixels
 OUTPUT = "output"  # the block-selector value meaning "the network's prediction ε̂"
@@ -214,8 +215,7 @@ def depth_figure(ctx: Context) -> go.Figure:
     figure.add_trace(go.Scatter(x=[1, longest], y=[ctx.image_size] * 2, mode="lines", hoverinfo="skip",
                                 name=f"the whole image ({ctx.image_size} px)",
                                 line=dict(color="#b23a48", dash="dash")))
-    figure.update_layout(title="Receptive field (convolutions only) along each network", height=380,
-                         xaxis_title="block, in forward order (hover for its name)", yaxis_title="field size in input pixels",
-                         yaxis_type="log", template="plotly_white", margin=dict(l=60, r=20, t=50, b=50),
-                         legend=dict(orientation="h", y=-0.2))
+    figure.update_layout(**figure_layout("Receptive field along each network", 440,
+                                         xaxis={"title": {"text": "block, in forward order (hover for its name)"}},
+                                         yaxis={"title": {"text": "field size in input pixels"}, "type": "log"}))
     return figure
