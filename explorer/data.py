@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 PACKAGE = "emoji-datasource-google"
 PACKAGE_VERSION = "16.0.0"

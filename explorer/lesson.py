@@ -41,6 +41,10 @@ GLOSSARY = {
     "knock-out": "switching one part of the U-Net off for a single request, to see what it was doing.",
     "concatenation": "stacking two sets of feature maps side by side as channels, keeping both whole.",
     "time embedding": "t turned into a vector by a small network and added inside every U-Net block.",
+    "self-attention": "a layer in which every position looks at every other position of the map and mixes in what it finds.",
+    "GroupNorm": "a layer that rescales each map by its own mean and spread, which are computed over the whole map.",
+    "cycles per image": "how many times a pattern repeats across the image; more cycles means finer detail.",
+    "upsampled path": "the decoder's coarser features, enlarged to the size of the level they rejoin.",
     "DDIM": "a sampler that walks from noise (or from x_t) down to a clean image in a chosen number of steps.",
 }
 
@@ -67,6 +71,7 @@ class Target:
     knockouts: tuple[str, ...] = ()
     evidence: str = ""
     press: str = ""
+    ddim_steps: int | None = None  # the reverse process's step count, for a step that presses its button
 
 
 @dataclass(frozen=True)
@@ -540,16 +545,17 @@ def steps(ctx: Context) -> list[Step]:
              "In the Receptive field tab, at the centre pixel: a small bright square for the naive CNN, and a "
              "field spread over the whole image for the U-Net, with the numbers below.",
              Target("receptive", "1f353", 250, 0, block=receptive.OUTPUT, pixel=centre, evidence="rf-overlays"),
-             measure_window, ("receptive field", "gradient")),
+             measure_window, ("receptive field", "gradient", "self-attention", "GroupNorm")),
         step("scales", "Problem 2: one scale only",
              "Noise has coarse parts (slow blotches) and fine parts (grain from pixel to pixel). The naive CNN "
              "works at full resolution from start to end, so every layer looks at the image at the same scale. "
              "The U-Net's encoder halves its maps level by level and the decoder doubles them back, so each "
              "level handles a different scale, and the skips hand the fine scales across.",
-             "In Architecture, all levels at once: every U-Net level at its own resolution, and spectra in which "
-             "each skip keeps high frequencies that the upsampled path beside it has lost.",
+             "In Architecture, all levels at once: every U-Net level at its own resolution, spectra in which "
+             "each skip keeps high frequencies that the upsampled path beside it has lost, and below them the "
+             "naive CNN's layers, all on the same full-size grid.",
              Target("architecture", "1f353", 250, 0, block="mid.res2", evidence="level-maps"), measure_scales,
-             ("spectrum", "skip connection", "bottleneck")),
+             ("spectrum", "cycles per image", "skip connection", "upsampled path", "bottleneck")),
         step("detail", "Problem 3: fine detail gets lost",
              "A plain stack of convolutions mixes each pixel with its neighbours again and again, so sharp edges "
              "wash out and the clean-image estimate comes out soft. The U-Net keeps a full-resolution copy of its "
@@ -582,7 +588,7 @@ def steps(ctx: Context) -> list[Step]:
              "In the Proofs tab, concatenation: for each decoder level, the channels from the skip and from the "
              "upsampled path, and the error when either half is blanked.",
              Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-concat"), measure_concat,
-             ("concatenation", "skip connection", "ε-MSE")),
+             ("concatenation", "skip connection", "upsampled path", "ε-MSE")),
         step("gradients", "Gradient highways",
              "Training sends an error signal, the gradient, backwards from the output to every weight. Through a "
              "long plain stack it must cross every layer and can fade on the way. Skip connections give it a "
@@ -604,7 +610,8 @@ def steps(ctx: Context) -> list[Step]:
              "can end up far worse. Run the reverse process from the same x_t with both networks.",
              "In the Denoising lab, the reverse process runs for both networks: the drift chart follows each "
              "model's clean-image estimate against the original, step by step.",
-             Target("denoising", "1f353", 500, 0, knockouts=(), evidence="reverse-drift", press="denoise-from-here"),
+             Target("denoising", "1f353", 500, 0, knockouts=(), evidence="reverse-drift", press="denoise-from-here",
+                    ddim_steps=REVERSE_STEPS),
              measure_accumulation, ("DDIM", "x̂₀", "PSNR")),
     ]
 

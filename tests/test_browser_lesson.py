@@ -213,6 +213,8 @@ def test_each_show_me_sets_the_state_it_names(page, ctx, steps):
         page.wait_for_function("(id) => { const e = document.getElementById(id); if (!e) return false;"
                                " const r = e.getBoundingClientRect(); return r.height > 0 && r.top < innerHeight"
                                " && r.bottom > 0; }", arg=target.evidence)
+        if target.ddim_steps is not None:
+            wait_for_value(page, "#ddim-steps input", target.ddim_steps)
         if target.press:
             page.wait_for_function("() => /step \\d+ of \\d+/i.test(document.querySelector('#reverse-progress')"
                                    ".innerText)", timeout=90_000)

@@ -317,8 +317,8 @@ def test_uploads_are_capped(app):
 
 
 def gradio_cache(app: App) -> Path:
-    roots = app.roots()
-    assert len(roots) == 1, f"expected one temp root for the one app process, found {roots}"
+    roots = [root for root in app.roots() if root.name.startswith(f"{app.process.pid}-")]
+    assert len(roots) == 1, f"expected one temp root for the one app process, found {app.roots()}"
     return roots[0] / "gradio"
 
 

@@ -73,7 +73,8 @@ def test_every_jargon_word_a_step_uses_is_glossed_in_one_line(steps, measured):
     for step_id, step in steps.items():
         assert set(step.words) <= set(lesson.GLOSSARY), step_id
         text = step.text + step.see + measured[step_id].text
-        for word in ("ε-MSE", "PSNR", "receptive field"):
+        for word in ("ε-MSE", "PSNR", "receptive field", "self-attention", "GroupNorm", "cycles per image", "DDIM",
+                     "concatenation"):
             if word in text:
                 assert word in step.words, f"{step_id} uses {word!r} without its one-line gloss"
 
@@ -395,3 +396,27 @@ def test_each_step_target_is_a_state_the_url_can_carry(ctx, steps, choices):
         parsed = urlstate.parse(dict(pair.split("=", 1) for pair in query.split("&")), choices)
         assert parsed.notes == (), (step.id, parsed.notes)
         assert parsed.tab == step.target.tab and parsed.t == step.target.t
+
+
+# --- the tab in the built app ------------------------------------------------------------------------------------------
+
+def test_the_app_opens_on_the_lesson_and_every_step_points_at_something(ctx, steps):
+    import gradio as gr
+
+    from explorer.ui.app import build_app
+
+    demo = build_app(ctx)
+    blocks = list(demo.blocks.values())
+    tabs = [block for block in blocks if isinstance(block, gr.Tab)]
+    assert tabs[0].id == lesson_ui.LESSON_TAB
+    assert next(block for block in blocks if isinstance(block, gr.Tabs)).selected == lesson_ui.LESSON_TAB
+    ids = {block.elem_id for block in blocks if getattr(block, "elem_id", None)}
+    chooser = next(block for block in blocks if getattr(block, "elem_id", None) == "lesson-steps")
+    shown = [value for _, value in chooser.choices]
+    assert shown == [step.id for step in steps.values() if step.target.tab in {tab.id for tab in tabs}]
+    for step_id in shown:
+        target = steps[step_id].target
+        assert target.evidence in ids, f"step {step_id} scrolls to #{target.evidence}, which the app does not have"
+        assert not target.press or target.press in ids, f"step {step_id} presses #{target.press}: not in the app"
+    for _, elem_id, required in lesson_ui.CONTROL_IDS:
+        assert not required or elem_id in ids

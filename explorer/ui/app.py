@@ -17,7 +17,8 @@ img.px { max-width: none; display: block; }
 /* Tables scroll sideways inside their box instead of breaking numbers and words letter by letter. */
 .gradio-container .prose table { display: block; overflow-x: auto; max-width: 100%; }
 .gradio-container .prose th, .gradio-container .prose td { word-break: normal; overflow-wrap: normal; hyphens: none; }
-/* Skip links: hidden until a keyboard user tabs onto them. */
+/* Skip links: hidden until a keyboard user tabs onto them; they take no room in the layout. */
+#skip-links { position: absolute; top: 4px; left: 4px; z-index: 1000; }
 .skip-links a { position: absolute; left: -10000px; }
 .skip-links a:focus { position: static; display: inline-block; margin: 4px 8px 4px 0; padding: 6px 10px;
   background: #1e1b4b; color: #fff; border-radius: 6px; }

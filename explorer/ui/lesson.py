@@ -41,6 +41,7 @@ CONTROL_IDS = (
     ("rf_y", "rf-y", True), ("rf_x", "rf-x", True), ("rf_block", "rf-block", True),
     ("override_t", "override-t", True), ("told_t", "told-t", True), ("skips", "skip-switches", True),
     ("attention", "attention-switch", True), ("bottleneck", "bottleneck-switch", False),
+    ("ddim_steps", "ddim-steps", False),
 )
 
 # After "Show me" or a link: wait until the chosen tab is on screen and refresh it, then bring the evidence
@@ -120,11 +121,12 @@ class Controls:
     skips: gr.CheckboxGroup
     attention: gr.Checkbox
     bottleneck: gr.Checkbox | None
+    ddim_steps: gr.Number | None
     tab_ids: tuple[str, ...]
 
     def outputs(self) -> list:
         names = ("tabs", "active_tab", "image", "source", "t", "seed", "block", "rf_y", "rf_x", "rf_block",
-                 "override_t", "told_t", "skips", "attention", "bottleneck")
+                 "override_t", "told_t", "skips", "attention", "bottleneck", "ddim_steps")
         return [getattr(self, name) for name in names if getattr(self, name) is not None]
 
 
@@ -313,6 +315,8 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
     def show_me(step_id):
         step = by_id.get(step_id, steps[0])
         out = updates(ctx, controls, target_state(step.target))
+        if step.target.ddim_steps is not None and controls.ddim_steps is not None:
+            out[controls.ddim_steps] = step.target.ddim_steps
         out[view.scroll] = json.dumps({"tab": step.target.tab, "evidence": step.target.evidence,
                                        "press": step.target.press})
         return out
