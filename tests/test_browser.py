@@ -411,7 +411,8 @@ def test_every_picture_has_alt_text_and_labels_have_contrast(page):
         const background = (e) => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
                                     if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3); } return [255, 255, 255]; };
         return [...document.querySelectorAll('#timestep [data-testid=block-info], #seed [data-testid=block-info], '
-                                             + '#block-chooser [data-testid=block-info], #rf-y [data-testid=block-info]')]
+                                             + '#block-chooser [data-testid=block-info], #rf-y [data-testid=block-info], '
+                                             + '#views [role=tab][aria-selected=true]')]
           .map(e => { const a = lum(rgb(getComputedStyle(e).color)), b = lum(background(e));
                       return [e.innerText.slice(0, 20), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]; });
     }""")
@@ -435,3 +436,17 @@ def test_the_block_panel_is_announced_and_the_diagram_is_one_skip_away(page):
     page.wait_for_function("() => document.activeElement && document.activeElement.closest('#diagram g[data-block]')")
     page.keyboard.press("Enter")  # and the focused block can be chosen straight away
     wait_for_panel(page, page.evaluate("() => document.activeElement.closest('[data-block]').dataset.block"))
+
+
+def test_feature_maps_are_whole_pixels_and_the_naive_layers_are_there(page):
+    """Level maps were resized 64 → 56 pixels; issue 10 §6 puts the naive CNN's layers beside the levels."""
+    page.wait_for_selector("#naive-levels #naive-maps img")
+    zooms = page.eval_on_selector_all(
+        "#level-maps img, #naive-maps img, #block-activation img",
+        "(is) => is.filter(i => i.offsetWidth).map(i => [i.alt, i.getBoundingClientRect().width / i.naturalWidth])")
+    assert len(zooms) >= 9 * 4 + 5 * 4, len(zooms)
+    fractional = [(alt, zoom) for alt, zoom in zooms if abs(zoom - round(zoom)) > 1e-6 or zoom < 1]
+    assert not fractional, fractional[:5]
+    naive = page.inner_text("#naive-levels")
+    assert all(f"layer{i}" in naive for i in range(1, 6)) and "64×64" in naive
+    page.wait_for_selector("#naive-spectrum .js-plotly-plot")

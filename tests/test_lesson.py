@@ -47,7 +47,7 @@ def image_of(ctx, step):
     return stem, lesson.image_array(ctx, stem)
 
 
-# --- the steps as data ---------------------------------------------------------------------------------------------
+# --- the steps as data ----------------------------------------------------------------------------------------------
 
 def test_there_are_about_ten_steps_with_unique_ids_and_known_tabs(steps):
     assert 8 <= len(steps) <= 12
@@ -90,7 +90,7 @@ def test_each_step_shows_its_words_and_what_to_see(ctx, steps, measured):
             assert line in words
 
 
-# --- every number equals its source ----------------------------------------------------------------------------------
+# --- every number equals its source ---------------------------------------------------------------------------------
 
 def test_task_numbers_are_the_live_shapes_and_errors(ctx, steps, measured):
     step, m = steps["task"], measured["task"]
@@ -184,7 +184,7 @@ def test_accumulation_numbers_are_the_live_reverse_process(ctx, steps, measured)
     assert ("The gap grew" in m.text) == grew
 
 
-# --- the proofs' numbers: "not computed yet" until evaluate writes them, then read from metrics.json ------------------
+# --- the proofs' numbers: "not computed yet" until evaluate writes them, then read from metrics.json ----------------
 
 def test_proof_steps_say_not_computed_yet_without_their_keys(ctx, steps):
     bare = copy.deepcopy(ctx.metrics)
@@ -195,9 +195,11 @@ def test_proof_steps_say_not_computed_yet_without_their_keys(ctx, steps):
         m = steps[step_id].measure(with_metrics(ctx, bare))
         assert m.verdict == lesson.NOT_COMPUTED and lesson.NOT_COMPUTED in m.text
         assert not DIGITS.search(m.text), f"{step_id} shows a number it has not measured: {m.text}"
-    for step_id in ("task", "detail", "time"):
-        assert steps[step_id].measure(with_metrics(ctx, None)).verdict in (lesson.NOT_COMPUTED, lesson.AGREES,
-                                                                           lesson.PARTLY, lesson.DISAGREES)
+    for step_id, step in steps.items():  # weights with no metrics.json at all: no step fails
+        if step_id != "accumulation":  # live only, and slow
+            assert step.measure(with_metrics(ctx, None)).verdict in (lesson.NOT_COMPUTED, lesson.AGREES,
+                                                                     lesson.PARTLY, lesson.DISAGREES)
+    assert steps["detail"].measure(with_metrics(ctx, None)).verdict == lesson.NOT_COMPUTED
 
 
 def knockout_metrics(ctx, bottleneck: list[float], skip1: list[float]) -> dict:
@@ -272,7 +274,8 @@ def gradient_metrics(ctx, trained: tuple[float, float], random_init: tuple[float
     """enc1's norms (intact, skips cut) with the output head's at 1 in both variants."""
     metrics = copy.deepcopy(ctx.metrics)
     metrics["gradients"] = {"timesteps": [250], "images": 4, "blocks": ["in_conv", "enc1", "dec1", "out"],
-                            "trained": {"intact": [1.0, trained[0], 1.0, 1.0], "skips_cut": [1.0, trained[1], 1.0, 1.0]},
+                            "trained": {"intact": [1.0, trained[0], 1.0, 1.0],
+                                        "skips_cut": [1.0, trained[1], 1.0, 1.0]},
                             "random_init": {"intact": [1.0, random_init[0], 1.0, 1.0],
                                             "skips_cut": [1.0, random_init[1], 1.0, 1.0]}}
     return metrics
@@ -309,7 +312,7 @@ def test_skips_text_says_when_a_deeper_skip_matters_more(ctx, steps):
     assert m.verdict == lesson.PARTLY and "a deeper skip matters more" in m.text
 
 
-# --- URL state ---------------------------------------------------------------------------------------------------------
+# --- URL state ------------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def choices(ctx, steps):
@@ -398,7 +401,7 @@ def test_each_step_target_is_a_state_the_url_can_carry(ctx, steps, choices):
         assert parsed.tab == step.target.tab and parsed.t == step.target.t
 
 
-# --- the tab in the built app ------------------------------------------------------------------------------------------
+# --- the tab in the built app ---------------------------------------------------------------------------------------
 
 def test_the_app_opens_on_the_lesson_and_every_step_points_at_something(ctx, steps):
     import gradio as gr

@@ -195,3 +195,41 @@ def test_the_endpoint_returns_the_exact_view(client, ctx, t, override, told, ski
     assert (view["t"], view["key"], view["ncols"]) == (expected["t"], expected["key"], expected["ncols"])
     assert_close_pictures(expected["sprite"], view["sprite"], f"/denoise at t={t}")
     assert view["texts"].keys() == expected["texts"].keys()
+
+
+# --- one event per change, for the shown tab only ------------------------------------------------------------------
+
+def test_each_change_of_t_writes_one_tabs_outputs_only(ctx):
+    """The refresh of the shown tab is one event that writes that tab's outputs (no skipped outputs of the others),
+    and the Denoising lab is refreshed when t is let go of, not at every step of a drag."""
+    from explorer.ui.app import build_app
+
+    config = build_app(ctx).get_config_file()
+    props = {c["id"]: c.get("props", {}) for c in config["components"]}
+    tab_of: dict[int, str] = {}
+
+    def walk(node, tab=None):
+        elem_id = props.get(node["id"], {}).get("elem_id") or ""
+        tab = elem_id[4:] if elem_id.startswith("tab-") else tab
+        if tab:
+            tab_of[node["id"]] = tab
+        for child in node.get("children", []):
+            walk(child, tab)
+
+    walk(config["layout"])
+    slider = next(i for i, p in props.items() if p.get("elem_id") == "timestep")
+    buttons = {p["elem_id"][len("refresh-"):]: i for i, p in props.items()
+               if str(p.get("elem_id", "")).startswith("refresh-")}
+    assert {"architecture", "denoising", "receptive"} <= set(buttons)
+    for dependency in config["dependencies"]:
+        targets = [tuple(target) for target in dependency["targets"]]
+        refreshing = {(slider, "change"), (slider, "release")} | {(button, "click") for button in buttons.values()}
+        if not refreshing & set(targets):
+            continue
+        tabs = {tab_of[o] for o in dependency["outputs"] if o in tab_of}
+        assert len(tabs) <= 1, f"one event writes outputs of the tabs {tabs}"
+        for tab, button in buttons.items():
+            if (button, "click") in targets:
+                assert tabs == {tab}, (tab, tabs)
+        if (slider, "change") in targets and dependency.get("backend_fn"):
+            assert not any(tab_of.get(o) == "denoising" for o in dependency["outputs"])

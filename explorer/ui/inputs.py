@@ -48,7 +48,7 @@ def shown_previews(ctx: Context, image, t, seed):
         x0, x_t, level = previews(ctx, image, t, seed)
     except gr.Error as error:
         return gr.skip(), gr.skip(), f"**Not shown:** {error.message}. The pictures still show the last valid values."
-    t = int(t)
+    t = validate.timestep(t)
     return (gr.update(value=x0, alt_text="x₀, the clean image"),
             gr.update(value=x_t, alt_text=f"x_t at t = {t}: the clean image with noise added, what both networks see"),
             level)

@@ -344,8 +344,8 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
         out[view.scroll] = json.dumps({"tab": state.tab if state.tab in controls.tab_ids else None})
         return out  # never empty: it holds the scroll payload
 
-    demo.load(read_url, None, outputs + [view.chooser, note, view.scroll], api_name=False,
-              show_progress="hidden").then(None, view.scroll, None, js=SCROLL_JS, api_name=False, show_progress="hidden")
+    demo.load(read_url, None, outputs + [view.chooser, note, view.scroll], api_name=False, show_progress="hidden").then(
+        None, view.scroll, None, js=SCROLL_JS, api_name=False, show_progress="hidden")
 
     tracked = [view.chooser, controls.active_tab, controls.source, controls.t, controls.seed, controls.block,
                controls.rf_y, controls.rf_x, controls.rf_block, controls.override_t, controls.told_t,

@@ -523,6 +523,35 @@ def harden(demo, concurrency: int) -> None:
     quiet_errors(demo)
     atomic_cache_writes()
     memory_report_on_signal()
+    patient_startup_check()
+
+
+def patient_startup_check(timeout: float = 60.0) -> None:
+    """Let Gradio's check that its own page answers wait up to `timeout` seconds.
+
+    `launch()` asks for the page once it listens and gives up after one 3-second timeout, raising "When
+    localhost is not accessible, a shareable link must be created": on a busy 2-core machine the first page
+    can take longer, and the app died at start (a flaky CI). The server was fine; it only needed time.
+    """
+    import httpx
+    from gradio import networking
+
+    if getattr(networking.url_ok, "patient", False):
+        return
+
+    def url_ok(url: str) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.head(url, timeout=10, verify=False).status_code in (200, 401, 301, 302, 303, 307, 308):
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        return False
+
+    url_ok.patient = True
+    networking.url_ok = url_ok
 
 
 def launch_options(cache_budget: int = CACHE_BUDGET, max_sessions: int = MAX_SESSIONS) -> dict:

@@ -109,10 +109,10 @@ def figure_layout(title: str, height: int, **extra) -> dict:
     """Shared layout: a short title on the left, the legend under the plot and the mode bar standing upright
     in the right margin, so neither covers the title or the data on a narrow phone screen."""
     layout = {"title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}}, "height": height,
-              "template": PLOT_TEMPLATE, "margin": {"l": 60, "r": 40, "t": 40, "b": 40},
+              "template": PLOT_TEMPLATE, "margin": {"l": 56, "r": 36, "t": 40, "b": 40},
               "modebar": {"orientation": "v"},
               "legend": {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0, "font": {"size": 11},
-                         "entrywidth": 0.33, "entrywidthmode": "fraction"}}
+                         "entrywidth": 0.5, "entrywidthmode": "fraction"}}
     layout.update(extra)
     return layout
 
@@ -139,18 +139,19 @@ def spectrum_figure(ctx: Context, outputs: dict[str, torch.Tensor], t: int, grou
         side = outputs[name].shape[-1]
         reference = name in references
         dashed = name.endswith(".up") or name.startswith("dec")
-        label = f"U-Net {name} ({side}×{side})" if reference else name
+        label = f"U-Net {name}" if reference else name
         line = {"dash": "dot" if reference else "dash" if dashed else "solid", "width": 2}
         if reference:
             line["color"] = "#9e9e9e"
         data.append({"type": "scatter", "x": frequencies.tolist(), "y": power.tolist(), "mode": "lines+markers",
                      "name": label, "line": line, "marker": {"size": 4},
-                     "hovertemplate": f"{label}<br>%{{x:.0f}} cycles/image<br>%{{y:.3%}} of power<extra></extra>"})
+                     "hovertemplate": f"{label} ({side}×{side})<br>%{{x:.0f}} cycles/image<br>%{{y:.3%}} of power"
+                                          "<extra></extra>"})
     title = {"skips": "Skips vs upsampled paths", "naive": "Naive CNN layers"}.get(group, "U-Net levels")
     layout = figure_layout(f"{title}, t = {t}", 460,
                            xaxis={"title": {"text": f"cycles per image ({ctx.image_size // 2}: the finest)"}},
                            yaxis={"title": {"text": "share of the map's power"}, "type": "log",
-                                  "exponentformat": "power"})
+                                  "exponentformat": "power", "dtick": 1})  # a label per factor of ten only
     return {"data": data, "layout": layout}
 
 

@@ -217,5 +217,6 @@ def depth_figure(ctx: Context) -> go.Figure:
                                 line=dict(color="#b23a48", dash="dash")))
     figure.update_layout(**figure_layout("Receptive field along each network", 440,
                                          xaxis={"title": {"text": "block, in forward order (hover for its name)"}},
-                                         yaxis={"title": {"text": "field size in input pixels"}, "type": "log"}))
+                                         yaxis={"title": {"text": "field size in input pixels"}, "type": "log",
+                                                "dtick": 1}))
     return figure
