@@ -359,6 +359,7 @@ DRAG_IN_PAGE = """async ([start, end, seconds]) => {
     slider.dispatchEvent(new PointerEvent('pointerdown', {bubbles: true}));
     const began = performance.now();
     let moved = null;
+    const crossed = new Set();
     await new Promise((done) => {
         const frame = () => {
             const now = performance.now();
@@ -371,12 +372,17 @@ DRAG_IN_PAGE = """async ([start, end, seconds]) => {
                 slider.dispatchEvent(new Event('input', {bubbles: true}));
                 log.inputs++;
                 if (moved === null) moved = performance.now();
+                const grid = (window.__sbs && window.__sbs.strip.grid) || [];
+                let best = 0;
+                for (let i = 1; i < grid.length; i++) if (Math.abs(grid[i] - value) < Math.abs(grid[best] - value)) best = i;
+                crossed.add(best);
             }
             if (progress < 1) requestAnimationFrame(frame); else done();
         };
         requestAnimationFrame(frame);
     });
     log.seconds = (performance.now() - began) / 1000;
+    log.crossed = crossed.size;  // strip frames the slider passed: the most updates a drag can show
     log.released = Number(slider.value);
     slider.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
     return log;
@@ -439,7 +445,8 @@ def scrub() -> list[Row]:
                     exact_ms = (time.perf_counter() - began - result["seconds"]) * 1000
                     rows.append((f"drag t {start:.2f}→{end:.2f} of the track in {seconds:.0f} s", rate, rate,
                                  f"updates per second (target ≥ 15; {result['updates']} updates for "
-                                 f"{result['inputs']} slider moves); move→frame lag median "
+                                 f"{result['inputs']} slider moves across {result['crossed']} strip frames); "
+                                 f"move→frame lag median "
                                  f"{statistics.median(lags):.0f} ms, max {lags[-1]:.0f} ms; exact view for t = "
                                  f"{result['released']} {exact_ms:.0f} ms after letting go"))
         finally:
