@@ -77,10 +77,11 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
                             "(dashed): what the skip adds that the coarse path cannot carry.")
                 skip_spectrum = gr.Plot(label="Skip vs upsampled path", elem_id="skip-spectrum", show_label=False)
         with gr.Column(elem_id="naive-levels"):
-            gr.Markdown("### The naive CNN: five layers, one scale\n\nThe same x_t through the naive CNN. Every "
-                        "layer works on the full 64×64 grid; nothing in it looks at a coarser version of the "
-                        "image. Its spectra (grey: the U-Net's finest and coarsest level, for comparison) share "
-                        "the axes of the U-Net's.")
+            side = ctx.image_size
+            gr.Markdown(f"### The naive CNN: {len(levels.naive_names(ctx))} layers, one scale\n\nThe same x_t "
+                        f"through the naive CNN. Every layer works on the full {side}×{side} grid; nothing in it "
+                        "looks at a coarser version of the image. Its spectra (grey: the U-Net's finest and "
+                        "coarsest level, for comparison) share the axes of the U-Net's.")
             naive_summary = gr.Markdown(elem_id="naive-summary")
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=300):

@@ -140,9 +140,10 @@ def spectrum_figure(ctx: Context, outputs: dict[str, torch.Tensor], t: int, grou
         reference = name in references
         dashed = name.endswith(".up") or name.startswith("dec")
         label = f"U-Net {name}" if reference else name
-        line = {"dash": "dot" if reference else "dash" if dashed else "solid", "width": 2}
-        if reference:
-            line["color"] = "#9e9e9e"
+        line = {"dash": "dash" if dashed else "solid", "width": 2}
+        if reference:  # the U-Net's finest level dotted, its coarsest dash-dotted, both grey
+            line = {"dash": "dot" if name == references[0] else "dashdot", "width": 2,
+                    "color": "#9e9e9e" if name == references[0] else "#424242"}
         data.append({"type": "scatter", "x": frequencies.tolist(), "y": power.tolist(), "mode": "lines+markers",
                      "name": label, "line": line, "marker": {"size": 4},
                      "hovertemplate": f"{label} ({side}×{side})<br>%{{x:.0f}} cycles/image<br>%{{y:.3%}} of power"
