@@ -90,8 +90,8 @@ _WHY = {
         "Concatenating, rather than adding, keeps both sources intact; the block's convolutions learn how "
         "much to trust each one at every position."),
     "res_bottleneck": (
-        "At high noise the image is mostly gone; what remains is coarse layout, and this is where the network "
-        "reasons about it cheaply ({positions} positions instead of {image_positions})."),
+        "Here the whole layout of the picture fits in a few positions, so relating far-apart parts is cheap "
+        "({positions} positions instead of {image_positions})."),
     "attn": (
         "Convolutions are local. Attention gives the network a global view in one step, where the map is small "
         "enough for it to be cheap (cost grows with the square of the number of positions)."),
@@ -171,8 +171,13 @@ def measured_sentence(spec: BlockSpec, metrics: dict | None) -> str:
     if spec.part == "bottleneck":
         pairs = knockout_ratios(metrics, "bottleneck bypassed")
         if pairs:
-            sentences.append(f"Measured {_held_out(metrics)}: bypassing the whole bottleneck multiplies the "
-                             f"noise error by {ratio_range(pairs)}.")
+            text = (f"Measured {_held_out(metrics)}: bypassing the whole bottleneck multiplies the noise error by "
+                    f"{ratio_range(pairs)}")
+            skip1 = knockout_ratios(metrics, "skip1 cut")
+            if skip1 and max(ratio for _, ratio in pairs) < min(ratio for _, ratio in skip1):
+                text += (", less than cutting skip1 costs at any t: this small model leans far more on its "
+                         "full-resolution path than on its bottleneck")
+            sentences.append(text + ".")
     if spec.kind == "res" and spec.part == "decoder":
         sentences.append(_concat_sentence(spec, metrics))
     if spec.kind == "res":
@@ -193,7 +198,8 @@ def _concat_sentence(spec: BlockSpec, metrics: dict) -> str:
     if "skip_zero" not in mse or "up_zero" not in mse:
         return ""
     skip, up = channels.get("skip"), channels.get("up")
-    return (f"Measured: zeroing the {f'{skip} ' if skip else ''}channels from the skip multiplies the noise error "
+    count = metrics["concat"].get("images")
+    return (f"Measured{f' on {count} held-out images' if count else ''}: zeroing the {f'{skip} ' if skip else ''}channels from the skip multiplies the noise error "
             f"by {ratio_range(pairs('skip_zero'))}; zeroing the {f'{up} ' if up else ''}upsampled channels by "
             f"{ratio_range(pairs('up_zero'))}.")
 

@@ -602,7 +602,7 @@ def steps(ctx: Context) -> list[Step]:
              "In the Proofs tab, bottleneck against skips: how much each knock-out multiplies the error, "
              "against t.",
              Target(PROOFS_TAB, "1f353", 500, 0, evidence="proof-bottleneck"), measure_noise_scales,
-             ("bottleneck", "skip connection", "knock-out")),
+             ("bottleneck", "skip connection", "knock-out", "ε-MSE")),
         step("accumulation", "The accumulation problem",
              "Sampling runs the network again and again, each step starting from the last one's output. An error "
              "that is small in one step can grow as steps pile up, so a network that is a little worse per step "

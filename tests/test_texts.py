@@ -73,6 +73,7 @@ def test_skip1_does_not_say_edges_first_and_matches_its_measured_damage(ctx, met
 
 def test_time_and_attention_explanations_quote_their_rows(ctx, metrics):
     assert expected_range(metrics, "told the wrong t") in why(ctx, "time_mlp", metrics)
+    assert "high noise" not in why(ctx, "mid.res1", metrics).lower()  # bypassing it costs least at high t
     for name in ("enc4.attn", "mid.attn", "dec4.attn"):
         assert expected_range(metrics, "attention off") in why(ctx, name, metrics)
 

@@ -235,7 +235,8 @@ def concat_verdict(errors: dict[int, dict[str, float]], where: str = "on this im
         text = (f"At dec1, replacing the skip half by its mean costs {_times(level1['skip_mean'] / level1['intact'])} "
                 f"and replacing the upsampled half costs {_times(level1['up_mean'] / level1['intact'])} {where}. ")
     used = ", ".join(f"dec{level}" for level in sorted(both, reverse=True)) or "none"
-    return text + (f"Levels where both halves matter (each costs more than ×1.1 when replaced by its mean): {used}.")
+    return text + (f"Levels where both halves matter {where} (each costs more than ×1.1 when replaced by its mean): "
+                   f"{used}.")
 
 
 CONCAT_NOTE = ("Concatenation stacks the two halves side by side, so nothing of either is lost before the level's "
