@@ -584,7 +584,7 @@ def steps(ctx: Context) -> list[Step]:
              "The U-Net does not add a skip to the decoder's features: it stacks the two side by side, so the "
              "decoder sees both whole and learns how to mix them. Blank one half and see how much the decoder "
              "relied on it.",
-             "In the Proofs tab, concatenation: for each decoder level, the channels from the skip and from the "
+             "In the Part by part tab, concatenation: for each decoder level, the channels from the skip and from the "
              "upsampled path, and the error when either half is blanked.",
              Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-concat"), measure_concat,
              ("concatenation", "skip connection", "upsampled path", "ε-MSE")),
@@ -592,14 +592,14 @@ def steps(ctx: Context) -> list[Step]:
              "Training sends an error signal, the gradient, backwards from the output to every weight. Through a "
              "long plain stack it must cross every layer and can fade on the way. Skip connections give it a "
              "short path from the decoder straight back to the early encoder blocks.",
-             "In the Proofs tab, gradient highways: the size of the gradient that reaches each block, with the "
+             "In the Part by part tab, gradient highways: the size of the gradient that reaches each block, with the "
              "skips and with them cut, for the trained and for an untrained U-Net.",
              Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-gradients"), measure_gradients, ("gradient",)),
         step("noise-scales", "Noise at different scales: bottleneck and skips",
              "The lesson says that at high t, when little of the image is left, the coarse bottleneck matters "
              "most, and that at low t the fine detail carried by the skips matters most. Both claims can be "
              "tested: bypass the bottleneck, or cut the finest skip, at each t.",
-             "In the Proofs tab, bottleneck against skips: how much each knock-out multiplies the error, "
+             "In the Part by part tab, bottleneck against skips: how much each knock-out multiplies the error, "
              "against t.",
              Target(PROOFS_TAB, "1f353", 500, 0, evidence="proof-bottleneck"), measure_noise_scales,
              ("bottleneck", "skip connection", "knock-out", "ε-MSE")),
