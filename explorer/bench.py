@@ -332,7 +332,7 @@ def _exercise(port: int) -> None:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         client.predict(250, 0, "mid.attn", api_name="/select_block")
         client.predict(250, 0, api_name="/levels")
-        client.predict(250, 0, False, 250, ["skip2", "skip3", "skip4"], True, api_name="/denoise")
+        client.predict(250, 0, False, 250, ["skip2", "skip3", "skip4"], True, False, api_name="/denoise")
         client.predict(250, 0, 32, 32, "output", api_name="/receptive_field")
         client.predict(250, 0, 20, api_name="/denoise_from_here")
 

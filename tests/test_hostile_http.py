@@ -493,7 +493,7 @@ def test_two_clients_downloading_the_same_output_get_whole_files(app):
 def test_malformed_skips_get_a_message(app, skips):
     client = Client(app.url, verbose=False)
     with pytest.raises(AppError, match=r"skip"):
-        client.predict(250, 0, False, 250, skips, True, api_name="/denoise")
+        client.predict(250, 0, False, 250, skips, True, False, api_name="/denoise")
 
 
 @pytest.mark.parametrize("event_data", [[1, 2], "index", 7, {"index": "abc"}, {}, None])
@@ -520,7 +520,7 @@ def test_refusals_are_logged_in_one_line_without_tracebacks(app, config):
     client = Client(app.url, verbose=False)
     for value in (1e9, {"a": 1}, [[1]]):
         with pytest.raises(AppError):
-            client.predict(250, 0, False, 250, value, True, api_name="/denoise")
+            client.predict(250, 0, False, 250, value, True, False, api_name="/denoise")
     with pytest.raises(AppError):
         client.predict(250, 0, 10**6, api_name="/denoise_from_here")
     # Payloads that Gradio's own checks refuse before any event function runs.

@@ -107,8 +107,8 @@ def make_plans(api: dict) -> list[Plan]:
         pool = [
             Request("/select_block", (t, seed, first)),
             Request("/select_block", (other_t, seed, second)),
-            Request("/denoise", (t, seed, session % 3 == 1, rng.randint(1, 999), tuple(kept), session not in (2, 5))),
-            Request("/denoise", (other_t, seed, False, 250, tuple(skips), True)),
+            Request("/denoise", (t, seed, session % 3 == 1, rng.randint(1, 999), tuple(kept), session not in (2, 5), session == 3)),
+            Request("/denoise", (other_t, seed, False, 250, tuple(skips), True, False)),
             Request("/receptive_field", (t, seed, rng.randint(0, 63), rng.randint(0, 63), rng.choice(spatial))),
             Request("/previews", (t, seed)),
             Request("/levels", (other_t, seed)),
