@@ -103,6 +103,7 @@ def build_app(ctx: Context) -> gr.Blocks:
         tab_denoising.select(lambda: "denoising", None, active_tab, api_name=False)
         tab_proofs.select(lambda: proofs.TAB, None, active_tab, api_name=False)
         tab_lesson.select(lambda: lesson.LESSON_TAB, None, active_tab, api_name=False)
+        architecture.wire_evidence(demo, tabs, active_tab)
         lesson.wire(ctx, demo, lesson_view, lesson.find_controls(demo, tabs, active_tab, panel, selected_block),
                     url_note)
     return demo

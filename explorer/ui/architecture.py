@@ -1,11 +1,13 @@
 """The Architecture tab: the clickable diagram, the block panel, and the all-levels view."""
 from __future__ import annotations
 
+import json
+
 import gradio as gr
 
 from explorer.diagram import DIAGRAM_CSS
 from explorer.explanations import sweep_caption
-from explorer.ui import validate
+from explorer.ui import lesson, proofs, validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.plots import plot
 from explorer.ui.refresh import Refresh
@@ -27,6 +29,23 @@ element.addEventListener('keydown', (e) => {
 const panel = document.getElementById('block-panel');
 if (panel) { panel.setAttribute('aria-live', 'polite'); panel.setAttribute('role', 'region');
              panel.setAttribute('aria-label', 'The selected block'); }
+"""
+
+# The block panel's "See the evidence" buttons are real <button>s (Enter and Space press them too).
+EVIDENCE_JS = """
+element.addEventListener('click', (e) => {
+  const button = e.target.closest('[data-evidence]');
+  if (button) trigger('click', {evidence: button.dataset.evidence, block: button.dataset.queryBlock || ''});
+});
+"""
+
+EVIDENCE_CSS = """
+.evidence-links { display: flex; flex-wrap: wrap; gap: 6px 8px; align-items: center; margin: 4px 0; }
+.evidence-lead { font-size: 13px; color: #374151; }
+.evidence-link { font-size: 13px; padding: 4px 10px; border-radius: 6px; border: 1px solid #4338ca; color: #3730a3;
+                 background: #eef2ff; cursor: pointer; min-height: 28px; }
+.evidence-link:hover { background: #e0e7ff; }
+.evidence-link:focus-visible { outline: 2px solid #1e1b4b; outline-offset: 2px; }
 """
 
 DEFAULT_BLOCK = "mid.attn"
@@ -61,6 +80,8 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
             chooser = gr.Dropdown(chooser_order(ctx.block_names()), value=default, label="Block",
                                   elem_id="block-chooser")
             panel = gr.Markdown(elem_id="block-panel")
+            evidence = gr.HTML(architecture.evidence_html(ctx, default), js_on_load=EVIDENCE_JS,
+                               css_template=EVIDENCE_CSS, elem_id="block-evidence")
             activation = gr.HTML(elem_id="block-activation")
 
     with gr.Accordion("All levels at once: feature maps and spectra", open=True, elem_id="all-levels"):
@@ -126,6 +147,9 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
 
     block_outputs = [diagram, chooser, panel, activation, selected_block]
     shared = [inputs.image, inputs.t, inputs.seed]
+    # The evidence buttons follow the shown block, whichever control or tab chose it (no model call).
+    chooser.change(lambda name: architecture.evidence_html(ctx, name), chooser, evidence, api_name=False,
+                   queue=False, show_progress="hidden")
     diagram.click(on_click, shared, block_outputs, api_name="click_block", preprocess=False, show_progress="hidden")
     chooser.input(show_block, shared + [chooser], block_outputs, api_name="select_block", preprocess=False,
                   show_progress="hidden")
@@ -142,3 +166,29 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
         return show_block(image, t, seed, name) + show_levels(image, t, seed)
 
     return Refresh("architecture", [selected_block], block_outputs + level_outputs, refresh)
+
+
+def wire_evidence(demo: gr.Blocks, tabs: gr.Tabs, active_tab: gr.State) -> None:
+    """Connect the block panel's "See the evidence" buttons to the "Part by part" tab (call once every tab exists).
+
+    A press selects that tab, picks the block in the attention section when it is an attention block, then the
+    lesson's script refreshes the tab and brings the section into view with the keyboard focus on it."""
+    by_id = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    evidence, attention_block = by_id["block-evidence"], by_id.get("proof-attention-block")
+    scroll = gr.Textbox(visible="hidden", elem_id="evidence-scroll")
+    attention_choices = {value for _, value in getattr(attention_block, "choices", None) or []}
+
+    def open_evidence(evt: gr.EventData):
+        data = getattr(evt, "_data", None) or {}
+        section = data.get("evidence")
+        if section not in architecture.EVIDENCE:
+            raise gr.Error("That link names no section of Part by part: click a block, then one of its buttons")
+        out = {tabs: gr.Tabs(selected=proofs.TAB), active_tab: proofs.TAB,
+               scroll: json.dumps({"tab": proofs.TAB, "evidence": section})}
+        if attention_block is not None and data.get("block") in attention_choices:
+            out[attention_block] = data["block"]
+        return out
+
+    outputs = [tabs, active_tab, scroll] + ([attention_block] if attention_block is not None else [])
+    evidence.click(open_evidence, None, outputs, api_name=False, show_progress="hidden").then(
+        None, scroll, None, js=lesson.SCROLL_JS, api_name=False, show_progress="hidden")

@@ -100,11 +100,15 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         with gr.Column(scale=2):
             pass
 
+    heldout = denoising.heldout_digests(ctx)  # to tell a held-out emoji from any other image (an upload)
+
     def side_by_side(image, t, seed, override, told, skips_on, attention_on, bypass_mid):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         chosen = knockouts(ctx, override, told, skips_on, attention_on, bypass_mid)
         comparison = denoising.compare(ctx, image, t, seed, chosen)
-        return denoising.side_by_side_html(comparison, denoising.strip_key(image, seed, chosen))
+        # Not a held-out emoji (an upload): say that both networks learned emoji only, with this image's numbers.
+        note = "" if denoising.image_digest(image) in heldout else denoising.domain_note_html(ctx, comparison)
+        return denoising.side_by_side_html(comparison, denoising.strip_key(image, seed, chosen), note)
 
     def refresh(image, t, seed, override, told, skips_on, attention_on, bypass_mid, num_steps):
         shown = side_by_side(image, t, seed, override, told, skips_on, attention_on, bypass_mid)

@@ -33,6 +33,10 @@ VIEW_CSS = """
 .sbs-grid thead small { font-weight: 400; }
 .sbs-grid tbody th { font-size: 13px; font-weight: 500; text-align: right; max-width: 110px; }
 .sbs-legend { font-size: 12px; color: var(--body-text-color-subdued); }
+/* The "trained on emoji only" note speaks of the exact t: dimmed while frames of another t are shown. */
+.sbs-domain { font-size: 13px; margin: 8px 0 0; padding: 8px 10px; max-width: 720px; border-left: 4px solid #b45309;
+              background: #fffbeb; color: #1f2937; }
+.previewing .sbs-domain, .waiting .sbs-domain { opacity: 0.5; }
 .sbs-bar { display: inline-block; width: 80px; height: 10px; vertical-align: middle;
            background: linear-gradient(to right, #000004, #320a5e, #781c6d, #bc3754, #ed6925, #fbb61a, #fcffa4); }
 """

@@ -1,6 +1,7 @@
 """The Architecture view: the diagram, and the panel for the selected block."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,3 +113,52 @@ def block_panel(ctx: Context, image: np.ndarray, t: int, seed: int, name: str) -
                 f"{facts_markdown(ctx, name)}\n\n*Activations below: this block's output for the current "
                 f"image at t = {t}.*")
     return BlockPanel(name, markdown, activation_image(name, outputs[name]))
+
+
+# The "Part by part" tab's sections (their elem_ids in explorer/ui/proofs.py) and what each one shows.
+EVIDENCE = {
+    "proof-gradients": "gradient highways",
+    "proof-concat": "what each decoder level takes from each source",
+    "proof-bottleneck": "the bottleneck and the skips across t",
+    "proof-attention": "attention maps",
+    "proof-time": "time conditioning",
+}
+
+
+def evidence_sections(ctx: Context, name: str) -> list[str]:
+    """The "Part by part" sections that measure what block `name` is for, the most specific first."""
+    kind = ctx.spec(name).kind
+    level = name.split(".")[0]
+    if kind == "attn":
+        return ["proof-attention"] + (["proof-bottleneck"] if level == "mid" else [])
+    if kind in ("skip", "up"):
+        return ["proof-concat"]
+    if kind == "time":
+        return ["proof-time"]
+    if kind == "in":
+        return ["proof-gradients"]
+    if kind == "res":
+        if level == "mid":
+            return ["proof-bottleneck", "proof-time"]
+        if level.startswith("dec"):
+            return ["proof-concat", "proof-time"]
+        return (["proof-gradients"] if level == "enc1" else []) + ["proof-time"]
+    return []
+
+
+def evidence_html(ctx: Context, name: str) -> str:
+    """Buttons that open block `name`'s evidence in the "Part by part" tab; empty when no section measures it.
+
+    Each button carries its section's elem_id; an attention block's button also names the block, so the
+    attention section can show that block's maps."""
+    if name not in ctx.block_names():
+        return ""
+    buttons = []
+    for section in evidence_sections(ctx, name):
+        query = f' data-query-block="{html.escape(name)}"' if section == "proof-attention" else ""
+        buttons.append(f'<button type="button" class="evidence-link" data-evidence="{section}"{query}>'
+                       f'See the evidence: {html.escape(EVIDENCE[section])} →</button>')
+    if not buttons:
+        return ""
+    return (f'<nav class="evidence-links" aria-label="Where {html.escape(name)} is measured">'
+            f'<span class="evidence-lead">Measured in <i>Part by part</i>:</span>{"".join(buttons)}</nav>')

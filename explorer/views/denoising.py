@@ -6,6 +6,7 @@ import hashlib
 import html
 import io
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -20,6 +21,7 @@ from explorer.data import to_uint8
 from explorer.probe import Probe
 from explorer.render import colorize, noise_image, tensor_image
 from explorer.views.context import Context
+from explorer.views.domain import DomainScores, note_for_scores
 
 PLOT_TEMPLATE = {"layout": {"paper_bgcolor": "white", "plot_bgcolor": "white",
                             "xaxis": {"gridcolor": "#ebf0f8", "zeroline": False},
@@ -237,12 +239,36 @@ def _tile(kind: str, column: int, label: str) -> str:
     return f'<div class="sbs-tile {kind}" style="--col:{column}" role="img" aria-label="{html.escape(label)}"></div>'
 
 
-def side_by_side_html(comparison: Comparison, key: str) -> str:
+def image_digest(image: np.ndarray) -> str:
+    """A fingerprint of an (H, W, 3) uint8 image at the model's size."""
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
+def heldout_digests(ctx: Context) -> frozenset[str]:
+    """The fingerprints of the held-out examples (about 0.1 s for 217 images): any other image gets the domain note."""
+    return frozenset(image_digest(ctx.image(path)) for path in ctx.examples)
+
+
+def domain_scores(comparison: Comparison) -> DomainScores:
+    """Both networks' ε-MSE on this image at the comparison's t: the numbers of the side-by-side itself."""
+    predictions = comparison.predictions
+    return DomainScores(comparison.t, predictions["unet"].eps_mse, predictions["naive"].eps_mse)
+
+
+def domain_note_html(ctx: Context, comparison: Comparison) -> str:
+    """The "trained on emoji only" note (explorer/views/domain.py) for this comparison's numbers, as HTML."""
+    text = html.escape(note_for_scores(ctx, domain_scores(comparison)), quote=False)
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+
+
+def side_by_side_html(comparison: Comparison, key: str, note: str = "") -> str:
     """The single-step view as HTML: native-size tiles from one PNG (scaled by CSS), every label in text.
 
     Sprite rows: 0 the tiles that change with t (`tile_names` order), 1 the clean image and the true noise.
     `key` is the strip key of these inputs (`strip_key`): the page's script swaps in that strip's frames
-    while t is dragged, and this exact frame again when the slider comes back to `comparison.t`."""
+    while t is dragged, and this exact frame again when the slider comes back to `comparison.t`. `note`
+    (HTML, e.g. `domain_note_html`) goes under the numbers; it speaks of the exact t and is dimmed while
+    frames of another t are shown."""
     tiles = comparison_tiles(comparison)
     knockouts = comparison.knockouts
     names = tile_names(knockouts)
@@ -281,7 +307,9 @@ def side_by_side_html(comparison: Comparison, key: str) -> str:
             f'<div id="denoise-metrics"><p>{sentence}</p>'
             f'<p class="sbs-legend">ε-MSE: mean squared error of the predicted noise (lower is better). dB: PSNR '
             f'of x̂₀ against x₀ (higher is better). Error maps: mean |x̂₀ − x₀| over colours, '
-            f'<span class="sbs-bar"></span> 0 to {ERROR_LIMIT:g}.</p></div></div>')
+            f'<span class="sbs-bar"></span> 0 to {ERROR_LIMIT:g}.</p></div>'
+            + (f'<p class="sbs-domain" id="denoise-domain-note" role="note">{note}</p>' if note else "")
+            + '</div>')
 
 
 def curves_figure(ctx: Context, t: int | None = None, this_image: dict | None = None) -> dict:
