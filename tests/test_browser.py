@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -262,34 +261,6 @@ def test_reverse_process_streams_frames(page):
     wait_for_image(page, "#reverse-strip")
     wait_for_image(page, "#reverse-gif")
     screenshot(page, "reverse-process")
-
-
-def test_scrubbing_t_follows_the_slider(page, record_property):
-    """Drags t across 2 s of slider moves and counts the side-by-side updates that reach the page.
-
-    Moves without a pointer (keys, typed values) go to the server at each step. The pointer drag, which the
-    page follows by itself, is tested in tests/test_browser_scrub.py and timed by `python -m explorer.bench scrub`.
-    """
-    open_tab(page, "denoising")
-    wait_for_view(page)
-    # An update is a new "At t = N" sentence in the metrics panel (loading spinners and repaints don't count).
-    page.evaluate("""() => { window.__shown = [];
-        const panel = document.querySelector('#denoise-metrics');
-        new MutationObserver(() => {
-            const match = panel.innerText.match(/At t = (\\d+) /);
-            if (match && match[1] !== window.__shown[window.__shown.length - 1]) window.__shown.push(match[1]);
-        }).observe(panel, {subtree: true, childList: true, characterData: true}); }""")
-    started = time.monotonic()
-    for value in range(300, 700, 10):  # 40 moves, 50 ms apart
-        set_slider(page, "timestep", value)
-        page.wait_for_timeout(50)
-    page.wait_for_function("() => document.querySelector('#denoise-metrics').innerText.includes('t = 690')")
-    elapsed = time.monotonic() - started
-    updates = len(page.evaluate("() => window.__shown"))
-    rate = updates / elapsed
-    record_property("scrub_updates_per_second", round(rate, 1))
-    print(f"\nscrubbing: {updates} updates of the side-by-side in {elapsed:.2f} s = {rate:.1f} per second")
-    assert updates >= 1
 
 
 def test_receptive_tab_pixel_pick(page):
