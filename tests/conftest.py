@@ -1,4 +1,6 @@
-"""Small shared fixtures: a tiny U-Net config and a tiny folder of generated PNG images."""
+"""Shared fixtures: a tiny U-Net config, a tiny folder of generated PNG images, the app and a headless Chromium.
+
+A test module that needs other app settings defines its own `app_url`, which overrides the one here."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +11,8 @@ from PIL import Image
 
 from explorer.data import is_held_out
 from explorer.unet import UNetConfig
+from tests import browser
+from tests.server import running_app
 
 
 @pytest.fixture
@@ -53,3 +57,19 @@ def image_folder(tmp_path: Path) -> Path:
 def shared_image_folder(tmp_path_factory) -> Path:
     """The same images, made once, for module-scoped fixtures that must not write into it."""
     return write_images(tmp_path_factory.mktemp("shared") / "images")
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """The app as shipped (`python app.py` on 127.0.0.1, a free port), one per test module."""
+    with running_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """A headless Chromium (Debian's), one per test module."""
+    with browser.sync_playwright() as playwright:
+        instance = browser.launch(playwright)
+        yield instance
+        instance.close()

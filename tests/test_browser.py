@@ -17,26 +17,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests import browser
-from tests.server import running_app
 
 TIMEOUT_MS = 30_000
 VIEWPORT = {"width": 1400, "height": 1000}
 SHOTS = Path("/tmp/shots")
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with running_app() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with browser.sync_playwright() as playwright:
-        instance = browser.launch(playwright)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture

@@ -19,26 +19,10 @@ import pytest
 
 from explorer import lesson
 from explorer.views.context import Context
-from tests import browser
-from tests.server import running_app
 
 TIMEOUT_MS = 45_000
 DESKTOP = {"width": 1400, "height": 1000}
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with running_app() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with browser.sync_playwright() as playwright:
-        instance = browser.launch(playwright)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,28 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests import browser
-from tests.server import running_app
 from tests.test_browser import TIMEOUT_MS, screenshot, wait_for_image, wait_for_panel
 
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1400, "height": 900}
 MIN_LABEL_PX = 9
 MIN_TAP_PX = 24
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with running_app() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with browser.sync_playwright() as playwright:
-        instance = browser.launch(playwright)
-        yield instance
-        instance.close()
 
 
 def open_page(chromium, app_url, viewport):

@@ -13,25 +13,9 @@ import pytest
 from gradio_client import Client
 
 from explorer.bench import open_denoising, wait_for_exact
-from tests import browser
-from tests.server import running_app
 from tests.test_scrub import view_parts
 
 TIMEOUT_MS = 90_000
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with running_app() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with browser.sync_playwright() as playwright:
-        instance = browser.launch(playwright)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture

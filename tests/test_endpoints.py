@@ -23,7 +23,6 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from tests.server import running_app
 
 IMAGE_SIZE = 64
 PREVIEW_SIZE = 3 * IMAGE_SIZE
@@ -126,12 +125,6 @@ def hostile_cases() -> list:
 
 
 # --- fixtures ------------------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def app_url():
-    with running_app() as url:
-        yield url
-
 
 @pytest.fixture(scope="module")
 def api(app_url) -> dict:

@@ -13,8 +13,7 @@ from explorer.analysis.denoise import predict
 from explorer.ui.app import build_app
 from explorer.views import architecture, denoising
 from explorer.views.context import Context
-from tests.test_browser import (app_url, block, chromium, open_tab, page, upload, wait_for_panel,  # noqa: F401
-                                wait_for_text)
+from tests.test_browser import block, open_tab, page, upload, wait_for_panel, wait_for_text  # noqa: F401
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,11 @@ import torch
 
 from explorer import weights
 from explorer.analysis.activations import record
-from explorer.analysis.denoise import noisy, predict
 from explorer.analysis.structure import describe
 from explorer.diagram import render_svg
 from explorer.evaluate import evaluate
 from explorer.explanations import _WHAT, _WHY, explain
 from explorer.naive import NaiveCNN
-from explorer.probe import Probe
 from explorer.unet import UNet, UNetConfig
 from explorer.views import architecture, denoising, levels, receptive
 from explorer.views.context import Context

@@ -5,26 +5,13 @@ import gradio as gr
 
 from explorer.ui import validate
 from explorer.ui.inputs import Inputs
+from explorer.ui.picker import picked_pixel, picker_js
 from explorer.ui.plots import plot
 from explorer.ui.refresh import Refresh
 from explorer.views import proofs
 from explorer.views.context import Context
 
 TAB = "proofs"
-
-# A click on the query picker: its pixel from the picture's rendered box (exact at any zoom), or "outside".
-PICKER_JS = """
-element.addEventListener('click', (e) => {
-  const picture = element.querySelector('img.proof-source');
-  if (!picture) return;
-  const box = picture.getBoundingClientRect();
-  const side = parseInt(element.querySelector('[data-side]').dataset.side);
-  const inside = e.clientX >= box.left && e.clientX < box.right && e.clientY >= box.top && e.clientY < box.bottom;
-  if (!inside) { trigger('click', {outside: true}); return; }
-  trigger('click', {col: Math.floor((e.clientX - box.left) / box.width * side),
-                    row: Math.floor((e.clientY - box.top) / box.height * side)});
-});
-"""
 
 
 def build(ctx: Context, inputs: Inputs) -> Refresh:
@@ -73,7 +60,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
             with gr.Column(scale=1, min_width=280):
                 block = gr.Radio(blocks, value=default_block, label="Attention block", elem_id="proof-attention-block")
                 gr.Markdown("**Click a query position on x_t**")
-                picker = gr.HTML(elem_id="proof-attention-picker", js_on_load=PICKER_JS)
+                picker = gr.HTML(elem_id="proof-attention-picker", js_on_load=picker_js("proof-source"))
                 with gr.Row():
                     y_box = gr.Number(side // 2, precision=0, label="y (row, pixels)", minimum=0, maximum=side - 1,
                                       elem_id="proof-attention-y", min_width=80)
@@ -131,12 +118,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
                 *attention_view(image, t, seed, name, y, x), *time_view(image, t, seed, other))
 
     def on_pick(image, t, seed, name, evt: gr.EventData):
-        data = getattr(evt, "_data", None) or {}
-        if data.get("outside"):
-            raise gr.Error("That click landed beside the picture: click on x_t itself, or type y and x below it")
-        y, x = data.get("row"), data.get("col")
-        if not isinstance(y, int) or not isinstance(x, int) or not (0 <= y < side and 0 <= x < side):
-            raise gr.Error("That click did not land on a pixel of x_t: click on the picture")
+        y, x = picked_pixel(evt, side)
         return (y, x) + attention_view(image, t, seed, name, y, x)
 
     shared = [inputs.image, inputs.t, inputs.seed]

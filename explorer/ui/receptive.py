@@ -6,25 +6,10 @@ import gradio as gr
 from explorer.ui import validate
 from explorer.ui.architecture import chooser_order
 from explorer.ui.inputs import Inputs
+from explorer.ui.picker import picked_pixel, picker_js
 from explorer.ui.refresh import Refresh
 from explorer.views import receptive
 from explorer.views.context import Context
-
-
-# A click anywhere in the picker: its pixel from the picture's rendered box (exact at any zoom), or "outside"
-# when it lands beside the picture, so Python can say so instead of doing nothing.
-PICKER_JS = """
-element.addEventListener('click', (e) => {
-  const picture = element.querySelector('img.rf-source');
-  if (!picture) return;
-  const box = picture.getBoundingClientRect();
-  const side = parseInt(element.querySelector('[data-side]').dataset.side);
-  const inside = e.clientX >= box.left && e.clientX < box.right && e.clientY >= box.top && e.clientY < box.bottom;
-  if (!inside) { trigger('click', {outside: true}); return; }
-  trigger('click', {col: Math.floor((e.clientX - box.left) / box.width * side),
-                    row: Math.floor((e.clientY - box.top) / box.height * side)});
-});
-"""
 
 
 def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
@@ -36,7 +21,7 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
             gr.Markdown("**Click a pixel of x_t**", elem_id="rf-picker-title")
-            picker = gr.HTML(elem_id="rf-picker", js_on_load=PICKER_JS)
+            picker = gr.HTML(elem_id="rf-picker", js_on_load=picker_js("rf-source"))
             with gr.Row():
                 y_box = gr.Number(centre, precision=0, label="y (row)", minimum=0, maximum=side - 1, elem_id="rf-y",
                                   min_width=80)
@@ -64,12 +49,7 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                 receptive.clickable_image(ctx, image, t, seed, y, x))
 
     def on_pick(image, t, seed, name, evt: gr.EventData):
-        data = validate.event_dict(evt, "Click a pixel of x_t")
-        if data.get("outside"):
-            raise gr.Error("That click landed beside the picture: click on x_t itself, or type y and x below it")
-        row, col = data.get("row"), data.get("col")
-        if not isinstance(row, int) or not isinstance(col, int) or not (0 <= row < side and 0 <= col < side):
-            raise gr.Error("That click did not land on a pixel of x_t: click on the picture")
+        row, col = picked_pixel(evt, side)
         return (row, col) + show(image, t, seed, row, col, name)
 
     def choose_block(image, t, seed, y, x, name):
