@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import ctypes
 import logging
 import os
 from pathlib import Path
 
+from explorer.memory import tune_malloc
 from explorer.ui import limits  # no gradio at import: app.py points gradio at its temp folder first
 from explorer.views.context import DEFAULT_CONCURRENCY
 from explorer.weights import DEFAULT_DIR
@@ -20,9 +20,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 for a Space or a LAN)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
-                        help="requests computed at once, all endpoints and all users together (one queue; a "
-                             "reverse process counts as one request); the others wait their turn "
-                             f"(default {DEFAULT_CONCURRENCY}, for a 2-core CPU Space)")
+                        help="single-step requests (a block click, one denoising step, a receptive field …) "
+                             "computed at once, all endpoints and all users together; the others wait their turn in "
+                             f"one queue (default {DEFAULT_CONCURRENCY}, for a 2-core CPU Space)")
+    parser.add_argument("--long-jobs", type=int, default=limits.LONG_JOBS,
+                        help="long jobs (a reverse process, the strip of t values for scrubbing, the Part-by-part "
+                             "gradients, the frequency sweep) computed at once, all users together, in a lane of "
+                             "their own beside the single-step requests, which never wait behind them "
+                             f"(default {limits.LONG_JOBS})")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per request (default: CPU cores / concurrency, at least 1)")
     parser.add_argument("--max-sessions", type=int, default=limits.MAX_SESSIONS,
@@ -32,19 +37,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="disk for uploads and output files; the oldest go first "
                              f"(default {limits.CACHE_BUDGET // 2**20} MB)")
     return parser.parse_args(argv)
-
-
-def cap_malloc_arenas(count: int = 2) -> None:
-    """Let glibc keep at most `count` malloc arenas.
-
-    By default each of Gradio's worker threads gets an arena of its own (up to 8 per core) that keeps
-    freed memory mapped, so the first concurrent requests raise resident memory by 20-30 % for good.
-    Capped, memory follows what is really in use. Must run before the worker threads start.
-    """
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-8, count)  # -8: M_ARENA_MAX
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
 
 
 def log_to_stderr() -> None:
@@ -58,7 +50,7 @@ def log_to_stderr() -> None:
 
 
 def main() -> None:
-    cap_malloc_arenas()
+    tune_malloc()  # before any worker thread starts
     args = parse_args()
     log_to_stderr()
     limits.temp_root()  # before gradio is imported
@@ -70,7 +62,7 @@ def main() -> None:
     torch.set_num_threads(args.threads or threads_per_request(args.concurrency))
     demo = build_app(Context.load(args.weights))
     demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
-    limits.harden(demo, args.concurrency)
+    limits.harden(demo, args.concurrency, args.long_jobs)
     demo.launch(server_name=args.host, server_port=args.port, **launch_options(),
                 **limits.launch_options(args.cache_mb * 2**20, args.max_sessions))
 

@@ -7,7 +7,7 @@ import gradio as gr
 
 from explorer.diagram import DIAGRAM_CSS
 from explorer.explanations import sweep_caption
-from explorer.ui import lesson, proofs, validate
+from explorer.ui import lesson, limits, proofs, validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.plots import plot
 from explorer.ui.refresh import Refresh
@@ -141,6 +141,7 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
                 plot(levels.spectrum_figure(ctx, outputs, t, group="skips")), levels.naive_grid(ctx, outputs),
                 plot(levels.spectrum_figure(ctx, outputs, t, group="naive")), levels.scales_markdown(ctx, outputs))
 
+    @limits.long_job("frequency sweep")
     def run_sweep(image, seed):
         image, seed = validate.image(ctx, image), validate.seed(seed)
         return gr.update(value=levels.high_frequency_sweep(ctx, image, seed), visible=True)

@@ -114,6 +114,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         shown = side_by_side(image, t, seed, override, told, skips_on, attention_on, bypass_mid)
         return shown, (gr.skip() if override else int(t)), steps_note(t, num_steps)
 
+    @limits.long_job("strip of t values")
     def scrub_strip(image, t, seed, override, told, skips_on, attention_on, bypass_mid, shown_curves):
         image, seed = validate.image(ctx, image), validate.seed(seed)
         chosen = knockouts(ctx, override, told, skips_on, attention_on, bypass_mid)
@@ -131,6 +132,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
             return ""  # the reverse process's own handler says what is wrong when it is started
         return denoising.steps_note(ctx, t, num_steps)
 
+    @limits.long_job("curve for this image")
     def image_curve(image, t, seed):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         return plot(denoising.curves_figure(ctx, None, denoising.image_curves(ctx, image, seed)))
@@ -144,29 +146,29 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         session = getattr(request, "session_hash", None)
         every = max(1, num_steps // REVERSE_FRAMES)
         frames, started = [], time.monotonic()
-        with limits.LISTENERS.one_job(session, "Your reverse process is still running: wait for it to finish, "
-                                               "then start the next one"):
-            try:
-                for frame in denoising.reverse_process(ctx, image, t, seed, num_steps, every=every):
-                    if limits.LISTENERS.gone(session, started):
-                        log.info("reverse process stopped at step %d of %d: nobody reads its results",
-                                 frame.step, frame.num_steps)
-                        return
-                    frames.append(frame)
-                    done = frame.step == frame.num_steps
-                    yield (denoising.reverse_frame_image(frame), f"Step {frame.step} of {frame.num_steps} "
-                           f"(t = {frame.t})" + (" · done" if done else " …"), gr.skip(),
-                           plot(denoising.drift_figure(frame, pure_noise)), gr.skip())
-            except GeneratorExit:  # Gradio closes the generator when the client's stream closes
-                log.info("reverse process stopped after step %d of %d: its client left",
-                         frames[-1].step if frames else 0, num_steps)
-                raise
+        try:
+            for frame in denoising.reverse_process(ctx, image, t, seed, num_steps, every=every):
+                if limits.LISTENERS.gone(session, started):
+                    log.info("reverse process stopped at step %d of %d: nobody reads its results",
+                             frame.step, frame.num_steps)
+                    return
+                frames.append(frame)
+                done = frame.step == frame.num_steps
+                yield (denoising.reverse_frame_image(frame), f"Step {frame.step} of {frame.num_steps} "
+                       f"(t = {frame.t})" + (" · done" if done else " …"), gr.skip(),
+                       plot(denoising.drift_figure(frame, pure_noise)), gr.skip())
+        except GeneratorExit:  # Gradio closes the generator when the client's stream closes
+            log.info("reverse process stopped after step %d of %d: its client left",
+                     frames[-1].step if frames else 0, num_steps)
+            raise
         gif = save_animation(denoising.animation_gif(frames), animation.GRADIO_CACHE)
         yield gr.skip(), gr.skip(), denoising.frame_strip(frames), gr.skip(), gif
 
+    @limits.long_job("reverse process")
     def from_here_fn(image, t, seed, num_steps, request: gr.Request):
         yield from run_reverse(image, t, seed, num_steps, False, request)
 
+    @limits.long_job("reverse process")
     def from_noise_fn(seed, num_steps, request: gr.Request):
         yield from run_reverse(None, 999, seed, num_steps, True, request)
 
@@ -184,7 +186,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
     steps.change(steps_note, [inputs.t, steps], ddim_note, api_name=False, preprocess=False, show_progress="hidden")
     image_curve_button.click(image_curve, shared, curves, api_name="image_curve", preprocess=False)
     reverse_outputs = [live, progress_text, strip, drift, animation]
-    # One job per session (run_reverse); app.py puts every event in one concurrency group.
+    # Long jobs: a lane of their own, and one reverse process per session (limits.compute_lanes).
     from_here.click(from_here_fn, shared + [steps], reverse_outputs, api_name="denoise_from_here", preprocess=False)
     from_noise.click(from_noise_fn, [inputs.seed, steps], reverse_outputs, api_name="generate_from_noise",
                      preprocess=False)

@@ -35,7 +35,9 @@ CACHE_BUDGET = 256 * 1024 * 1024  # bytes the upload and output cache may hold b
 CACHE_SWEEP_S = 10.0
 MAX_SESSIONS = 200                # sessions whose state (the image, the last outputs) the server keeps
 CLIENT_GRACE_S = 5.0              # a job whose session has had no open event stream this long is stopped
-COMPUTE_GROUP = "compute"
+QUICK_LANE = "quick"              # single-step views: a block click, one denoising step, a receptive field …
+LONG_LANE = "long"                # long jobs (see `long_job`): they never hold up the quick lane
+LONG_JOBS = 1                     # long jobs computed at once, all users together
 TEMP_PARENT = "unet-explorer"
 PLANTED_LEAK_ENV = "UNET_EXPLORER_PLANTED_LEAK"     # tests only: keep a tensor per request (a leak to catch)
 MEMORY_REPORT_ENV = "UNET_EXPLORER_MEMORY_REPORT"   # tests only: a file the memory report goes to on SIGUSR1
@@ -114,7 +116,7 @@ class BodyLimit:
 # --- who is still listening ------------------------------------------------------------------------------------
 
 class Listeners:
-    """Open event streams per session, and one reverse-process job per session.
+    """Open event streams per session.
 
     Gradio stops a generator when its client's stream closes, but not one whose client never opened a
     stream; `gone(session, since)` tells the reverse process to stop in both cases.
@@ -124,7 +126,6 @@ class Listeners:
         self._lock = threading.Lock()
         self._open: dict[str, int] = {}
         self._closed_at: dict[str, float] = {}
-        self._running: set[str] = set()
 
     def opened(self, session: str) -> None:
         with self._lock:
@@ -152,24 +153,6 @@ class Listeners:
                 return False
             last = max(since, self._closed_at.get(session, since))
         return time.monotonic() - last > grace
-
-    @contextlib.contextmanager
-    def one_job(self, session: str | None, refusal: str):
-        """Hold the session's single reverse-process slot; raise gr.Error(refusal) when it is taken."""
-        import gradio as gr
-
-        key = session or ""
-        with self._lock:
-            busy = bool(session) and key in self._running
-            if not busy:
-                self._running.add(key)
-        if busy:
-            raise gr.Error(refusal, print_exception=False)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._running.discard(key)
 
 
 LISTENERS = Listeners()  # process-wide server bookkeeping (like Gradio's own queue), never model state
@@ -375,13 +358,59 @@ def write_once(data: bytes, folder: Path, name: str) -> str:
 
 # --- the queue and errors --------------------------------------------------------------------------------------
 
-def one_compute_group(demo, limit: int) -> None:
-    """Put every event of `demo` in one concurrency group: at most `limit` requests run at once, all
-    endpoints together (Gradio's limits are per event otherwise)."""
+def long_job(kind: str):
+    """Mark an event function as a long job of `kind` (seconds of compute: a reverse process, a strip of t
+    values, four backward passes). Long jobs run in a lane of their own, so a click never waits behind one,
+    and a session holds at most one job of each kind, waiting or running (`one_job_per_kind`)."""
+    def mark(fn):
+        fn.long_job = kind
+        return fn
+    return mark
+
+
+def compute_lanes(demo, quick: int, long: int = LONG_JOBS) -> None:
+    """Put every event of `demo` in one of two concurrency groups (Gradio's limits are per event otherwise):
+    at most `quick` single-step requests and `long` long jobs run at once, all endpoints and users together."""
     for block_fn in demo.fns.values():
-        if block_fn.fn is not None:
-            block_fn.concurrency_id = COMPUTE_GROUP
-            block_fn.concurrency_limit = limit
+        if block_fn.fn is None:
+            continue
+        kind = getattr(block_fn.fn, "long_job", None)
+        block_fn.concurrency_id = LONG_LANE if kind else QUICK_LANE
+        block_fn.concurrency_limit = long if kind else quick
+        block_fn.long_job_kind = kind
+
+
+def one_job_per_kind(demo) -> None:
+    """Refuse, when it is asked, a session's second long job of one kind while the first waits or runs (HTTP 400
+    with a message): one client cannot fill the long lane with its own jobs. The page never asks twice (its
+    long events wait for their previous run). Asked of Gradio's queue itself (its waiting and running events),
+    so no count of ours can drift."""
+    import asyncio
+
+    queue = demo._queue
+    push = queue.push
+    lock = asyncio.Lock()  # the check and the enqueueing together, one long job at a time
+
+    def holds(session: str, kind: str) -> bool:
+        lane = queue.event_queue_per_concurrency_id.get(LONG_LANE)
+        waiting = list(lane.queue) if lane is not None else []
+        running = [event for job in queue.active_jobs if job for event in job]
+        return any(event.session_hash == session and getattr(event.fn, "long_job_kind", None) == kind
+                   for event in waiting + running)
+
+    async def push_one_per_kind(body, request, username):
+        fn = demo.fns.get(body.fn_index) if isinstance(body.fn_index, int) else None
+        kind = getattr(fn, "long_job_kind", None)
+        if not kind or not body.session_hash:
+            return await push(body=body, request=request, username=username)
+        async with lock:
+            if holds(body.session_hash, kind):
+                log.warning("refused a second %s of one session", kind)
+                return False, (f"Your {kind} is still waiting or running: wait for it to finish, then start the "
+                               "next one"), "error"
+            return await push(body=body, request=request, username=username)
+
+    queue.push = push_one_per_kind
 
 
 def quiet_errors(demo) -> None:
@@ -517,9 +546,10 @@ def memory_report_on_signal() -> None:
 
 # --- all together ----------------------------------------------------------------------------------------------
 
-def harden(demo, concurrency: int) -> None:
-    """Everything that acts on the built app: one compute group, quiet errors, atomic output files."""
-    one_compute_group(demo, concurrency)
+def harden(demo, concurrency: int, long_jobs: int = LONG_JOBS) -> None:
+    """Everything that acts on the built app: two compute lanes, quiet errors, atomic output files."""
+    compute_lanes(demo, concurrency, long_jobs)
+    one_job_per_kind(demo)
     quiet_errors(demo)
     atomic_cache_writes()
     memory_report_on_signal()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from explorer.ui import validate
+from explorer.ui import limits, validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.picker import picked_pixel, picker_js
 from explorer.ui.plots import plot
@@ -107,6 +107,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         return (proofs.time_html(view), proofs.time_markdown(view, ctx.metrics),
                 plot(proofs.time_heatmap(view.table, f"This image (seed {seed})", t)))
 
+    @limits.long_job("Part-by-part refresh")
     def show_all(image, t, seed, name, y, x, other):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         gradients = proofs.gradients(ctx, image, t, seed)
