@@ -533,7 +533,7 @@ def overhead() -> list[Row]:
 
 @section("load")
 def load() -> list[Row]:
-    """8 sessions × 25 mixed requests at once (tests/test_load.py's plans and sessions): p50 per endpoint."""
+    """8 sessions × 25 mixed requests at once (tests/test_load.py's plans and sessions, longer): p50 per endpoint."""
     import tempfile
 
     from gradio_client import Client
@@ -543,7 +543,7 @@ def load() -> list[Row]:
     rows = []
     with _running_app() as url, tempfile.TemporaryDirectory() as folder:
         api = Client(url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
-        plans = test_load.make_plans(api)
+        plans = test_load.make_plans(api, per_session=25)
         deadline = time.monotonic() + 600
         test_load.run_concurrently(url, plans, lambda plan: plan.warmup, None, deadline, Path(folder), "warm-up")
         outcomes = test_load.run_concurrently(url, plans, lambda plan: plan.sequence, None, deadline, Path(folder),

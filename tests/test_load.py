@@ -89,7 +89,7 @@ def enum(api: dict, endpoint: str, parameter: str) -> list:
     raise KeyError(f"{endpoint} has no parameter {parameter}")
 
 
-def make_plans(api: dict) -> list[Plan]:
+def make_plans(api: dict, per_session: int = REQUESTS_PER_SESSION) -> list[Plan]:
     blocks = enum(api, "/select_block", "name")
     spatial = enum(api, "/receptive_field", "name")
     skips = enum(api, "/denoise", "skips_on")
@@ -120,11 +120,11 @@ def make_plans(api: dict) -> list[Plan]:
         reverse = Request("/denoise_from_here", (t, seed, REVERSE_STEPS))
         cheap = list(pool)
         # Every distinct request at least once, one reverse process, the rest drawn from the cheap ones.
-        middle = cheap + [rng.choice(cheap) for _ in range(REQUESTS_PER_SESSION - len(cheap) - 1 - bool(upload))]
+        middle = cheap + [rng.choice(cheap) for _ in range(per_session - len(cheap) - 1 - bool(upload))]
         middle.append(reverse)
         rng.shuffle(middle)
         sequence = ([upload] if upload else []) + middle
-        assert len(sequence) == REQUESTS_PER_SESSION
+        assert len(sequence) == per_session
         # Warm-up: every distinct request of the session once, concurrently with the other sessions.
         warmup = ([upload] if upload else []) + rng.sample(pool[:7], 7) + [reverse]
         plans.append(Plan(session, upload, pool + [reverse], sequence, warmup))

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 log = logging.getLogger("unet_explorer")
@@ -38,6 +39,7 @@ CLIENT_GRACE_S = 5.0              # a job whose session has had no open event st
 QUICK_LANE = "quick"              # single-step views: a block click, one denoising step, a receptive field …
 LONG_LANE = "long"                # long jobs (see `long_job`): they never hold up the quick lane
 LONG_JOBS = 1                     # long jobs computed at once, all users together
+LONG_NICE = 10                    # long jobs run in threads of this lower priority: a click gets the cores first
 TEMP_PARENT = "unet-explorer"
 PLANTED_LEAK_ENV = "UNET_EXPLORER_PLANTED_LEAK"     # tests only: keep a tensor per request (a leak to catch)
 MEMORY_REPORT_ENV = "UNET_EXPLORER_MEMORY_REPORT"   # tests only: a file the memory report goes to on SIGUSR1
@@ -370,7 +372,10 @@ def long_job(kind: str):
 
 def compute_lanes(demo, quick: int, long: int = LONG_JOBS) -> None:
     """Put every event of `demo` in one of two concurrency groups (Gradio's limits are per event otherwise):
-    at most `quick` single-step requests and `long` long jobs run at once, all endpoints and users together."""
+    at most `quick` single-step requests and `long` long jobs run at once, all endpoints and users together.
+    Long jobs compute in `long` threads of lower priority (LONG_NICE), so that on a busy machine the cores
+    go to the single-step requests first and a long job takes what is left."""
+    threads = LowPriorityThreads(long)
     for block_fn in demo.fns.values():
         if block_fn.fn is None:
             continue
@@ -378,6 +383,43 @@ def compute_lanes(demo, quick: int, long: int = LONG_JOBS) -> None:
         block_fn.concurrency_id = LONG_LANE if kind else QUICK_LANE
         block_fn.concurrency_limit = long if kind else quick
         block_fn.long_job_kind = kind
+        if kind:
+            block_fn.fn = threads.wrap(block_fn.fn)
+
+
+class LowPriorityThreads:
+    """Threads that lower their own scheduling priority (Linux: nice is per thread, and threads they start,
+    such as the reverse process's two model threads, inherit it). `wrap(fn)` runs fn, or each step of a
+    generator fn, in them; Gradio's worker thread waits meanwhile. A worker thread is never reniced itself:
+    without privileges a thread's priority cannot be raised back."""
+
+    def __init__(self, count: int, nice: int = LONG_NICE):
+        self.nice = nice
+        self.pool = ThreadPoolExecutor(max_workers=max(1, count), thread_name_prefix="long-job",
+                                       initializer=self._lower_priority)
+
+    def _lower_priority(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):  # not Linux: same priority as the rest
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+
+    def wrap(self, fn):
+        run = self.pool.submit
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def steps(*args, **kwargs):
+                generator = fn(*args, **kwargs)
+                done = object()
+                try:
+                    while (item := run(next, generator, done).result()) is not done:
+                        yield item
+                finally:  # the client left (GeneratorExit) or the run ended: close it where it ran
+                    run(generator.close).result()
+            return steps
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            return run(fn, *args, **kwargs).result()
+        return call
 
 
 def one_job_per_kind(demo) -> None:
