@@ -98,11 +98,11 @@ def build_app(ctx: Context) -> gr.Blocks:
         refresh.wire([panel.image.change, panel.t.change, panel.seed.change, active_tab.change], active_tab,
                      [panel.image, panel.t, panel.seed], [architecture_refresh, denoising_refresh, receptive_refresh,
                                                       proofs_refresh])
-        tab_architecture.select(lambda: "architecture", None, active_tab, api_name=False, queue=False)
-        tab_receptive.select(lambda: "receptive", None, active_tab, api_name=False, queue=False)
-        tab_denoising.select(lambda: "denoising", None, active_tab, api_name=False, queue=False)
-        tab_proofs.select(lambda: proofs.TAB, None, active_tab, api_name=False, queue=False)
-        tab_lesson.select(lambda: lesson.LESSON_TAB, None, active_tab, api_name=False, queue=False)
+        tab_architecture.select(lambda: "architecture", None, active_tab, api_name=False)
+        tab_receptive.select(lambda: "receptive", None, active_tab, api_name=False)
+        tab_denoising.select(lambda: "denoising", None, active_tab, api_name=False)
+        tab_proofs.select(lambda: proofs.TAB, None, active_tab, api_name=False)
+        tab_lesson.select(lambda: lesson.LESSON_TAB, None, active_tab, api_name=False)
         architecture.wire_evidence(demo, tabs, active_tab)
         lesson.wire(ctx, demo, lesson_view, lesson.find_controls(demo, tabs, active_tab, panel, selected_block),
                     url_note)
