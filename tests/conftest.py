@@ -1,6 +1,8 @@
 """Shared fixtures: a tiny U-Net config, a tiny folder of generated PNG images, the app and a headless Chromium.
 
-A test module that needs other app settings defines its own `app_url`, which overrides the one here."""
+The app and the browser are started once for the whole run (each start costs seconds on a busy 2-core
+machine); every test opens its own page, so each has a session of its own. A test module that needs
+other app settings defines its own `app_url`, which overrides the one here."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,16 +61,16 @@ def shared_image_folder(tmp_path_factory) -> Path:
     return write_images(tmp_path_factory.mktemp("shared") / "images")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app_url():
-    """The app as shipped (`python app.py` on 127.0.0.1, a free port), one per test module."""
+    """The app as shipped (`python app.py` on 127.0.0.1, a free port), one for the whole run."""
     with running_app() as url:
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium():
-    """A headless Chromium (Debian's), one per test module."""
+    """A headless Chromium (Debian's), one for the whole run."""
     with browser.sync_playwright() as playwright:
         instance = browser.launch(playwright)
         yield instance

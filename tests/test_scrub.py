@@ -20,7 +20,6 @@ from PIL import Image
 
 from explorer.views import denoising
 from explorer.views.context import Context
-from tests.server import running_app
 
 INTACT = denoising.Knockouts()
 BROKEN = denoising.Knockouts(told_t=40, zero_skips=frozenset({1}))
@@ -175,9 +174,8 @@ def test_the_steps_note_says_when_ddim_takes_fewer_steps(ctx):
 # --- the endpoint -----------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def client():
-    with running_app() as url:
-        yield Client(url, verbose=False)
+def client(app_url):
+    return Client(app_url, verbose=False)
 
 
 @pytest.mark.parametrize("t, override, told, skips", [(255, False, 250, None), (640, True, 30, ["skip2", "skip3", "skip4"])],

@@ -262,30 +262,25 @@ def test_domain_note_for_an_upload_quotes_this_images_numbers(ctx):
     assert domain.upload_note(ctx, image, t, seed, f"Image: held-out example `{ctx.examples[0].stem}`") == ""
 
 
-def test_domain_note_appears_in_the_page_after_an_upload(ctx, tmp_path):
-    from tests import browser
-    from tests.server import running_app
-
+def test_domain_note_appears_in_the_page_after_an_upload(ctx, tmp_path, app_url, chromium):
     picture = tmp_path / "photo.png"
     photo_like().save(picture)
     expected = domain.scores(ctx, np.asarray(load_image(picture)), 250, 0)
-    with running_app() as url, browser.sync_playwright() as playwright:
-        chromium = browser.launch(playwright)
-        try:
-            page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(60_000)
-            page.goto(url)
-            page.wait_for_selector("#upload")
-            assert "Trained on emoji only" not in page.inner_text("#domain-note")
-            with page.expect_file_chooser() as chooser:
-                page.click("#upload")
-            chooser.value.set_files(str(picture))
-            page.wait_for_function(
-                "() => (document.querySelector('#domain-note') || {}).innerText?.includes('Trained on emoji only')")
-            text = page.inner_text("#domain-note")
-            assert f"is {expected.unet:.3g} and the naive CNN's {expected.naive:.3g}" in text, text
-            page.click("#random-image")
-            page.wait_for_function(
-                "() => !(document.querySelector('#domain-note') || {}).innerText?.includes('Trained on emoji only')")
-        finally:
-            chromium.close()
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.set_default_timeout(60_000)
+        page.goto(app_url)
+        page.wait_for_selector("#upload")
+        assert "Trained on emoji only" not in page.inner_text("#domain-note")
+        with page.expect_file_chooser() as chooser:
+            page.click("#upload")
+        chooser.value.set_files(str(picture))
+        page.wait_for_function(
+            "() => (document.querySelector('#domain-note') || {}).innerText?.includes('Trained on emoji only')")
+        text = page.inner_text("#domain-note")
+        assert f"is {expected.unet:.3g} and the naive CNN's {expected.naive:.3g}" in text, text
+        page.click("#random-image")
+        page.wait_for_function(
+            "() => !(document.querySelector('#domain-note') || {}).innerText?.includes('Trained on emoji only')")
+    finally:
+        page.close()
