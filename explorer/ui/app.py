@@ -88,7 +88,7 @@ def build_app(ctx: Context) -> gr.Blocks:
             with gr.Tab("Lesson", id=lesson.LESSON_TAB, elem_id="tab-lesson") as tab_lesson:
                 lesson_view = lesson.build(ctx)
             with gr.Tab("Architecture", id="architecture", elem_id="tab-architecture") as tab_architecture:
-                architecture_refresh = architecture.build(ctx, demo, panel, selected_block)
+                architecture_refresh = architecture.build(ctx, panel, selected_block)
             with gr.Tab("Denoising lab", id="denoising", elem_id="tab-denoising") as tab_denoising:
                 denoising_refresh = denoising.build(ctx, panel)
             with gr.Tab("Receptive field", id="receptive", elem_id="tab-receptive") as tab_receptive:

@@ -67,7 +67,7 @@ def chooser_order(names: list[str]) -> list[str]:
     return ordered
 
 
-def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.State) -> Refresh:
+def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
     default = DEFAULT_BLOCK if DEFAULT_BLOCK in ctx.block_names() else ctx.block_names()[1]
     gr.Markdown("Click a block (or tab to it and press Enter, or pick it from the list) to read what it does "
                 "and watch its output for the current image. The naive CNN is drawn on the right at the same "
@@ -157,10 +157,11 @@ def build(ctx: Context, demo: gr.Blocks, inputs: Inputs, selected_block: gr.Stat
     selected_block.change(follow_selection, shared + [selected_block, chooser], block_outputs[:4], api_name=False,
                           preprocess=False, show_progress="hidden")
     level_outputs = [level_image, spectrum, skip_spectrum, naive_image, naive_spectrum, naive_summary]
-    # The app opens on the Lesson tab: this tab is filled by its refresh when it is shown. A page-load fill of the
-    # block would race a shared link's block (explorer/ui/lesson.py sets selected_block from the URL) and could
-    # win; the levels fill stays as the /levels endpoint.
-    demo.load(show_levels, shared, level_outputs, api_name="levels", preprocess=False, show_progress="hidden")
+    # The app opens on the Lesson tab: this tab is filled by its refresh when it is shown, not at page load (a
+    # page-load fill of the block would race a shared link's block, set from the URL by explorer/ui/lesson.py,
+    # and every page opened would pay for level maps it may never show). The levels alone: the /levels endpoint.
+    gr.Button(visible=False).click(show_levels, shared, level_outputs, api_name="levels", preprocess=False,
+                                   show_progress="hidden")
     sweep_button.click(run_sweep, [inputs.image, inputs.seed], sweep, api_name="frequency_sweep", preprocess=False)
 
     def refresh(image, t, seed, name):
