@@ -45,3 +45,21 @@ def sync_playwright():
     except ImportError:
         pytest.fail("Playwright is not installed: `python -m pip install -r requirements-test.txt`", pytrace=False)
     return start()
+
+
+def open_page(chromium, url: str, viewport: dict, timeout_ms: float, ready: str | None = None,
+              **context_options):
+    """A page in a context of its own (so a session of its own) at `viewport`, loaded from `url`.
+
+    Returns (context, page, errors): `errors` collects the page's JavaScript errors, for the caller to
+    check; close the context when done. `ready`: a selector to wait for (attached) after loading.
+    """
+    context = chromium.new_context(viewport=viewport, **context_options)
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    if ready:
+        page.wait_for_selector(ready, state="attached")
+    return context, page, errors

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from explorer.data import is_held_out
+from explorer.views.context import Context
 from explorer.unet import UNetConfig
 from tests import browser
 from tests.server import running_app
@@ -59,6 +60,12 @@ def image_folder(tmp_path: Path) -> Path:
 def shared_image_folder(tmp_path_factory) -> Path:
     """The same images, made once, for module-scoped fixtures that must not write into it."""
     return write_images(tmp_path_factory.mktemp("shared") / "images")
+
+
+@pytest.fixture(scope="session")
+def ctx() -> Context:
+    """The shipped weights, the held-out examples and their metrics, loaded once."""
+    return Context.load()
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests import browser
+
 
 TIMEOUT_MS = 30_000
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -26,12 +28,7 @@ SHOTS = Path("/tmp/shots")
 @pytest.fixture
 def page(chromium, app_url):
     """A fresh page (and session) on the app, loaded; fails the test on any JavaScript error."""
-    context = chromium.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(app_url)
+    context, page, errors = browser.open_page(chromium, app_url, VIEWPORT, TIMEOUT_MS)
     open_tab(page, "architecture")  # the Lesson tab opens first
     page.wait_for_selector('#diagram g[data-block="mid.attn"]')
     wait_for_image(page, "#level-maps")

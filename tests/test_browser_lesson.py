@@ -18,16 +18,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from explorer import lesson
-from explorer.views.context import Context
+from tests import browser
 
 TIMEOUT_MS = 45_000
 DESKTOP = {"width": 1400, "height": 1000}
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def ctx() -> Context:
-    return Context.load()
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +31,7 @@ def steps(ctx) -> list[lesson.Step]:
 
 
 def open_page(chromium, url: str, viewport=DESKTOP):
-    context = chromium.new_context(viewport=viewport)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url)
-    page.wait_for_selector("#lesson-step h3", state="attached")
-    return context, page, errors
+    return browser.open_page(chromium, url, viewport, TIMEOUT_MS, ready="#lesson-step h3")
 
 
 @pytest.fixture

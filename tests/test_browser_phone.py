@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests import browser
 from tests.test_browser import TIMEOUT_MS, screenshot, wait_for_image, wait_for_panel
 
 PHONE = {"width": 390, "height": 844}
@@ -18,15 +19,9 @@ MIN_TAP_PX = 24
 
 
 def open_page(chromium, app_url, viewport):
-    context = chromium.new_context(viewport=viewport, is_mobile=viewport["width"] < 500,
-                                   has_touch=viewport["width"] < 500)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(app_url)
-    page.wait_for_selector("#views [role=tab]")
-    return context, page, errors
+    phone = viewport["width"] < 500
+    return browser.open_page(chromium, app_url, viewport, TIMEOUT_MS, ready="#views [role=tab]", is_mobile=phone,
+                             has_touch=phone)
 
 
 @pytest.fixture(params=[PHONE, LAPTOP], ids=["phone", "laptop"])

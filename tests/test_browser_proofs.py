@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import browser
 
 TIMEOUT_MS = 90_000  # the tab runs four backward passes per refresh on a shared 2-core machine
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -18,13 +19,7 @@ SHOTS = Path("/tmp/shots")
 @pytest.fixture
 def page(chromium, app_url):
     """A fresh session on the app; fails the test on any JavaScript error."""
-    context = chromium.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(app_url)
-    page.wait_for_selector("#tab-proofs-button")
+    context, page, errors = browser.open_page(chromium, app_url, VIEWPORT, TIMEOUT_MS, ready="#tab-proofs-button")
     yield page
     context.close()
     assert not errors, f"JavaScript errors in the page: {errors}"

@@ -21,14 +21,8 @@ from explorer.diagram import HIT_H, layout
 from explorer.ui.app import weights_note
 from explorer.ui.architecture import chooser_order
 from explorer.views import architecture, levels, receptive
-from explorer.views.context import Context
 
 IMG = re.compile(r'<img [^>]*src="data:image/png;base64,([^"]+)"[^>]*width="(\d+)" height="(\d+)" alt="([^"]*)"')
-
-
-@pytest.fixture(scope="module")
-def ctx() -> Context:
-    return Context.load()
 
 
 @pytest.fixture(scope="module")

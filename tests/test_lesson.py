@@ -24,11 +24,6 @@ DIGITS = re.compile(r"[0-9]")
 
 
 @pytest.fixture(scope="module")
-def ctx() -> Context:
-    return Context.load()
-
-
-@pytest.fixture(scope="module")
 def steps(ctx):
     return {step.id: step for step in lesson.steps(ctx)}
 

@@ -18,7 +18,6 @@ from explorer.naive import NaiveCNN
 from explorer.probe import Probe
 from explorer.unet import UNet, UNetConfig
 from explorer.views import denoising, proofs
-from explorer.views.context import Context
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -41,11 +40,6 @@ def batch(config: UNetConfig, count: int = 2, seed: int = 0) -> tuple[torch.Tens
     generator = torch.Generator().manual_seed(seed)
     shape = (count, 3, config.image_size, config.image_size)
     return torch.rand(shape, generator=generator) * 2 - 1, torch.randn(shape, generator=generator)
-
-
-@pytest.fixture(scope="module")
-def ctx() -> Context:
-    return Context.load()
 
 
 @pytest.fixture(scope="module")

@@ -19,15 +19,9 @@ from gradio_client import Client
 from PIL import Image
 
 from explorer.views import denoising
-from explorer.views.context import Context
 
 INTACT = denoising.Knockouts()
 BROKEN = denoising.Knockouts(told_t=40, zero_skips=frozenset({1}))
-
-
-@pytest.fixture(scope="module")
-def ctx() -> Context:
-    return Context.load()
 
 
 @pytest.fixture(scope="module")

@@ -19,15 +19,9 @@ from explorer.data import load_image
 from explorer.explanations import (_WHAT, _WHY, explain, field_facts, first_block_seeing_everything, knockout_ratios,
                                    ratio_text, reverse_process_note, sweep_caption)
 from explorer.views import domain
-from explorer.views.context import Context
 
 ROOT = Path(__file__).resolve().parent.parent
 JARGON = ["Chebyshev", "mass outside", "+ global", "python -m explorer", "written by", "edges and fine texture first"]
-
-
-@pytest.fixture(scope="module")
-def ctx() -> Context:
-    return Context.load()
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,6 @@ from explorer.views.context import Context
 
 
 @pytest.fixture(scope="module")
-def ctx() -> Context:
-    return Context.load()
-
-
-@pytest.fixture(scope="module")
 def image(ctx) -> np.ndarray:
     return ctx.image(ctx.examples[5])
 
