@@ -48,9 +48,13 @@ def time_ms(function: Callable[[], object], repeat: int = 20, warmup: int = 2,
         times.append((time.perf_counter() - begin) * 1000.0)
         if max_seconds is not None and len(times) >= min_runs and time.perf_counter() - started > max_seconds:
             break
-    times.sort()
-    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    return statistics.median(times), p95, len(times)
+    return statistics.median(times), percentile_95(times), len(times)
+
+
+def percentile_95(times: list[float]) -> float:
+    """The 95th percentile (nearest rank) of `times`."""
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def paired_ms(first: Callable[[], object], second: Callable[[], object], pairs: int = 30, warmup: int = 2,
@@ -74,10 +78,8 @@ def paired_ms(first: Callable[[], object], second: Callable[[], object], pairs: 
         if index >= 4 and time.perf_counter() - started > max_seconds:
             break
     differences = [b - a for a, b in zip(a_times, b_times)]
-    ordered = sorted(b_times)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return (statistics.median(a_times), statistics.median(b_times), p95, statistics.median(differences),
-            len(differences))
+    return (statistics.median(a_times), statistics.median(b_times), percentile_95(b_times),
+            statistics.median(differences), len(differences))
 
 
 def cpu_name() -> str:

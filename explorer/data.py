@@ -260,6 +260,11 @@ def to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()
 
 
+def image_digest(image: np.ndarray) -> str:
+    """A fingerprint of an (H, W, 3) uint8 image: equal pictures, equal digests."""
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """(3, H, W) tensor in [-1, 1] → (H, W, 3) uint8 array."""
     return ((x.detach().float().clamp(-1, 1) + 1.0) * 127.5 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()

@@ -29,5 +29,6 @@ def tune_malloc(arenas: int = ARENAS, mmap_threshold: int = MMAP_THRESHOLD,
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):  # not glibc: nothing to do
         return False
-    return all(mallopt(option, value) == 1 for option, value in
-               ((M_ARENA_MAX, arenas), (M_MMAP_THRESHOLD, mmap_threshold), (M_TRIM_THRESHOLD, trim_threshold)))
+    taken = [mallopt(option, value) == 1 for option, value in
+             ((M_ARENA_MAX, arenas), (M_MMAP_THRESHOLD, mmap_threshold), (M_TRIM_THRESHOLD, trim_threshold))]
+    return all(taken)

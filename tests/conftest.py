@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from explorer.data import is_held_out
-from explorer.views.context import Context
 from explorer.unet import UNetConfig
+from explorer.views.context import Context
 from tests import browser
 from tests.server import running_app
 

@@ -19,7 +19,6 @@ from PIL import Image
 
 from tests import browser
 
-
 TIMEOUT_MS = 30_000
 VIEWPORT = {"width": 1400, "height": 1000}
 SHOTS = Path("/tmp/shots")

@@ -124,10 +124,14 @@ class Session:
     reader: threading.Thread | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
-    def join(self, index: int, data: list, event_data=None) -> str:
+    def ask(self, index: int, data: list, event_data=None) -> httpx.Response:
+        """Ask to join event `index` with `data`; the server's answer as it came (accepted or refused)."""
         body = {"data": data, "fn_index": index, "session_hash": self.hash, "event_data": event_data,
                 "trigger_id": None}
-        response = httpx.post(self.url + "gradio_api/queue/join", json=body, timeout=30)
+        return httpx.post(self.url + "gradio_api/queue/join", json=body, timeout=30)
+
+    def join(self, index: int, data: list, event_data=None) -> str:
+        response = self.ask(index, data, event_data)
         assert response.status_code == 200, (response.status_code, response.text[:300])
         return response.json()["event_id"]
 
@@ -392,9 +396,7 @@ def test_one_reverse_job_per_session(app, config):
     index, data = reverse(config, 60)
     first = session.join(index, data)
     for api, args in (("denoise_from_here", data), ("generate_from_noise", [0, 20])):
-        body = {"data": args, "fn_index": fn_index(config, api), "session_hash": session.hash, "event_data": None,
-                "trigger_id": None}
-        response = httpx.post(app.url + "gradio_api/queue/join", json=body, timeout=30)
+        response = session.ask(fn_index(config, api), args)
         assert response.status_code == 400, (api, response.status_code, response.text[:300])
         assert "reverse process is still waiting or running" in response.json()["detail"]
     session.listen()
@@ -437,7 +439,7 @@ def test_long_jobs_share_one_lane_and_never_hold_up_a_click(app, config):
         event = session.join(index, data)
         session.listen()
         runners.append((session, event))
-    starts = [session.wait(event, "process_starts") for session, event in runners[:1]]
+    first_start = runners[0][0].wait(runners[0][1], "process_starts")
     viewer = Session(app.url)
     preview = viewer.join(fn_index(config, "previews"), [None, 250, 0])
     viewer.listen()
@@ -448,7 +450,7 @@ def test_long_jobs_share_one_lane_and_never_hold_up_a_click(app, config):
         session.close()
     shown = [[(m.get("msg"), m["_order"]) for m in s.messages if m.get("msg") != "process_generating"]
              for s, _ in runners + [(viewer, None)]]
-    assert starts and viewer_end["_order"] < ends[0]["_order"], (
+    assert first_start and viewer_end["_order"] < ends[0]["_order"], (
         f"a preview waited for a reverse process to end: long jobs hold up the single-step lane {shown}")
     # Halfway through the first run (about a second in), the second has not started. Not its end: the two
     # messages would be milliseconds apart, read by two threads.

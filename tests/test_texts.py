@@ -19,6 +19,7 @@ from explorer.data import load_image
 from explorer.explanations import (_WHAT, _WHY, explain, field_facts, first_block_seeing_everything, knockout_ratios,
                                    ratio_text, reverse_process_note, sweep_caption)
 from explorer.views import domain
+from tests import browser
 
 ROOT = Path(__file__).resolve().parent.parent
 JARGON = ["Chebyshev", "mass outside", "+ global", "python -m explorer", "written by", "edges and fine texture first"]
@@ -260,11 +261,8 @@ def test_domain_note_appears_in_the_page_after_an_upload(ctx, tmp_path, app_url,
     picture = tmp_path / "photo.png"
     photo_like().save(picture)
     expected = domain.scores(ctx, np.asarray(load_image(picture)), 250, 0)
-    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    context, page, _ = browser.open_page(chromium, app_url, {"width": 1400, "height": 1000}, 60_000, ready="#upload")
     try:
-        page.set_default_timeout(60_000)
-        page.goto(app_url)
-        page.wait_for_selector("#upload")
         assert "Trained on emoji only" not in page.inner_text("#domain-note")
         with page.expect_file_chooser() as chooser:
             page.click("#upload")
@@ -277,4 +275,4 @@ def test_domain_note_appears_in_the_page_after_an_upload(ctx, tmp_path, app_url,
         page.wait_for_function(
             "() => !(document.querySelector('#domain-note') || {}).innerText?.includes('Trained on emoji only')")
     finally:
-        page.close()
+        context.close()

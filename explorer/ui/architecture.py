@@ -181,7 +181,7 @@ def wire_evidence(demo: gr.Blocks, tabs: gr.Tabs, active_tab: gr.State) -> None:
     attention_choices = {value for _, value in getattr(attention_block, "choices", None) or []}
 
     def open_evidence(evt: gr.EventData):
-        data = getattr(evt, "_data", None) or {}
+        data = validate.event_dict(evt, "Press one of the block's evidence buttons")
         section = data.get("evidence")
         if section not in architecture.EVIDENCE:
             raise gr.Error("That link names no section of Part by part: click a block, then one of its buttons")

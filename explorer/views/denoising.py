@@ -17,7 +17,7 @@ from PIL import Image
 
 from explorer.analysis.denoise import Prediction, make_noise, predict, predict_blur
 from explorer.analysis.metrics import blur_sigma_for, eps_mse, psnr
-from explorer.data import to_uint8
+from explorer.data import image_digest, to_uint8
 from explorer.probe import Probe
 from explorer.render import colorize, noise_image, tensor_image
 from explorer.views.context import Context
@@ -200,9 +200,8 @@ def png_bytes(image: Image.Image) -> bytes:
 
 def strip_key(image: np.ndarray, seed: int, knockouts: Knockouts) -> str:
     """What a strip depends on besides t: the page previews a strip only for the view with the same key."""
-    digest = hashlib.sha1(np.ascontiguousarray(image).tobytes())
-    digest.update(f"{seed}|{knockouts!r}".encode())  # the dataclass's repr names every knock-out field
-    return digest.hexdigest()[:16]
+    # The dataclass's repr names every knock-out field.
+    return hashlib.sha1(f"{image_digest(image)}|{seed}|{knockouts!r}".encode()).hexdigest()[:16]
 
 
 def frame_texts(tiles: Tiles, knockouts: Knockouts) -> dict[str, str]:
@@ -237,11 +236,6 @@ def _field(name: str, text: str) -> str:
 
 def _tile(kind: str, column: int, label: str) -> str:
     return f'<div class="sbs-tile {kind}" style="--col:{column}" role="img" aria-label="{html.escape(label)}"></div>'
-
-
-def image_digest(image: np.ndarray) -> str:
-    """A fingerprint of an (H, W, 3) uint8 image at the model's size."""
-    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
 
 
 def heldout_digests(ctx: Context) -> frozenset[str]:

@@ -9,7 +9,6 @@ writes into the model card.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 import threading
@@ -26,7 +25,7 @@ from explorer.analysis import concat as concat_analysis
 from explorer.analysis import timecond
 from explorer.analysis.denoise import make_noise, predict
 from explorer.analysis.gradients import GradientNorms, gradient_norms
-from explorer.data import to_tensor
+from explorer.data import image_digest, to_tensor
 from explorer.probe import Probe
 from explorer.render import colorize, enlarge, noise_image, tensor_image
 from explorer.views.context import Context
@@ -504,7 +503,7 @@ TABLE_CACHE = 32
 
 def image_shift_table(ctx: Context, image: np.ndarray, seed: int) -> dict:
     """Blocks × t time shift for this image and seed (cached: it does not depend on the current t)."""
-    key = (id(ctx.pair.unet), hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest(), int(seed))
+    key = (id(ctx.pair.unet), image_digest(image), int(seed))
     with _table_lock:
         if key in _tables:
             _tables.move_to_end(key)
