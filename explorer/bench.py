@@ -357,10 +357,10 @@ def _exercise(port: int) -> None:
     import contextlib
     import io
 
-    from gradio_client import Client
+    from tests.server import api_client
 
     with contextlib.redirect_stdout(io.StringIO()):
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = api_client(f"http://127.0.0.1:{port}/")
         client.predict(250, 0, "mid.attn", api_name="/select_block")
         client.predict(250, 0, api_name="/levels")
         client.predict(250, 0, False, 250, ["skip2", "skip3", "skip4"], True, False, api_name="/denoise")
@@ -519,9 +519,9 @@ def overhead() -> list[Row]:
         measured[api] = payload, paired_ms(
             lambda: fn.fn(*full), lambda: loop.run_until_complete(demo.process_api(fn, list(payload), state)))
     with _running_app() as url, contextlib.redirect_stdout(io.StringIO()):
-        from gradio_client import Client
+        from tests.server import api_client
 
-        client = Client(url, verbose=False)  # one session, as a page or the load test's sessions have
+        client = api_client(url)  # one session, as a page or the load test's sessions have
         for api, (payload, (handler, gradio, p95, extra, runs)) in measured.items():
             trip, _, _ = time_ms(lambda: client.predict(*payload[1:], api_name=f"/{api}"), repeat=10, warmup=1,
                                  max_seconds=10)
@@ -538,13 +538,12 @@ def load() -> list[Row]:
     """8 sessions × 25 mixed requests at once (tests/test_load.py's plans and sessions, longer): p50 per endpoint."""
     import tempfile
 
-    from gradio_client import Client
-
     from tests import test_load
+    from tests.server import api_client
 
     rows = []
     with _running_app() as url, tempfile.TemporaryDirectory() as folder:
-        api = Client(url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
+        api = api_client(url).view_api(return_format="dict", print_info=False)["named_endpoints"]
         plans = test_load.make_plans(api, per_session=25)
         deadline = time.monotonic() + 600
         test_load.run_concurrently(url, plans, lambda plan: plan.warmup, None, deadline, Path(folder), "warm-up")

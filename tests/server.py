@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 90.0
@@ -91,3 +92,14 @@ def running_app(*args: str, timeout: float = START_TIMEOUT_S, env: dict | None =
                 return
             finally:
                 _stop(process)
+
+
+def api_client(url: str, **options) -> Client:
+    """gradio_client's Client for an app on 127.0.0.1: quiet, no analytics, and no TLS set-up.
+
+    The app speaks plain HTTP here, yet httpx builds a certificate store (~50 ms of CPU) for every HTTP
+    client it opens, and gradio_client opens several per request (the call, its event stream, each
+    file): with `ssl_verify=False` it builds none, which halves the CPU the load test's clients take
+    from the server they measure.
+    """
+    return Client(url, **{"verbose": False, "analytics_enabled": False, "ssl_verify": False, **options})

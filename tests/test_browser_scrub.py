@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gradio_client import Client
 
 from explorer.bench import open_denoising, wait_for_exact
+from tests.server import api_client
 from tests.test_scrub import view_parts
 
 TIMEOUT_MS = 90_000
@@ -73,7 +73,7 @@ def test_dragging_t_swaps_frames_and_the_released_t_is_exact(page, app_url):
     # The exact frame is what the endpoint answers for the same inputs (a new session has the same image).
     shown = view_parts(page.eval_on_selector("#denoise-view .sbs", "(e) => e.outerHTML"))
     skips = page.eval_on_selector_all("#skip-switches input[type=checkbox]", "(boxes) => boxes.length")
-    reply = Client(app_url, verbose=False).predict(released, 0, False, released, [f"skip{i}" for i in range(1, skips + 1)],
+    reply = api_client(app_url).predict(released, 0, False, released, [f"skip{i}" for i in range(1, skips + 1)],
                                                   True, False, api_name="/denoise")
     expected = view_parts(reply if isinstance(reply, str) else reply[0])
     assert (shown["t"], shown["key"]) == (expected["t"], expected["key"])

@@ -23,6 +23,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from tests.server import api_client
 
 IMAGE_SIZE = 64
 PREVIEW_SIZE = 3 * IMAGE_SIZE
@@ -129,19 +130,19 @@ def hostile_cases() -> list:
 @pytest.fixture(scope="module")
 def api(app_url) -> dict:
     """What the running app exposes: view_api()'s dict, named endpoints only."""
-    return Client(app_url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
+    return api_client(app_url).view_api(return_format="dict", print_info=False)["named_endpoints"]
 
 
 @pytest.fixture(scope="module")
 def client(app_url, api) -> Client:
     """One session shared by the read-only calls; the tests that upload make their own (`fresh`)."""
-    return Client(app_url, verbose=False)
+    return api_client(app_url)
 
 
 @pytest.fixture
 def fresh(app_url):
     """A new client: a new session, so an upload here does not change the image the other tests see."""
-    return lambda: Client(app_url, verbose=False)
+    return lambda: api_client(app_url)
 
 
 @pytest.fixture

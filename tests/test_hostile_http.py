@@ -28,7 +28,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from tests.server import ROOT, START_TIMEOUT_S, _answers, _stop, free_port
+from tests.server import ROOT, START_TIMEOUT_S, _answers, _stop, api_client, free_port
 
 MAX_SESSIONS = 4
 CACHE_MB = 24
@@ -257,12 +257,12 @@ def test_session_state_is_bounded(app, tmp_path):
     """--max-sessions 4: after four newer sessions, the first one's upload is gone (its state was dropped)."""
     red = tmp_path / "red.png"
     red.write_bytes(solid_png((230, 20, 20)))
-    first = Client(app.url, verbose=False)
+    first = api_client(app.url)
     first.predict(handle_file(str(red)), api_name="/upload_image")
     colour = x0_colour(first)
     assert colour[0] > colour[2] + 100, colour
     for _ in range(MAX_SESSIONS + 1):
-        Client(app.url, verbose=False).predict(250, 0, api_name="/previews")
+        api_client(app.url).predict(250, 0, api_name="/previews")
     colour = x0_colour(first)
     assert not colour[0] > colour[2] + 100, "the oldest session's state was kept beyond --max-sessions"
 
@@ -271,7 +271,7 @@ def test_a_48_megapixel_jpeg_is_accepted(app, tmp_path):
     """Decoded at 1/8 scale (JPEG draft): accepted, where the full 48 MP would need 183 MB."""
     photo = tmp_path / "photo.jpg"
     Image.new("RGB", (8000, 6000), (30, 60, 220)).save(photo, "JPEG", quality=80)
-    client = Client(app.url, verbose=False)
+    client = api_client(app.url)
     assert "upload" in client.predict(handle_file(str(photo)), api_name="/upload_image")
     colour = x0_colour(client)
     assert colour[2] > colour[0] + 100, colour
@@ -281,7 +281,7 @@ def test_an_image_too_large_to_decode_is_refused_with_its_cost(app, tmp_path):
     """A 6000×6000 RGBA PNG (a few KB of file) would take 275 MB to decode: refused, saying so."""
     big = tmp_path / "big.png"
     Image.new("RGBA", (6000, 6000), (0, 0, 0, 0)).save(big, "PNG")
-    client = Client(app.url, verbose=False)
+    client = api_client(app.url)
     with pytest.raises(AppError, match=r"too large.*MB"):
         client.predict(handle_file(str(big)), api_name="/upload_image")
 
@@ -301,7 +301,7 @@ def test_a_16_bit_png_decodes_within_the_budget(app, tmp_path):
     Image.fromarray(ramp).save(path)
     pid = app.process.pid
     before = max(status_mib(pid, "VmHWM"), status_mib(pid, "VmRSS"))
-    client = Client(app.url, verbose=False)
+    client = api_client(app.url)
     assert "upload" in client.predict(handle_file(str(path)), api_name="/upload_image")
     peak = status_mib(pid, "VmHWM")
     assert peak - before < 160, f"the decode raised the server's peak memory by {peak - before:.0f} MiB"
@@ -360,7 +360,7 @@ def test_an_upload_leaves_nothing_behind(app, tmp_path):
     before = {p for p in app.temp.rglob("*") if p.is_file()}
     picture = tmp_path / "green.png"
     picture.write_bytes(solid_png((20, 200, 40)))
-    Client(app.url, verbose=False).predict(handle_file(str(picture)), api_name="/upload_image")
+    api_client(app.url).predict(handle_file(str(picture)), api_name="/upload_image")
     new = {p for p in app.temp.rglob("*") if p.is_file()} - before
     empty = [p for p in new if p.stat().st_size == 0]
     assert not empty, f"empty files left per upload: {empty}"
@@ -369,7 +369,7 @@ def test_an_upload_leaves_nothing_behind(app, tmp_path):
 
 def test_a_gif_is_written_once(app):
     before = set(app.temp.rglob("*.gif"))
-    client = Client(app.url, verbose=False)
+    client = api_client(app.url)
     client.predict(250, 7, 3, api_name="/denoise_from_here")
     gifs = set(app.temp.rglob("*.gif")) - before
     assert len(gifs) == 1, f"the reverse process's GIF should exist once on the server, found {sorted(gifs)}"
@@ -378,7 +378,7 @@ def test_a_gif_is_written_once(app):
 # --- the queue --------------------------------------------------------------------------------------------------
 
 def test_steps_are_capped_at_250_and_the_page_says_so(app, config):
-    client = Client(app.url, verbose=False)
+    client = api_client(app.url)
     with pytest.raises(AppError, match=r"between 1 and 250"):
         client.predict(250, 0, 251, api_name="/denoise_from_here")
     labels = [c.get("props", {}).get("label") or "" for c in config["components"]]
@@ -468,7 +468,7 @@ def test_long_jobs_share_one_lane_and_never_hold_up_a_click(app, config):
 def test_an_identical_output_is_never_rewritten_in_place(app):
     """The same request twice gives the same file; its bytes are not written again (in place, a download
     running meanwhile would see a truncated file)."""
-    client = Client(app.url, verbose=False, download_files=False)
+    client = api_client(app.url, download_files=False)
     first = client.predict(400, 11, api_name="/previews")[1]["path"]
     stat = os.stat(first)
     time.sleep(0.05)
@@ -484,7 +484,7 @@ def test_two_clients_downloading_the_same_output_get_whole_files(app):
     problems, lock = [], threading.Lock()
 
     def run(seed_offset: int):
-        client = Client(app.url, verbose=False, download_files=False)
+        client = api_client(app.url, download_files=False)
         with httpx.Client(timeout=30) as http:
             for _ in range(12):
                 reply = client.predict(300, 5, api_name="/previews")
@@ -508,7 +508,7 @@ def test_two_clients_downloading_the_same_output_get_whole_files(app):
 
 @pytest.mark.parametrize("skips", [1e9, 1.5, [[1]], {"skip1": True}, ["skip1", 2.5], True])
 def test_malformed_skips_get_a_message(app, skips):
-    client = Client(app.url, verbose=False)
+    client = api_client(app.url)
     with pytest.raises(AppError, match=r"skip"):
         client.predict(250, 0, False, 250, skips, True, False, api_name="/denoise")
 
@@ -534,7 +534,7 @@ def test_event_data_of_any_shape_gets_a_message(app, config, event_data):
 
 def test_refusals_are_logged_in_one_line_without_tracebacks(app, config):
     since = len(app.log_text())
-    client = Client(app.url, verbose=False)
+    client = api_client(app.url)
     for value in (1e9, {"a": 1}, [[1]]):
         with pytest.raises(AppError):
             client.predict(250, 0, False, 250, value, True, False, api_name="/denoise")

@@ -39,7 +39,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from tests.server import ROOT, running_app
+from tests.server import ROOT, api_client, running_app
 
 from gradio_client import Client, handle_file
 
@@ -230,8 +230,7 @@ class Outcome:
 
 def new_client(url: str, folder: Path) -> Client:
     folder.mkdir(parents=True, exist_ok=True)
-    return Client(url, verbose=False, download_files=str(folder), analytics_enabled=False,
-                  httpx_kwargs={"timeout": REQUEST_TIMEOUT_S})
+    return api_client(url, download_files=str(folder), httpx_kwargs={"timeout": REQUEST_TIMEOUT_S})
 
 
 def run_session(url: str, plan: Plan, requests: list[Request], references: dict | None, deadline: float,

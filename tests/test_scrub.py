@@ -15,10 +15,10 @@ import re
 
 import numpy as np
 import pytest
-from gradio_client import Client
 from PIL import Image
 
 from explorer.views import denoising
+from tests.server import api_client
 
 INTACT = denoising.Knockouts()
 BROKEN = denoising.Knockouts(told_t=40, zero_skips=frozenset({1}))
@@ -169,7 +169,7 @@ def test_the_steps_note_says_when_ddim_takes_fewer_steps(ctx):
 
 @pytest.fixture(scope="module")
 def client(app_url):
-    return Client(app_url, verbose=False)
+    return api_client(app_url)
 
 
 @pytest.mark.parametrize("t, override, told, skips", [(255, False, 250, None), (640, True, 30, ["skip2", "skip3", "skip4"])],
