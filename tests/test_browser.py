@@ -26,15 +26,22 @@ SHOTS = Path("/tmp/shots")
 
 @pytest.fixture
 def page(chromium, app_url):
-    """A fresh page (and session) on the app, loaded; fails the test on any JavaScript error."""
-    context, page, errors = browser.open_page(chromium, app_url, VIEWPORT, TIMEOUT_MS)
-    open_tab(page, "architecture")  # the Lesson tab opens first
-    page.wait_for_selector('#diagram g[data-block="mid.attn"]')
-    wait_for_image(page, "#level-maps")
-    wait_for_panel(page, "mid.attn")
+    """A fresh page (and session) on the app, loaded on its first tab (the Lesson); fails the test on any
+    JavaScript error. Tests of the Architecture tab open it with `open_architecture` (it is the costliest
+    tab to draw, so the tests of the other tabs do not)."""
+    context, page, errors = browser.open_page(chromium, app_url, VIEWPORT, TIMEOUT_MS, ready="#views [role=tab]")
+    wait_for_image(page, "#x0-preview")  # the input panel has its image: later changes can be told apart
     yield page
     context.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+def open_architecture(page) -> None:
+    """Opens the Architecture tab and waits for its diagram, level maps and default block's panel."""
+    open_tab(page, "architecture")
+    page.wait_for_selector('#diagram g[data-block="mid.attn"]')
+    wait_for_image(page, "#level-maps")
+    wait_for_panel(page, "mid.attn")
 
 
 def screenshot(page, name: str, also_tmp: bool = False) -> None:
@@ -89,6 +96,7 @@ def wait_for_text(page, selector: str, pattern: str) -> str:
 # --- the page ------------------------------------------------------------------------------------------------------
 
 def test_page_loads_with_every_part(page):
+    open_architecture(page)
     page.wait_for_selector("#level-spectrum .js-plotly-plot")
     page.wait_for_selector("#skip-spectrum .js-plotly-plot")
     screenshot(page, "architecture", also_tmp=True)
@@ -104,6 +112,7 @@ def test_page_loads_with_every_part(page):
 # --- the diagram ---------------------------------------------------------------------------------------------------
 
 def test_clicking_blocks_shows_their_panel(page):
+    open_architecture(page)
     first_activation = image_src(page, "#block-activation")
     block(page, "enc2").click()
     text = wait_for_panel(page, "enc2")
@@ -124,6 +133,7 @@ def test_clicking_blocks_shows_their_panel(page):
 
 
 def test_keyboard_selects_blocks(page):
+    open_architecture(page)
     block(page, "dec3").focus()
     assert page.evaluate("() => document.activeElement.dataset.block") == "dec3"
     page.keyboard.press("Enter")
@@ -139,6 +149,7 @@ def test_keyboard_selects_blocks(page):
 
 
 def test_timestep_changes_the_block_activation(page):
+    open_architecture(page)
     before = image_src(page, "#block-activation")
     xt_before = image_src(page, "#xt-preview")
     number = page.locator("#timestep input[type=number]")
@@ -153,6 +164,7 @@ def test_timestep_changes_the_block_activation(page):
 # --- the input panel -----------------------------------------------------------------------------------------------
 
 def test_gallery_pick_changes_the_feature_maps(page):
+    open_architecture(page)
     maps_before = image_src(page, "#level-maps")
     x0_before = image_src(page, "#x0-preview")
     thumbnails = page.locator("#examples button.thumbnail-item")
@@ -278,6 +290,7 @@ def error_lines(page, pattern: str) -> int:
 ])
 def test_a_bad_value_gives_one_error_and_the_noise_line_says_so(page, selector, value, pattern, line):
     """A bad t or seed showed the same error toast two or three times, and the line kept the old t."""
+    open_architecture(page)  # a view that computes: on the Lesson tab the noise line alone says what is wrong
     box = page.locator(selector)
     box.fill(value)
     box.press("Enter")
@@ -290,6 +303,7 @@ def test_a_bad_value_gives_one_error_and_the_noise_line_says_so(page, selector, 
 
 def test_typing_an_exact_block_name_selects_that_block(page):
     """Typing "dec3" + Enter selected dec3.up, the first choice containing "dec3"."""
+    open_architecture(page)
     chooser = page.locator("#block-chooser input")
     chooser.click()
     chooser.fill("dec3")
@@ -350,7 +364,7 @@ def test_the_heat_maps_show_both_squares_and_their_words(page):
 def test_every_picture_has_alt_text_and_labels_have_contrast(page):
     open_tab(page, "receptive")
     wait_for_image(page, "#rf-overlays")
-    open_tab(page, "architecture")
+    open_architecture(page)
     missing = page.eval_on_selector_all(
         "#block-activation img, #level-maps img, #naive-maps img, #rf-picker img, #rf-overlays img, "
         "#x0-preview img, #xt-preview img", "(is) => is.filter(i => !(i.alt || '').trim()).map(i => i.src.slice(0, 60))")
@@ -374,8 +388,6 @@ def test_every_picture_has_alt_text_and_labels_have_contrast(page):
 
 
 def test_the_block_panel_is_announced_and_the_diagram_is_one_skip_away(page):
-    assert page.get_attribute("#block-panel", "aria-live") == "polite"
-    page.goto(page.url)
     page.wait_for_selector("#skip-links a", state="attached")
     for _ in range(4):  # the skip links come first, or right after a link in the page's header
         page.keyboard.press("Tab")
@@ -388,10 +400,12 @@ def test_the_block_panel_is_announced_and_the_diagram_is_one_skip_away(page):
     page.wait_for_function("() => document.activeElement && document.activeElement.closest('#diagram g[data-block]')")
     page.keyboard.press("Enter")  # and the focused block can be chosen straight away
     wait_for_panel(page, page.evaluate("() => document.activeElement.closest('[data-block]').dataset.block"))
+    assert page.get_attribute("#block-panel", "aria-live") == "polite"
 
 
 def test_feature_maps_are_whole_pixels_and_the_naive_layers_are_there(page):
     """Level maps were resized 64 → 56 pixels; issue 10 §6 puts the naive CNN's layers beside the levels."""
+    open_architecture(page)
     page.wait_for_selector("#naive-levels #naive-maps img")
     zooms = page.eval_on_selector_all(
         "#level-maps img, #naive-maps img, #block-activation img",

@@ -11,7 +11,7 @@ The app runs once (`python app.py` on 127.0.0.1, tests/server.py). The test then
    the server reports its memory in use (SIGUSR1: gc, malloc_trim, then the bytes malloc has handed out).
 4. checks that memory in use is flat over the last rounds (`leak`), and prints memory per round.
 
-A second test runs the same check on an app that keeps a 256 KB tensor per request
+A second test runs the same check on an app that keeps a 1 MiB tensor per request
 (UNET_EXPLORER_PLANTED_LEAK) and requires it to fail, so the check is known to catch a real leak.
 
 Each session holds a different image (session 0 the default first held-out example, the others upload one
@@ -52,11 +52,13 @@ ROUNDS = 4                      # load rounds after the warm-up; the server's me
 FLAT_ROUNDS = 3                 # memory in use must be flat over the last 3 rounds (2 rounds of growth) ...
 LEAK_BOUND_MIB = 12.0           # ... within 12 MiB (seen: ±5 MiB between rounds); 64 KB kept per request
                                 # would pass it over 2 × 96 requests
-OBJECTS_PER_REQUEST = 25        # ... and keep fewer than 25 more Python objects per request (seen: about
-                                # 10, Gradio's own records; one kept reply or figure is hundreds)
-PLANTED_SESSIONS = 4            # the planted-leak run: fewer, cheaper requests, enough to show the check fails
-PLANTED_REQUESTS = 12           # 48 requests × 256 KB = 12 MiB a round, 24 MiB over the 2 rounds checked
-SETTLE_S = 2.0                  # pause before each memory reading, for in-flight work to end
+OBJECTS_PER_REQUEST = 5         # ... and keep fewer than 5 more Python objects per request (seen: none since
+                                # sessions stopped growing with each update, ~9 before; a kept figure is hundreds)
+PLANTED_SESSIONS = 2            # the planted-leak run: fewer, cheaper requests, enough to show the check fails:
+PLANTED_REQUESTS = 6            # 12 requests a round ...
+PLANTED_KIB = 1024              # ... each keeping 1 MiB: 12 MiB a round, 24 MiB over the 2 rounds checked (twice
+                                # the bound, as 192 requests of the load run would keep at 128 KB each)
+SETTLE_S = 0.5                  # pause before each memory reading, for work after the last reply to end
 HELDOUT = ROOT / "weights" / "heldout"
 
 
@@ -413,7 +415,7 @@ def start_app(tmp_path_factory, planted_leak: bool):
         # it ships.
     }
     if planted_leak:
-        env["UNET_EXPLORER_PLANTED_LEAK"] = "1"  # the app keeps a 256 KB tensor per request
+        env["UNET_EXPLORER_PLANTED_LEAK"] = str(PLANTED_KIB)  # the app keeps a tensor of this many KiB per request
     return running_app(env=env), temp, report
 
 
@@ -516,7 +518,7 @@ def test_concurrent_sessions_match_solo_replies_and_do_not_leak(app, tmp_path, c
 
 
 def test_the_leak_check_catches_a_planted_leak(tmp_path_factory, tmp_path, capsys):
-    """The same check on an app that keeps a 256 KB tensor per request (UNET_EXPLORER_PLANTED_LEAK) must fail."""
+    """The same check on an app that keeps a 1 MiB tensor per request (UNET_EXPLORER_PLANTED_LEAK) must fail."""
     context, temp, report = start_app(tmp_path_factory, planted_leak=True)
     with context as url:
         planted = App(url, temp, report)
@@ -533,9 +535,27 @@ def test_the_leak_check_catches_a_planted_leak(tmp_path_factory, tmp_path, capsy
             for client in clients.values():
                 client.close()
     with capsys.disabled():
-        print(f"\nPlanted leak (256 KB per request, {PLANTED_SESSIONS * PLANTED_REQUESTS} requests a round):\n"
+        print(f"\nPlanted leak ({PLANTED_KIB} KiB per request, {PLANTED_SESSIONS * PLANTED_REQUESTS} requests a round):\n"
               f"{memory_table(rounds)}")
     errors = [e for o in warmup + outcomes for e in o.errors]
     assert not errors, errors[:5]
     assert leak(rounds, PLANTED_SESSIONS * PLANTED_REQUESTS) is not None, (
         "the leak check did not notice a tensor kept per request")
+
+
+def test_a_session_keeps_one_entry_per_component_however_often_it_asks(app, tmp_path):
+    """Gradio 6.31 filed an output's next value under a new id after each update to it (`gr.skip()`), beside
+    the old entry: every reverse process added four entries to its session, its strip of frames (~300 KB) among
+    them, for as long as the session lived. explorer/ui/session_state.py keeps one entry per component."""
+    pid = server_pid(app.url)
+    client = new_client(app.url, tmp_path / "one-session")
+    reverse = Request("/denoise_from_here", (250, 0, 2))
+    try:
+        call(client, reverse)
+        first = memory_report(pid, app.report)["session_entries"][client.session_hash]
+        for _ in range(4):
+            call(client, reverse)
+        after = memory_report(pid, app.report)["session_entries"][client.session_hash]
+    finally:
+        client.close()
+    assert after == first, f"the session grew from {first} to {after} entries over 4 more reverse processes"

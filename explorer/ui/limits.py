@@ -41,7 +41,7 @@ LONG_LANE = "long"                # long jobs (see `long_job`): they never hold 
 LONG_JOBS = 1                     # long jobs computed at once, all users together
 LONG_NICE = 10                    # long jobs run in threads of this lower priority: a click gets the cores first
 TEMP_PARENT = "unet-explorer"
-PLANTED_LEAK_ENV = "UNET_EXPLORER_PLANTED_LEAK"     # tests only: keep a tensor per request (a leak to catch)
+PLANTED_LEAK_ENV = "UNET_EXPLORER_PLANTED_LEAK"     # tests only: KiB of tensor kept per request (a leak to catch)
 MEMORY_REPORT_ENV = "UNET_EXPLORER_MEMORY_REPORT"   # tests only: a file the memory report goes to on SIGUSR1
 
 
@@ -462,7 +462,7 @@ def quiet_errors(demo) -> None:
 
     seen: set[tuple[str, str]] = set()
     planted: list = []  # tests only (PLANTED_LEAK_ENV): the leak the load test must catch
-    leak = bool(os.environ.get(PLANTED_LEAK_ENV))
+    leak_kib = int(os.environ.get(PLANTED_LEAK_ENV) or 0)
 
     def refuse(name: str, error: Exception) -> Exception:
         if isinstance(error, gr.Error):
@@ -479,10 +479,10 @@ def quiet_errors(demo) -> None:
                         print_exception=False)
 
     def plant() -> None:
-        if leak:
+        if leak_kib:
             import torch
 
-            planted.append(torch.ones(64 * 1024))  # 256 KB a request, like one kept feature map
+            planted.append(torch.ones(leak_kib * 256))  # float32: 256 values a KiB, like a kept feature map
 
     for block_fn in demo.fns.values():
         fn = block_fn.fn
@@ -545,9 +545,10 @@ class _MallInfo2(ctypes.Structure):
                  "keepcost")]
 
 
-def memory_report() -> dict:
+def memory_report(demo=None) -> dict:
     """gc, give freed memory back to the OS (malloc_trim), then: resident memory and the bytes malloc has
-    handed out and not had back (in use: what a leak grows, unlike glibc's cached free memory)."""
+    handed out and not had back (in use: what a leak grows, unlike glibc's cached free memory); with `demo`,
+    also the entries each session's state holds (Gradio keeps one per component and its last value)."""
     gc.collect()
     report = {}
     with contextlib.suppress(OSError, AttributeError):
@@ -564,11 +565,15 @@ def memory_report() -> dict:
                 report[key] = int(value.split()[0]) * 1024
     report["python_blocks"] = sys.getallocatedblocks()
     report["gc_objects"] = len(gc.get_objects())
+    holder = getattr(demo, "state_holder", None)
+    if holder is not None:
+        report["session_entries"] = {session: len(state.config_values)
+                                     for session, state in list(holder.session_data.items())}
     return report
 
 
-def memory_report_on_signal() -> None:
-    """With MEMORY_REPORT_ENV set (tests only), SIGUSR1 writes `memory_report()` as JSON to that file.
+def memory_report_on_signal(demo) -> None:
+    """With MEMORY_REPORT_ENV set (tests only), SIGUSR1 writes `memory_report(demo)` as JSON to that file.
 
     A signal, not an endpoint: only a process on the same machine with the right to signal the server
     (its owner) can ask, never an anonymous HTTP client, and without the variable nothing is installed.
@@ -578,7 +583,7 @@ def memory_report_on_signal() -> None:
         return
 
     def write(*_):
-        report = memory_report()
+        report = memory_report(demo)
         staging = f"{target}.partial"
         Path(staging).write_text(json.dumps(report))
         os.replace(staging, target)
@@ -589,12 +594,16 @@ def memory_report_on_signal() -> None:
 # --- all together ----------------------------------------------------------------------------------------------
 
 def harden(demo, concurrency: int, long_jobs: int = LONG_JOBS) -> None:
-    """Everything that acts on the built app: two compute lanes, quiet errors, atomic output files."""
+    """Everything that acts on the built app: two compute lanes, quiet errors, atomic output files, sessions
+    that do not grow with each update."""
+    from explorer.ui.session_state import pin_replacement_ids
+
     compute_lanes(demo, concurrency, long_jobs)
     one_job_per_kind(demo)
     quiet_errors(demo)
     atomic_cache_writes()
-    memory_report_on_signal()
+    pin_replacement_ids()
+    memory_report_on_signal(demo)
     patient_startup_check()
 
 
