@@ -426,11 +426,17 @@ def drag_t(page, start: float, end: float, seconds: float) -> dict:
     return page.evaluate(DRAG_IN_PAGE, [start, end, seconds])
 
 
-def open_denoising(page, url: str, timeout_ms: float = 120_000) -> None:
-    """Load the app, open the Denoising lab and wait until its strip of frames for dragging has arrived."""
+def open_denoising(page, url: str, timeout_ms: float = 120_000, strip: bool = True) -> None:
+    """Load the app, open the Denoising lab and wait for its view and (`strip`) its strip of frames for dragging."""
     page.goto(url)
     page.click("#tab-denoising-button")
     page.wait_for_selector("#denoise-view .sbs[data-t]", timeout=timeout_ms)
+    if strip:
+        wait_for_strip(page, timeout_ms)
+
+
+def wait_for_strip(page, timeout_ms: float = 120_000) -> None:
+    """Wait until the Denoising lab's strip of frames for dragging t has arrived for the image shown."""
     page.wait_for_function("""() => { const s = window.__sbs, v = document.querySelector('#denoise-view .sbs');
                                       if (s && s.loadStrip) s.loadStrip();
                                       return s && s.strip.ready && v && s.strip.key === v.dataset.key; }""",

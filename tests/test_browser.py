@@ -36,6 +36,29 @@ def page(chromium, app_url):
     assert not errors, f"JavaScript errors in the page: {errors}"
 
 
+@pytest.fixture(scope="module")
+def shown_page(chromium, app_url):
+    """One page for the tests that only look at it (no click or key changes it): the Receptive-field tab was
+    opened once and the Architecture tab is shown, with every view arrived. Yields (page, JavaScript errors)."""
+    context, page, errors = browser.open_page(chromium, app_url, VIEWPORT, TIMEOUT_MS, ready="#views [role=tab]")
+    open_tab(page, "receptive")
+    wait_for_image(page, "#rf-overlays")
+    open_architecture(page)
+    for plot in ("#level-spectrum", "#skip-spectrum", "#naive-spectrum"):
+        page.wait_for_selector(f"{plot} .js-plotly-plot")
+    page.wait_for_selector("#naive-levels #naive-maps img")
+    yield page, errors
+    context.close()
+
+
+@pytest.fixture
+def seen(shown_page):
+    """The shared page of `shown_page`; fails the test on any JavaScript error in it so far."""
+    page, errors = shown_page
+    yield page
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
 def open_architecture(page) -> None:
     """Opens the Architecture tab and waits for its diagram, level maps and default block's panel."""
     open_tab(page, "architecture")
@@ -95,10 +118,8 @@ def wait_for_text(page, selector: str, pattern: str) -> str:
 
 # --- the page ------------------------------------------------------------------------------------------------------
 
-def test_page_loads_with_every_part(page):
-    open_architecture(page)
-    page.wait_for_selector("#level-spectrum .js-plotly-plot")
-    page.wait_for_selector("#skip-spectrum .js-plotly-plot")
+def test_page_loads_with_every_part(seen):
+    page = seen
     screenshot(page, "architecture", also_tmp=True)
     assert page.title() == "U-Net Explorer"
     for selector in ("#examples img", "#x0-preview img", "#xt-preview img", "#block-activation img", "#level-maps img"):
@@ -316,6 +337,7 @@ def test_typing_an_exact_block_name_selects_that_block(page):
 
 def test_the_block_choice_is_shared_both_ways(page):
     """Choosing a block in the Receptive-field tab changed nothing in the Architecture tab."""
+    open_architecture(page)
     open_tab(page, "receptive")
     wait_for_image(page, "#rf-overlays")
     chooser = page.locator("#rf-block input")
@@ -352,19 +374,16 @@ def test_the_pixel_picker_marks_the_pixel_and_explains_a_missed_click(page):
     page.locator(".toast-body").filter(has_text="beside the picture").first.wait_for()
 
 
-def test_the_heat_maps_show_both_squares_and_their_words(page):
-    open_tab(page, "receptive")
-    wait_for_image(page, "#rf-overlays")
+def test_the_heat_maps_show_both_squares_and_their_words(seen):
+    page = seen
     squares = page.eval_on_selector_all("#rf-overlays svg rect[stroke-dasharray]", "(rs) => rs.length")
     assert squares == 4, squares  # 50 % and 90 % for each network
     titles = page.eval_on_selector_all("#rf-overlays figcaption", "(fs) => fs.map(f => f.innerText)")
     assert titles == ["Naive CNN: output", "U-Net: output"], titles
 
 
-def test_every_picture_has_alt_text_and_labels_have_contrast(page):
-    open_tab(page, "receptive")
-    wait_for_image(page, "#rf-overlays")
-    open_architecture(page)
+def test_every_picture_has_alt_text_and_labels_have_contrast(seen):
+    page = seen
     missing = page.eval_on_selector_all(
         "#block-activation img, #level-maps img, #naive-maps img, #rf-picker img, #rf-overlays img, "
         "#x0-preview img, #xt-preview img", "(is) => is.filter(i => !(i.alt || '').trim()).map(i => i.src.slice(0, 60))")
@@ -403,10 +422,9 @@ def test_the_block_panel_is_announced_and_the_diagram_is_one_skip_away(page):
     assert page.get_attribute("#block-panel", "aria-live") == "polite"
 
 
-def test_feature_maps_are_whole_pixels_and_the_naive_layers_are_there(page):
+def test_feature_maps_are_whole_pixels_and_the_naive_layers_are_there(seen):
     """Level maps were resized 64 → 56 pixels; issue 10 §6 puts the naive CNN's layers beside the levels."""
-    open_architecture(page)
-    page.wait_for_selector("#naive-levels #naive-maps img")
+    page = seen
     zooms = page.eval_on_selector_all(
         "#level-maps img, #naive-maps img, #block-activation img",
         "(is) => is.filter(i => i.offsetWidth).map(i => [i.alt, i.getBoundingClientRect().width / i.naturalWidth])")

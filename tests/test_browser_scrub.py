@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.bench import open_denoising, wait_for_exact
+from explorer.bench import open_denoising, wait_for_exact, wait_for_strip
 from tests.server import api_client
 from tests.test_scrub import view_parts
 
@@ -20,13 +20,14 @@ TIMEOUT_MS = 90_000
 
 @pytest.fixture
 def page(chromium, app_url):
-    """The Denoising lab open in a fresh session, its strip of frames arrived; fails on any JavaScript error."""
+    """The Denoising lab open in a fresh session (its view shown: only dragging waits for the strip of frames);
+    fails on any JavaScript error."""
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    open_denoising(page, app_url, timeout_ms=TIMEOUT_MS)
+    open_denoising(page, app_url, timeout_ms=TIMEOUT_MS, strip=False)
     yield page
     context.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
@@ -40,6 +41,7 @@ def view(page) -> dict:
 
 
 def test_dragging_t_swaps_frames_and_the_released_t_is_exact(page, app_url):
+    wait_for_strip(page, TIMEOUT_MS)
     page.evaluate("""() => { window.__rows = []; const look = () => {
         const v = document.querySelector('#denoise-view .sbs'), row = v && v.style.getPropertyValue('--row');
         if (row && row !== window.__rows[window.__rows.length - 1]) window.__rows.push(row);

@@ -13,7 +13,7 @@ from explorer.analysis.denoise import predict
 from explorer.ui.app import build_app
 from explorer.views import architecture, denoising
 from explorer.views.context import Context
-from tests.test_browser import block, open_tab, page, upload, wait_for_panel, wait_for_text  # noqa: F401
+from tests.test_browser import block, open_architecture, open_tab, page, upload, wait_for_panel, wait_for_text  # noqa: F401
 
 
 # --- the evidence links, as views ----------------------------------------------------------------------------------
@@ -95,6 +95,7 @@ def in_view(page, selector: str) -> bool:
 
 
 def test_evidence_button_opens_the_concatenation_proof(page):
+    open_architecture(page)
     block(page, "skip1").click()
     wait_for_panel(page, "skip1")
     button = page.locator('#block-evidence button[data-evidence="proof-concat"]')
@@ -114,6 +115,7 @@ def test_evidence_button_opens_the_concatenation_proof(page):
 
 
 def test_attention_evidence_selects_the_block(page):
+    open_architecture(page)
     block(page, "dec4.attn").click()
     wait_for_panel(page, "dec4.attn")
     page.click('#block-evidence button[data-evidence="proof-attention"]')

@@ -18,6 +18,7 @@ from explorer.naive import NaiveCNN
 from explorer.probe import Probe
 from explorer.unet import UNet, UNetConfig
 from explorer.views import denoising, proofs
+from explorer.views.memo import Memo
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -308,6 +309,28 @@ def test_views_from_the_shipped_weights(ctx, image):
     live = proofs.bottleneck_live(ctx, image, 250, 0)
     assert set(live) == set(proofs.BOTTLENECK_ROWS)
     assert "This image at t = 250" in proofs.bottleneck_markdown(live, 250, ctx.metrics)
+
+
+def test_measured_parts_are_kept_per_image_t_and_seed(ctx, image):
+    """The tab's three measured parts are computed once per (image, t, seed) and equal a direct computation."""
+    first = proofs.measured_parts(ctx, image, 250, 0)
+    assert proofs.measured_parts(ctx, image, 250, 0) is first
+    assert proofs.concat_live(ctx, image, 250, 0) == first[1]
+    assert proofs.bottleneck_live(ctx, image, 250, 0) == first[2]
+    assert proofs.measured_parts(ctx, image, 251, 0) is not first
+    assert proofs.measured_parts(ctx, image[::-1].copy(), 250, 0) is not first
+
+
+def test_a_memo_keeps_its_most_recent_values_only():
+    memo, calls = Memo(2), []
+
+    def compute(value):
+        calls.append(value)
+        return value * 10
+
+    assert [memo.get(key, lambda k=key: compute(k)) for key in (1, 2, 1, 3, 1, 2)] == [10, 20, 10, 30, 10, 20]
+    assert calls == [1, 2, 3, 2]  # 1 was used again before 3 came, so 2 went first
+    assert len(memo) == 2
 
 
 def knockout_section(bypass: list[float], skip1: list[float]) -> dict:

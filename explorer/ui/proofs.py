@@ -110,9 +110,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
     @limits.long_job("Part-by-part refresh")
     def show_all(image, t, seed, name, y, x, other):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
-        gradients = proofs.gradients(ctx, image, t, seed)
-        concat = proofs.concat_live(ctx, image, t, seed)
-        live = proofs.bottleneck_live(ctx, image, t, seed)
+        gradients, concat, live = proofs.measured_parts(ctx, image, t, seed)
         return (plot(proofs.gradients_live_figure(gradients)), proofs.gradients_markdown(gradients, ctx.metrics),
                 proofs.concat_markdown(ctx, concat, t),
                 plot(proofs.bottleneck_figure(ctx.metrics, t, live)), proofs.bottleneck_markdown(live, t, ctx.metrics),

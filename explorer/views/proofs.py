@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import threading
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -29,6 +27,7 @@ from explorer.data import image_digest, to_tensor
 from explorer.probe import Probe
 from explorer.render import colorize, enlarge, noise_image, tensor_image
 from explorer.views.context import Context
+from explorer.views.memo import Memo
 
 GRADIENT_BATCH = 4  # noise draws of the current image per gradient variant (4 variants: 16 samples in all)
 PICK_SCALE = 4  # the attention picker shows x_t enlarged this many times (clicks divide exactly)
@@ -207,6 +206,17 @@ def gradients_table(section: dict) -> str:
 def concat_live(ctx: Context, image: np.ndarray, t: int, seed: int) -> dict[int, dict[str, float]]:
     _, x_t, eps = ctx.x_t(image, t, seed)
     return concat_analysis.concat_errors(ctx.pair.unet, x_t, t, eps)
+
+
+_measured = Memo(32)
+
+
+def measured_parts(ctx: Context, image: np.ndarray, t: int, seed: int) -> tuple[GradientView, dict, dict]:
+    """The tab's three measured parts for this image, t and seed: gradients, concatenation halves, knock-outs
+    (kept: four backward passes and a dozen forward passes, the same for everyone who asks the same)."""
+    return _measured.get((id(ctx.pair.unet), image_digest(image), int(t), int(seed)),
+                         lambda: (gradients(ctx, image, t, seed), concat_live(ctx, image, t, seed),
+                                  bottleneck_live(ctx, image, t, seed)))
 
 
 def bookkeeping(ctx: Context) -> dict[int, dict[str, int]]:
@@ -496,26 +506,17 @@ class TimeView:
     table: dict
 
 
-_table_lock = threading.Lock()
-_tables: "OrderedDict[tuple, dict]" = OrderedDict()
-TABLE_CACHE = 32
+_tables = Memo(32)
 
 
 def image_shift_table(ctx: Context, image: np.ndarray, seed: int) -> dict:
-    """Blocks × t time shift for this image and seed (cached: it does not depend on the current t)."""
-    key = (id(ctx.pair.unet), image_digest(image), int(seed))
-    with _table_lock:
-        if key in _tables:
-            _tables.move_to_end(key)
-            return _tables[key]
-    x0 = to_tensor(image)[None]
-    eps = make_noise(seed, (1, *x0.shape[1:]))
-    table = timecond.image_shift_table(ctx.pair.unet, ctx.diffusion, x0, eps)
-    with _table_lock:
-        _tables[key] = table
-        while len(_tables) > TABLE_CACHE:
-            _tables.popitem(last=False)
-    return table
+    """Blocks × t time shift for this image and seed (kept: it does not depend on the current t)."""
+    def compute() -> dict:
+        x0 = to_tensor(image)[None]
+        eps = make_noise(seed, (1, *x0.shape[1:]))
+        return timecond.image_shift_table(ctx.pair.unet, ctx.diffusion, x0, eps)
+
+    return _tables.get((id(ctx.pair.unet), image_digest(image), int(seed)), compute)
 
 
 def time_view(ctx: Context, image: np.ndarray, t: int, seed: int, other_t: int) -> TimeView:

@@ -1,0 +1,40 @@
+"""A bounded, thread-safe memo for views that take seconds and depend on nothing but their inputs.
+
+Every learner who opens a view on the same image, t and seed (the defaults, a class following one lesson
+step) gets the same numbers: they are computed once and kept, the least recently used dropped first.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Callable, Hashable, TypeVar
+
+T = TypeVar("T")
+
+
+class Memo:
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._values: OrderedDict[Hashable, object] = OrderedDict()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The value kept for `key`, or compute() kept for it (computed outside the lock: two callers
+        with a new key may both compute it, and the results are equal)."""
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]  # type: ignore[return-value]
+        value = compute()
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.capacity:
+                self._values.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+    def __len__(self) -> int:
+        return len(self._values)
