@@ -68,12 +68,19 @@ SCROLL_JS = """
         if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
         target.focus({preventScroll: true});
         // The tab's views are still being filled and can push the page about: keep the evidence in view for a
-        // moment, unless the reader scrolls away first.
-        let moved = false;
+        // moment, unless the reader acts first: presses anything, or the page was scrolled by anyone else (a
+        // scroll bar, a key, a click that brought a tab into view). Scrolling then would move the page under
+        // the reader's pointer and land a click beside what they aimed at.
+        let moved = false, left = window.scrollY;
         const mine = () => { moved = true; };
-        ['wheel', 'touchmove', 'keydown'].forEach((name) => window.addEventListener(name, mine, {once: true}));
+        ['wheel', 'touchmove', 'keydown', 'pointerdown', 'mousedown'].forEach(
+          (name) => window.addEventListener(name, mine, {once: true, capture: true}));
         [300, 800, 1500, 2500].forEach((delay) => setTimeout(() => {
-          if (!moved && Math.abs(target.getBoundingClientRect().top) > 40) target.scrollIntoView({block: 'start'});
+          if (moved || Math.abs(window.scrollY - left) > 2) { moved = true; return; }
+          if (Math.abs(target.getBoundingClientRect().top) > 40) {
+            target.scrollIntoView({block: 'start'});
+            left = window.scrollY;
+          }
         }, delay));
       }
       const press = wanted.press ? document.getElementById(wanted.press) : null;
