@@ -14,6 +14,7 @@ import pytest
 SYSTEM_CHROMIUMS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                "--disable-component-update", "--disable-sync"]
+SHOTS = Path("/tmp/shots")  # screenshots the browser tests keep for a look (failures, the page after load)
 HOW_TO_INSTALL = ("No Chromium for the browser tests. Install one: `apt-get update && apt-get install -y chromium` "
                   "(Debian/Ubuntu, gives /usr/bin/chromium) or `python -m playwright install chromium` "
                   "(Playwright's own build).")

@@ -21,7 +21,6 @@ from tests import browser
 
 TIMEOUT_MS = 30_000
 VIEWPORT = {"width": 1400, "height": 1000}
-SHOTS = Path("/tmp/shots")
 
 
 @pytest.fixture
@@ -70,7 +69,7 @@ def open_architecture(page) -> None:
 def screenshot(page, name: str, also_tmp: bool = False) -> None:
     folders = [Path(os.environ["SCREENSHOT_DIR"])] if os.environ.get("SCREENSHOT_DIR") else []
     if also_tmp:
-        folders.append(SHOTS)
+        folders.append(browser.SHOTS)
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

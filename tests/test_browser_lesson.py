@@ -23,7 +23,6 @@ from tests import browser
 TIMEOUT_MS = 45_000
 DESKTOP = {"width": 1400, "height": 1000}
 PHONE = {"width": 390, "height": 844}
-SHOTS = Path("/tmp/shots")
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +152,8 @@ def test_each_show_me_sets_the_state_it_names(page, ctx, steps):
         try:
             wait_for_tab(page, "lesson")
         except Exception:  # noqa: BLE001 - seen in CI before the keep-in-view scroll stopped at a click
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SHOTS / f"lesson-tab-not-selected-{step.id}.png"), full_page=True)
+            browser.SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(browser.SHOTS / f"lesson-tab-not-selected-{step.id}.png"), full_page=True)
             pytest.fail(f"before step {step.id}: a click on the Lesson tab left {selected_tab(page)} selected "
                         f"(address {query(page)})", pytrace=False)
         text = open_step(page, index, step, len(steps))

@@ -13,7 +13,6 @@ from tests import browser
 
 TIMEOUT_MS = 90_000  # the tab runs four backward passes per refresh on a shared 2-core machine
 VIEWPORT = {"width": 1400, "height": 1000}
-SHOTS = Path("/tmp/shots")
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ def page(chromium, app_url):
 
 
 def screenshot(page, name: str) -> None:
-    folders = [SHOTS] + ([Path(os.environ["SCREENSHOT_DIR"])] if os.environ.get("SCREENSHOT_DIR") else [])
+    folders = [browser.SHOTS] + ([Path(os.environ["SCREENSHOT_DIR"])] if os.environ.get("SCREENSHOT_DIR") else [])
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

@@ -24,6 +24,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from explorer.ui.session_state import pin_replacement_ids
+
 log = logging.getLogger("unet_explorer")
 
 MAX_BODY = 64 * 1024              # every request but an upload: the largest real one is a few hundred bytes
@@ -596,8 +598,6 @@ def memory_report_on_signal(demo) -> None:
 def harden(demo, concurrency: int, long_jobs: int = LONG_JOBS) -> None:
     """Everything that acts on the built app: two compute lanes, quiet errors, atomic output files, sessions
     that do not grow with each update."""
-    from explorer.ui.session_state import pin_replacement_ids
-
     compute_lanes(demo, concurrency, long_jobs)
     one_job_per_kind(demo)
     quiet_errors(demo)
