@@ -1,6 +1,6 @@
 """Shared fixtures: a tiny U-Net config, a tiny folder of generated PNG images, the app and a headless Chromium.
 
-The app and the browser are started once for the whole run (each start costs seconds on a busy 2-core
+The app, the browser and its HTTP cache are started once for the whole run (each start costs seconds on a busy 2-core
 machine); every test opens its own page, so each has a session of its own. A test module that needs
 other app settings defines its own `app_url`, which overrides the one here."""
 from __future__ import annotations
@@ -82,3 +82,12 @@ def chromium():
         instance = browser.launch(playwright)
         yield instance
         instance.close()
+
+
+@pytest.fixture(scope="session")
+def pages(chromium):
+    """Where the desktop browser tests open their pages: one context, so its HTTP cache, for the whole run
+    (each page is still a session of its own). Tests that need a phone's touch open their own context."""
+    context = browser.shared_context(chromium)
+    yield context
+    context.close()

@@ -24,22 +24,22 @@ VIEWPORT = {"width": 1400, "height": 1000}
 
 
 @pytest.fixture
-def page(chromium, app_url):
+def page(pages, app_url):
     """A fresh page (and session) on the app, loaded on its first tab (the Lesson); fails the test on any
     JavaScript error. Tests of the Architecture tab open it with `open_architecture` (it is the costliest
     tab to draw, so the tests of the other tabs do not)."""
-    context, page, errors = browser.open_page(chromium, app_url, VIEWPORT, TIMEOUT_MS, ready="#views [role=tab]")
+    closable, page, errors = browser.open_page(pages, app_url, VIEWPORT, TIMEOUT_MS, ready="#views [role=tab]")
     wait_for_image(page, "#x0-preview")  # the input panel has its image: later changes can be told apart
     yield page
-    context.close()
+    closable.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
 
 
 @pytest.fixture(scope="module")
-def shown_page(chromium, app_url):
+def shown_page(pages, app_url):
     """One page for the tests that only look at it (no click or key changes it): the Receptive-field tab was
     opened once and the Architecture tab is shown, with every view arrived. Yields (page, JavaScript errors)."""
-    context, page, errors = browser.open_page(chromium, app_url, VIEWPORT, TIMEOUT_MS, ready="#views [role=tab]")
+    closable, page, errors = browser.open_page(pages, app_url, VIEWPORT, TIMEOUT_MS, ready="#views [role=tab]")
     open_tab(page, "receptive")
     wait_for_image(page, "#rf-overlays")
     open_architecture(page)
@@ -47,7 +47,7 @@ def shown_page(chromium, app_url):
         page.wait_for_selector(f"{plot} .js-plotly-plot")
     page.wait_for_selector("#naive-levels #naive-maps img")
     yield page, errors
-    context.close()
+    closable.close()
 
 
 @pytest.fixture
@@ -152,23 +152,33 @@ def test_clicking_blocks_shows_their_panel(page):
     assert "layer3" in wait_for_panel(page, "layer3")
 
 
-def test_keyboard_selects_blocks(page):
+def test_keyboard_and_typing_select_blocks(page):
     open_architecture(page)
-    block(page, "dec3").focus()
-    assert page.evaluate("() => document.activeElement.dataset.block") == "dec3"
-    page.keyboard.press("Enter")
+    # Typing "dec3" + Enter selected dec3.up, the first choice containing "dec3" (issue 9).
+    chooser = page.locator("#block-chooser input")
+    chooser.click()
+    chooser.fill("dec3")
+    page.wait_for_timeout(500)  # the list filters as one types; Enter takes the first match
+    chooser.press("Enter")
     wait_for_panel(page, "dec3")
+    assert page.input_value("#block-chooser input") == "dec3"
     assert selected_blocks(page) == ["dec3"]
-    # Tab moves on to another block (each has tabindex=0); Space selects it.
+    # A focused block is chosen with Enter ...
+    block(page, "enc2").focus()
+    assert page.evaluate("() => document.activeElement.dataset.block") == "enc2"
+    page.keyboard.press("Enter")
+    wait_for_panel(page, "enc2")
+    assert selected_blocks(page) == ["enc2"]
+    # ... Tab moves on to another block (each has tabindex=0), and Space chooses it.
     page.keyboard.press("Tab")
     following = page.evaluate("() => document.activeElement.dataset.block || ''")
-    assert following and following != "dec3", f"Tab left the diagram: {following!r}"
+    assert following and following != "enc2", f"Tab left the diagram: {following!r}"
     page.keyboard.press(" ")
     wait_for_panel(page, following)
     assert selected_blocks(page) == [following]
 
 
-def test_timestep_changes_the_block_activation(page):
+def test_timestep_and_gallery_change_the_views(page):
     open_architecture(page)
     before = image_src(page, "#block-activation")
     xt_before = image_src(page, "#xt-preview")
@@ -180,11 +190,7 @@ def test_timestep_changes_the_block_activation(page):
     wait_for_image(page, "#block-activation", other_than=before)
     assert "t = 900" in page.inner_text("#block-panel")
 
-
-# --- the input panel -----------------------------------------------------------------------------------------------
-
-def test_gallery_pick_changes_the_feature_maps(page):
-    open_architecture(page)
+    # A picked example replaces the input and every level's feature maps.
     maps_before = image_src(page, "#level-maps")
     x0_before = image_src(page, "#x0-preview")
     thumbnails = page.locator("#examples button.thumbnail-item")
@@ -196,6 +202,8 @@ def test_gallery_pick_changes_the_feature_maps(page):
     wait_for_image(page, "#level-maps", other_than=maps_before)
     screenshot(page, "example-picked")
 
+
+# --- the input panel -----------------------------------------------------------------------------------------------
 
 def upload(page, path: Path) -> None:
     with page.expect_file_chooser() as chooser:
@@ -275,22 +283,6 @@ def test_reverse_process_streams_frames(page):
     screenshot(page, "reverse-process")
 
 
-def test_receptive_tab_pixel_pick(page):
-    open_tab(page, "receptive")
-    overlays = wait_for_image(page, "#rf-overlays")
-    wait_for_image(page, "#rf-picker")
-    screenshot(page, "receptive")
-    picture = page.locator("#rf-picker img")
-    box = picture.bounding_box()
-    # Near the top-left corner: the picked pixel must be a small (y, x), not the default centre.
-    picture.click(position={"x": box["width"] * 0.1, "y": box["height"] * 0.2})
-    page.wait_for_function("() => document.querySelector('#rf-y input').value !== '32'")
-    y = int(page.input_value("#rf-y input"))
-    x = int(page.input_value("#rf-x input"))
-    assert 8 <= y <= 17 and 2 <= x <= 10, (y, x)
-    wait_for_image(page, "#rf-overlays", other_than=overlays)
-
-
 # --- controls that misbehaved, figures and accessibility (issue 9) -------------------------------------------------
 
 def toast_messages(page) -> list[str]:
@@ -304,34 +296,29 @@ def error_lines(page, pattern: str) -> int:
     return len(re.findall(pattern, text))
 
 
-@pytest.mark.parametrize("selector, value, pattern, line", [
+BAD_VALUES = [  # (input, typed value, its error message, what the noise line shows)
     ("#timestep input[type=number]", "1500", r"between 1 and 999, not 1500", "1500"),
     ("#seed input", "-1", r"seed must be between 0 and \d+, not -1", "-1"),
-])
-def test_a_bad_value_gives_one_error_and_the_noise_line_says_so(page, selector, value, pattern, line):
-    """A bad t or seed showed the same error toast two or three times, and the line kept the old t."""
-    open_architecture(page)  # a view that computes: on the Lesson tab the noise line alone says what is wrong
-    box = page.locator(selector)
-    box.fill(value)
-    box.press("Enter")
-    page.locator(".toast-body").first.wait_for()
-    wait_for_text(page, "#noise-level", re.escape(line))
-    page.wait_for_timeout(2500)  # let any second listener's error arrive
-    assert error_lines(page, pattern) == 1, page.locator(".toast-body").all_inner_texts()
-    assert "t = 250" not in page.inner_text("#noise-level")
+]
 
 
-def test_typing_an_exact_block_name_selects_that_block(page):
-    """Typing "dec3" + Enter selected dec3.up, the first choice containing "dec3"."""
-    open_architecture(page)
-    chooser = page.locator("#block-chooser input")
-    chooser.click()
-    chooser.fill("dec3")
-    page.wait_for_timeout(500)  # the list filters as one types; Enter takes the first match
-    chooser.press("Enter")
-    wait_for_panel(page, "dec3")
-    assert page.input_value("#block-chooser input") == "dec3"
-    assert selected_blocks(page) == ["dec3"]
+def test_a_bad_value_gives_one_error_and_the_noise_line_says_so(page):
+    """A bad t or seed showed the same error two or three times (once per listener; later once more when Gradio ran
+    a tab's refresh twice with the same values), and the line kept the old t. Now the input panel says it once."""
+    open_architecture(page)  # a tab whose refresh runs on every change: it must add no second message
+    for selector, value, pattern, line in BAD_VALUES:
+        box = page.locator(selector)
+        good = box.input_value()
+        box.fill(value)
+        box.press("Enter")
+        page.locator(".toast-body").filter(has_text=re.compile(pattern)).first.wait_for()
+        wait_for_text(page, "#noise-level", re.escape(line))
+        page.wait_for_timeout(2500)  # let any second listener's error arrive
+        assert error_lines(page, pattern) == 1, (value, page.locator(".toast-body").all_inner_texts())
+        assert "t = 250" not in page.inner_text("#noise-level"), value
+        box.fill(good)  # the good value back: the next bad value is the only thing wrong
+        box.press("Enter")
+        wait_for_text(page, "#noise-level", r"t = 250")
 
 
 def test_the_block_choice_is_shared_both_ways(page):
@@ -358,14 +345,23 @@ def test_the_block_choice_is_shared_both_ways(page):
 def test_the_pixel_picker_marks_the_pixel_and_explains_a_missed_click(page):
     open_tab(page, "receptive")
     overlays = wait_for_image(page, "#rf-overlays")
+    wait_for_image(page, "#rf-picker")
+    screenshot(page, "receptive")
     picture = page.locator("#rf-picker img")
     box = picture.bounding_box()
     assert box["width"] == 4 * 64, box  # 64 pixels at a whole-number zoom
     picture.click(position={"x": 4 * 40 + 2, "y": 4 * 12 + 2})
     page.wait_for_function("() => document.querySelector('#rf-y input').value === '12'")
     assert page.input_value("#rf-x input") == "40"
-    wait_for_image(page, "#rf-overlays", other_than=overlays)
+    overlays = wait_for_image(page, "#rf-overlays", other_than=overlays)
     page.wait_for_selector('#rf-picker svg rect[x="39.5"][y="11.5"]', state="attached")
+    # Near the top-left corner, by fractions of the picture: a small (y, x).
+    picture.click(position={"x": box["width"] * 0.1, "y": box["height"] * 0.2})
+    page.wait_for_function("() => document.querySelector('#rf-x input').value !== '40'")
+    y = int(page.input_value("#rf-y input"))
+    x = int(page.input_value("#rf-x input"))
+    assert 8 <= y <= 17 and 2 <= x <= 10, (y, x)
+    wait_for_image(page, "#rf-overlays", other_than=overlays)
     # A click beside the picture, inside the picker's box, says what to do instead of doing nothing.
     frame = page.locator("#rf-picker").bounding_box()
     page.mouse.click(box["x"] + box["width"] + 6, box["y"] + 10) if frame["width"] > box["width"] + 12 else \

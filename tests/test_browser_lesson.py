@@ -30,15 +30,15 @@ def steps(ctx) -> list[lesson.Step]:
     return lesson.steps(ctx)
 
 
-def open_page(chromium, url: str, viewport=DESKTOP):
-    return browser.open_page(chromium, url, viewport, TIMEOUT_MS, ready="#lesson-step h3")
+def open_page(pages, url: str, viewport=DESKTOP):
+    return browser.open_page(pages, url, viewport, TIMEOUT_MS, ready="#lesson-step h3")
 
 
 @pytest.fixture
-def page(chromium, app_url):
-    context, page, errors = open_page(chromium, app_url)
+def page(pages, app_url):
+    closable, page, errors = open_page(pages, app_url)
     yield page
-    context.close()
+    closable.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
 
 
@@ -100,7 +100,7 @@ def evidence_in_view(page, elem_id: str) -> bool:
 
 # --- the tab ------------------------------------------------------------------------------------------------------
 
-def test_lesson_tab_is_first_and_selected_on_load(page, steps):
+def test_lesson_tab_is_first_and_its_steps_quote_measured_numbers(page, ctx, steps):
     tabs = page.eval_on_selector_all("#views [role=tab]", "(es) => es.map((e) => e.id.replace(/-button$/, ''))")
     assert tabs[0] == "tab-lesson"
     assert selected_tab(page) == "tab-lesson"
@@ -111,9 +111,16 @@ def test_lesson_tab_is_first_and_selected_on_load(page, steps):
     assert page.is_visible("#lesson-show-me") and page.is_disabled("#lesson-previous")
     assert not page.is_visible("#url-note")
     screenshot(page, "lesson-start")
+    # Spot check: the numbers a step shows are those explorer/lesson.py computes.
+    for index in (2, 6):
+        step = steps[index - 1]
+        text = open_step(page, index, step, len(steps))
+        measured = step.measure(ctx)
+        for number in re.findall(r"×[0-9,.]+|[0-9]+×[0-9]+|[0-9][0-9,]*\.[0-9]+", measured.text):
+            assert number in text, (step.id, number)
 
 
-def test_previous_next_and_progress_are_kept_in_the_session(page, steps):
+def test_previous_next_keyboard_and_progress_kept_in_the_session(page, steps):
     page.click("#lesson-next")
     page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
                            arg=steps[1].title)
@@ -127,17 +134,16 @@ def test_previous_next_and_progress_are_kept_in_the_session(page, steps):
     assert "opened 3 of the" in page.inner_text("#lesson-progress")
     assert wait_for_query(page, step=steps[1].id)["tab"] == "lesson"
 
-
-def test_the_lesson_works_by_keyboard(page, steps):
-    page.focus(f'#lesson-steps input[value="{steps[1].id}"]')
+    # By keyboard: Space on a step's radio opens it, Enter on "Show me" goes to its evidence and focuses it.
+    page.focus(f'#lesson-steps input[value="{steps[3].id}"]')
     page.keyboard.press("Space")
     page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
-                           arg=steps[1].title)
+                           arg=steps[3].title)
     page.focus("#lesson-show-me")
     page.keyboard.press("Enter")
-    wait_for_tab(page, steps[1].target.tab)
+    wait_for_tab(page, steps[3].target.tab)
     page.wait_for_function("(id) => document.activeElement && document.activeElement.id === id",
-                           arg=steps[1].target.evidence)
+                           arg=steps[3].target.evidence)
 
 
 # --- every "Show me" ------------------------------------------------------------------------------------------------
@@ -203,10 +209,10 @@ def test_each_show_me_sets_the_state_it_names(page, ctx, steps):
 
 # --- links ------------------------------------------------------------------------------------------------------------
 
-def test_a_link_with_a_state_opens_that_state(chromium, app_url, ctx, steps):
+def test_a_link_with_a_state_opens_that_state(pages, app_url, ctx, steps):
     stem = lesson.image_stem(ctx, "00a9-fe0f")
     link = f"{app_url}?step=time&tab=denoising&image={stem}&t=900&seed=3&knockouts=told:10,skip2"
-    context, page, errors = open_page(chromium, link)
+    closable, page, errors = open_page(pages, link)
     try:
         wait_for_tab(page, "denoising")
         wait_for_value(page, "#timestep input[type=number]", 900)
@@ -224,12 +230,12 @@ def test_a_link_with_a_state_opens_that_state(chromium, app_url, ctx, steps):
         got = wait_for_query(page, step="time", tab="lesson")
         assert got["t"] == "900" and got["image"] == stem
     finally:
-        context.close()
+        closable.close()
     assert not errors, errors
 
 
-def test_a_link_to_a_receptive_field_opens_its_pixel_and_block(chromium, app_url):
-    context, page, errors = open_page(chromium, f"{app_url}?tab=receptive&pixel=5,60&block=enc2&t=40")
+def test_a_link_to_a_receptive_field_opens_its_pixel_and_block(pages, app_url):
+    closable, page, errors = open_page(pages, f"{app_url}?tab=receptive&pixel=5,60&block=enc2&t=40")
     try:
         wait_for_tab(page, "receptive")
         wait_for_value(page, "#rf-y input", 5)
@@ -238,14 +244,14 @@ def test_a_link_to_a_receptive_field_opens_its_pixel_and_block(chromium, app_url
         assert input_value(page, "#rf-block input") == "enc2"
         page.wait_for_function("() => /y=5, x=60/.test(document.querySelector('#rf-numbers').innerText)")
     finally:
-        context.close()
+        closable.close()
     assert not errors, errors
 
 
-def test_a_link_with_garbage_opens_the_default_with_a_note(chromium, app_url, steps):
+def test_a_link_with_garbage_opens_the_default_with_a_note(pages, app_url, steps):
     link = (f"{app_url}?t=abc&tab=nope&pixel=9,9,9&colour=red&seed=-4&step=99&image=..%2F..%2Fetc%2Fpasswd"
             "&knockouts=skip9&block=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
-    context, page, errors = open_page(chromium, link)
+    closable, page, errors = open_page(pages, link)
     try:
         page.wait_for_selector("#url-note", state="visible")
         note = page.inner_text("#url-note")
@@ -258,12 +264,12 @@ def test_a_link_with_garbage_opens_the_default_with_a_note(chromium, app_url, st
         assert page.evaluate("() => !document.querySelector('#url-note script')")
         screenshot(page, "lesson-bad-link")
     finally:
-        context.close()
+        closable.close()
     assert not errors, errors
 
 
-def test_the_lesson_fits_a_phone(chromium, app_url):
-    context, page, errors = open_page(chromium, app_url, viewport=PHONE)
+def test_the_lesson_fits_a_phone(pages, app_url):
+    closable, page, errors = open_page(pages, app_url, viewport=PHONE)
     try:
         page.wait_for_selector("#lesson-step h3")
         width = page.evaluate("document.documentElement.scrollWidth")
@@ -279,15 +285,5 @@ def test_the_lesson_fits_a_phone(chromium, app_url):
         page.click("#lesson-show-me")
         wait_for_tab(page, "receptive")
     finally:
-        context.close()
+        closable.close()
     assert not errors, errors
-
-
-def test_each_step_text_holds_its_measured_numbers(page, ctx, steps):
-    """Spot check in the page: the numbers the step shows are those explorer/lesson.py computes."""
-    for index in (2, 6):
-        step = steps[index - 1]
-        text = open_step(page, index, step, len(steps))
-        measured = step.measure(ctx)
-        for number in re.findall(r"×[0-9,.]+|[0-9]+×[0-9]+|[0-9][0-9,]*\.[0-9]+", measured.text):
-            assert number in text, (step.id, number)

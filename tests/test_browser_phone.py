@@ -16,19 +16,22 @@ PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1400, "height": 900}
 MIN_LABEL_PX = 9
 MIN_TAP_PX = 24
+SPECTRA = ("#level-spectrum", "#skip-spectrum", "#naive-spectrum")
 
 
-def open_page(chromium, app_url, viewport):
-    phone = viewport["width"] < 500
-    return browser.open_page(chromium, app_url, viewport, TIMEOUT_MS, ready="#views [role=tab]", is_mobile=phone,
-                             has_touch=phone)
+def open_page(chromium, pages, app_url, viewport):
+    """A phone gets a context of its own (touch, mobile layout); a laptop's page opens in the shared one."""
+    if viewport["width"] < 500:
+        return browser.open_page(chromium, app_url, viewport, TIMEOUT_MS, ready="#views [role=tab]", is_mobile=True,
+                                 has_touch=True)
+    return browser.open_page(pages, app_url, viewport, TIMEOUT_MS, ready="#views [role=tab]")
 
 
 @pytest.fixture(params=[PHONE, LAPTOP], ids=["phone", "laptop"])
-def page(request, chromium, app_url):
-    context, page, errors = open_page(chromium, app_url, request.param)
+def page(request, chromium, pages, app_url):
+    closable, page, errors = open_page(chromium, pages, app_url, request.param)
     yield page
-    context.close()
+    closable.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
 
 
@@ -95,7 +98,10 @@ def test_every_tab_is_reachable_and_nothing_overflows(page):
                                              f"screen: {wider_than_the_screen(page)}")
 
 
-def test_the_diagram_is_readable_and_tappable(page):
+def test_the_architecture_tab_is_readable_and_tappable(page):
+    """The diagram's labels and blocks are big enough, a block far to the right answers a tap, the laptop
+    shows the whole diagram, no table wraps letter by letter and chart titles stay clear of the mode bar."""
+    phone = page.evaluate("() => window.innerWidth") < 500
     page.click("#tab-architecture-button")
     page.wait_for_selector('#diagram g[data-block="mid.attn"]')
     wait_for_panel(page, "mid.attn")
@@ -109,9 +115,13 @@ def test_the_diagram_is_readable_and_tappable(page):
                                   "return [g.dataset.block, r.width, r.height]; })")
     small = [(name, round(w), round(h)) for name, w, h in targets if min(w, h) < MIN_TAP_PX]
     assert not small, f"tap targets under {MIN_TAP_PX} px: {small}"
+    if not phone:
+        inner, outer = page.eval_on_selector("#diagram .diagram-scroll", "(e) => [e.scrollWidth, e.clientWidth]")
+        assert inner <= outer + 1, f"the diagram scrolls sideways on a laptop ({inner} > {outer})"
+        assert not page.locator("#diagram .diagram-hint").is_visible()
     # A block far to the right (scrolled into view inside the diagram on a phone) still answers a tap.
     target = page.locator('#diagram g[data-block="layer4"]')
-    if page.evaluate("() => window.innerWidth") < 500:
+    if phone:
         target.tap()
     else:
         target.click()
@@ -119,59 +129,39 @@ def test_the_diagram_is_readable_and_tappable(page):
     scroll_width, inner_width = overflow(page)
     assert scroll_width <= inner_width
 
-
-def test_laptop_shows_the_whole_diagram_without_scrolling(chromium, app_url):
-    context, page, errors = open_page(chromium, app_url, LAPTOP)
-    try:
-        page.click("#tab-architecture-button")
-        page.wait_for_selector('#diagram g[data-block="layer5"]')
-        inner, outer = page.eval_on_selector("#diagram .diagram-scroll", "(e) => [e.scrollWidth, e.clientWidth]")
-        assert inner <= outer + 1, f"the diagram scrolls sideways on a laptop ({inner} > {outer})"
-        assert not page.locator("#diagram .diagram-hint").is_visible()
-    finally:
-        context.close()
-    assert not errors, errors
-
-
-def test_tables_and_charts_fit_a_phone(chromium, app_url):
-    """No table wraps letter by letter; chart titles stay clear of the mode bar; screenshots for the README."""
-    context, page, errors = open_page(chromium, app_url, PHONE)
-    try:
-        page.click("#tab-architecture-button")
-        wait_for_panel(page, "mid.attn")
-        wait_for_image(page, "#level-maps")
-        page.wait_for_selector("#level-spectrum .js-plotly-plot")
+    wait_for_image(page, "#level-maps")
+    for plot in SPECTRA:
+        page.wait_for_selector(f"{plot} .js-plotly-plot")
+    if phone:
         screenshot(page, "phone-architecture")
-        # The widest word of every table cell fits on one line: its cell is at least as wide as the word.
-        squeezed = page.evaluate("""() => {
-            const out = [];
-            for (const cell of document.querySelectorAll('.prose td, .prose th')) {
-                const words = cell.innerText.split(/\\s+/).filter(Boolean);
-                if (!words.length) continue;
-                const probe = document.createElement('span');
-                probe.style.whiteSpace = 'nowrap';
-                cell.appendChild(probe);
-                for (const word of words) { probe.textContent = word;
-                    if (probe.getBoundingClientRect().width > cell.clientWidth) out.push(word); }
-                probe.remove();
-            }
-            return out.slice(0, 10);
-        }""")
-        assert not squeezed, f"words broken inside table cells: {squeezed}"
-        for plot in ("#level-spectrum", "#skip-spectrum", "#naive-spectrum"):
-            title = page.locator(f"{plot} .gtitle").bounding_box()
-            plot_box = page.locator(f"{plot} .main-svg").first.bounding_box()
-            assert title and title["x"] + title["width"] <= plot_box["x"] + plot_box["width"], f"{plot}: title cut"
-            page.locator(f"{plot} .js-plotly-plot").hover()  # shows the mode bar
-            bar = page.locator(f"{plot} .modebar")
-            if bar.count() and bar.first.is_visible():
-                b = bar.first.bounding_box()
-                overlap = (min(b["x"] + b["width"], title["x"] + title["width"]) - max(b["x"], title["x"]) > 0
-                           and min(b["y"] + b["height"], title["y"] + title["height"]) - max(b["y"], title["y"]) > 0)
-                assert not overlap, f"{plot}: the mode bar covers the title"
+    # The widest word of every table cell fits on one line: its cell is at least as wide as the word.
+    squeezed = page.evaluate("""() => {
+        const out = [];
+        for (const cell of document.querySelectorAll('.prose td, .prose th')) {
+            const words = cell.innerText.split(/\\s+/).filter(Boolean);
+            if (!words.length) continue;
+            const probe = document.createElement('span');
+            probe.style.whiteSpace = 'nowrap';
+            cell.appendChild(probe);
+            for (const word of words) { probe.textContent = word;
+                if (probe.getBoundingClientRect().width > cell.clientWidth) out.push(word); }
+            probe.remove();
+        }
+        return out.slice(0, 10);
+    }""")
+    assert not squeezed, f"words broken inside table cells: {squeezed}"
+    for plot in SPECTRA:
+        title = page.locator(f"{plot} .gtitle").bounding_box()
+        plot_box = page.locator(f"{plot} .main-svg").first.bounding_box()
+        assert title and title["x"] + title["width"] <= plot_box["x"] + plot_box["width"], f"{plot}: title cut"
+        page.locator(f"{plot} .js-plotly-plot").hover()  # shows the mode bar
+        bar = page.locator(f"{plot} .modebar")
+        if bar.count() and bar.first.is_visible():
+            b = bar.first.bounding_box()
+            overlap = (min(b["x"] + b["width"], title["x"] + title["width"]) - max(b["x"], title["x"]) > 0
+                       and min(b["y"] + b["height"], title["y"] + title["height"]) - max(b["y"], title["y"]) > 0)
+            assert not overlap, f"{plot}: the mode bar covers the title"
+    if phone:
         page.click("#tab-receptive-button")
         wait_for_image(page, "#rf-overlays")
         screenshot(page, "phone-receptive")
-    finally:
-        context.close()
-    assert not errors, errors

@@ -16,11 +16,11 @@ VIEWPORT = {"width": 1400, "height": 1000}
 
 
 @pytest.fixture
-def page(chromium, app_url):
+def page(pages, app_url):
     """A fresh session on the app; fails the test on any JavaScript error."""
-    context, page, errors = browser.open_page(chromium, app_url, VIEWPORT, TIMEOUT_MS, ready="#tab-proofs-button")
+    closable, page, errors = browser.open_page(pages, app_url, VIEWPORT, TIMEOUT_MS, ready="#tab-proofs-button")
     yield page
-    context.close()
+    closable.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
 
 
@@ -73,7 +73,9 @@ def open_proofs(page) -> None:
     wait_for_new_images(page, "#proof-time-pairs", [], 6)
 
 
-def test_every_section_fills(page):
+def test_every_section_fills_and_each_control_changes_it(page):
+    """One session through the tab: what it shows at first, then each control in turn (each changes a
+    different section, so every step waits for a change that only it can make)."""
     open_proofs(page)
     screenshot(page, "proofs")
     for elem_id in ("proof-gradients", "proof-concat", "proof-bottleneck", "proof-attention", "proof-time"):
@@ -88,17 +90,7 @@ def test_every_section_fills(page):
     sizes = page.eval_on_selector_all("#proof-attention-maps img", "(is) => is.map(i => [i.width, i.naturalWidth])")
     assert all(shown % natural == 0 and shown > natural for shown, natural in sizes), sizes
 
-
-def test_moving_t_updates_the_tab(page):
-    open_proofs(page)
-    set_slider(page, "timestep", 700)
-    wait_for_text(page, "#proof-concat-table", "at t = 700")
-    wait_for_text(page, "#proof-gradients-text", r"t = 700")
-    wait_for_text(page, "#proof-bottleneck-verdict", "at t = 700")
-
-
-def test_clicking_a_query_moves_the_attention_maps(page):
-    open_proofs(page)
+    # A click on the picture moves the attention query there.
     before = images_in(page, "#proof-attention-maps")
     picture = page.locator("#proof-attention-picker img")
     box = picture.bounding_box()
@@ -106,27 +98,28 @@ def test_clicking_a_query_moves_the_attention_maps(page):
     page.wait_for_function("() => document.querySelector('#proof-attention-y input').value !== '32'")
     y, x = int(page.input_value("#proof-attention-y input")), int(page.input_value("#proof-attention-x input"))
     assert y >= 48 and x <= 16, (y, x)
-    wait_for_new_images(page, "#proof-attention-maps", before, 5)
+    before = wait_for_new_images(page, "#proof-attention-maps", before, 5)
     wait_for_text(page, "#proof-attention-entropy", r"query is cell \(row 3, column 0\)")  # mid.attn: 4×4 cells
 
-
-def test_choosing_another_attention_block(page):
-    open_proofs(page)
-    before = images_in(page, "#proof-attention-maps")
+    # Another attention block: its own grid and maps.
     page.locator("#proof-attention-block label", has_text="enc4.attn").click()
     text = wait_for_text(page, "#proof-attention-entropy", "enc4.attn")
     assert "8×8 grid" in text
     wait_for_new_images(page, "#proof-attention-maps", before, 5)
     screenshot(page, "proofs-attention-enc4")
 
-
-def test_second_t_changes_the_time_pairs(page):
-    open_proofs(page)
+    # The second t of the time section: new pairs, still identical without the timestep.
     before = images_in(page, "#proof-time-pairs")
     set_slider(page, "proof-time-other", 40)
     wait_for_text(page, "#proof-time-text", "then t = 40")
     wait_for_new_images(page, "#proof-time-pairs", before, 6)
     assert "bit for bit identical" in page.inner_text("#proof-time-text")
+
+    # The shared t: every measured section is recomputed at it.
+    set_slider(page, "timestep", 700)
+    wait_for_text(page, "#proof-concat-table", "at t = 700")
+    wait_for_text(page, "#proof-gradients-text", r"t = 700")
+    wait_for_text(page, "#proof-bottleneck-verdict", "at t = 700")
 
 
 def test_bottleneck_switch_in_the_denoising_lab(page):

@@ -16,20 +16,44 @@ from tests.server import api_client
 from tests.test_scrub import view_parts
 
 TIMEOUT_MS = 90_000
+VIEWPORT = {"width": 1400, "height": 1000}
 
 
-@pytest.fixture
-def page(chromium, app_url):
-    """The Denoising lab open in a fresh session (its view shown: only dragging waits for the strip of frames);
-    fails on any JavaScript error."""
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
+def open_lab(pages, app_url):
+    """The Denoising lab open in a fresh session (its view shown: only dragging waits for the strip of frames).
+    Returns (page, JavaScript errors)."""
+    page = pages.new_page()
+    page.set_viewport_size(VIEWPORT)
+    page.set_default_timeout(TIMEOUT_MS)
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     open_denoising(page, app_url, timeout_ms=TIMEOUT_MS, strip=False)
+    return page, errors
+
+
+@pytest.fixture
+def fresh_page(pages, app_url):
+    """A session of its own, for the test that drags; fails on any JavaScript error."""
+    page, errors = open_lab(pages, app_url)
     yield page
-    context.close()
+    page.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+@pytest.fixture(scope="module")
+def shared_lab(pages, app_url):
+    page, errors = open_lab(pages, app_url)
+    yield page, errors
+    page.close()
+
+
+@pytest.fixture
+def page(shared_lab):
+    """One session for the tests that each change a different control (t, a skip, the knock-out table, the
+    reverse process) and wait for what only that change shows, so they pass in any order; fails on any
+    JavaScript error so far."""
+    page, errors = shared_lab
+    yield page
     assert not errors, f"JavaScript errors in the page: {errors}"
 
 
@@ -40,7 +64,8 @@ def view(page) -> dict:
                 sentence: v.querySelector('#denoise-metrics').innerText}; }""")
 
 
-def test_dragging_t_swaps_frames_and_the_released_t_is_exact(page, app_url):
+def test_dragging_t_swaps_frames_and_the_released_t_is_exact(fresh_page, app_url):
+    page = fresh_page
     wait_for_strip(page, TIMEOUT_MS)
     page.evaluate("""() => { window.__rows = []; const look = () => {
         const v = document.querySelector('#denoise-view .sbs'), row = v && v.style.getPropertyValue('--row');

@@ -94,7 +94,7 @@ def in_view(page, selector: str) -> bool:
         return r.top >= -60 && r.top < window.innerHeight * 0.6 && r.height > 0; }""")
 
 
-def test_evidence_button_opens_the_concatenation_proof(page):
+def test_evidence_buttons_open_their_proof_and_select_its_block(page):
     open_architecture(page)
     block(page, "skip1").click()
     wait_for_panel(page, "skip1")
@@ -113,9 +113,8 @@ def test_evidence_button_opens_the_concatenation_proof(page):
     assert in_view(page, "#proof-concat")
     assert page.evaluate("() => document.activeElement && document.activeElement.id") == "proof-concat"
 
-
-def test_attention_evidence_selects_the_block(page):
-    open_architecture(page)
+    # An attention block's evidence also selects that block in the attention section.
+    open_tab(page, "architecture")
     block(page, "dec4.attn").click()
     wait_for_panel(page, "dec4.attn")
     page.click('#block-evidence button[data-evidence="proof-attention"]')

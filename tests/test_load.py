@@ -48,7 +48,7 @@ REQUESTS_PER_SESSION = 12
 REVERSE_STEPS = 5               # one short reverse process (denoise_from_here) per session
 REQUEST_TIMEOUT_S = 90.0        # any single request, queueing included
 TEST_DEADLINE_S = 900.0         # alone + warm-up + the rounds, after the app has started (a busy machine)
-ROUNDS = 4                      # load rounds after the warm-up; the server's memory is read after each
+ROUNDS = 3                      # load rounds after the warm-up; the server's memory is read after each
 FLAT_ROUNDS = 3                 # memory in use must be flat over the last 3 rounds (2 rounds of growth) ...
 LEAK_BOUND_MIB = 12.0           # ... within 12 MiB (seen: ±5 MiB between rounds); 64 KB kept per request
                                 # would pass it over 2 × 96 requests

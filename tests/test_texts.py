@@ -257,11 +257,11 @@ def test_domain_note_for_an_upload_quotes_this_images_numbers(ctx):
     assert domain.upload_note(ctx, image, t, seed, f"Image: held-out example `{ctx.examples[0].stem}`") == ""
 
 
-def test_domain_note_appears_in_the_page_after_an_upload(ctx, tmp_path, app_url, chromium):
+def test_domain_note_appears_in_the_page_after_an_upload(ctx, tmp_path, app_url, pages):
     picture = tmp_path / "photo.png"
     photo_like().save(picture)
     expected = domain.scores(ctx, np.asarray(load_image(picture)), 250, 0)
-    context, page, _ = browser.open_page(chromium, app_url, {"width": 1400, "height": 1000}, 60_000, ready="#upload")
+    closable, page, _ = browser.open_page(pages, app_url, {"width": 1400, "height": 1000}, 60_000, ready="#upload")
     try:
         assert "Trained on emoji only" not in page.inner_text("#domain-note")
         with page.expect_file_chooser() as chooser:
@@ -275,4 +275,4 @@ def test_domain_note_appears_in_the_page_after_an_upload(ctx, tmp_path, app_url,
         page.wait_for_function(
             "() => !(document.querySelector('#domain-note') || {}).innerText?.includes('Trained on emoji only')")
     finally:
-        context.close()
+        closable.close()

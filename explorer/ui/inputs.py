@@ -39,14 +39,17 @@ def previews(ctx: Context, image, t, seed):
 
 
 def shown_previews(ctx: Context, image, t, seed):
-    """previews for the page: a bad t or seed is said in the noise-level line, with no toast of its own.
+    """previews for the page: a bad t or seed is said in the noise-level line and in one warning.
 
-    The shown tab's refresh reports the same error as the one toast; here the line must stop showing the
-    old t, and the pictures stay as they were.
+    This is the one place the page reports it: the event runs once per change of the image, t or the seed.
+    The shown tab's refresh leaves its views as they were (refresh.wire), since Gradio may run a refresh
+    twice with the same latest values (a press kept while one ran, then the press of the change itself),
+    which gave the same error twice. The line must stop showing the old t, and the pictures stay as they were.
     """
     try:
         x0, x_t, level = previews(ctx, image, t, seed)
     except gr.Error as error:
+        gr.Warning(f"{error.message}.")
         return gr.skip(), gr.skip(), f"**Not shown:** {error.message}. The pictures still show the last valid values."
     t = validate.timestep(t)
     return (gr.update(value=x0, alt_text="x₀, the clean image"),

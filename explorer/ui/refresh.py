@@ -15,6 +15,8 @@ from typing import Callable
 
 import gradio as gr
 
+from explorer.ui import validate
+
 
 @dataclass
 class Refresh:
@@ -56,6 +58,19 @@ def press_shown(tabs: list[str], unless_dragged: bool = False) -> str:
     }}"""
 
 
+def quiet_on_bad_inputs(refresh: Refresh) -> Callable:
+    """`refresh.fn`, leaving the tab as it is when t or the seed is not valid: the input panel's line and its one
+    warning say what is wrong (inputs.shown_previews). Errors in the tab's own inputs are still raised."""
+    def run(image, t, seed, *inputs):
+        try:
+            validate.timestep(t)
+            validate.seed(seed)
+        except gr.Error:
+            return tuple(gr.skip() for _ in refresh.outputs)
+        return refresh.fn(image, t, seed, *inputs)
+    return run
+
+
 def wire(triggers: list, active_tab: gr.State, shared: list, refreshes: list[Refresh]) -> None:
     """Run the shown tab's refresh on each trigger; the other tabs' outputs are left as they are.
 
@@ -64,8 +79,8 @@ def wire(triggers: list, active_tab: gr.State, shared: list, refreshes: list[Ref
     t = shared[1]
     for refresh in refreshes:
         button = gr.Button(visible="hidden", elem_id=f"refresh-{refresh.tab}", elem_classes=["refresh-trigger"])
-        button.click(refresh.fn, shared + refresh.inputs, refresh.outputs, api_name=False, preprocess=False,
-                     show_progress="hidden", trigger_mode="always_last")
+        button.click(quiet_on_bad_inputs(refresh), shared + refresh.inputs, refresh.outputs, api_name=False,
+                     preprocess=False, show_progress="hidden", trigger_mode="always_last")
     every_tab = [refresh.tab for refresh in refreshes]
     dragged = [refresh.tab for refresh in refreshes if refresh.follows_drag]
     released = [tab for tab in every_tab if tab not in dragged]
