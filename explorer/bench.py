@@ -426,13 +426,17 @@ def drag_t(page, start: float, end: float, seconds: float) -> dict:
     return page.evaluate(DRAG_IN_PAGE, [start, end, seconds])
 
 
-def open_denoising(page, url: str, timeout_ms: float = 120_000, strip: bool = True) -> None:
-    """Load the app, open the Denoising lab and wait for its view and (`strip`) its strip of frames for dragging."""
+def open_denoising(page, url: str, timeout_ms: float = 120_000) -> None:
+    """Load the app, open the Denoising lab and wait for its view and its strip of frames for dragging."""
     page.goto(url)
+    show_denoising(page, timeout_ms)
+    wait_for_strip(page, timeout_ms)
+
+
+def show_denoising(page, timeout_ms: float = 120_000) -> None:
+    """On a loaded page: open the Denoising lab and wait for its view."""
     page.click("#tab-denoising-button")
     page.wait_for_selector("#denoise-view .sbs[data-t]", timeout=timeout_ms)
-    if strip:
-        wait_for_strip(page, timeout_ms)
 
 
 def wait_for_strip(page, timeout_ms: float = 120_000) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.bench import open_denoising, wait_for_exact, wait_for_strip
+from explorer.bench import show_denoising, wait_for_exact, wait_for_strip
+from tests import browser
 from tests.server import api_client
 from tests.test_scrub import view_parts
 
@@ -22,12 +23,8 @@ VIEWPORT = {"width": 1400, "height": 1000}
 def open_lab(pages, app_url):
     """The Denoising lab open in a fresh session (its view shown: only dragging waits for the strip of frames).
     Returns (page, JavaScript errors)."""
-    page = pages.new_page()
-    page.set_viewport_size(VIEWPORT)
-    page.set_default_timeout(TIMEOUT_MS)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    open_denoising(page, app_url, timeout_ms=TIMEOUT_MS, strip=False)
+    _, page, errors = browser.open_page(pages, app_url, VIEWPORT, TIMEOUT_MS)  # closing the page is all it needs
+    show_denoising(page, TIMEOUT_MS)
     return page, errors
 
 
