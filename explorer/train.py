@@ -1,4 +1,7 @@
-"""Train a noise predictor: `python -m explorer.train --model unet|naive`.
+"""Train a noise predictor: `python -m explorer.train --model unet|naive` (or `--variant NAME` of the study).
+
+Writes into --out (default out/weights, outside the repository's tracked files); writing over the
+shipped weights in weights/ needs --overwrite-shipped.
 
 ε-prediction with the DDPM loss ‖ε - ε_θ(x_t, t)‖², t uniform. AdamW with linear
 warm-up; EMA weights for the U-Net; bf16 autocast + channels_last (fp32 master
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import platform
 import time
 from pathlib import Path
@@ -22,15 +26,22 @@ from explorer import weights
 from explorer.data import HELD_OUT_PERCENT, ImageFolder
 from explorer.diffusion import Diffusion
 from explorer.naive import NaiveCNN
+from explorer.study import variants
 from explorer.unet import UNet, UNetConfig
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=["unet", "naive"], required=True)
+    kind = parser.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--model", choices=["unet", "naive"], help="one of the shipped models' architectures")
+    kind.add_argument("--variant", choices=sorted(variants.VARIANTS),
+                      help="a variant of the study of architectures (explorer.study), at --image-size")
     parser.add_argument("--name", help="output name in --out (default: the model kind)")
     parser.add_argument("--data", type=Path, default=Path("data/emoji"), help="any folder of images")
-    parser.add_argument("--out", type=Path, default=Path("weights"))
+    parser.add_argument("--out", type=Path, default=Path("out/weights"),
+                        help="folder for the weights (default out/weights; the shipped ones in weights/ are kept)")
+    parser.add_argument("--overwrite-shipped", action="store_true",
+                        help="allow --out to be the shipped weights/ folder and replace a model there")
     parser.add_argument("--checkpoint-dir", type=Path, default=Path("checkpoints"))
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint of --name")
     parser.add_argument("--steps", type=int, default=20000, help="total optimiser steps")
@@ -38,8 +49,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                        help="learning rate after the linear warm-up: constant, or a cosine decay to 0 at --steps")
     parser.add_argument("--weight-decay", type=float, default=0.0)
-    parser.add_argument("--ema-decay", type=float, default=0.999)
+    parser.add_argument("--ema-decay", type=float, default=0.999, help="U-Net and study variants; 0: no EMA")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--base-channels", type=int, default=32)
     parser.add_argument("--channel-mults", type=str, default="1,2,2,4")
@@ -48,7 +61,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--hidden-dim", type=int, default=64, help="naive CNN width")
     parser.add_argument("--eval-every", type=int, default=500, help="steps between held-out evaluations")
-    parser.add_argument("--patience", type=int, default=6, help="naive: evaluations without improvement before stopping")
+    parser.add_argument("--patience", type=int, default=6,
+                        help="naive: evaluations without improvement before stopping (0: never stop early)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -72,6 +87,8 @@ def cpu_has_amx() -> bool:
 
 
 def build(args) -> nn.Module:
+    if args.variant:
+        return variants.build(args.variant, args.image_size)
     if args.model == "naive":
         return NaiveCNN(hidden_dim=args.hidden_dim)
     return UNet(UNetConfig(image_size=args.image_size, base_channels=args.base_channels,
@@ -112,9 +129,36 @@ class HeldOutLoss:
         return total / len(self.x0)
 
 
+def learning_rate(args, step: int) -> float:
+    """The learning rate of optimiser step `step` (0-based): linear warm-up, then constant or cosine to 0."""
+    warm = min(1.0, (step + 1) / max(1, args.warmup))
+    if args.schedule == "cosine" and step >= args.warmup:
+        progress = (step - args.warmup) / max(1, args.steps - args.warmup)
+        return args.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return args.lr * warm
+
+
+def check_out_folder(args) -> None:
+    """Refuse to write over the shipped weights unless asked to: metrics.json and the app describe them."""
+    if args.overwrite_shipped:
+        return
+    shipped = weights.DEFAULT_DIR.resolve()
+    if args.out.resolve() == shipped:
+        raise SystemExit(f"--out {args.out} is the shipped weights folder: training there would replace the "
+                         "models the app and weights/metrics.json describe. Choose another --out (default "
+                         "out/weights), or pass --overwrite-shipped and re-run `python -m explorer.evaluate`.")
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
-    name = args.name or args.model
+    check_out_folder(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    name = args.name or args.variant or args.model
+    # The shipped models keep their rules (EMA for the U-Net, early stopping for the naive CNN);
+    # a study variant follows the study's protocol: the flags given, the same for every variant.
+    use_ema = args.ema_decay > 0 and (args.variant is not None or args.model == "unet")
+    stops_early = args.patience > 0 and args.model == "naive"
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     torch.manual_seed(args.seed)
@@ -127,7 +171,7 @@ def main(argv=None) -> None:
     heldout_data = ImageFolder(args.data, "heldout", args.image_size)
     diffusion = Diffusion()
     model = build(args).to(device).to(memory_format=torch.channels_last)
-    ema = copy.deepcopy(model).eval().requires_grad_(False) if args.model == "unet" else None
+    ema = copy.deepcopy(model).eval().requires_grad_(False) if use_ema else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     generator = torch.Generator().manual_seed(args.seed)  # batches and timesteps
     noise_generator = torch.Generator(device).manual_seed(args.seed + 1)  # noise, drawn where the model runs
@@ -161,7 +205,7 @@ def main(argv=None) -> None:
 
     def export() -> None:
         final = ema if ema is not None else model
-        if args.model == "naive" and state["best_state"] is not None:
+        if stops_early and state["best_state"] is not None:
             final = build(args)
             final.load_state_dict(state["best_state"])
         weights.save(final, args.out, name, dtype=getattr(torch, args.weights_dtype), metadata=dict(
@@ -169,7 +213,9 @@ def main(argv=None) -> None:
                       split=f"sha256 of the file name without skin-tone code points, {HELD_OUT_PERCENT}% held out",
                       augmentation="horizontal flips"),
             training=dict(steps=state["step"], images_seen=state["images_seen"], batch_size=args.batch_size,
-                          lr=args.lr, warmup=args.warmup, ema_decay=args.ema_decay if ema is not None else None,
+                          image_size=args.image_size, variant=args.variant,
+                          lr=args.lr, warmup=args.warmup, schedule=args.schedule,
+                          ema_decay=args.ema_decay if ema is not None else None,
                           bf16=use_bf16, seed=args.seed, wall_time_s=round(state["wall_time_s"], 1),
                           device=torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
                           torch=torch.__version__, stopped_early=state.get("stopped_early", False)),
@@ -190,7 +236,7 @@ def main(argv=None) -> None:
         t = torch.randint(diffusion.num_timesteps, (args.batch_size,), generator=generator).to(device)
         noise = torch.randn(x0.shape, generator=noise_generator, device=device).contiguous(memory_format=torch.channels_last)
         for group in optimizer.param_groups:
-            group["lr"] = args.lr * min(1.0, (state["step"] + 1) / max(1, args.warmup))
+            group["lr"] = learning_rate(args, state["step"])
         with autocast():
             loss = diffusion_loss(model, diffusion, x0, t, noise)
         optimizer.zero_grad(set_to_none=True)
@@ -219,11 +265,11 @@ def main(argv=None) -> None:
             tqdm.write(f"step {state['step']}: train {state['curve'][-1]['train_loss']:.4f}  held-out {held:.4f}")
             if held < state["best_heldout"] - 1e-5:
                 state["best_heldout"], state["evals_without_improvement"] = held, 0
-                if args.model == "naive":
+                if stops_early:
                     state["best_state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             else:
                 state["evals_without_improvement"] += 1
-            if args.model == "naive" and state["evals_without_improvement"] >= args.patience:
+            if stops_early and state["evals_without_improvement"] >= args.patience:
                 tqdm.write(f"held-out loss has not improved for {args.patience} evaluations: stopping")
                 state["stopped_early"] = True
                 break

@@ -28,6 +28,8 @@ from torch import nn
 
 from explorer.probe import Probe
 
+SKIP_MODES = ("concat", "add", "none")
+
 
 @dataclass
 class UNetConfig:
@@ -40,8 +42,14 @@ class UNetConfig:
     num_heads: int = 4
     dropout: float = 0.1
     num_groups: int = 8
+    # The variants the study of architectures trains (explorer/study); the shipped U-Net uses the defaults.
+    skip: str = "concat"  # concat | add | none: how a decoder level receives its encoder level's output
+    time_conditioning: bool = True  # False: no time embedding, the network is never told t
+    mid_attention: bool = True  # False: the bottleneck has no self-attention
 
     def __post_init__(self) -> None:
+        if self.skip not in SKIP_MODES:
+            raise ValueError(f"skip must be one of {', '.join(SKIP_MODES)}, not {self.skip!r}")
         self.channel_mults = tuple(int(m) for m in self.channel_mults)
         self.attention_resolutions = tuple(int(r) for r in self.attention_resolutions)
         factor = 2 ** len(self.channel_mults)
@@ -63,7 +71,8 @@ class UNetConfig:
 
     @property
     def time_emb_dim(self) -> int:
-        return 4 * self.base_channels
+        """Width of the time embedding; 0 when the network is not told t."""
+        return 4 * self.base_channels if self.time_conditioning else 0
 
     def level_channels(self, level: int) -> int:
         """Channels of encoder/decoder level `level` (1-based)."""
@@ -112,18 +121,20 @@ class ResBlock(nn.Module):
         super().__init__()
         self.norm1 = nn.GroupNorm(num_groups, in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-        self.time_proj = nn.Linear(time_emb_dim, out_channels)
+        self.time_proj = nn.Linear(time_emb_dim, out_channels) if time_emb_dim else None
         self.norm2 = nn.GroupNorm(num_groups, out_channels)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.residual = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
 
-    def forward(self, x: torch.Tensor, time_emb: torch.Tensor, name: str = "", probe: Probe | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, time_emb: torch.Tensor | None, name: str = "",
+                probe: Probe | None = None) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))  # (B, C_out, H, W)
-        shift = self.time_proj(F.silu(time_emb))  # (B, C_out): how t moves this block's features
-        if probe is not None and probe.wants_time(name):
-            probe.keep_time(name, shift, h)
-        h = h + shift[:, :, None, None]  # (B, C_out, 1, 1) broadcast over H, W
+        if self.time_proj is not None:
+            shift = self.time_proj(F.silu(time_emb))  # (B, C_out): how t moves this block's features
+            if probe is not None and probe.wants_time(name):
+                probe.keep_time(name, shift, h)
+            h = h + shift[:, :, None, None]  # (B, C_out, 1, 1) broadcast over H, W
         h = self.conv2(self.dropout(F.silu(self.norm2(h))))
         return self.residual(x) + h
 
@@ -173,9 +184,9 @@ class Downsample(nn.Module):
 class Upsample(nn.Module):
     """Nearest-neighbour ×2 then a 3×3 convolution (no checkerboard artefacts of transposed convs)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, out_channels: int | None = None):
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv = nn.Conv2d(channels, out_channels or channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))  # (B, C, 2H, 2W)
@@ -223,7 +234,7 @@ class UNet(nn.Module):
         super().__init__()
         self.config = config = config or UNetConfig()
         levels = config.num_levels
-        self.time_mlp = TimeEmbedding(config.base_channels, config.time_emb_dim)
+        self.time_mlp = TimeEmbedding(config.base_channels, config.time_emb_dim) if config.time_conditioning else None
         self.in_conv = nn.Conv2d(config.in_channels, config.base_channels, 3, padding=1)
 
         self.encoder = nn.ModuleList()
@@ -238,7 +249,7 @@ class UNet(nn.Module):
 
         self.mid_res1 = ResBlock(channels, channels, config.time_emb_dim, config.dropout, config.num_groups)
         # The bottleneck always attends: at the lowest resolution global context is cheapest.
-        self.mid_attn = SelfAttention(channels, config.num_heads, config.num_groups)
+        self.mid_attn = SelfAttention(channels, config.num_heads, config.num_groups) if config.mid_attention else None
         self.mid_res2 = ResBlock(channels, channels, config.time_emb_dim, config.dropout, config.num_groups)
 
         self.upsamples = nn.ModuleList()
@@ -246,8 +257,12 @@ class UNet(nn.Module):
         for level in range(levels, 0, -1):
             skip_channels = config.level_channels(level)
             attention = config.level_resolution(level) in config.attention_resolutions
-            self.upsamples.append(Upsample(channels))
-            self.decoder.append(Level(channels + skip_channels, skip_channels, config, attention))
+            if config.skip == "concat":  # the decoder sees the upsampled features and the skip side by side
+                self.upsamples.append(Upsample(channels))
+                self.decoder.append(Level(channels + skip_channels, skip_channels, config, attention))
+            else:  # "add" sums them, so the upsampling conv maps to the skip's width; "none" has no skip
+                self.upsamples.append(Upsample(channels, skip_channels))
+                self.decoder.append(Level(skip_channels, skip_channels, config, attention))
             channels = skip_channels
 
         self.out_norm = nn.GroupNorm(config.num_groups, channels)
@@ -261,7 +276,7 @@ class UNet(nn.Module):
                              f"1 … {self.config.num_levels}")
         if probe.timestep is not None:
             t = torch.full_like(t, probe.timestep)
-        time_emb = probe.keep("time_mlp", self.time_mlp(t))  # (B, time_emb_dim)
+        time_emb = probe.keep("time_mlp", self.time_mlp(t)) if self.time_mlp is not None else None  # (B, time_emb_dim)
 
         h = probe.keep("in_conv", self.in_conv(x))  # (B, base, H, W)
         skips = []
@@ -275,7 +290,8 @@ class UNet(nn.Module):
                 h = probe.keep(name, h)
         else:
             h = probe.keep("mid.res1", self.mid_res1(h, time_emb, "mid.res1", probe))
-            h = probe.keep("mid.attn", self.mid_attn(h, probe.attention, "mid.attn", probe))
+            if self.mid_attn is not None:
+                h = probe.keep("mid.attn", self.mid_attn(h, probe.attention, "mid.attn", probe))
             h = probe.keep("mid.res2", self.mid_res2(h, time_emb, "mid.res2", probe))
 
         for index, up, level in zip(range(self.config.num_levels, 0, -1), self.upsamples, self.decoder):
@@ -283,8 +299,12 @@ class UNet(nn.Module):
             skip = skips.pop()
             if index in probe.zero_skips:
                 skip = torch.zeros_like(skip)
-            skip = probe.keep(f"skip{index}", probe.concat_half(index, "skip", skip))
-            h = torch.cat([h, skip], dim=1)  # (B, C_up + C_skip, H_level, W_level)
+            if self.config.skip != "none":
+                skip = probe.keep(f"skip{index}", probe.concat_half(index, "skip", skip))
+            if self.config.skip == "concat":
+                h = torch.cat([h, skip], dim=1)  # (B, C_up + C_skip, H_level, W_level)
+            elif self.config.skip == "add":
+                h = h + skip  # (B, C_skip, H_level, W_level)
             h = level(h, time_emb, f"dec{index}", probe)
 
         return probe.keep("out", self.out_conv(F.silu(self.out_norm(h))))  # (B, 3, H, W)
@@ -292,16 +312,19 @@ class UNet(nn.Module):
     def blocks(self) -> list[BlockInfo]:
         """Every named block, in the order the forward pass runs them."""
         config = self.config
-        out = [BlockInfo("time_mlp", "time", module=self.time_mlp), BlockInfo("in_conv", "in", module=self.in_conv)]
+        out = [BlockInfo("time_mlp", "time", module=self.time_mlp)] if self.time_mlp is not None else []
+        out.append(BlockInfo("in_conv", "in", module=self.in_conv))
         for index, (level, down) in enumerate(zip(self.encoder, self.downsamples), start=1):
             out += _level_blocks(f"enc{index}", index, "encoder", level)
             out.append(BlockInfo(f"enc{index}.down", "down", index, "encoder", down))
         out.append(BlockInfo("mid.res1", "res", None, "bottleneck", self.mid_res1))
-        out.append(BlockInfo("mid.attn", "attn", None, "bottleneck", self.mid_attn))
+        if self.mid_attn is not None:
+            out.append(BlockInfo("mid.attn", "attn", None, "bottleneck", self.mid_attn))
         out.append(BlockInfo("mid.res2", "res", None, "bottleneck", self.mid_res2))
         for index, up, level in zip(range(config.num_levels, 0, -1), self.upsamples, self.decoder):
             out.append(BlockInfo(f"dec{index}.up", "up", index, "decoder", up))
-            out.append(BlockInfo(f"skip{index}", "skip", index, "decoder"))
+            if config.skip != "none":
+                out.append(BlockInfo(f"skip{index}", "skip", index, "decoder"))
             out += _level_blocks(f"dec{index}", index, "decoder", level)
         out.append(BlockInfo("out", "out", module=self.out_conv))
         return out

@@ -11,6 +11,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from explorer.naive import NaiveCNN
+from explorer.singlescale import SingleScaleCNN, SingleScaleConfig
 from explorer.unet import UNet, UNetConfig
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -30,19 +31,26 @@ def sha256_of(path: Path) -> str:
 
 
 def build_model(kind: str, config: dict) -> nn.Module:
-    """A fresh model of `kind` ("unet" or "naive") from its saved config."""
+    """A fresh model of `kind` ("unet", "naive" or "single_scale") from its saved config."""
     if kind == "unet":
         return UNet(UNetConfig(**config))
     if kind == "naive":
         return NaiveCNN(**config)
-    raise WeightsError(f"unknown model kind {kind!r}: expected 'unet' or 'naive'")
+    if kind == "single_scale":
+        return SingleScaleCNN(SingleScaleConfig(**config))
+    raise WeightsError(f"unknown model kind {kind!r}: expected 'unet', 'naive' or 'single_scale'")
 
 
 def model_config(model: nn.Module) -> tuple[str, dict]:
     if isinstance(model, UNet):
         return "unet", model.config.to_dict()
     if isinstance(model, NaiveCNN):
-        return "naive", {"in_channels": model.in_channels, "hidden_dim": model.hidden_dim}
+        config = {"in_channels": model.in_channels, "hidden_dim": model.hidden_dim}
+        if model.time_conditioning:  # the shipped naive CNN's file keeps its original two keys
+            config["time_conditioning"] = True
+        return "naive", config
+    if isinstance(model, SingleScaleCNN):
+        return "single_scale", model.config.to_dict()
     raise TypeError(f"cannot save a {type(model).__name__}")
 
 
