@@ -29,6 +29,7 @@ from explorer import weights
 from explorer.analysis import concat as concat_analysis
 from explorer.analysis import timecond
 from explorer.analysis.denoise import make_noise, predict, predict_blur
+from explorer.analysis.metrics import eps_mse, psnr
 from explorer.analysis.gradients import FRESH_SEED, gradient_norms
 from explorer.analysis.metrics import BLUR_SIGMAS
 from explorer.data import ImageFolder, is_held_out
@@ -68,6 +69,27 @@ class _Mean:
 
 
 @torch.no_grad()
+def scores_per_image(model: nn.Module, x0: torch.Tensor, diffusion: Diffusion, seed: int,
+                     timesteps: tuple[int, ...] = TIMESTEPS, batch_size: int = BATCH_SIZE) -> dict[str, torch.Tensor]:
+    """Each image's ε-MSE and x̂_0 PSNR at each t: {"eps_mse": (T, N), "psnr": (T, N)}.
+
+    model: a noise predictor in eval mode. x0: (N, 3, H, W) in [-1, 1]; image i is noised with
+    fixed_noise's ε_i at every t, as `evaluate` and the study do.
+    """
+    eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)  # (N, 3, H, W)
+    out = {"eps_mse": torch.empty(len(timesteps), len(x0)), "psnr": torch.empty(len(timesteps), len(x0))}
+    for row, t in enumerate(timesteps):
+        for start in range(0, len(x0), batch_size):
+            x0_batch, eps_batch = x0[start:start + batch_size], eps[start:start + batch_size]
+            t_batch = torch.full((len(x0_batch),), t, dtype=torch.long)
+            x_t = diffusion.q_sample(x0_batch, t_batch, eps_batch)
+            eps_hat = model(x_t, t_batch)
+            out["eps_mse"][row, start:start + len(x0_batch)] = eps_mse(eps_hat, eps_batch)
+            out["psnr"][row, start:start + len(x0_batch)] = psnr(diffusion.predict_x0(x_t, t_batch, eps_hat), x0_batch)
+    return out
+
+
+@torch.no_grad()
 def evaluate(models: dict[str, nn.Module], x0: torch.Tensor, diffusion: Diffusion, seed: int,
              timesteps: tuple[int, ...] = TIMESTEPS, batch_size: int = BATCH_SIZE) -> dict:
     """ε-MSE and x̂_0 PSNR (means over images) per t for each model and the blur baseline.
@@ -77,26 +99,21 @@ def evaluate(models: dict[str, nn.Module], x0: torch.Tensor, diffusion: Diffusio
     "blur" also "sigma", the chosen blur width per t.
     """
     eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)  # (N, 3, H, W)
-    results = {name: {"eps_mse": [], "psnr": []} for name in models}
+    results = {}
+    for name, model in models.items():
+        scores = scores_per_image(model, x0, diffusion, seed, timesteps, batch_size)
+        results[name] = {key: [float(value) for value in scores[key].double().mean(1)] for key in ("eps_mse", "psnr")}
     results["blur"] = {"eps_mse": [], "psnr": [], "sigma": []}
     for t in timesteps:
-        model_means = {name: (_Mean(), _Mean()) for name in models}
         blur_means = {sigma: (_Mean(), _Mean()) for sigma in BLUR_SIGMAS}
         for start in range(0, len(x0), batch_size):
             x0_batch, eps_batch = x0[start:start + batch_size], eps[start:start + batch_size]
             count = len(x0_batch)
             x_t = diffusion.q_sample(x0_batch, torch.full((count,), t, dtype=torch.long), eps_batch)
-            for name, model in models.items():
-                prediction = predict(model, diffusion, x_t, t, x0_batch, eps_batch)
-                model_means[name][0].add(prediction.eps_mse, count)
-                model_means[name][1].add(prediction.psnr, count)
             for sigma in BLUR_SIGMAS:
                 prediction = predict_blur(diffusion, x_t, t, x0_batch, eps_batch, sigma)
                 blur_means[sigma][0].add(prediction.eps_mse, count)
                 blur_means[sigma][1].add(prediction.psnr, count)
-        for name, (mse, psnr) in model_means.items():
-            results[name]["eps_mse"].append(mse.value)
-            results[name]["psnr"].append(psnr.value)
         best_sigma = max(BLUR_SIGMAS, key=lambda sigma: blur_means[sigma][1].value)
         results["blur"]["eps_mse"].append(blur_means[best_sigma][0].value)
         results["blur"]["psnr"].append(blur_means[best_sigma][1].value)

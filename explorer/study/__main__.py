@@ -26,6 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, help="override the protocol's steps (for a quick trial; all runs alike)")
     parser.add_argument("--resolution", type=int, help="override the protocol's resolution (e.g. 64 on a GPU)")
     parser.add_argument("--threads", type=int, help="CPU threads per run (default 1)")
+    parser.add_argument("--seeds", type=int, help="at most this many seeds per variant (a quick trial)")
+    parser.add_argument("--images", type=int, help="evaluate: only the first N held-out images (a quick trial)")
     parser.add_argument("--readme", type=Path, help="model card to update (default weights/README.md; "
                                                     "'-' for none)")
     return parser.parse_args(argv)
@@ -46,10 +48,10 @@ def main(argv=None) -> None:
     protocol = protocol_from(args)
     if args.command == "train":
         args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        runner.train_all(args.variants, protocol, args.out, args.checkpoint_dir, args.data, args.jobs)
+        runner.train_all(args.variants, protocol, args.out, args.checkpoint_dir, args.data, args.jobs, args.seeds)
     else:
         readme = None if args.readme == Path("-") else (args.readme or args.out.parent / "README.md")
-        report.evaluate_study(args.variants, protocol, args.out, readme)
+        report.evaluate_study(args.variants, protocol, args.out, readme, args.images, args.seeds)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from explorer.analysis import receptive_field
+from explorer.singlescale import SingleScaleCNN
 from explorer.unet import SelfAttention
 
 
@@ -44,3 +46,15 @@ def macs(model: nn.Module, resolution: int, in_channels: int = 3) -> int:
         for hook in hooks:
             hook.remove()
     return total
+
+
+def window(model: nn.Module, resolution: int) -> int:
+    """Width in pixels of the convolutional window of one output pixel (unclipped: it can exceed the image).
+
+    Self-attention and GroupNorm statistics reach every pixel besides; the table says which variants have them.
+    """
+    if isinstance(model, SingleScaleCNN):
+        return model.config.window
+    fields = receptive_field.theoretical(model, resolution)
+    last = model.blocks()[-1].name  # "out" for the U-Net, "layer5" for the naive CNN
+    return int(fields[last].size)

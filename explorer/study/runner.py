@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from explorer import train
 from explorer.study.protocol import Protocol, run_name
 from explorer.study.variants import VARIANTS
 
@@ -21,10 +22,10 @@ class BudgetError(ValueError):
     """Runs that did not follow the same protocol: they cannot be compared."""
 
 
-def planned_runs(names: list[str]) -> list[tuple[str, int]]:
-    """(variant, seed) pairs, every variant's first seed before any second seed."""
-    most = max(VARIANTS[name].seeds for name in names)
-    return [(name, seed) for seed in range(most) for name in names if seed < VARIANTS[name].seeds]
+def planned_runs(names: list[str], max_seeds: int | None = None) -> list[tuple[str, int]]:
+    """(variant, seed) pairs, every variant's first seed before any second seed (at most max_seeds each)."""
+    seeds = {name: min(VARIANTS[name].seeds, max_seeds or VARIANTS[name].seeds) for name in names}
+    return [(name, seed) for seed in range(max(seeds.values())) for name in names if seed < seeds[name]]
 
 
 def finished(out: Path, variant: str, seed: int, protocol: Protocol) -> bool:
@@ -52,10 +53,18 @@ def check_budget(metadata: dict[str, dict], protocol: Protocol) -> None:
                               "retrain it with `python -m explorer.study train`")
 
 
-def train_all(names: list[str], protocol: Protocol, out: Path, checkpoints: Path, data: Path, jobs: int) -> None:
-    """Train the runs of `names` that are not finished, `jobs` subprocesses at a time."""
-    todo = [(name, seed) for name, seed in planned_runs(names) if not finished(out, name, seed, protocol)]
-    print(f"{len(todo)} runs to train ({len(planned_runs(names)) - len(todo)} already finished)", flush=True)
+def train_all(names: list[str], protocol: Protocol, out: Path, checkpoints: Path, data: Path, jobs: int,
+              max_seeds: int | None = None) -> None:
+    """Train the runs of `names` that are not finished, `jobs` subprocesses at a time (jobs=1: in this process)."""
+    runs = planned_runs(names, max_seeds)
+    todo = [(name, seed) for name, seed in runs if not finished(out, name, seed, protocol)]
+    print(f"{len(todo)} runs to train ({len(runs) - len(todo)} already finished)", flush=True)
+    if jobs == 1:
+        for variant, seed in todo:
+            args = protocol.train_args(variant, seed, out, checkpoints, data)
+            resume = ["--resume"] if (checkpoints / f"{run_name(variant, seed)}.pt").exists() else []
+            train.main(args + resume)
+        return
     environment = dict(os.environ, TQDM_DISABLE="1", OMP_NUM_THREADS=str(protocol.threads))
     running: list[tuple[subprocess.Popen, str, float]] = []
     failed = []

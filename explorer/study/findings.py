@@ -1,0 +1,140 @@
+"""What the study says about each of the lesson's architecture claims: one verdict per claim, computed here.
+
+A claim compares two trained variants that differ in the one choice the lesson names. The score is
+the held-out ε-MSE averaged over the table's timesteps (lower is better), per training seed. The
+verdict is "holds" when every seed of the variant the lesson prefers beats every seed of the other,
+"contradicted" when every seed of the other wins, and "within the seed spread" otherwise: at this
+budget the study cannot tell them apart. The app, the Lesson and the model card print these, never
+their own copy.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from explorer.explanations import ratio_text
+from explorer.study.results import StudyResults
+
+HOLDS = "holds"
+CONTRADICTED = "contradicted"
+UNCLEAR = "within the seed spread"
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    lesson: str  # the lesson's claim, in our words
+    without: str  # the variant without the choice
+    with_: str  # the variant with it (the lesson says: better)
+
+
+CLAIMS = (
+    Claim("simple-cnn", "A simple CNN is not enough to denoise.", "naive", "unet"),
+    Claim("needs-t", "The network needs to be told t.", "unet-notime", "unet"),
+    Claim("t-alone", "Telling t to the simple CNN does not fix it by itself.", "naive-t", "unet"),
+    Claim("gradient-highways", "Residual connections (gradient highways) let a deep network train.",
+          "deep-plain", "deep-residual"),
+    Claim("many-scales", "Many scales beat one scale, even with a window as wide as the image.", "dilated", "unet"),
+    Claim("skips", "Skip connections carry back the detail that the way down loses.", "unet-noskip", "unet"),
+    Claim("concat", "Skips concatenated, not added.", "unet-add", "unet"),
+    Claim("attention", "Self-attention in the bottleneck and at 8×8 helps.", "unet-noattn", "unet"),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    claim: Claim
+    verdict: str
+    without_seeds: tuple[float, ...]  # score of each seed of the variant without the choice
+    with_seeds: tuple[float, ...]
+
+    @property
+    def without_mean(self) -> float:
+        return sum(self.without_seeds) / len(self.without_seeds)
+
+    @property
+    def with_mean(self) -> float:
+        return sum(self.with_seeds) / len(self.with_seeds)
+
+    @property
+    def ratio(self) -> float:
+        """How many times the error of the variant without the choice is that of the one with it."""
+        return self.without_mean / self.with_mean
+
+    def sentence(self) -> str:
+        """The finding in one sentence, numbers included (held-out averages over images, mean of seeds)."""
+        c = self.claim
+        numbers = (f"held-out ε-MSE averaged over t: {c.without} {self.without_mean:.4f} "
+                   f"({len(self.without_seeds)} seeds), {c.with_} {self.with_mean:.4f} ({len(self.with_seeds)} seeds)")
+        if self.verdict == HOLDS:
+            return f"Holds when both are trained: {c.without} errs {ratio_text(self.ratio)} as much as {c.with_} ({numbers})."
+        if self.verdict == CONTRADICTED:
+            return (f"Contradicted when both are trained: {c.without} does better than {c.with_}, "
+                    f"{ratio_text(1 / self.ratio)} less error ({numbers}).")
+        return (f"Not shown when both are trained: the difference is within what changing the training seed "
+                f"changes ({numbers}).")
+
+    def to_dict(self) -> dict:
+        return {"claim": asdict(self.claim), "verdict": self.verdict, "without_seeds": list(self.without_seeds),
+                "with_seeds": list(self.with_seeds), "ratio": self.ratio, "sentence": self.sentence()}
+
+
+def score(results: StudyResults, name: str) -> tuple[float, ...]:
+    """Per seed: the held-out ε-MSE averaged over the study's timesteps."""
+    per_t = [results.per_seed(name, "eps_mse", t) for t in results.timesteps]  # (T, S)
+    return tuple(sum(column) / len(column) for column in zip(*per_t))
+
+
+def verdict(without: tuple[float, ...], with_: tuple[float, ...]) -> str:
+    if max(with_) < min(without):
+        return HOLDS
+    if max(without) < min(with_):
+        return CONTRADICTED
+    return UNCLEAR
+
+
+def verdicts(results: StudyResults) -> list[Finding]:
+    """A finding for every claim whose two variants the study trained."""
+    out = []
+    for claim in CLAIMS:
+        if claim.without in results.variants and claim.with_ in results.variants:
+            without, with_ = score(results, claim.without), score(results, claim.with_)
+            out.append(Finding(claim, verdict(without, with_), without, with_))
+    return out
+
+
+def finding(results: StudyResults, claim_id: str) -> Finding | None:
+    return next((f for f in verdicts(results) if f.claim.id == claim_id), None)
+
+
+def model_card_markdown(results: StudyResults) -> str:
+    """The model card's section: protocol, the table at t = 250 and averaged, and the verdicts."""
+    protocol = results.data["protocol"]
+    lines = [
+        f"Every variant below was trained by one protocol (`python -m explorer.study train`): the shipped training "
+        f"split at {results.resolution}×{results.resolution}, AdamW, learning rate {protocol['lr']} with "
+        f"{protocol['warmup']} warm-up steps then a cosine decay, batch {protocol['batch_size']}, "
+        f"{protocol['images_seen']:,} images seen, the app's noise schedule, no early stopping and no selection "
+        f"(the last weights are scored), on {results.data['trained_on']['device']} with "
+        f"{protocol['threads']} thread per run. Scored on the {results.data['heldout_images']} clean held-out "
+        f"images by `python -m explorer.study evaluate`; ± is a 95 % interval over images.",
+        "",
+        "| variant | parameters | multiply-adds | window (px) | ε-MSE t=250 | x̂₀ PSNR t=250 | ε-MSE over t, per seed |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name in results.variants:
+        entry = results.variant(name)
+        low, high = results.interval(name, "eps_mse", 250)
+        p_low, p_high = results.interval(name, "psnr", 250)
+        seeds = ", ".join(f"{value:.4f}" for value in score(results, name))
+        lines.append(f"| `{name}` | {entry['params']:,} | {entry['macs'] / 1e6:.1f} M | {entry['window']} | "
+                     f"{results.mean(name, 'eps_mse', 250):.4f} ± {(high - low) / 2:.4f} | "
+                     f"{results.mean(name, 'psnr', 250):.2f} ± {(p_high - p_low) / 2:.2f} dB | {seeds} |")
+    for key, label in (("no_noise", "predict no noise"), ("shipped_unet", "shipped U-Net, 64×64")):
+        eps, psnr = results.reference(key, "eps_mse", 250), results.reference(key, "psnr", 250)
+        if eps is not None:
+            lines.append(f"| *{label}* | | | | {eps:.4f} | {psnr:.2f} dB | |")
+    lines += ["", "What the trained alternatives say about the lesson's claims (score: held-out ε-MSE averaged "
+                  "over the nine timesteps, lower is better):", ""]
+    for item in verdicts(results):
+        lines.append(f"- **{item.claim.lesson}** ({item.claim.without} vs {item.claim.with_}): {item.sentence()}")
+    return "\n".join(lines)
