@@ -28,6 +28,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "gradients, the frequency sweep) computed at once, all users together, in a lane of "
                              "their own beside the single-step requests, which never wait behind them "
                              f"(default {limits.LONG_JOBS})")
+    parser.add_argument("--behind-proxy", type=int, nargs="?", const=1, default=0, metavar="HOPS",
+                        help="the app is reached through HOPS trusted proxies (a Hugging Face Space: 1): the long "
+                             "lane is shared by the client address they write into X-Forwarded-For, not by the "
+                             "proxy's own address (default: not behind a proxy; the header is ignored)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per request (default: CPU cores / concurrency, at least 1)")
     parser.add_argument("--max-sessions", type=int, default=limits.MAX_SESSIONS,
@@ -62,7 +66,7 @@ def main() -> None:
     torch.set_num_threads(args.threads or threads_per_request(args.concurrency))
     demo = build_app(Context.load(args.weights))
     demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
-    limits.harden(demo, args.concurrency, args.long_jobs)
+    limits.harden(demo, args.concurrency, args.long_jobs, args.behind_proxy)
     demo.launch(server_name=args.host, server_port=args.port, **launch_options(),
                 **limits.launch_options(args.cache_mb * 2**20, args.max_sessions))
 

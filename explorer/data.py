@@ -17,6 +17,7 @@ import functools
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import tarfile
@@ -28,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
+
+from explorer.memory import give_back
 
 PACKAGE = "emoji-datasource-google"
 PACKAGE_VERSION = "16.0.0"
@@ -42,7 +45,19 @@ EXCLUDED_FILE = Path(__file__).resolve().parent.parent / "weights" / "heldout_ex
 NEAR_COPY_DISTANCE = 1.0
 MAX_PIXELS = 90_000_000       # what an image may claim in its header (a JPEG is decoded scaled down)
 DECODE_BUDGET = 160 * 2**20   # bytes one decode may allocate: a 40-megapixel RGB PNG, any JPEG photo
-LARGE_DECODE = 16 * 2**20     # decodes above this run one at a time
+LARGE_DECODE = 16 * 2**20     # decodes above this run one at a time, and give their memory back after
+# Formats taken, told apart by their content (Pillow's own identification), never by the file's name. HEIF
+# counts when a plugin (pillow-heif) registers it. The rest (JPEG 2000, ICO/CUR, PSD, TGA …) are refused by name:
+# JPEG 2000 took +720 MiB and seconds of CPU from a 3 KB file, an ICO decodes the largest image it holds
+# whatever its header says.
+ACCEPTED_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "WEBP", "TIFF", "BMP", "AVIF", "HEIF")
+ACCEPTED_TEXT = "PNG, JPEG, GIF, WebP, TIFF, BMP or AVIF"
+FORMAT_NAMES = {"JPEG2000": "JPEG 2000", "ICO": "ICO (icon)", "CUR": "CUR (cursor)", "ICNS": "ICNS (icon)",
+                "PSD": "Photoshop (PSD)", "EPS": "EPS", "TGA": "TGA", "PCX": "PCX", "DDS": "DDS", "QOI": "QOI"}
+# Bytes per pixel that a format's decoder allocates beyond Pillow's image (measured at 3000×3000 and 2000×2000:
+# WebP 16.7 and AVIF 10.7 bytes per pixel at the peak, where Pillow's RGB image is 4).
+DECODER_EXTRA = {"WEBP": 13, "AVIF": 7, "HEIF": 7}
+RLE_BMP_PIXELS = 1_000_000    # Pillow decodes RLE BMPs in Python, up to ~0.2 µs a pixel: 9000×9000 took 15 s
 
 
 class ImageError(ValueError):
@@ -173,13 +188,32 @@ def decode_cost(image: Image.Image, full_size: tuple[int, int] | None = None) ->
         cost += pixels * 4
     if _needs_rgba(image) or image.mode in ("RGBA", "LA"):
         cost += pixels * 4  # resize premultiplies alpha into a copy (RGBa, La)
-    if image.format == "JPEG" and image.info.get("progressive"):
+    cost += pixels * DECODER_EXTRA.get(image.format, 0)
+    if image.format in ("JPEG", "MPO") and image.info.get("progressive"):
         # libjpeg keeps every DCT coefficient (2 bytes) of a progressive JPEG at full resolution, even when
         # draft() scales the output: per component, 2 bytes per pixel times its share of the samples.
         full_width, full_height = full_size or image.size
         sampling = [layer[1] * layer[2] for layer in getattr(image, "layer", [])] or [1]  # (id, h, v, table)
         cost += 2 * full_width * full_height * sum(sampling) // max(sampling)
     return cost
+
+
+def _without_paths(text: str) -> str:
+    """An error's text without the absolute paths in it: messages reach the user, the server's folders do not."""
+    return re.sub(r"(?<![\w.:/])/(?:[^\s'\"/]+/)+[^\s'\"]*", "…", text)
+
+
+def _refused_format(source) -> str | None:
+    """The name of the format `source` holds when Pillow knows it but ACCEPTED_FORMATS does not (else None)."""
+    try:
+        if hasattr(source, "seek"):
+            source.seek(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(source) as image:  # the header only: nothing is decoded
+                return FORMAT_NAMES.get(image.format, image.format)
+    except Exception:  # noqa: BLE001 - not an image at all
+        return None
 
 
 def _open(source) -> Image.Image:
@@ -190,15 +224,20 @@ def _open(source) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(source)
+            Image.init()  # every plugin registered: the formats below must be known to Image.open
+            return Image.open(source, formats=[name for name in ACCEPTED_FORMATS if name in Image.OPEN])
     except FileNotFoundError:
-        raise ImageError(f"the file {source} does not exist") from None
+        raise ImageError("the file is no longer on the server: upload it again") from None
     except UnidentifiedImageError:
-        raise ImageError("this file is not an image that can be read (PNG, JPEG, WebP, GIF, BMP, TIFF)") from None
+        refused = _refused_format(source)
+        if refused:
+            raise ImageError(f"{refused} images are not accepted: save it as {ACCEPTED_TEXT}") from None
+        raise ImageError(f"this file is not an image that can be read ({ACCEPTED_TEXT})") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"this image is too large: at most {MAX_PIXELS // 1_000_000} megapixels") from None
     except OSError as error:
-        raise ImageError(f"this file could not be read as an image ({error})") from None
+        reason = error.strerror or _without_paths(str(error)) or type(error).__name__
+        raise ImageError(f"this file could not be read as an image ({reason})") from None
 
 
 def load_image(source, size: int = 64) -> Image.Image:
@@ -222,13 +261,17 @@ def load_image(source, size: int = 64) -> Image.Image:
         image.seek(0)  # animated images: the first frame
     except (AttributeError, EOFError):
         pass
+    if image.format == "BMP" and image.info.get("compression") in (1, 2) and width * height > RLE_BMP_PIXELS:
+        raise ImageError(f"this BMP is run-length compressed ({width}×{height}), which decodes slowly: at most "
+                         f"{RLE_BMP_PIXELS // 1_000_000} megapixel; save it as PNG")
     work = size * WORK_SCALE
-    if image.format == "JPEG" and min(width, height) >= 2 * work:
+    if image.format in ("JPEG", "MPO") and min(width, height) >= 2 * work:
         image.draft(image.mode, (work, work))  # decode at 1/2, 1/4 or 1/8 scale, still at least `work` wide
     cost = decode_cost(image, (width, height))
     if cost > DECODE_BUDGET:
         width, height = image.size
-        raise ImageError(f"this image is too large: decoding {width}×{height} pixels ({image.mode}) would take "
+        raise ImageError(f"this image is too large: decoding {width}×{height} pixels ({image.format} "
+                         f"{image.mode}) would take "
                          f"{cost / 2**20:.0f} MB, more than the {DECODE_BUDGET // 2**20} MB allowed; "
                          "save it smaller or as a JPEG")
     try:
@@ -248,7 +291,12 @@ def load_image(source, size: int = 64) -> Image.Image:
             image = image.transpose(EXIF_TRANSPOSE[orientation])
         rgb = composite_on_white(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise ImageError(f"this image is damaged or truncated and could not be decoded ({error})") from None
+        raise ImageError("this image is damaged or truncated and could not be decoded "
+                         f"({_without_paths(str(error))[:200]})") from None
+    finally:
+        if cost > LARGE_DECODE:
+            image = None
+            give_back()  # the freed pixels would stay in malloc's arena: the process kept its peak
     if rgb.size != (size, size):
         rgb = rgb.resize((size, size), Image.LANCZOS if rgb.width > size else Image.BICUBIC)
     return rgb

@@ -14,15 +14,17 @@ from typing import Callable
 import numpy as np
 import torch
 
-from explorer.analysis.spectrum import high_frequency_share
-from explorer.views import denoising, levels, receptive
+from explorer.analysis import numbers
+from explorer.analysis.numbers import HELD_OUT, THIS_IMAGE
+from explorer.emoji_names import image_label, on_image
+from explorer.views import claims, denoising, proofs, receptive
 from explorer.views.context import Context
 
 NOT_COMPUTED = "not computed yet"
 AGREES, DISAGREES, PARTLY = "agrees", "disagrees", "partly"
-REVERSE_STEPS = 50  # DDIM steps of the accumulation step: the Denoising lab's default
 PROOFS_TAB = "proofs"
 DENOISE_VIEW = "denoise-view"  # the Denoising lab's side-by-side view
+KNOCKED_COLUMN = "th.sbs-knocked"  # its knocked-out U-Net column's heading (explorer/views/denoising.py)
 
 # One line per word a learner may not know. Steps list the words they use.
 GLOSSARY = {
@@ -70,6 +72,7 @@ class Target:
     pixel: tuple[int, int] | None = None  # (y, x)
     knockouts: tuple[str, ...] = ()
     evidence: str = ""
+    focus: str = ""  # a CSS selector inside the evidence: the part the step speaks of, scrolled into view sideways
     press: str = ""
     ddim_steps: int | None = None  # the reverse process's step count, for a step that presses its button
 
@@ -93,31 +96,15 @@ class Step:
     target: Target
     measure: Callable[[Context], Measurement]
     words: tuple[str, ...] = ()  # glossary entries shown with the step
+    # More numbers for the same claim, each with its own source (a study of alternative architectures, say):
+    # shown after the step's own measurement, in order.
+    extras: tuple[Callable[[Context], Measurement], ...] = ()
 
 
-# --- formatting: every number in a step goes through these ----------------------------------------------------------
+# --- formatting: every number in a step goes through explorer/analysis/numbers.py ----------------------------------
 
-def times(ratio: float) -> str:
-    """A multiplier: ×2.3, ×66, ×4,392."""
-    if not math.isfinite(ratio):
-        return "×∞"
-    return f"×{ratio:,.0f}" if ratio >= 10 else f"×{ratio:.1f}"
-
-
-def mse(value: float) -> str:
-    return f"{value:.4g}"
-
-
-def db(value: float) -> str:
-    return f"{value:.1f} dB"
-
-
-def share(value: float) -> str:
-    return f"{value:.1%}"
-
-
-def ratio(value: float, base: float) -> float:
-    return value / base if base > 0 else math.inf
+times, mse, db, share, ratio, added = (numbers.times, numbers.mse, numbers.db, numbers.share, numbers.ratio,
+                                       numbers.added)
 
 
 # --- knock-outs as strings (the step targets and the URL use the same form) -----------------------------------------
@@ -203,12 +190,12 @@ def measure_task(ctx: Context, target: Target) -> Measurement:
               "naive_eps_mse": comparison.predictions["naive"].eps_mse}
     same = shape_in == shape_naive == shape_unet
     shape = "×".join(str(n) for n in shape_in)
-    text = (f"Measured on `{stem}` at t = {t}: x_t is {shape} (colours × height × width), and "
+    text = (f"Measured {on_image(stem)}, at t = {t}: x_t is {shape} (colours × height × width), and "
             + (f"both networks answer with ε̂ of exactly that shape: {count:,} noise values, one per pixel and "
                "colour." if same else
                f"the networks answer with {'×'.join(map(str, shape_naive))} and {'×'.join(map(str, shape_unet))}: "
                "not one value per input value.")
-            + f" Their ε-MSE on this image: U-Net {mse(values['unet_eps_mse'])}, naive CNN "
+            + f" Their ε-MSE ({THIS_IMAGE}): U-Net {mse(values['unet_eps_mse'])}, naive CNN "
               f"{mse(values['naive_eps_mse'])}.")
     return Measurement(text, values, AGREES if same else DISAGREES, "live: both models on this x_t")
 
@@ -236,7 +223,7 @@ def measure_window(ctx: Context, target: Target) -> Measurement:
     matches = naive.support == theory ** 2
     text = (f"The naive CNN stacks {len(convs)} convolutions of {kernel}×{kernel}, so its output pixel sees a "
             f"square of {theory}×{theory} pixels: {theory ** 2:,} of the image's {pixels:,} pixels "
-            f"({share(values['naive_share'])}). Measured at pixel (y={y}, x={x}) of `{stem}` at t = {t}: its "
+            f"({share(values['naive_share'])}). Measured at pixel (y={y}, x={x}) {on_image(stem)}, at t = {t}: its "
             f"gradient is nonzero on {naive.support:,} pixels, "
             + ("exactly that square." if matches else "which does not match the arithmetic.")
             + f" The U-Net's field covers {values['unet_theory']}×{values['unet_theory']}"
@@ -260,22 +247,19 @@ def measure_scales(ctx: Context, target: Target) -> Measurement:
     num_levels = ctx.pair.unet.config.num_levels
     unet_sizes = [ctx.spec(f"enc{level}").output_shape[-1] for level in range(1, num_levels + 1)]
     bottleneck = ctx.spec("mid.res2").output_shape[-1]
-    outputs = levels.record_levels(ctx, image, t, seed)
-    skip_high = high_frequency_share(outputs["skip1"][0], ctx.image_size)
-    up_high = high_frequency_share(outputs["dec1.up"][0], ctx.image_size)
+    view = claims.scales_view(ctx, stem, image, t, seed)  # the same numbers the Part by part tab shows
+    skip_high, up_high = view.high["skip1"], view.high["dec1.up"]
     values = {"image": stem, "t": t, "naive_layers": len(ctx.naive_specs), "naive_sizes": naive_sizes,
               "unet_sizes": unet_sizes, "bottleneck": bottleneck, "bottleneck_cycles": bottleneck // 2,
-              "skip1_high": skip_high, "up1_high": up_high}
+              "skip1_high": skip_high, "up1_high": up_high, "cutoff": view.cutoff,
+              "finest_above": view.finest_above, "noise_flatness": view.noise_flatness}
     one_scale = len(naive_sizes) == 1
     text = (f"The naive CNN's {len(ctx.naive_specs)} layers "
             + (f"all work at {naive_sizes[0]}×{naive_sizes[0]}." if one_scale else
                f"work at {', '.join(map(str, naive_sizes))} pixels.")
             + f" The U-Net's levels work at {', '.join(f'{n}×{n}' for n in unet_sizes)} and its bottleneck at "
               f"{bottleneck}×{bottleneck}, where a map can hold at most {bottleneck // 2} cycles per image: only "
-              f"the coarsest patterns. Measured on `{stem}` at t = {t}: {share(skip_high)} of the power of skip1 "
-              f"lies at high frequencies, against {share(up_high)} for the upsampled path it joins (dec1.up), so ")
-    text += ("the skip brings the fine scale that the coarse path has lost." if skip_high > up_high else
-             "here the upsampled path carries at least as much fine detail as the skip.")
+              f"the coarsest patterns. " + claims.scales_sentence(view))
     verdict = AGREES if one_scale and len(set(unet_sizes)) > 1 and skip_high > up_high else PARTLY
     return Measurement(text, values, verdict, "live: the models' shapes and one recorded forward pass")
 
@@ -283,28 +267,24 @@ def measure_scales(ctx: Context, target: Target) -> Measurement:
 def measure_detail(ctx: Context, target: Target) -> Measurement:
     metrics = ctx.metrics
     t = target.t or 250
-    if not metrics or t not in metrics.get("timesteps", []):
-        return _missing("The held-out PSNR at this t")
-    index = metrics["timesteps"].index(t)
-    unet, naive = metrics["models"]["unet"]["psnr"], metrics["models"]["naive"]["psnr"]
-    wins = sum(u > n for u, n in zip(unet, naive))
-    values = {"t": t, "unet_psnr": unet[index], "naive_psnr": naive[index], "gap": unet[index] - naive[index],
-              "wins": wins, "timesteps": len(unet)}
-    text = (f"On the held-out images at t = {t}, the U-Net's x̂₀ scores a PSNR of {db(unet[index])} and the naive "
-            f"CNN's {db(naive[index])}: ")
-    text += (f"the U-Net is {db(values['gap'])} closer to the clean image." if values["gap"] > 0 else
-             f"the naive CNN is {db(-values['gap'])} closer, against the lesson.")
-    text += f" The U-Net's estimate is the closer one at {wins} of the {len(unet)} timesteps measured."
     inputs = _live_inputs(ctx, target)
-    if inputs is not None:
-        stem, image, t_live, seed = inputs
-        comparison = denoising.compare(ctx, image, t_live, seed)
-        values.update(image=stem, image_unet_psnr=comparison.predictions["unet"].psnr,
-                      image_naive_psnr=comparison.predictions["naive"].psnr)
-        text += (f" On `{stem}` here: U-Net {db(values['image_unet_psnr'])}, naive CNN "
-                 f"{db(values['image_naive_psnr'])}.")
-    verdict = AGREES if values["gap"] > 0 and wins == len(unet) else PARTLY if values["gap"] > 0 else DISAGREES
-    return Measurement(text, values, verdict, "weights/metrics.json: models.*.psnr; live: this image")
+    if inputs is None:
+        return NO_IMAGES
+    stem, image, t_live, seed = inputs
+    view = claims.detail_view(ctx, stem, image, t_live, seed)  # the same numbers the Part by part tab shows
+    values = {"image": stem, "t": t_live, "edge_error": view.edge_error, "flat_error": view.flat_error}
+    text = claims.detail_sentence(view)
+    edge_ratio = view.edge_error["naive"] / max(view.edge_error["unet"], 1e-12)
+    flat_ratio = view.flat_error["naive"] / max(view.flat_error["unet"], 1e-12)
+    values.update(edge_ratio=edge_ratio, flat_ratio=flat_ratio)
+    if metrics and t in metrics.get("timesteps", []):
+        index = metrics["timesteps"].index(t)
+        unet, naive = metrics["models"]["unet"]["psnr"], metrics["models"]["naive"]["psnr"]
+        values.update(unet_psnr=unet[index], naive_psnr=naive[index], gap=unet[index] - naive[index])
+        text += (f" Over the whole picture ({HELD_OUT}, {metrics.get('images', '?')} images, t = {t}), the U-Net's "
+                 f"x̂₀ scores {db(unet[index])} and the naive CNN's {db(naive[index])}.")
+    verdict = (AGREES if edge_ratio > flat_ratio and edge_ratio > 1 else PARTLY if edge_ratio > 1 else DISAGREES)
+    return Measurement(text, values, verdict, "live: both models on this x_t; weights/metrics.json: models.*.psnr")
 
 
 def measure_time(ctx: Context, target: Target) -> Measurement:
@@ -320,24 +300,25 @@ def measure_time(ctx: Context, target: Target) -> Measurement:
         late = ctx.pair.naive(x_t, torch.tensor([last]))
     difference = float((early - late).abs().max())
     values = {"image": stem, "t": t, "naive_t_a": first, "naive_t_b": last, "naive_difference": difference}
-    text = (f"Measured: for the same x_t, the naive CNN's ε̂ at t = {first} and at t = {last} differ by at most "
-            f"{difference:g}" + (": identical, it cannot tell them apart." if difference == 0 else
-                                 ": it does react to t, against the lesson."))
+    text = (f"Measured {on_image(stem)}: for the same x_t, the naive CNN told t = {first} and told t = {last} "
+            + ("gives the same answer bit for bit: it cannot tell them apart." if difference == 0 else
+               f"gives answers that differ by up to {difference:.3g}: it does react to t, against the lesson."))
     told = knockout_settings(target.knockouts)["told_t"]
     if told is not None:
         comparison = denoising.compare(ctx, image, t, seed, denoising.Knockouts(told_t=told))
-        values.update(told_t=told, image_ratio=ratio(comparison.predictions["knocked"].eps_mse,
-                                                      comparison.predictions["unet"].eps_mse))
-        text += (f" Telling the U-Net t = {told} while x_t is at t = {t} multiplies its ε-MSE on `{stem}` by "
-                 f"{times(values['image_ratio'])}.")
+        told_mse, intact_mse = comparison.predictions["knocked"].eps_mse, comparison.predictions["unet"].eps_mse
+        values.update(told_t=told, image_ratio=ratio(told_mse, intact_mse), image_told_mse=told_mse,
+                      image_intact_mse=intact_mse)
+        text += (f" Told t = {told} while x_t is at t = {t}, the U-Net's ε-MSE ({THIS_IMAGE}) goes from "
+                 f"{mse(intact_mse)} to {mse(told_mse)} ({times(values['image_ratio'])}).")
     if knockouts is None:
         return Measurement(text + f" The held-out knock-out table: {NOT_COMPUTED}.", values,
                            AGREES if difference == 0 else DISAGREES, "live; weights/metrics.json missing")
     ratios = [ratio(w, i) for w, i in zip(knockouts["eps_mse"]["told the wrong t"], knockouts["eps_mse"]["intact"])]
     values.update(heldout_ratios=ratios, heldout_timesteps=list(knockouts["timesteps"]))
-    text += (f" On the held-out set, the wrong t ({knockouts.get('told_the_wrong_t', 'the far end of the schedule')})"
-             f" multiplies the U-Net's ε-MSE by {times(min(ratios))} to {times(max(ratios))} over "
-             f"t = {', '.join(map(str, knockouts['timesteps']))}.")
+    text += (f" As a {HELD_OUT} over {ctx.metrics.get('images', '?')} images, the wrong t "
+             f"({knockouts.get('told_the_wrong_t', 'the far end of the schedule')}) multiplies the U-Net's ε-MSE by "
+             f"{times(min(ratios))} to {times(max(ratios))} over t = {', '.join(map(str, knockouts['timesteps']))}.")
     verdict = AGREES if difference == 0 and min(ratios) > 1 else PARTLY if difference == 0 else DISAGREES
     return Measurement(text, values, verdict, "live: the naive CNN at two t; weights/metrics.json: knockouts")
 
@@ -358,7 +339,10 @@ def measure_skips(ctx: Context, target: Target) -> Measurement:
     values = {"t": t, "timesteps": timesteps, "skip1_ratios": first, "skip1_at_t": first[index],
               "ratios_at_t": {name: ratios[name][index] for name in names}, "deep_min": min(deep),
               "deep_max": max(deep)}
-    text = (f"On the held-out set at t = {t}, cutting skip1 multiplies the U-Net's ε-MSE by {times(first[index])}; "
+    skip1_added = knockouts["eps_mse"][names[0]][index] - intact[index]
+    values["skip1_added_at_t"] = skip1_added
+    text = (f"As a {HELD_OUT} at t = {t}, cutting skip1 multiplies the U-Net's ε-MSE by {times(first[index])} "
+            f"(it adds {added(skip1_added)} to {mse(intact[index])}); "
             f"over t = {', '.join(map(str, timesteps))} by {times(min(first))} to {times(max(first))}. "
             f"The deeper, coarser skips ({', '.join(n.split()[0] for n in names[2:])}) cost "
             f"{times(min(deep))} to {times(max(deep))} at t = {t}.")
@@ -369,7 +353,7 @@ def measure_skips(ctx: Context, target: Target) -> Measurement:
         comparison = denoising.compare(ctx, image, t_live, seed, denoising.Knockouts(zero_skips=cut))
         values.update(image=stem, image_ratio=ratio(comparison.predictions["knocked"].eps_mse,
                                                     comparison.predictions["unet"].eps_mse))
-        text += f" On `{stem}` here: {times(values['image_ratio'])}."
+        text += f" {on_image(stem).capitalize()}: {times(values['image_ratio'])}."
     finest_matters_most = first[index] >= max(values["ratios_at_t"].values())
     verdict = AGREES if min(first) > 1 and finest_matters_most else PARTLY if min(first) > 1 else DISAGREES
     if not finest_matters_most:
@@ -393,7 +377,8 @@ def measure_concat(ctx: Context, target: Target) -> Measurement:
               "out_channels": channels["out"], "skip_zero_ratio": skip_ratio, "up_zero_ratio": up_ratio}
     text = (f"At the finest decoder level the upsampled path brings {channels['up']} channels and skip1 "
             f"{channels['skip']}; stacked, that is {channels['up'] + channels['skip']} channels, which a "
-            f"convolution brings down to {channels['out']}. On the held-out set at t = {t}, blanking the skip half "
+            f"convolution brings down to {channels['out']}. As a {HELD_OUT} over {concat.get('images', '?')} images "
+            f"at t = {t} (the chart in the tab; its table shows this image), blanking the skip half "
             f"multiplies the ε-MSE by {times(skip_ratio)}, blanking the upsampled half by {times(up_ratio)}: ")
     if skip_ratio > 1 and up_ratio > 1:
         text += ("the decoder uses both halves, and leans on the "
@@ -428,7 +413,8 @@ def measure_gradients(ctx: Context, target: Target) -> Measurement:
     random_ratio = ratio(*shares["random"])
     values = {"block": name, "head": blocks[head], "trained_intact": shares["trained"][0],
               "trained_cut": shares["trained"][1], "trained_ratio": trained_ratio, "random_ratio": random_ratio}
-    text = (f"Measured on held-out images, relative to the gradient at the output head ({blocks[head]}): the gradient "
+    text = (f"As a {HELD_OUT} over {gradients.get('images', '?')} images (one batch, one noise draw each), relative "
+            f"to the gradient at the output head ({blocks[head]}): the gradient "
             f"on the weights of {name}, the first encoder block, is {mse(shares['trained'][0])} with the skips "
             f"and {mse(shares['trained'][1])} with all of them cut in the trained U-Net ({times(trained_ratio)} "
             f"with the skips); in an untrained U-Net of the same shape the skips make it {times(random_ratio)}. ")
@@ -448,70 +434,46 @@ def measure_noise_scales(ctx: Context, target: Target) -> Measurement:
     knockouts = _knockout_rows(ctx, "bottleneck bypassed", "skip1 cut")
     if knockouts is None:
         return _missing("The bottleneck knock-out across t")
-    timesteps = list(knockouts["timesteps"])
-    rows = knockouts["eps_mse"]
-    intact = rows["intact"]
-    bottleneck = [ratio(v, i) for v, i in zip(rows["bottleneck bypassed"], intact)]
-    skip = [ratio(v, i) for v, i in zip(rows["skip1 cut"], intact)]
-    skip_added = [v - i for v, i in zip(rows["skip1 cut"], intact)]
-    peak_b = timesteps[int(np.argmax(bottleneck))]
-    peak_s = timesteps[int(np.argmax(skip))]
-    peak_added = timesteps[int(np.argmax(skip_added))]
-    values = {"timesteps": timesteps, "bottleneck_ratios": bottleneck, "skip1_ratios": skip,
-              "skip1_added": skip_added, "bottleneck_peak_t": peak_b, "skip1_peak_t": peak_s,
-              "skip1_added_peak_t": peak_added}
-    text = (f"Bypassing the bottleneck multiplies the held-out ε-MSE by "
-            f"{', '.join(f'{times(r)} at t = {t}' for r, t in zip(bottleneck, timesteps))}. ")
-    bottleneck_agrees = peak_b == max(timesteps)
-    if bottleneck_agrees:
-        text += f"As the lesson says, the bottleneck matters most at the highest t, {peak_b}. "
-    else:
-        text += (f"The lesson says it matters most at high t; this model needs it most at t = {peak_b} "
-                 f"({times(max(bottleneck))}), more than at t = {max(timesteps)} "
-                 f"({times(bottleneck[timesteps.index(max(timesteps))])}). ")
-    text += (f"Cutting skip1 costs {times(skip[0])} at t = {timesteps[0]} and {times(skip[-1])} at t = {timesteps[-1]}"
-             f"; in error added rather than multiplied, {mse(skip_added[0])} and {mse(skip_added[-1])}. ")
-    skip_agrees = peak_s == min(timesteps)
-    added_agrees = peak_added == min(timesteps)
-    if skip_agrees:
-        text += "The finest skip matters most at small t, as the lesson says."
-    elif added_agrees:
-        text += ("So the finest skip adds the most error at small t, as the lesson says, but relative to the intact "
-                 f"network's own error it matters most at t = {peak_s}, because the intact error there is tiny.")
-    else:
-        text += f"Against the lesson, the finest skip matters most at t = {peak_s}, not at small t."
-    verdict = (AGREES if bottleneck_agrees and (skip_agrees or added_agrees)
-               else DISAGREES if not bottleneck_agrees and not (skip_agrees or added_agrees) else PARTLY)
-    return Measurement(text, values, verdict, "weights/metrics.json: knockouts")
+    result = proofs.noise_scales(knockouts, (ctx.metrics or {}).get("images"))  # one verdict, shown in both places
+    return Measurement(result.text, result.values, result.verdict, "weights/metrics.json: knockouts")
 
 
 def measure_accumulation(ctx: Context, target: Target) -> Measurement:
+    results = claims.accumulation_results(ctx)
+    if results is None:
+        return Measurement(f"*The held-out trajectories: {NOT_COMPUTED}.* They appear once "
+                           "`python -m explorer.analysis.accumulation` has been run for these weights.",
+                           verdict=NOT_COMPUTED, source="weights/accumulation.json")
+    text, verdict = claims.accumulation_sentence(results)
+    return Measurement(text, claims.accumulation_values(results), verdict, "weights/accumulation.json")
+
+
+def measure_windows(ctx: Context, target: Target) -> Measurement:
+    view = claims.windows_view(ctx)
+    sizes = view.sizes
+    values = {"naive": view.naive, "sizes": sizes, "naive_shares": [view.fraction(view.naive, n) for n in sizes],
+              "unet_levels": view.unet_levels}
+    deepest = list(view.unet_levels.items())[-1]
+    text = (f"From the architecture: the naive CNN's window, {view.naive}×{view.naive} pixels, covers "
+            + ", ".join(f"{share(view.fraction(view.naive, n))} of a {n}×{n} image" for n in sizes)
+            + f". The U-Net's convolutions alone reach {deepest[1]}×{deepest[1]} pixels at {deepest[0]} ("
+            + ", ".join(f"{share(view.fraction(deepest[1], n))} at {n}×{n}" for n in sizes) + ")"
+            + (f", and {' and '.join(view.unet_global_via)} reach the whole image at any size." if view.unet_global_via
+               else "."))
+    small = view.fraction(view.naive, sizes[-1]) < 0.01
+    return Measurement(text, values, AGREES if small else PARTLY, "the architecture (no image)")
+
+
+def measure_shift(ctx: Context, target: Target) -> Measurement:
     inputs = _live_inputs(ctx, target)
     if inputs is None:
         return NO_IMAGES
     stem, image, t, seed = inputs
-    # Only the last frame is needed: its drift holds every step's x̂₀ PSNR for both models.
-    *_, last = denoising.reverse_process(ctx, image, t, seed, REVERSE_STEPS, every=REVERSE_STEPS)
-    drift = last.drift
-    first_gap = drift["unet"][0] - drift["naive"][0]
-    last_gap = drift["unet"][-1] - drift["naive"][-1]
-    values = {"image": stem, "t": t, "steps": REVERSE_STEPS, "unet_first": drift["unet"][0],
-              "naive_first": drift["naive"][0], "unet_last": drift["unet"][-1], "naive_last": drift["naive"][-1],
-              "first_gap": first_gap, "last_gap": last_gap}
-    text = (f"Measured from t = {t} on `{stem}` with {REVERSE_STEPS} DDIM steps: after the first step the U-Net's x̂₀ "
-            f"scores {db(values['unet_first'])} and the naive CNN's {db(values['naive_first'])} (a gap of "
-            f"{db(first_gap)}); after the last step {db(values['unet_last'])} and {db(values['naive_last'])} "
-            f"(a gap of {db(last_gap)}). ")
-    if last_gap > first_gap > 0:
-        text += "The gap grew along the way: the naive CNN's small errors compound."
-        verdict = AGREES
-    elif last_gap > 0:
-        text += "The U-Net ends ahead, but the gap did not grow along the way on this image."
-        verdict = PARTLY
-    else:
-        text += "On this image the naive CNN ends as close as the U-Net: no accumulation shows here."
-        verdict = DISAGREES
-    return Measurement(text, values, verdict, "live: DDIM with both models")
+    view = claims.shift_view(ctx, stem, image, t, seed)  # the same numbers the Part by part tab shows
+    values = {"image": stem, "t": t, "intact_mse": view.intact_mse, "shifted_mse": view.shifted_mse,
+              "intact_psnr": view.intact_psnr, "shifted_psnr": view.shifted_psnr, "zero_mse": view.zero_mse}
+    verdict = AGREES if view.shifted_mse > view.intact_mse and view.shifted_psnr < view.intact_psnr else DISAGREES
+    return Measurement(claims.shift_sentence(view), values, verdict, "live: the U-Net on this x_t")
 
 
 # --- the steps --------------------------------------------------------------------------------------------------------
@@ -519,9 +481,10 @@ def measure_accumulation(ctx: Context, target: Target) -> Measurement:
 def steps(ctx: Context) -> list[Step]:
     """The lesson, in order. Targets depend on the loaded models (the centre pixel, the number of levels)."""
     centre = (ctx.image_size // 2, ctx.image_size // 2)
-    # Like the held-out knock-out table, tell the U-Net the far end of the schedule.
-    late_t = 900
-    told = 1 if late_t >= ctx.diffusion.num_timesteps // 2 else ctx.diffusion.num_timesteps - 1
+    # Like the held-out knock-out table, tell the U-Net the far end of the schedule. At this t both pictures still
+    # show the emoji, so what the wrong t breaks is visible, not only in the numbers.
+    time_t = 250
+    told = 1 if time_t >= ctx.diffusion.num_timesteps // 2 else ctx.diffusion.num_timesteps - 1
 
     def step(id, title, text, see, target, measure, words=()):
         return Step(id, title, text, see, target, lambda c: measure(c, target), tuple(words))
@@ -536,6 +499,13 @@ def steps(ctx: Context) -> list[Step]:
              "predicted noise, predicted clean image and error map, each the size of the input.",
              Target("denoising", "1f353", 250, 0, knockouts=(), evidence=DENOISE_VIEW), measure_task,
              ("x_t", "timestep t", "ε̂", "x̂₀", "dense prediction", "ε-MSE")),
+        step("alignment", "Every pixel must line up",
+             "The noise differs from one pixel to the next, so a prediction is only worth something at the exact "
+             "pixel it belongs to. Move a good prediction over by a single pixel and see what is left of it.",
+             "In the Part by part tab, one pixel off: the U-Net's clean-image estimate with its own predicted noise, "
+             "and with that noise moved one pixel to the right, with both errors below.",
+             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-shift"), measure_shift,
+             ("ε̂", "x̂₀", "ε-MSE", "PSNR")),
         step("window", "Problem 1: the naive CNN sees a small window",
              "Each convolution lets an output pixel look one step further in every direction. Stacked, the "
              "naive CNN's answer at a pixel depends only on a small square around it, its receptive field: "
@@ -545,32 +515,43 @@ def steps(ctx: Context) -> list[Step]:
              "field spread over the whole image for the U-Net, with the numbers below.",
              Target("receptive", "1f353", 250, 0, block=receptive.OUTPUT, pixel=centre, evidence="rf-overlays"),
              measure_window, ("receptive field", "gradient", "self-attention", "GroupNorm")),
+        step("windows", "Bigger pictures, same small window",
+             "A convolution's window is a fixed number of pixels, whatever the size of the picture. On a larger "
+             "image the naive CNN's square shrinks to a speck, while the U-Net's deeper levels still reach far, "
+             "and its attention reaches everywhere.",
+             "In the Part by part tab, the table of windows: each window's side in pixels and its share of an image "
+             "at three sizes.",
+             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-windows"), measure_windows,
+             ("receptive field", "self-attention", "GroupNorm")),
         step("scales", "Problem 2: one scale only",
              "Noise has coarse parts (slow blotches) and fine parts (grain from pixel to pixel). The naive CNN "
              "works at full resolution from start to end, so every layer looks at the image at the same scale. "
              "The U-Net's encoder halves its maps level by level and the decoder doubles them back, so each "
              "level handles a different scale, and the skips hand the fine scales across.",
-             "In Architecture, all levels at once: every U-Net level at its own resolution, spectra in which "
-             "each skip keeps high frequencies that the upsampled path beside it has lost, and below them the "
-             "naive CNN's layers, all on the same full-size grid.",
-             Target("architecture", "1f353", 250, 0, block="mid.res2", evidence="level-maps"), measure_scales,
+             "In the Part by part tab, scales: the power of skip1 and of the upsampled path it joins, split by "
+             "frequency, with the high band shaded and the share of each map's power in it; beside it, how far up "
+             "in frequency the image still stands above the noise at each t.",
+             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-scales"), measure_scales,
              ("spectrum", "cycles per image", "skip connection", "upsampled path", "bottleneck")),
         step("detail", "Problem 3: fine detail gets lost",
-             "A plain stack of convolutions mixes each pixel with its neighbours again and again, so sharp edges "
-             "wash out and the clean-image estimate comes out soft. The U-Net keeps a full-resolution copy of its "
-             "early features and hands it to the decoder. Compare the two estimates and their error maps.",
-             "In the Denoising lab: the naive CNN's predicted clean image is softer, and its error map is "
-             "brighter along the edges.",
-             Target("denoising", "1f353", 250, 0, knockouts=(), evidence=DENOISE_VIEW), measure_detail,
+             "A plain stack of convolutions mixes each pixel with its neighbours again and again, so the lesson "
+             "expects sharp edges to wash out. The U-Net keeps a full-resolution copy of its early features and "
+             "hands it to the decoder. Zoom in where the image has the most edges, and compare each network's error "
+             "there with its error on the flat parts.",
+             "In the Part by part tab, where detail gets lost: the busiest patch of the clean image beside the "
+             "same patch of each network's estimate, enlarged, and each network's error on the edge pixels and "
+             "on the rest.",
+             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-detail"), measure_detail,
              ("x̂₀", "PSNR")),
         step("time", "Problem 4: the naive CNN cannot know t",
              "The naive CNN is never given t: it must guess from the picture alone how noisy it is. The U-Net "
              "turns t into a vector and adds it inside every block, so it can treat an almost clean image "
              "differently from almost pure noise. Lie to the U-Net about t and see what that costs.",
-             "In the Denoising lab, with the U-Net told the wrong timestep: the knocked-out U-Net column falls "
-             "apart while the intact one does not.",
-             Target("denoising", "00a9-fe0f", late_t, 0, knockouts=(f"{KNOCKOUT_TOLD}{told}",),
-                    evidence=DENOISE_VIEW), measure_time,
+             "In the Denoising lab, with the U-Net told the wrong timestep: in the knocked-out U-Net column the "
+             "predicted noise no longer looks like the true noise, and the error map lights up, while the intact "
+             "U-Net's column stays dark. Its noise error is in the column's heading.",
+             Target("denoising", "00a9-fe0f", time_t, 0, knockouts=(f"{KNOCKOUT_TOLD}{told}",),
+                    evidence=DENOISE_VIEW, focus=KNOCKED_COLUMN), measure_time,
              ("timestep t", "time embedding", "knock-out", "ε-MSE")),
         step("skips", "Skip connections carry the detail",
              "A skip connection copies an encoder level's features straight across to the decoder level of the "
@@ -578,7 +559,8 @@ def steps(ctx: Context) -> list[Step]:
              "of noise sits. Cut it, and the decoder has to rebuild that detail from the coarse path alone.",
              "In the Denoising lab with skip1 cut: the knocked-out U-Net's predicted noise loses its pixel-level "
              "grain and its clean-image estimate falls apart.",
-             Target("denoising", "1f353", 250, 0, knockouts=("skip1",), evidence=DENOISE_VIEW), measure_skips,
+             Target("denoising", "1f353", 250, 0, knockouts=("skip1",), evidence=DENOISE_VIEW,
+                    focus=KNOCKED_COLUMN), measure_skips,
              ("skip connection", "knock-out", "ε-MSE")),
         step("concat", "Concatenation keeps both sources",
              "The U-Net does not add a skip to the decoder's features: it stacks the two side by side, so the "
@@ -600,18 +582,18 @@ def steps(ctx: Context) -> list[Step]:
              "most, and that at low t the fine detail carried by the skips matters most. Both claims can be "
              "tested: bypass the bottleneck, or cut the finest skip, at each t.",
              "In the Part by part tab, bottleneck against skips: how much each knock-out multiplies the error, "
-             "against t.",
+             "against t, and below the chart the same verdict as here, with the error each knock-out adds.",
              Target(PROOFS_TAB, "1f353", 500, 0, evidence="proof-bottleneck"), measure_noise_scales,
              ("bottleneck", "skip connection", "knock-out", "ε-MSE")),
         step("accumulation", "The accumulation problem",
-             "Sampling runs the network again and again, each step starting from the last one's output. An error "
-             "that is small in one step can grow as steps pile up, so a network that is a little worse per step "
-             "can end up far worse. Run the reverse process from the same x_t with both networks.",
-             "In the Denoising lab, the reverse process runs for both networks: the drift chart follows each "
-             "model's clean-image estimate against the original, step by step.",
-             Target("denoising", "1f353", 500, 0, knockouts=(), evidence="reverse-drift", press="denoise-from-here",
-                    ddim_steps=REVERSE_STEPS),
-             measure_accumulation, ("DDIM", "x̂₀", "PSNR")),
+             "Sampling runs the network again and again, each step starting from the last one's output. The "
+             "lesson warns that small errors pile up, so a network a little worse per step could end far worse. "
+             "To see it, follow each network's path from a noisy image and compare it with the ideal path, the one "
+             "the true noise gives, which lands exactly on the clean image.",
+             "In the Part by part tab, the accumulation chart: each network's distance from the ideal path, step "
+             "by step, over held-out images, beside the sum of its one-step errors.",
+             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-accumulation"),
+             measure_accumulation, ("DDIM", "x̂₀")),
     ]
 
 

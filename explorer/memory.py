@@ -32,3 +32,15 @@ def tune_malloc(arenas: int = ARENAS, mmap_threshold: int = MMAP_THRESHOLD,
     taken = [mallopt(option, value) == 1 for option, value in
              ((M_ARENA_MAX, arenas), (M_MMAP_THRESHOLD, mmap_threshold), (M_TRIM_THRESHOLD, trim_threshold))]
     return all(taken)
+
+
+def give_back() -> bool:
+    """Return the allocator's free memory to the system (glibc's malloc_trim); True when glibc did.
+
+    After a large decode the freed pixels stay in the arena (below the trim threshold above), so the
+    process kept its peak: 404 → 868 MiB after one WebP.
+    """
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False

@@ -94,6 +94,25 @@ def running_app(*args: str, timeout: float = START_TIMEOUT_S, env: dict | None =
                 _stop(process)
 
 
+class SessionClient(Client):
+    """gradio_client's Client (2.7.2) without a race that failed the load test on a busy machine (issue 22).
+
+    The server closes a session's event stream once the session has nothing pending. A client making requests
+    one after another on one session could submit the next one while its stream reader had not yet read that
+    close: the new event was filed under the closing reader, which then handed it "no more messages", and the
+    call raised CancelledError (seen on /select_block in the leak test). The server had queued the event and
+    would have answered it on a new stream. Here a submission first lets a reader with nothing pending finish.
+    """
+
+    def send_data(self, data, hash_data, protocol, request_headers):
+        with self.pending_lock:
+            closing = self.streaming_future if self.stream_open and not self.pending_event_ids else None
+        if closing is not None:
+            with contextlib.suppress(Exception):  # a reader that fails or hangs is gradio_client's own affair
+                closing.result(timeout=30)
+        return super().send_data(data, hash_data, protocol, request_headers)
+
+
 def api_client(url: str, **options) -> Client:
     """gradio_client's Client for an app on 127.0.0.1: quiet, no analytics, and no TLS set-up.
 
@@ -102,4 +121,4 @@ def api_client(url: str, **options) -> Client:
     file): with `ssl_verify=False` it builds none, which halves the CPU the load test's clients take
     from the server they measure.
     """
-    return Client(url, **{"verbose": False, "analytics_enabled": False, "ssl_verify": False, **options})
+    return SessionClient(url, **{"verbose": False, "analytics_enabled": False, "ssl_verify": False, **options})

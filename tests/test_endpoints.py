@@ -23,10 +23,11 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from tests.server import api_client
+from tests.server import ROOT, api_client
 
 IMAGE_SIZE = 64
 PREVIEW_SIZE = 3 * IMAGE_SIZE
+EXAMPLES = [path.stem for path in sorted((ROOT / "weights" / "heldout").glob("*.png"))]  # what /examples lists
 
 
 # --- the endpoint table -------------------------------------------------------------------------------------------
@@ -57,6 +58,10 @@ def COORD(good=32):  # noqa: N802
     return Param("coord", good)
 
 
+def EXAMPLE(good=EXAMPLES[1] if len(EXAMPLES) > 1 else ""):  # noqa: N802 - a held-out example's name
+    return Param("example", good)
+
+
 def OTHER(good):  # noqa: N802 - a parameter with no hostile values of its own (a checkbox, say)
     return Param("other", good)
 
@@ -71,6 +76,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/pick_example": Endpoint((), event_only=True),
     "/upload_image": Endpoint((Param("file", None),)),  # uploads have their own tests below
     "/random_image": Endpoint(()),
+    "/examples": Endpoint(()),
+    "/choose_example": Endpoint((EXAMPLE(),)),
     "/previews": Endpoint((T(), SEED())),
     "/click_block": Endpoint((T(), SEED()), event_only=True),
     "/select_block": Endpoint((T(), SEED(), BLOCK())),
@@ -105,6 +112,8 @@ BAD: dict[str, list[tuple[object, str]]] = {
     "coord": [(-1, r"outside|between 0 and|less than minimum"), (IMAGE_SIZE, r"outside|between 0 and|greater than"),
               (10**6, r"outside|between 0 and|greater than"), ("x", NUMBER), (1.5, WHOLE)],
     "skips": [(["skip9"], r"skip9.*(not in the list of choices|skip1)"), (["nope"], r"nope")],
+    "example": [("nope", r"no held-out example named 'nope'.*/examples lists"), ("", r"give the name.*/examples"),
+                (7, r"give the name.*/examples"), (None, r"give the name.*/examples")],
     "file": [],   # uploads have their own walk below
     "other": [],
 }
@@ -254,6 +263,8 @@ def check_outputs(api_info: dict, api: str, result) -> tuple:
             assert isinstance(value, str) and value.strip(), f"{api}: empty {component}"
         elif component == "dropdown":
             assert value in spec["type"].get("enum", [value])
+        elif component == "json":
+            assert isinstance(value, (dict, list)) and value, f"{api}: empty {component}"
     return values
 
 
@@ -262,8 +273,7 @@ def mean_colour(path) -> np.ndarray:
 
 
 def x0_preview(client: Client) -> Image.Image:
-    x0, _, _ = call(client, "/previews", 250, 0)
-    return open_image(x0)
+    return open_image(call(client, "/previews", 250, 0)[0])
 
 
 # --- what is exposed -----------------------------------------------------------------------------------------------
@@ -279,6 +289,28 @@ def test_every_exposed_endpoint_is_described(api):
             f"{name} takes {exposed_params} through the API; ENDPOINTS describes {len(ENDPOINTS[name].params)}")
 
 
+UNNAMED = re.compile(r"^(param|parameter|value)_\d+$")  # what Gradio calls what nobody named
+
+
+def test_every_parameter_and_return_is_named(api):
+    """view_api() names each input and output after what it is, and says what each endpoint does."""
+    unnamed = [f"{name} {where} {label!r}" for name, info in api.items()
+               for where, label in [("parameter", p["parameter_name"]) for p in info["parameters"]]
+               + [("parameter label", p["label"]) for p in info["parameters"]]
+               + [("return", r["label"]) for r in info["returns"]]
+               if not label or UNNAMED.match(str(label))]
+    assert not unnamed, f"name these (a function parameter, a component label): {unnamed}"
+    undescribed = [name for name, info in api.items() if not info.get("description", "").strip()]
+    assert not undescribed, f"give these an api_description: {undescribed}"
+
+
+def test_endpoints_that_show_numbers_return_them_as_data(api):
+    """Beside the HTML and Markdown, a JSON output for a program to read."""
+    for name in ("/previews", "/select_block", "/denoise", "/receptive_field", "/proof_attention", "/proof_time"):
+        components = [spec["component"].lower() for spec in api[name]["returns"]]
+        assert components[-1] == "json", f"{name} returns {components}: the numbers should come last, as JSON"
+
+
 def test_the_session_image_is_not_an_api_parameter(api):
     """gr.State is kept per session by the server: no endpoint takes the image as an argument."""
     for name, info in api.items():
@@ -288,9 +320,12 @@ def test_the_session_image_is_not_an_api_parameter(api):
 # --- good calls ----------------------------------------------------------------------------------------------------
 
 def test_previews(client, api):
-    x0, x_t, level = check_outputs(api, "/previews", call(client, "/previews", 250, 0))
+    x0, x_t, level, numbers = check_outputs(api, "/previews", call(client, "/previews", 250, 0))
     assert open_image(x0).size == open_image(x_t).size == (PREVIEW_SIZE, PREVIEW_SIZE)
     assert "t = 250" in level and "SNR" in level
+    # The line's numbers, as data: signal² + noise² = 1 (ᾱ + (1 − ᾱ)), and the SNR the line prints.
+    assert numbers["t"] == 250 and abs(numbers["signal"] ** 2 + numbers["noise"] ** 2 - 1) < 1e-4, numbers
+    assert f"SNR = {numbers['snr_db']:+.1f} dB" in level, (numbers, level)
     # The same seed draws the same noise; another seed other noise.
     again = call(client, "/previews", 250, 0)[1]
     other = call(client, "/previews", 250, 1)[1]
@@ -308,9 +343,10 @@ def test_previews_at_the_edges(client, t, seed):
 @pytest.mark.parametrize("name, words", [("mid.attn", ["mid.attn", "attention"]), ("enc2", ["enc2"]),
                                          ("time_mlp", ["time_mlp"]), ("layer3", ["layer3"]), ("out", ["out"])])
 def test_select_block(client, api, name, words):
-    html, chosen, markdown, activation = check_outputs(api, "/select_block",
-                                                       call(client, "/select_block", 250, 0, name))
-    assert chosen == name
+    html, chosen, markdown, activation, facts = check_outputs(api, "/select_block",
+                                                              call(client, "/select_block", 250, 0, name))
+    assert chosen == name == facts["block"]
+    assert isinstance(facts["parameters"], int) and facts["output_shape"] and f"{facts['parameters']:,}" in markdown
     assert f'data-block="{name}"' in html and "<svg" in html
     for word in words:
         assert word.lower() in markdown.lower(), f"{word!r} not in the panel for {name}: {markdown[:300]}"
@@ -350,6 +386,51 @@ def test_denoising_views(client, api, exposed, name):
     check_outputs(api, name, call(client, name, *good_args(name)))
 
 
+def test_denoise_numbers_are_the_views(client, api):
+    """/denoise's numbers are the ones its HTML prints, for the intact U-Net and with knock-outs."""
+    skips = [f"skip{level}" for level in (1, 2, 3, 4)]
+    html, numbers = check_outputs(api, "/denoise", call(client, "/denoise", 300, 5, False, 300, skips, True, False))
+    assert len(html) > 10 * len(json.dumps(numbers)), "the numbers should be a small dict beside the big HTML"
+    assert (numbers["t"], numbers["seed"]) == (300, 5)
+    assert sorted(numbers["models"]) == ["blur", "naive", "unet"], numbers["models"]
+    for model, scores in numbers["models"].items():
+        assert f'data-f="{model}-mse">{scores["eps_mse"]:.4f}<' in html, (model, scores)
+        assert f'data-f="{model}-psnr">{scores["x0_psnr_db"]:.1f} dB<' in html, (model, scores)
+    assert f'data-f="ratio">{numbers["unet_eps_mse_over_naive"]:.0%}<' in html
+    assert numbers["knockouts"]["summary"] == "intact"
+    _, knocked = call(client, "/denoise", 300, 5, True, 900, ["skip1"], False, True)
+    assert "knocked" in knocked["models"] and knocked["knockouts"]["told_t"] == 900
+    assert knocked["knockouts"]["cut_skips"] == ["skip2", "skip3", "skip4"], knocked["knockouts"]
+    assert knocked["models"]["unet"] == numbers["models"]["unet"], "the intact U-Net's scores should not change"
+
+
+def test_proof_numbers(client, api):
+    *_, attention = check_outputs(api, "/proof_attention", call(client, "/proof_attention", 250, 0, "mid.attn", 10, 50))
+    assert attention["block"] == "mid.attn" and attention["pixel"] == {"y": 10, "x": 50}
+    assert attention["heads"] and all(0 <= head["entropy_bits"] <= attention["max_entropy_bits"] + 1e-6
+                                      for head in attention["heads"])
+    *_, time = check_outputs(api, "/proof_time", call(client, "/proof_time", 250, 0, 999))
+    assert (time["t"], time["other_t"]) == (250, 999)
+    assert time["naive"]["identical"] and time["naive"]["max_abs_difference"] == 0  # it has no input for t
+    assert time["unet"]["max_abs_difference"] > 0
+    shift = time["time_shift"]
+    assert len(shift["shift"]) == len(shift["blocks"]) and all(len(row) == len(shift["timesteps"])
+                                                               for row in shift["shift"])
+
+
+def test_choose_an_example_by_name(fresh, api):
+    client = fresh()
+    names = check_outputs(api, "/examples", call(client, "/examples"))[0]
+    assert names == EXAMPLES, "/examples should list the held-out examples shipped in weights/heldout"
+    first = x0_preview(client)  # a new session starts on the first example
+    (source,) = check_outputs(api, "/choose_example", call(client, "/choose_example", names[5]))
+    assert f"`{names[5]}`" in source
+    chosen = x0_preview(client)
+    assert not np.array_equal(np.asarray(first), np.asarray(chosen)), "the session's image did not change"
+    call(client, "/choose_example", f" {names[0].upper()}.png ")  # the file's name and any case work too
+    assert np.array_equal(np.asarray(first), np.asarray(x0_preview(client)))
+
+
 @pytest.mark.parametrize("name", ["/denoise_from_here", "/generate_from_noise"])
 def test_reverse_process_streams_frames(client, api, exposed, name):
     exposed(name)
@@ -371,16 +452,20 @@ def test_reverse_process_streams_frames(client, api, exposed, name):
 def test_event_only_endpoints_say_so(client, exposed, name):
     """These need the browser's event data (which example, which block): through the API they fail clearly."""
     exposed(name)
-    expect_error(client, name, good_args(name), r"gallery|click a block in the diagram")
+    expect_error(client, name, good_args(name), r"gallery.*/choose_example|click a block in the diagram.*select_block")
 
 
 @pytest.mark.parametrize("block", ["output", "enc1", "mid.attn", "layer3"])
 def test_receptive_field(client, api, exposed, block):
     exposed("/receptive_field")
-    overlays, numbers, picker = check_outputs(api, "/receptive_field",
-                                              call(client, "/receptive_field", 250, 0, 10, 50, block))
+    overlays, table, picker, numbers = check_outputs(api, "/receptive_field",
+                                                     call(client, "/receptive_field", 250, 0, 10, 50, block))
     assert overlays.count("<img") >= 2 and "<svg" in overlays and picker.count("<img") == 1
-    assert numbers.strip()
+    assert table.strip()
+    assert (numbers["t"], numbers["seed"], numbers["y"], numbers["x"]) == (250, 0, 10, 50)
+    assert len(numbers["fields"]) == (2 if block == "output" else 3)
+    for field in numbers["fields"]:
+        assert field["title"] in table and 0 < field["pixels_that_matter"] <= IMAGE_SIZE ** 2, field
 
 
 @pytest.mark.parametrize("y, x", [(0, 0), (IMAGE_SIZE - 1, IMAGE_SIZE - 1), (0, IMAGE_SIZE - 1)])
@@ -476,7 +561,7 @@ def test_hostile_value(client, exposed, name, index, value, pattern):
 
 def test_still_serving_after_the_walk(client):
     """Last in this file: after every refusal above, the server still answers a good request."""
-    _, _, markdown, activation = call(client, "/select_block", 250, 0, "mid.attn")
+    markdown, activation = call(client, "/select_block", 250, 0, "mid.attn")[2:4]
     assert "mid.attn" in markdown
     assert "<img" in activation
     assert "t = 250" in call(client, "/previews", 250, 0)[2]

@@ -1,6 +1,7 @@
 """One anonymous client must not exhaust memory, disk or the queue (issue 13), checked over HTTP.
 
-The app runs once for the module (`python app.py --max-sessions 4 --cache-mb 24`), with its own TMPDIR and
+The app runs once for the module (`python app.py --max-sessions 4 --cache-mb 24 --behind-proxy`: the tests
+play several clients through X-Forwarded-For), with its own TMPDIR and
 its log in a file, so the tests can look at what it leaves on disk and at what it logs. Raw HTTP (a socket,
 httpx, Gradio's queue protocol) where gradio_client would refuse or hide the hostile request.
 Everything is bounded: 127.0.0.1 only, a timeout on every wait, a few megabytes per request.
@@ -78,7 +79,7 @@ def app(tmp_path_factory):
     env.pop("GRADIO_TEMP_DIR", None)
     with open(log, "wb") as output:
         process = subprocess.Popen([sys.executable, "app.py", "--max-sessions", str(MAX_SESSIONS),
-                                    "--cache-mb", str(CACHE_MB)], cwd=ROOT, env=env, stdout=output,
+                                    "--cache-mb", str(CACHE_MB), "--behind-proxy"], cwd=ROOT, env=env, stdout=output,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -120,6 +121,7 @@ class Session:
     """One session spoken to over raw HTTP: join events, read its event stream in a thread."""
     url: str
     hash: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    client: str | None = None  # the address a trusted proxy would forward (X-Forwarded-For); None: loopback
     messages: list = field(default_factory=list)
     reader: threading.Thread | None = None
     stop: threading.Event = field(default_factory=threading.Event)
@@ -128,7 +130,8 @@ class Session:
         """Ask to join event `index` with `data`; the server's answer as it came (accepted or refused)."""
         body = {"data": data, "fn_index": index, "session_hash": self.hash, "event_data": event_data,
                 "trigger_id": None}
-        return httpx.post(self.url + "gradio_api/queue/join", json=body, timeout=30)
+        headers = {"x-forwarded-for": self.client} if self.client else {}
+        return httpx.post(self.url + "gradio_api/queue/join", json=body, headers=headers, timeout=30)
 
     def join(self, index: int, data: list, event_data=None) -> str:
         response = self.ask(index, data, event_data)
@@ -321,8 +324,8 @@ def test_uploads_are_capped(app):
 
 
 def gradio_cache(app: App) -> Path:
-    roots = [root for root in app.roots() if root.name.startswith(f"{app.process.pid}-")]
-    assert len(roots) == 1, f"expected one temp root for the one app process, found {app.roots()}"
+    roots = app.roots()
+    assert len(roots) == 1, f"expected one temp root for the one app process, found {roots}"
     return roots[0] / "gradio"
 
 
@@ -353,7 +356,7 @@ def test_the_cache_is_bounded_by_size(app):
 def test_one_temp_root_and_dead_ones_swept(app):
     roots = app.roots()
     assert not app.planted.exists(), "the temp folder of a killed process was not swept at start"
-    assert len(roots) == 1 and roots[0].name.startswith(f"{app.process.pid}-"), roots
+    assert len(roots) == 1 and str(app.process.pid) not in roots[0].name, roots  # no process id reaches a client
 
 
 def test_an_upload_leaves_nothing_behind(app, tmp_path):
@@ -429,9 +432,10 @@ def test_a_job_whose_client_left_is_stopped(app, config):
 
 
 def test_long_jobs_share_one_lane_and_never_hold_up_a_click(app, config):
-    """Two reverse processes (two sessions) share the long lane: one runs, the other waits for it. A preview from a
-    third session, asked while the first runs, is answered before it ends: single-step requests have their own lane.
-    With a limit per event both reverse processes would run at once; with one lane for all, the preview would wait."""
+    """Two reverse processes (two sessions) share the long lane slice by slice (one slice computes at a time,
+    tests/test_fair_share.py): the second streams frames before the first ends, where a lane held to the end of
+    each job made it wait. A preview from a third session, asked while the first runs, is answered before it ends:
+    single-step requests have their own lane."""
     index, data = reverse(config, 60)
     runners = []
     for _ in range(2):
@@ -452,12 +456,12 @@ def test_long_jobs_share_one_lane_and_never_hold_up_a_click(app, config):
              for s, _ in runners + [(viewer, None)]]
     assert first_start and viewer_end["_order"] < ends[0]["_order"], (
         f"a preview waited for a reverse process to end: long jobs hold up the single-step lane {shown}")
-    # Halfway through the first run (about a second in), the second has not started. Not its end: the two
-    # messages would be milliseconds apart, read by two threads.
+    # The second run's first frame comes before the first run's last: a 60-step job no longer holds the lane.
     frames = [m for m in runners[0][0].messages if m.get("msg") == "process_generating"]
-    assert len(frames) >= 4, f"the first reverse process streamed {len(frames)} frames"
-    assert second_start["_order"] > frames[len(frames) // 2]["_order"], (
-        f"two reverse processes ran at once: the long lane's limit is not shared by all sessions {shown}")
+    second_frames = [m for m in runners[1][0].messages if m.get("msg") == "process_generating"]
+    assert len(frames) >= 4 and second_start, f"the first reverse process streamed {len(frames)} frames"
+    assert second_frames[0]["_order"] < frames[-1]["_order"], (
+        f"the second reverse process waited for the whole first one: long jobs do not yield the lane {shown}")
     help_text = " ".join(subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True,
                                         text=True, timeout=120).stdout.split())
     assert "all endpoints and all users together" in help_text and "--long-jobs" in help_text
@@ -554,6 +558,131 @@ def test_refusals_are_logged_in_one_line_without_tracebacks(app, config):
     text = app.log_text()[since:]
     assert "Traceback" not in text, text[-3000:]
     assert len(re.findall(r"refused (denoise|previews|upload_image)", text)) >= 7, text[-2000:]
+
+
+# --- issue 22: one client cannot take the app from the others ---------------------------------------------------
+
+def upload_bytes(app: App, data: bytes, name: str = "same.png") -> str:
+    response = httpx.post(app.url + "gradio_api/upload", files={"files": (name, data)}, timeout=60)
+    assert response.status_code == 200, (response.status_code, response.text[:200])
+    return response.json()[0]
+
+
+def test_twenty_sessions_uploading_the_same_bytes_are_all_accepted(app, config):
+    """Gradio filed uploads by their hash: 20 identical uploads shared one file, and the first session to read it
+    deleted it under the others (6 of 20 accepted). All uploads first, then all reads: each has its own file."""
+    data = solid_png((240, 200, 10))
+    paths = [upload_bytes(app, data) for _ in range(20)]
+    assert len(set(paths)) == 20, "identical uploads share a file"
+    assert not [path for path in paths if f"/{app.process.pid}-" in path], "the upload reply names the process id"
+    upload = fn_index(config, "upload_image")
+    sessions = [Session(app.url) for _ in paths]
+    events = [session.join(upload, [{"path": path, "meta": {"_type": "gradio.FileData"}}])
+              for session, path in zip(sessions, paths)]
+    for session in sessions:
+        session.listen()
+    done = [session.wait(event, "process_completed") for session, event in zip(sessions, events)]
+    for session in sessions:
+        session.close()
+    failed = [str(message.get("output"))[:200] for message in done if message.get("success") is not True]
+    assert not failed, f"{len(failed)} of 20 identical uploads refused: {failed[:3]}"
+
+
+def test_an_upload_request_carries_one_file(app):
+    two = [("files", ("a.png", solid_png((1, 2, 3)))), ("files", ("b.png", solid_png((4, 5, 6))))]
+    response = httpx.post(app.url + "gradio_api/upload", files=two, timeout=60)
+    assert response.status_code == 400 and "files" in response.text.lower(), (response.status_code, response.text)
+
+
+def test_every_response_says_nosniff(app):
+    with httpx.Client(timeout=30) as http:
+        answers = [http.get(app.url), http.get(app.url + "config"),
+                   http.post(app.url + "gradio_api/queue/join", content=b"x" * (MAX_BODY_TEST + 1))]
+    for answer in answers:
+        assert answer.headers.get("x-content-type-options") == "nosniff", (answer.request.url, answer.status_code)
+
+
+MAX_BODY_TEST = 64 * 1024
+
+
+def test_an_unknown_session_stream_is_one_log_line(app):
+    since = len(app.log_text())
+    for _ in range(3):
+        with httpx.stream("GET", app.url + "gradio_api/queue/data", params={"session_hash": uuid.uuid4().hex},
+                          timeout=30) as response:
+            body = b"".join(response.iter_bytes())
+        assert b"/tmp" not in body and b"Traceback" not in body, body[:300]
+    app.wait_for_log(r"refused GET /gradio_api/queue/data", since)
+    time.sleep(1.0)
+    text = app.log_text()[since:]
+    assert "Traceback" not in text, text[-3000:]
+    assert len(text.splitlines()) <= 6, text[-2000:]
+
+
+def test_a_dropped_session_is_told_and_its_label_follows(app, config):
+    """--max-sessions 4: a session that uploaded a picture, then sat idle while 5 newer sessions came, is told in one
+    warning that its image was dropped, and its label stops saying "your upload"."""
+    owner = Session(app.url)
+    event = owner.join(fn_index(config, "upload_image"),
+                       [{"path": upload_bytes(app, solid_png((230, 20, 20)), "red.png"),
+                         "meta": {"_type": "gradio.FileData"}}])
+    owner.listen()
+    assert owner.wait(event, "process_completed").get("success") is True
+    owner.close()
+    for _ in range(MAX_SESSIONS + 1):
+        api_client(app.url).predict(250, 0, api_name="/previews")
+    source, note = component_id(config, "image-source"), component_id(config, "domain-note")
+    index = next(d["id"] for d in config["dependencies"] if d["outputs"] == [note, source])
+    again = Session(app.url, hash=owner.hash)
+    event = again.join(index, [None, 250, 0, "Image: your upload (centre square, resized to 64×64)"])
+    again.listen()
+    done = again.wait(event, "process_completed")
+    again.close()
+    warnings = [m for m in again.messages if m.get("msg") == "log" and "dropped" in str(m.get("log"))]
+    assert len(warnings) == 1, [m for m in again.messages if m.get("msg") == "log"]
+    label = str(done["output"]["data"][1])
+    assert "dropped" in label and "your upload" not in label, label
+
+
+def test_the_long_lane_is_shared_fairly_between_clients(app, config):
+    """One client (one address behind the proxy) asks for 40 reverse processes of 250 steps from 40 sessions; it
+    gets LONG_PER_CLIENT of them and a message for the rest. Another client's strip of t values then waits one
+    slice, not 40 runs: it is done before the first of the 40 ends. A click stays answered meanwhile."""
+    index, data = reverse(config, 250)
+    attackers, refused = [], []
+    for _ in range(40):
+        session = Session(app.url, client="203.0.113.7")
+        response = session.ask(index, data)
+        if response.status_code == 200:
+            attackers.append((session, response.json()["event_id"]))
+            session.listen()
+        else:
+            refused.append(response.json().get("detail", ""))
+    assert len(attackers) <= 3, f"one client got {len(attackers)} long jobs into the lane"
+    assert refused and all("long jobs waiting or running" in text for text in refused), refused[:2]
+    attackers[0][0].wait(attackers[0][1], "process_starts")
+    skips = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "skip-switches")
+    names = [choice[1] if isinstance(choice, list) else choice for choice in skips["props"]["choices"]]
+    honest = Session(app.url, client="198.51.100.1")
+    started = time.monotonic()
+    strip = honest.join(fn_index(config, target=component_id(config, "scrub-request")),
+                        [None, 250, 0, False, 250, names, True, False, None])
+    honest.listen()
+    click = Session(app.url, client="203.0.113.7")
+    preview = click.join(fn_index(config, "previews"), [None, 250, 0])
+    click.listen()
+    assert click.wait(preview, "process_completed", timeout=WAIT_S * 2).get("success") is True
+    strip_done = honest.wait(strip, "process_completed", timeout=WAIT_S * 3)
+    waited = time.monotonic() - started
+    first_end = attackers[0][0].wait(attackers[0][1], "process_completed", timeout=WAIT_S * 5)
+    for session, _ in attackers:
+        session.close()
+    honest.close()
+    click.close()
+    print(f"\nthe honest client's strip arrived after {waited:.1f} s beside {len(attackers)} reverse processes")
+    assert strip_done.get("success") is True, str(strip_done)[:300]
+    assert strip_done["_order"] < first_end["_order"], (
+        f"the strip waited for a whole 250-step reverse process of another client ({waited:.0f} s)")
 
 
 # --- what a fresh machine downloads -----------------------------------------------------------------------------

@@ -230,9 +230,12 @@ class Outcome:
     done: int = 0
 
 
-def new_client(url: str, folder: Path) -> Client:
+def new_client(url: str, folder: Path, user: int | None = None) -> Client:
+    """A session; `user` n: as the n-th of several people (its own address, forwarded by the proxy the app is
+    told of): the long lane is shared per address, and 8 sessions from loopback would be one client."""
     folder.mkdir(parents=True, exist_ok=True)
-    return api_client(url, download_files=str(folder), httpx_kwargs={"timeout": REQUEST_TIMEOUT_S})
+    headers = {"x-forwarded-for": f"192.0.2.{user + 1}"} if user is not None else None
+    return api_client(url, download_files=str(folder), httpx_kwargs={"timeout": REQUEST_TIMEOUT_S}, headers=headers)
 
 
 def run_session(url: str, plan: Plan, requests: list[Request], references: dict | None, deadline: float,
@@ -241,7 +244,7 @@ def run_session(url: str, plan: Plan, requests: list[Request], references: dict 
     (references None: not compared). `client`: an open session to reuse (kept open), else a new one."""
     own = client is None
     try:
-        client = client or new_client(url, folder)
+        client = client or new_client(url, folder, plan.session)
     except Exception as error:  # noqa: BLE001 - reported, not raised: the thread has no one to raise to
         outcome.errors.append(f"{phase} session {plan.session}: could not connect: {type(error).__name__}: {error}")
         return
@@ -416,7 +419,7 @@ def start_app(tmp_path_factory, planted_leak: bool):
     }
     if planted_leak:
         env["UNET_EXPLORER_PLANTED_LEAK"] = str(PLANTED_KIB)  # the app keeps a tensor of this many KiB per request
-    return running_app(env=env), temp, report
+    return running_app("--behind-proxy", env=env), temp, report
 
 
 @pytest.fixture(scope="module")
@@ -470,7 +473,8 @@ def test_concurrent_sessions_match_solo_replies_and_do_not_leak(app, tmp_path, c
     alone_done = time.monotonic()
 
     # 2. Warm-up on the sessions the rounds reuse (a new session per round would add its state each round).
-    clients = {plan.session: new_client(app_url, tmp_path / f"session-{plan.session}") for plan in plans}
+    clients = {plan.session: new_client(app_url, tmp_path / f"session-{plan.session}", plan.session)
+               for plan in plans}
     try:
         warmup = run_concurrently(app_url, plans, lambda plan: plan.warmup, references, deadline, tmp_path, "warm-up",
                                   clients)
@@ -526,7 +530,8 @@ def test_the_leak_check_catches_a_planted_leak(tmp_path_factory, tmp_path, capsy
         plans = [plan for plan in make_plans(api) if plan.session < PLANTED_SESSIONS]
         cheap = {plan.session: [r for r in plan.pool if r.api in ("/previews", "/select_block")] for plan in plans}
         pick = lambda plan: [cheap[plan.session][i % len(cheap[plan.session])] for i in range(PLANTED_REQUESTS)]  # noqa: E731
-        clients = {plan.session: new_client(url, tmp_path / f"session-{plan.session}") for plan in plans}
+        clients = {plan.session: new_client(url, tmp_path / f"session-{plan.session}", plan.session)
+                   for plan in plans}
         deadline = time.monotonic() + TEST_DEADLINE_S
         try:
             warmup = run_concurrently(url, plans, pick, None, deadline, tmp_path, "warm-up", clients)

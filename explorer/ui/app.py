@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from explorer.ui import architecture, denoising, inputs, lesson, proofs, receptive, refresh, scrub
+from explorer.ui import architecture, denoising, inputs, lesson, proofs, receptive, refresh, scrub, study
 from explorer.views.context import Context
 
 CSS = """
@@ -95,13 +95,16 @@ def build_app(ctx: Context) -> gr.Blocks:
                 receptive_refresh = receptive.build(ctx, panel, selected_block)
             with gr.Tab("Part by part", id=proofs.TAB, elem_id="tab-proofs") as tab_proofs:
                 proofs_refresh = proofs.build(ctx, panel)
+            with gr.Tab("Trained alternatives", id=study.TAB, elem_id="tab-study") as tab_study:
+                study_refresh = study.build(ctx, panel)
         refresh.wire([panel.image.change, panel.t.change, panel.seed.change, active_tab.change], active_tab,
                      [panel.image, panel.t, panel.seed], [architecture_refresh, denoising_refresh, receptive_refresh,
-                                                      proofs_refresh])
+                                                      proofs_refresh, study_refresh])
         tab_architecture.select(lambda: "architecture", None, active_tab, api_name=False)
         tab_receptive.select(lambda: "receptive", None, active_tab, api_name=False)
         tab_denoising.select(lambda: "denoising", None, active_tab, api_name=False)
         tab_proofs.select(lambda: proofs.TAB, None, active_tab, api_name=False)
+        tab_study.select(lambda: study.TAB, None, active_tab, api_name=False)
         tab_lesson.select(lambda: lesson.LESSON_TAB, None, active_tab, api_name=False)
         architecture.wire_evidence(demo, tabs, active_tab)
         lesson.wire(ctx, demo, lesson_view, lesson.find_controls(demo, tabs, active_tab, panel, selected_block),
@@ -111,4 +114,4 @@ def build_app(ctx: Context) -> gr.Blocks:
 
 def launch_options() -> dict:
     # No run history: Gradio would rewrite the browser's localStorage after every event (tens of ms per step of t).
-    return dict(css=CSS + scrub.PAGE_CSS + lesson.CSS, theme=gr.themes.Soft(), run_history=False)
+    return dict(css=CSS + scrub.PAGE_CSS + lesson.CSS + study.CSS, theme=gr.themes.Soft(), run_history=False)

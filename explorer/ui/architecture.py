@@ -11,7 +11,7 @@ from explorer.ui import lesson, limits, proofs, validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.plots import plot
 from explorer.ui.refresh import Refresh
-from explorer.views import architecture, levels
+from explorer.views import architecture, levels, numbers
 from explorer.views.context import Context
 
 # One listener on the root survives re-renders of the SVG inside it. The block panel is a live region: a
@@ -75,14 +75,15 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=300):
             diagram = gr.HTML(architecture.diagram(ctx, default), js_on_load=DIAGRAM_JS, elem_id="diagram",
-                              css_template=DIAGRAM_CSS)
+                              css_template=DIAGRAM_CSS, label="Diagram (SVG)")
         with gr.Column(scale=3, min_width=300):
             chooser = gr.Dropdown(chooser_order(ctx.block_names()), value=default, label="Block",
                                   elem_id="block-chooser")
-            panel = gr.Markdown(elem_id="block-panel")
+            panel = gr.Markdown(elem_id="block-panel", label="Block description")
             evidence = gr.HTML(architecture.evidence_html(ctx, default), js_on_load=EVIDENCE_JS,
                                css_template=EVIDENCE_CSS, elem_id="block-evidence")
-            activation = gr.HTML(elem_id="block-activation")
+            activation = gr.HTML(elem_id="block-activation", label="Block output (activation maps)")
+            block_numbers = gr.JSON(visible=False, label="Block facts (numbers)", elem_id="block-numbers")
 
     with gr.Accordion("All levels at once: feature maps and spectra", open=True, elem_id="all-levels"):
         gr.Markdown("Each row is one level of the U-Net for the current x_t, each tile one of its most active "
@@ -91,7 +92,7 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                     "show which spatial frequencies each map carries.")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
-                level_image = gr.HTML(elem_id="level-maps")
+                level_image = gr.HTML(elem_id="level-maps", label="U-Net feature maps by level")
             with gr.Column(scale=1, min_width=300):
                 spectrum = gr.Plot(label="Spectra of the levels", elem_id="level-spectrum", show_label=False)
                 gr.Markdown("Each skip connection (solid) beside the upsampled path it is concatenated with "
@@ -103,10 +104,10 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                         f"through the naive CNN. Every layer works on the full {side}×{side} grid; nothing in it "
                         "looks at a coarser version of the image. Its spectra (grey: the U-Net's finest and "
                         "coarsest level, for comparison) share the axes of the U-Net's.")
-            naive_summary = gr.Markdown(elem_id="naive-summary")
+            naive_summary = gr.Markdown(elem_id="naive-summary", label="Scales of the two networks")
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=300):
-                    naive_image = gr.HTML(elem_id="naive-maps")
+                    naive_image = gr.HTML(elem_id="naive-maps", label="Naive CNN feature maps by layer")
                 with gr.Column(scale=1, min_width=300):
                     naive_spectrum = gr.Plot(label="Spectra of the naive CNN's layers", elem_id="naive-spectrum",
                                              show_label=False)
@@ -122,11 +123,17 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
         view = architecture.block_panel(ctx, image, t, seed, name)
         return architecture.diagram(ctx, name), name, view.markdown, view.activation, name
 
+    def with_facts(shown: tuple) -> tuple:
+        return shown + (numbers.block_facts(ctx, shown[1]),)
+
+    def select_block(image, t, seed, name):
+        return with_facts(show_block(image, t, seed, name))
+
     def on_click(image, t, seed, evt: gr.EventData):
         name = (getattr(evt, "_data", None) or {}).get("block_id")
         if name is None:
             raise gr.Error("No block arrived with this click: click a block in the diagram, or use select_block")
-        return show_block(image, t, seed, name)
+        return with_facts(show_block(image, t, seed, name))
 
     def follow_selection(image, t, seed, name, shown):
         """Another tab chose a block: show it here too (nothing to do when this tab chose it)."""
@@ -151,9 +158,13 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
     # The evidence buttons follow the shown block, whichever control or tab chose it (no model call).
     chooser.change(lambda name: architecture.evidence_html(ctx, name), chooser, evidence, api_name=False,
                    queue=False, show_progress="hidden")
-    diagram.click(on_click, shared, block_outputs, api_name="click_block", preprocess=False, show_progress="hidden")
-    chooser.input(show_block, shared + [chooser], block_outputs, api_name="select_block", preprocess=False,
-                  show_progress="hidden")
+    diagram.click(on_click, shared, block_outputs + [block_numbers], api_name="click_block", preprocess=False,
+                  show_progress="hidden", api_description="A click on the diagram (page only: through the API use "
+                                                          "/select_block)")
+    chooser.input(select_block, shared + [chooser], block_outputs + [block_numbers], api_name="select_block",
+                  preprocess=False, show_progress="hidden",
+                  api_description="One block of either network: the diagram with it selected, what it does, its "
+                                  "output for x_t, and its facts as numbers (shapes, parameters, receptive field)")
     selected_block.change(follow_selection, shared + [selected_block, chooser], block_outputs[:4], api_name=False,
                           preprocess=False, show_progress="hidden")
     level_outputs = [level_image, spectrum, skip_spectrum, naive_image, naive_spectrum, naive_summary]
@@ -161,8 +172,10 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
     # page-load fill of the block would race a shared link's block, set from the URL by explorer/ui/lesson.py,
     # and every page opened would pay for level maps it may never show). The levels alone: the /levels endpoint.
     gr.Button(visible=False).click(show_levels, shared, level_outputs, api_name="levels", preprocess=False,
-                                   show_progress="hidden")
-    sweep_button.click(run_sweep, [inputs.image, inputs.seed], sweep, api_name="frequency_sweep", preprocess=False)
+                                   show_progress="hidden",
+                                   api_description="Every level's feature maps and their spectra, both networks")
+    sweep_button.click(run_sweep, [inputs.image, inputs.seed], sweep, api_name="frequency_sweep", preprocess=False,
+                       api_description="The skips' high-frequency share against t (8 forward passes)")
 
     def refresh(image, t, seed, name):
         return show_block(image, t, seed, name) + show_levels(image, t, seed)

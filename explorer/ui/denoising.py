@@ -13,7 +13,7 @@ from explorer.ui import limits, scrub, validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.plots import plot
 from explorer.ui.refresh import Refresh
-from explorer.views import denoising
+from explorer.views import denoising, numbers
 from explorer.views.context import Context
 
 REVERSE_FRAMES = 10  # frames streamed per run, whatever the step count
@@ -48,6 +48,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         with gr.Column(scale=3, min_width=560):
             view, strip_image, strip_meta, strip_request = scrub.components(
                 '<p class="sbs-status">Computing the side-by-side view…</p>')
+            view_numbers = gr.JSON(visible=False, label="Scores (numbers)", elem_id="denoise-numbers")
         with gr.Column(scale=2, min_width=320):
             with gr.Group():
                 gr.Markdown("**Knock-outs (U-Net only)**")
@@ -87,11 +88,11 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
             gr.HTML(denoising.reverse_caption_html(ctx.image_size), elem_id="reverse-caption", apply_default_css=False)
             live = gr.Image(label="Live frames", interactive=False, elem_id="reverse-live", show_label=False, buttons=[],
                             format="png")
-            progress_text = gr.Markdown(elem_id="reverse-progress")
+            progress_text = gr.Markdown(elem_id="reverse-progress", label="Progress")
         with gr.Column(scale=2):
             drift = gr.Plot(label="Drift", elem_id="reverse-drift", show_label=False)
     gr.Markdown("**Frame strip**: each model's sample along the way")
-    strip = gr.HTML(elem_id="reverse-strip", apply_default_css=False)
+    strip = gr.HTML(elem_id="reverse-strip", apply_default_css=False, label="Frame strip")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=560):
             gr.Markdown("**Animation** (GIF, same layout as the live frames; the button above it downloads it)")
@@ -102,13 +103,28 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
 
     heldout = denoising.heldout_digests(ctx)  # to tell a held-out emoji from any other image (an upload)
 
-    def side_by_side(image, t, seed, override, told, skips_on, attention_on, bypass_mid):
+    def shown_comparison(image, t, seed, override, told, skips_on, attention_on, bypass_mid):
+        """The side-by-side view's HTML and the comparison it shows."""
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         chosen = knockouts(ctx, override, told, skips_on, attention_on, bypass_mid)
         comparison = denoising.compare(ctx, image, t, seed, chosen)
         # Not a held-out emoji (an upload): say that both networks learned emoji only, with this image's numbers.
         note = "" if denoising.image_digest(image) in heldout else denoising.domain_note_html(ctx, comparison)
-        return denoising.side_by_side_html(comparison, denoising.strip_key(image, seed, chosen), note)
+        return denoising.side_by_side_html(comparison, denoising.strip_key(image, seed, chosen), note), comparison
+
+    def side_by_side(*args):
+        return shown_comparison(*args)[0]
+
+    def side_by_side_with_numbers(image, t, seed, override, told, skips_on, attention_on, bypass_mid):
+        shown, comparison = shown_comparison(image, t, seed, override, told, skips_on, attention_on, bypass_mid)
+        return shown, numbers.comparison(comparison, validate.seed(seed))
+
+    def typed_told_t(image, t, seed, override, told, skips_on, attention_on, bypass_mid):
+        try:
+            validate.timestep(told, "The timestep told to the U-Net")
+        except gr.Error:
+            return gr.skip()
+        return side_by_side(image, t, seed, override, told, skips_on, attention_on, bypass_mid)
 
     def refresh(image, t, seed, override, told, skips_on, attention_on, bypass_mid, num_steps):
         shown = side_by_side(image, t, seed, override, told, skips_on, attention_on, bypass_mid)
@@ -177,17 +193,27 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
     controls = [override_t, told_t, skips, attention, bottleneck]
     shared = [inputs.image, inputs.t, inputs.seed]
     # User changes only (`input`, `release`): the told-t slider also follows t by the server's hand.
-    gr.on([override_t.input, told_t.release, skips.input, attention.input, bottleneck.input], side_by_side,
-          shared + controls, view,
-          api_name="denoise", preprocess=False, show_progress="hidden", trigger_mode="always_last")
+    gr.on([override_t.input, told_t.release, skips.input, attention.input, bottleneck.input], side_by_side_with_numbers,
+          shared + controls, [view, view_numbers],
+          api_name="denoise", preprocess=False, show_progress="hidden", trigger_mode="always_last",
+          api_description="Naive CNN, U-Net (with the knock-outs, if any) and a blur on the same x_t: the view as "
+                          "HTML, and each one's ε-MSE and x̂₀ PSNR as numbers")
+    # The slider's number box sends `release` only when it loses focus, so a typed t (Enter pressed or not) would
+    # wait for a click elsewhere; its `input` comes with every key. A half-typed value ("" or "0") waits quietly.
+    told_t.input(typed_told_t, shared + controls, view, api_name=False, preprocess=False, show_progress="hidden",
+                 trigger_mode="always_last")
     # Pressed by the view's script when it has no strip for the view's inputs (see explorer/ui/scrub.py).
     strip_request.click(scrub_strip, shared + controls + [curve_key], [strip_image, strip_meta, curves, curve_key],
                         api_name=False, preprocess=False, show_progress="hidden", trigger_mode="always_last")
     steps.change(steps_note, [inputs.t, steps], ddim_note, api_name=False, preprocess=False, show_progress="hidden")
-    image_curve_button.click(image_curve, shared, curves, api_name="image_curve", preprocess=False)
+    image_curve_button.click(image_curve, shared, curves, api_name="image_curve", preprocess=False,
+                             api_description="The held-out error curves with this image's values at 9 timesteps")
     reverse_outputs = [live, progress_text, strip, drift, animation]
     # Long jobs: a lane of their own, and one reverse process per session (limits.compute_lanes).
-    from_here.click(from_here_fn, shared + [steps], reverse_outputs, api_name="denoise_from_here", preprocess=False)
+    from_here.click(from_here_fn, shared + [steps], reverse_outputs, api_name="denoise_from_here", preprocess=False,
+                    api_description="DDIM from x_t down to t = 0 with each model, streamed: live frame, progress, "
+                                    "frame strip, drift figure, then the animation (GIF)")
     from_noise.click(from_noise_fn, [inputs.seed, steps], reverse_outputs, api_name="generate_from_noise",
-                     preprocess=False)
+                     preprocess=False, api_description="DDIM from pure noise (t = 999) down to t = 0 with each "
+                                                       "model, streamed as /denoise_from_here")
     return Refresh("denoising", controls + [steps], [view, told_t, ddim_note], refresh, follows_drag=False)

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
 from explorer.data import ImageError
 from explorer.render import tensor_image
-from explorer.ui import limits, validate
-from explorer.views import domain
+from explorer.ui import limits, session_state, validate
+from explorer.views import domain, numbers
 from explorer.views.context import Context
 
 PREVIEW_SCALE = 3
+BY_NAME = "choose one by name with /choose_example; /examples lists the names"
 
 
 @dataclass
@@ -36,6 +38,21 @@ def previews(ctx: Context, image, t, seed):
     t, seed = validate.timestep(t), validate.seed(seed)
     x0, x_t, eps = ctx.x_t(image, t, seed)
     return (tensor_image(x0, PREVIEW_SCALE), tensor_image(x_t, PREVIEW_SCALE), noise_level(ctx, t))
+
+
+def example_by_name(ctx: Context, name) -> Path:
+    """The held-out example called `name` (its file's stem, e.g. "1f600"; any case, ".png" or not)."""
+    if not ctx.examples:
+        raise gr.Error("No held-out images are shipped with these weights")
+    if not isinstance(name, str) or not name.strip():
+        raise gr.Error("Give the name of a held-out example, e.g. "
+                       f"{ctx.examples[0].stem!r}: /examples lists the {len(ctx.examples)} names")
+    wanted = name.strip().lower().removesuffix(".png")
+    for path in ctx.examples:
+        if path.stem.lower() == wanted:
+            return path
+    raise gr.Error(f"There is no held-out example named {name.strip()[:40]!r}: /examples lists the "
+                   f"{len(ctx.examples)} names (e.g. {', '.join(repr(p.stem) for p in ctx.examples[:3])})")
 
 
 def shown_previews(ctx: Context, image, t, seed):
@@ -84,6 +101,7 @@ def build(ctx: Context) -> Inputs:
     """The panel's components and its own events; returns what the views read."""
     first = ctx.image(ctx.examples[0]) if ctx.examples else np.full((ctx.image_size,) * 2 + (3,), 255, np.uint8)
     image_state = gr.State(first)
+    session_state.EVICTIONS.watch(image_state, first)  # a dropped session's image is said to be lost
     gr.HTML(SKIP_LINKS, js_on_load=SKIP_JS, elem_id="skip-links")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=320):
@@ -97,12 +115,13 @@ def build(ctx: Context) -> Inputs:
                                          elem_id="upload", size="sm")
                 random_button = gr.Button("Random held-out image", size="sm", elem_id="random-image")
             source = gr.Markdown(f"Image: held-out example `{ctx.examples[0].stem}`" if ctx.examples else "",
-                                 elem_id="image-source")
+                                 elem_id="image-source", label="Image source")
             domain_text = gr.Markdown(elem_id="domain-note")  # uploads only: both networks know emoji only
         with gr.Column(scale=2, min_width=300):
             t = gr.Slider(1, 999, value=250, step=1, label="Timestep t (1: almost clean, 999: almost pure noise)",
                           elem_id="timestep")
-            level = gr.Markdown(noise_level(ctx, 250), elem_id="noise-level")
+            level = gr.Markdown(noise_level(ctx, 250), elem_id="noise-level", label="Noise level")
+            level_numbers = gr.JSON(visible=False, label="Noise level (numbers)", elem_id="noise-level-numbers")
             seed = gr.Number(value=0, precision=0, label="Noise seed (the same seed draws the same noise)",
                              minimum=0, maximum=2**31 - 1, elem_id="seed")
         with gr.Column(scale=2, min_width=300):
@@ -121,11 +140,13 @@ def build(ctx: Context) -> Inputs:
     def pick_example(evt: gr.EventData):
         # gr.EventData, not gr.SelectData: through the API no selection arrives, and SelectData fails on that
         # before this function could say so.
-        index = validate.event_data(evt, "index", "Pick an example by clicking it in the gallery")
+        index = validate.event_data(evt, "index", "Pick an example by clicking it in the gallery "
+                                                  f"(through the API: {BY_NAME})")
         if isinstance(index, (list, tuple)) and index:
             index = index[0]
         if not isinstance(index, int) or isinstance(index, bool):
-            raise gr.Error("Pick an example by clicking it in the gallery (no selection arrived)")
+            raise gr.Error(f"Pick an example by clicking it in the gallery (no selection arrived; through the API: "
+                           f"{BY_NAME})")
         if not 0 <= index < len(ctx.examples):
             raise gr.Error(f"There is no example number {index}")
         path = ctx.examples[index]
@@ -147,24 +168,53 @@ def build(ctx: Context) -> Inputs:
         path = random.choice(ctx.examples)
         return ctx.image(path), f"Image: held-out example `{path.stem}`"
 
-    gallery.select(pick_example, None, [image_state, source], api_name="pick_example")
-    upload.upload(upload_image, upload, [image_state, source], api_name="upload_image", preprocess=False)
-    random_button.click(random_example, None, [image_state, source], api_name="random_image")
+    def choose_example(name):
+        path = example_by_name(ctx, name)
+        return ctx.image(path), f"Image: held-out example `{path.stem}`"
+
+    gallery.select(pick_example, None, [image_state, source], api_name="pick_example",
+                   api_description="A click on the gallery (page only: through the API use /choose_example)")
+    upload.upload(upload_image, upload, [image_state, source], api_name="upload_image", preprocess=False,
+                  api_description="Use your own image (centre square, resized to 64×64) in this session")
+    random_button.click(random_example, None, [image_state, source], api_name="random_image",
+                        api_description="Use a random held-out example in this session")
+    # Choosing an example by name: API only (the page has the gallery), so hidden components hold the name and list.
+    example_name = gr.Textbox(visible=False, label="Example name", elem_id="example-name")
+    example_names = gr.JSON(visible=False, label="Held-out example names", elem_id="example-names")
+    gr.Button(visible=False).click(lambda: [path.stem for path in ctx.examples], None, example_names,
+                                   api_name="examples", show_progress="hidden",
+                                   api_description="The names of the held-out examples, for /choose_example")
+    gr.Button(visible=False).click(choose_example, example_name, [image_state, source], api_name="choose_example",
+                                   show_progress="hidden", preprocess=False,
+                                   api_description="Use the held-out example with this name (see /examples) in "
+                                                   "this session: the later calls of the same client see it")
     shared = [image_state, t, seed]
     preview_outputs = [x0_view, xt_view, level]
+
+    def previews_with_numbers(image, t, seed):
+        return (*previews(ctx, image, t, seed), numbers.noise_level(ctx, validate.timestep(t)))
     gr.on([image_state.change, t.change, seed.change], lambda *args: shown_previews(ctx, *args), shared,
           preview_outputs, api_name=False, show_progress="hidden", trigger_mode="always_last",
           preprocess=False)  # validate.* checks the raw values: Gradio's own checks fail on 'abc' with no message
     # The same view through the API, where a bad argument must be an error: a button the page never shows.
-    gr.Button(visible=False).click(lambda *args: previews(ctx, *args), shared, preview_outputs, api_name="previews",
-                                   show_progress="hidden", preprocess=False)
-    def domain_update(image, t, seed, source_text):
+    gr.Button(visible=False).click(previews_with_numbers, shared, preview_outputs + [level_numbers],
+                                   api_name="previews", show_progress="hidden", preprocess=False,
+                                   api_description="x₀ and x_t (PNG files) for the session's image, the noise level "
+                                                   "as text and as numbers (signal, noise, SNR in dB)")
+
+    first_label = f"Image: held-out example `{ctx.examples[0].stem}`" if ctx.examples else ""
+
+    def domain_update(image, t, seed, source_text, request: gr.Request):
+        label = gr.skip()
+        if session_state.EVICTIONS.take(getattr(request, "session_hash", None), "label"):
+            source_text = label = f"{first_label} (your earlier image was dropped while the page was idle)"
         try:
             image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         except gr.Error:
-            return gr.skip()  # the previews' line already says what is wrong
-        return domain.upload_note(ctx, image, t, seed, source_text)
+            return gr.skip(), label  # the previews' line already says what is wrong
+        return domain.upload_note(ctx, image, t, seed, source_text), label
 
-    gr.on([image_state.change, t.change, seed.change], domain_update, [image_state, t, seed, source], domain_text,
+    gr.on([image_state.change, t.change, seed.change], domain_update, [image_state, t, seed, source],
+          [domain_text, source],
           api_name=False, show_progress="hidden", trigger_mode="always_last", preprocess=False)
     return Inputs(image_state, t, seed, source)

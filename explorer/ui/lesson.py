@@ -71,6 +71,20 @@ SCROLL_JS = """
         // moment, unless the reader acts first: presses anything, or the page was scrolled by anyone else (a
         // scroll bar, a key, a click that brought a tab into view). Scrolling then would move the page under
         // the reader's pointer and land a click beside what they aimed at.
+        // On a narrow screen the part of the evidence the step speaks of can sit beyond the right edge of a
+        // sideways-scrolling table: scroll that box (not the page) until it is in view.
+        const sideways = () => {
+          const part = wanted.focus ? target.querySelector(wanted.focus) : null;
+          if (!part) return;
+          let box = part.parentElement;
+          while (box && box !== target && !(box.scrollWidth > box.clientWidth + 1)) box = box.parentElement;
+          if (!box || !(box.scrollWidth > box.clientWidth + 1)) return;
+          const from = box.getBoundingClientRect(), at = part.getBoundingClientRect();
+          if (at.left < from.left || at.right > from.right) {
+            box.scrollLeft += at.left - from.left - Math.max(0, (from.width - at.width) / 2);
+          }
+        };
+        sideways();
         let moved = false, left = window.scrollY;
         const mine = () => { moved = true; };
         ['wheel', 'touchmove', 'keydown', 'pointerdown', 'mousedown'].forEach(
@@ -81,6 +95,7 @@ SCROLL_JS = """
             target.scrollIntoView({block: 'start'});
             left = window.scrollY;
           }
+          sideways();
         }, delay));
       }
       const press = wanted.press ? document.getElementById(wanted.press) : null;
@@ -162,14 +177,24 @@ def image_of_source(ctx: Context, text: str | None) -> str | None:
     return next((name for name in re.findall(r"`([^`]+)`", text or "") if name in stems), None)
 
 
+def scroll_payload(target: lesson.Target) -> str:
+    """What the page's script does after "Show me" (or a link to a step): the tab to open, the evidence to scroll
+    to, the part of it to bring into view sideways, the button to press."""
+    return json.dumps({"tab": target.tab, "evidence": target.evidence, "focus": target.focus, "press": target.press})
+
+
 # --- the step's words ---------------------------------------------------------------------------------------------
 
-def step_markdown(step: lesson.Step, measurement: lesson.Measurement, number: int, total: int) -> str:
-    """The step's claim, its measurement and what to look for (the glossary goes below the buttons)."""
+def step_markdown(step: lesson.Step, measurement: lesson.Measurement, number: int, total: int,
+                  extras: tuple[lesson.Measurement, ...] = ()) -> str:
+    """The step's claim, its measurement (and any further measurements of the same claim, `extras`) and what to
+    look for (the glossary goes below the buttons)."""
     return (f"### Step {number} of {total}: {step.title}\n\n{step.text}\n\n"
             f"{BADGES[measurement.verdict]} {measurement.text}\n\n"
             f"<small>Source: {measurement.source}</small>\n\n"
-            f"**What you should see** (press *Show me*): {step.see}")
+            + "".join(f"{BADGES[extra.verdict]} {extra.text}\n\n<small>Source: {extra.source}</small>\n\n"
+                      for extra in extras)
+            + f"**What you should see** (press *Show me*): {step.see}")
 
 
 def words_markdown(step: lesson.Step) -> str:
@@ -310,7 +335,8 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
         cache = dict(cache or {})
         if step_id not in cache:
             step = by_id[step_id]
-            cache[step_id] = step_markdown(step, step.measure(ctx), ids.index(step_id) + 1, len(steps))
+            cache[step_id] = step_markdown(step, step.measure(ctx), ids.index(step_id) + 1, len(steps),
+                                           tuple(extra(ctx) for extra in step.extras))
         index = ids.index(step_id)
         return (cache[step_id], words_markdown(by_id[step_id]), progress_markdown(steps, visited), visited, cache,
                 gr.Button(interactive=index > 0), gr.Button(interactive=index < len(ids) - 1))
@@ -324,8 +350,7 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
         out = updates(ctx, controls, target_state(step.target))
         if step.target.ddim_steps is not None and controls.ddim_steps is not None:
             out[controls.ddim_steps] = step.target.ddim_steps
-        out[view.scroll] = json.dumps({"tab": step.target.tab, "evidence": step.target.evidence,
-                                       "press": step.target.press})
+        out[view.scroll] = scroll_payload(step.target)
         return out
 
     outputs = controls.outputs()
@@ -348,7 +373,12 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
             out[view.chooser] = state.step
         if state.notes:
             out[note] = gr.Markdown(urlstate.note_markdown(state.notes), visible=True)
-        out[view.scroll] = json.dumps({"tab": state.tab if state.tab in controls.tab_ids else None})
+        # A link opens at the evidence of the step it names when it shows that step's tab.
+        step = by_id.get(state.step)
+        if step is not None and state.tab == step.target.tab:
+            out[view.scroll] = scroll_payload(step.target)
+        else:
+            out[view.scroll] = json.dumps({"tab": state.tab if state.tab in controls.tab_ids else None})
         return out  # never empty: it holds the scroll payload
 
     demo.load(read_url, None, outputs + [view.chooser, note, view.scroll], api_name=False, show_progress="hidden").then(

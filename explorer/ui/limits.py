@@ -12,19 +12,23 @@ import fcntl
 import functools
 import gc
 import inspect
+import itertools
 import json
 import logging
 import os
+import re
+import secrets
 import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
+from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from explorer.ui.session_state import pin_replacement_ids
+from explorer.ui.session_state import EVICTIONS, MESSAGE as EVICTED_MESSAGE, note_evictions, pin_replacement_ids
 
 log = logging.getLogger("unet_explorer")
 
@@ -35,12 +39,18 @@ UPLOAD_PATH = "/gradio_api/upload"
 STREAM_PATH = "/gradio_api/queue/data"
 CALL_PATH = "/gradio_api/call/"
 CACHE_BUDGET = 256 * 1024 * 1024  # bytes the upload and output cache may hold before the oldest files go
+CACHE_FILES = 2000                # files and folders it may hold: 1,000 tiny files cost no bytes but a walk each
 CACHE_SWEEP_S = 10.0
+FILES_PER_UPLOAD = 1              # files one upload request may carry (Gradio's own limit is 1,000)
 MAX_SESSIONS = 200                # sessions whose state (the image, the last outputs) the server keeps
 CLIENT_GRACE_S = 5.0              # a job whose session has had no open event stream this long is stopped
 QUICK_LANE = "quick"              # single-step views: a block click, one denoising step, a receptive field …
 LONG_LANE = "long"                # long jobs (see `long_job`): they never hold up the quick lane
-LONG_JOBS = 1                     # long jobs computed at once, all users together
+LONG_JOBS = 1                     # slices of long jobs computed at once, all users together (`FairLane`)
+LONG_ACTIVE = 8                   # long jobs started at once; they take their slices in turn, client by client
+LONG_PLACES = 16                  # long jobs waiting to start, all clients together: more are refused with a message
+LONG_PER_CLIENT = 3               # long jobs one client (address) may have waiting or running
+QUICK_PLACES = 64                 # single-step requests waiting, all clients together: long jobs never take these
 LONG_NICE = 10                    # long jobs run in threads of this lower priority: a click gets the cores first
 TEMP_PARENT = "unet-explorer"
 PLANTED_LEAK_ENV = "UNET_EXPLORER_PLANTED_LEAK"     # tests only: KiB of tensor kept per request (a leak to catch)
@@ -117,6 +127,45 @@ class BodyLimit:
             await self.refuse(send, limit, upload)
 
 
+class NoSniff:
+    """ASGI middleware: `X-Content-Type-Options: nosniff` on every response, so a browser never runs a served file
+    (an upload, a cached output) as something other than the type the server gave it."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_header(message):
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-content-type-options"]
+                message = {**message, "headers": headers + [(b"x-content-type-options", b"nosniff")]}
+            await send(message)
+
+        await self.app(scope, receive, with_header)
+
+
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s'\"/]+/)+[^\s'\"]*")
+
+
+def path_free(text: str) -> str:
+    """`text` with absolute paths replaced by "…": nothing a client receives names the server's folders."""
+    return ABSOLUTE_PATH.sub("…", text)
+
+
+def client_of(peer: str | None, headers, proxy_hops: int = 0) -> str:
+    """The client a request comes from, for sharing the long lane: its TCP peer address or, behind `proxy_hops`
+    trusted proxies (a Space: 1), the address the outermost of them wrote into X-Forwarded-For. Entries further
+    left are the client's own word and never trusted; without `proxy_hops` the header is ignored."""
+    if proxy_hops > 0:
+        forwarded = [part.strip() for part in (headers.get("x-forwarded-for") or "").split(",") if part.strip()]
+        if len(forwarded) >= proxy_hops:
+            return forwarded[-proxy_hops][:64]
+    return peer or "unknown"
+
+
 # --- who is still listening ------------------------------------------------------------------------------------
 
 class Listeners:
@@ -189,8 +238,28 @@ class StreamWatch:
         if not session:
             return await self.app(scope, receive, send)
         self.listeners.opened(session)
+        started = finished = False
+
+        async def tracked(message):
+            nonlocal started, finished
+            started = started or message["type"] == "http.response.start"
+            finished = finished or (message["type"] == "http.response.body" and not message.get("more_body"))
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, tracked)
+        except Exception as error:  # noqa: BLE001 - one line, not the 82-line traceback uvicorn would log
+            # Gradio 6.31's stream tells the client in a message that it does not know the session, then raises
+            # (HTTPException, re-raised by Starlette as RuntimeError since the response had started).
+            cause = error.__cause__ or error
+            log.info("refused GET %s: %s", scope["path"], getattr(cause, "detail", None) or type(cause).__name__)
+            if not started:
+                body = json.dumps({"detail": "Unknown session: reload the page"}).encode()
+                await send({"type": "http.response.start", "status": 404,
+                            "headers": [(b"content-type", b"application/json")]})
+                await send({"type": "http.response.body", "body": body})
+            elif not finished:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             self.listeners.closed(session)
 
@@ -200,7 +269,8 @@ class StreamWatch:
 def temp_root(parent: Path | None = None) -> Path:
     """Make this process's own temp folder and point Gradio and `tempfile` at it; call before importing gradio.
 
-    Layout: <TMPDIR>/unet-explorer/<pid>-<random>/{gradio,tmp}. The folder holds a lock for the process's
+    Layout: <TMPDIR>/unet-explorer/<random>/{gradio,tmp} (no process id: the folder's name reaches clients in
+    Gradio's upload replies and file URLs). The folder holds a lock for the process's
     life; folders whose lock is free belong to dead processes (killed, say) and are removed here. This
     process's folder is removed at exit (SIGTERM included).
     """
@@ -208,7 +278,7 @@ def temp_root(parent: Path | None = None) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     for folder in parent.iterdir():
         sweep_if_dead(folder)
-    root = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=parent))
+    root = Path(tempfile.mkdtemp(prefix="", dir=parent))
     lock = open(root / ".lock", "w")  # noqa: SIM115 - held open (and locked) until the process ends
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     (root / "gradio").mkdir()
@@ -256,32 +326,56 @@ def cache_files(folder: Path) -> list[tuple[float, int, Path]]:
     return files
 
 
-def bound_cache(folder: Path, budget: int = CACHE_BUDGET, keep: frozenset[Path] = frozenset()) -> int:
-    """Delete the oldest files under `folder` (never those in `keep`) until it holds at most `budget` bytes;
-    returns the bytes freed."""
+def cache_folders(folder: Path) -> list[tuple[float, Path]]:
+    """(mtime, path) of every folder under `folder`, deepest first."""
+    found = []
+    for parent, names, _ in os.walk(folder):
+        for name in names:
+            path = Path(parent) / name
+            with contextlib.suppress(OSError):
+                found.append((path.stat().st_mtime, path))
+    return sorted(found, key=lambda item: -len(item[1].parts))
+
+
+def bound_cache(folder: Path, budget: int = CACHE_BUDGET, keep: frozenset[Path] = frozenset(),
+                max_entries: int = CACHE_FILES, empty_after: float = 60.0) -> int:
+    """Delete the oldest files under `folder` (never those in `keep`) until it holds at most `budget` bytes and
+    at most `max_entries` files and folders together; folders left empty for `empty_after` seconds go too (an
+    upload makes its folder a moment before it moves its file in). Returns the bytes freed."""
+    now = time.time()
+    for mtime, path in cache_folders(folder):
+        if now - mtime > empty_after:
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only when empty
     files = cache_files(folder)
+    entries = len(files) + len(cache_folders(folder))
     total = sum(size for _, size, _ in files)
-    freed = 0
+    freed = removed = 0
     for _, size, path in sorted(files):
-        if total - freed <= budget:
+        if total - freed <= budget and entries - removed <= max_entries:
             break
         if path in keep:
             continue
         with contextlib.suppress(OSError):
             path.unlink()
             freed += size
+            removed += 1
             with contextlib.suppress(OSError):
                 path.parent.rmdir()  # gradio keeps one folder per file: drop it when empty
-    if freed:
-        log.info("cache over %d MB: removed %d MB of the oldest files", budget // 2**20, freed // 2**20)
+                removed += 1
+    if removed:
+        log.info("cache over %d MB or %d entries: removed %d files and folders (%d MB), the oldest",
+                 budget // 2**20, max_entries, removed, freed // 2**20)
     return freed
 
 
 class CacheSweeper:
-    """A daemon thread that keeps Gradio's cache under its byte budget, every few seconds and after each upload."""
+    """A daemon thread that keeps Gradio's cache under its byte and file budgets, every few seconds and after each
+    upload."""
 
-    def __init__(self, folder: Path, budget: int = CACHE_BUDGET, every: float = CACHE_SWEEP_S):
-        self.folder, self.budget, self.every = Path(folder), budget, every
+    def __init__(self, folder: Path, budget: int = CACHE_BUDGET, every: float = CACHE_SWEEP_S,
+                 max_entries: int = CACHE_FILES):
+        self.folder, self.budget, self.every, self.max_entries = Path(folder), budget, every, max_entries
         # What the built app put there (the examples' thumbnails, first previews): every page shows it.
         self.keep = frozenset(path for _, _, path in cache_files(self.folder))
         self.wake = threading.Event()
@@ -292,7 +386,7 @@ class CacheSweeper:
             self.wake.wait(self.every)
             self.wake.clear()
             try:
-                bound_cache(self.folder, self.budget, self.keep)
+                bound_cache(self.folder, self.budget, self.keep, self.max_entries)
             except Exception:  # noqa: BLE001 - the sweeper must outlive a bad file
                 log.exception("cache sweep failed")
 
@@ -309,6 +403,34 @@ class UploadWake:
         finally:
             if scope["type"] == "http" and scope["path"].rstrip("/").endswith(UPLOAD_PATH):
                 self.sweeper.wake.set()
+
+
+def separate_uploads() -> None:
+    """Give every upload a folder of its own, and let one upload request carry one file (once per process).
+
+    Gradio 6.31 files an upload under the hash of its bytes (`GradioUploadFile.sha`, seeded with a constant of
+    the process), so 20 sessions uploading the same photo shared one file, and the first session's clean-up
+    (`discard_upload`) deleted it under the others (6 of 20 accepted). A random value mixed into each upload's
+    hash gives it its own folder. Gradio's parser takes up to 1,000 files per request (10 requests left 10,000
+    files and folders behind); the parser is told FILES_PER_UPLOAD instead, and says so with a 400.
+    """
+    from gradio import route_utils
+
+    upload = route_utils.GradioUploadFile
+    if getattr(upload.__init__, "separate", False):
+        return
+    upload_init, parser_init = upload.__init__, route_utils.GradioMultiPartParser.__init__
+
+    def init_upload(self, *args, **kwargs):
+        upload_init(self, *args, **kwargs)
+        self.sha.update(secrets.token_bytes(16))
+
+    def init_parser(self, *args, max_files=1000, **kwargs):
+        parser_init(self, *args, max_files=min(max_files, FILES_PER_UPLOAD), **kwargs)
+
+    init_upload.separate = True
+    upload.__init__ = init_upload
+    route_utils.GradioMultiPartParser.__init__ = init_parser
 
 
 def discard_upload(path: str) -> None:
@@ -364,39 +486,102 @@ def write_once(data: bytes, folder: Path, name: str) -> str:
 
 def long_job(kind: str):
     """Mark an event function as a long job of `kind` (seconds of compute: a reverse process, a strip of t
-    values, four backward passes). Long jobs run in a lane of their own, so a click never waits behind one,
-    and a session holds at most one job of each kind, waiting or running (`one_job_per_kind`)."""
+    values, four backward passes). Long jobs run in a lane of their own, so a click never waits behind one;
+    the lane is shared fairly between clients (`FairLane`, `admit`)."""
     def mark(fn):
         fn.long_job = kind
         return fn
     return mark
 
 
-def compute_lanes(demo, quick: int, long: int = LONG_JOBS) -> None:
+def compute_lanes(demo, quick: int, long: int = LONG_JOBS, active: int = LONG_ACTIVE) -> None:
     """Put every event of `demo` in one of two concurrency groups (Gradio's limits are per event otherwise):
-    at most `quick` single-step requests and `long` long jobs run at once, all endpoints and users together.
-    Long jobs compute in `long` threads of lower priority (LONG_NICE), so that on a busy machine the cores
-    go to the single-step requests first and a long job takes what is left."""
+    at most `quick` single-step requests run at once, all endpoints and users together. Long jobs: Gradio
+    starts up to `active` of them, and they compute their slices (a call, or one step of a generator) `long`
+    at a time, taken in turn client by client (FairLane), in threads of lower priority (LONG_NICE), so that on
+    a busy machine the cores go to the single-step requests first and a long job takes what is left."""
     threads = LowPriorityThreads(long)
     for block_fn in demo.fns.values():
         if block_fn.fn is None:
             continue
         kind = getattr(block_fn.fn, "long_job", None)
         block_fn.concurrency_id = LONG_LANE if kind else QUICK_LANE
-        block_fn.concurrency_limit = long if kind else quick
+        block_fn.concurrency_limit = max(active, long) if kind else quick
         block_fn.long_job_kind = kind
         if kind:
-            block_fn.fn = threads.wrap(block_fn.fn)
+            block_fn.fn = threads.wrap(block_fn.fn, kind)
+
+
+class FairLane:
+    """Turns on `slots` compute slots, given client by client: the waiting client served least recently goes
+    first, then its oldest waiting slice. One client with 40 jobs gets one turn in two when another client waits,
+    and a job of 250 steps, cut into slices, never keeps another client waiting for more than one slice."""
+
+    def __init__(self, slots: int = LONG_JOBS, remember: int = 1000):
+        self._ready = threading.Condition()
+        self._free = max(1, slots)
+        self._waiting: OrderedDict[str, deque] = OrderedDict()  # client -> its waiting tickets, oldest first
+        self._served: OrderedDict[str, int] = OrderedDict()     # client -> the number of its last turn
+        self._turns = itertools.count()
+        self.remember = remember
+
+    def _next(self):
+        client = min(self._waiting, key=lambda name: self._served.get(name, -1))  # ties: the first to wait
+        return self._waiting[client][0]
+
+    @contextlib.contextmanager
+    def turn(self, client: str):
+        ticket = object()
+        with self._ready:
+            self._waiting.setdefault(client, deque()).append(ticket)
+            while not (self._free > 0 and self._next() is ticket):
+                self._ready.wait()
+            self._waiting[client].popleft()
+            if not self._waiting[client]:
+                del self._waiting[client]
+            self._free -= 1
+            self._served[client] = next(self._turns)
+            self._served.move_to_end(client)
+            while len(self._served) > self.remember:
+                self._served.popitem(last=False)
+        try:
+            yield
+        finally:
+            with self._ready:
+                self._free += 1
+                self._ready.notify_all()
+
+
+def current_request():
+    """The gr.Request of the event running in this thread, or None.
+
+    Gradio 6.31 sets it in `gradio.context.LocalContext` around every call of an event function (and every step
+    of a generator); the lane needs it without adding a `request` parameter to each long job.
+    """
+    from gradio.context import LocalContext
+
+    return LocalContext.request.get(None)
+
+
+PROXY_HOPS = 0  # set by harden(): trusted proxies in front of the app (a Space: 1)
+
+
+def request_client(request) -> str:
+    """The client (address) of a gr.Request or a Starlette request."""
+    peer = getattr(getattr(request, "client", None), "host", None)
+    headers = getattr(request, "headers", None) or {}
+    return client_of(peer, headers, PROXY_HOPS)
 
 
 class LowPriorityThreads:
     """Threads that lower their own scheduling priority (Linux: nice is per thread, and threads they start,
     such as the reverse process's two model threads, inherit it). `wrap(fn)` runs fn, or each step of a
-    generator fn, in them; Gradio's worker thread waits meanwhile. A worker thread is never reniced itself:
-    without privileges a thread's priority cannot be raised back."""
+    generator fn, in them, one slice at a time on the fair lane; Gradio's worker thread waits meanwhile. A worker
+    thread is never reniced itself: without privileges a thread's priority cannot be raised back."""
 
     def __init__(self, count: int, nice: int = LONG_NICE):
         self.nice = nice
+        self.lane = FairLane(count)
         self.pool = ThreadPoolExecutor(max_workers=max(1, count), thread_name_prefix="long-job",
                                        initializer=self._lower_priority)
 
@@ -404,15 +589,26 @@ class LowPriorityThreads:
         with contextlib.suppress(OSError, AttributeError):  # not Linux: same priority as the rest
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
 
-    def wrap(self, fn):
+    def slice(self, kind: str, since: float, fn, *args):
+        """fn(*args) in a low-priority thread on the client's next turn; nothing when its client is gone."""
+        request = current_request()
+        session = getattr(request, "session_hash", None)
+        with self.lane.turn(request_client(request) if request is not None else "local"):
+            if LISTENERS.gone(session, since):  # a strip nobody reads is not computed (quiet_errors logs it)
+                import gradio as gr
+
+                raise gr.Error(f"The {kind} was dropped: nobody was waiting for it", print_exception=False)
+            return self.pool.submit(fn, *args).result()
+
+    def wrap(self, fn, kind: str = "long job"):
         run = self.pool.submit
         if inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)
             def steps(*args, **kwargs):
                 generator = fn(*args, **kwargs)
-                done = object()
+                done, since = object(), time.monotonic()
                 try:
-                    while (item := run(next, generator, done).result()) is not done:
+                    while (item := self.slice(kind, since, next, generator, done)) is not done:
                         yield item
                 finally:  # the client left (GeneratorExit) or the run ended: close it where it ran
                     run(generator.close).result()
@@ -420,41 +616,70 @@ class LowPriorityThreads:
 
         @functools.wraps(fn)
         def call(*args, **kwargs):
-            return run(fn, *args, **kwargs).result()
+            return self.slice(kind, time.monotonic(), functools.partial(fn, *args, **kwargs))
         return call
 
 
-def one_job_per_kind(demo) -> None:
-    """Refuse, when it is asked, a session's second long job of one kind while the first waits or runs (HTTP 400
-    with a message): one client cannot fill the long lane with its own jobs. The page never asks twice (its
-    long events wait for their previous run). Asked of Gradio's queue itself (its waiting and running events),
-    so no count of ours can drift."""
+def admit(demo) -> None:
+    """Decide, when it is asked, whether an event may join the queue; refuse it (HTTP 400 with a message) when:
+
+    - it is a session's second long job of one kind while the first waits or runs (the page never asks twice:
+      its long events wait for their previous run);
+    - its client (address, see `client_of`) already has LONG_PER_CLIENT long jobs waiting or running: session
+      ids are the client's to pick, so a rule per session alone limits nothing;
+    - LONG_PLACES long jobs are waiting (long jobs only: clicks keep their own QUICK_PLACES places, where
+      Gradio's one `max_size` let 40 sessions × 2 long jobs refuse every click with "Queue is full").
+
+    Asked of Gradio's queue itself (its waiting and running events), so no count of ours can drift.
+    """
     import asyncio
 
     queue = demo._queue
+    quick_places = queue.max_size or QUICK_PLACES
+    queue.max_size = None  # each lane counts its own places below
     push = queue.push
-    lock = asyncio.Lock()  # the check and the enqueueing together, one long job at a time
+    lock = asyncio.Lock()  # the checks and the enqueueing together, one event at a time
 
-    def holds(session: str, kind: str) -> bool:
-        lane = queue.event_queue_per_concurrency_id.get(LONG_LANE)
-        waiting = list(lane.queue) if lane is not None else []
-        running = [event for job in queue.active_jobs if job for event in job]
-        return any(event.session_hash == session and getattr(event.fn, "long_job_kind", None) == kind
-                   for event in waiting + running)
+    def events(lane: str) -> tuple[list, list]:
+        waiting = queue.event_queue_per_concurrency_id.get(lane)
+        running = [event for job in queue.active_jobs if job for event in job if event.concurrency_id == lane]
+        return (list(waiting.queue) if waiting is not None else []), running
 
-    async def push_one_per_kind(body, request, username):
+    def kinds(jobs: list) -> str:
+        names = sorted({getattr(event.fn, "long_job_kind", None) or "long job" for event in jobs})
+        return ", ".join(f"a {name}" if not name.startswith(("a ", "an ")) else name for name in names)
+
+    async def admitted(body, request, username):
         fn = demo.fns.get(body.fn_index) if isinstance(body.fn_index, int) else None
         kind = getattr(fn, "long_job_kind", None)
-        if not kind or not body.session_hash:
-            return await push(body=body, request=request, username=username)
         async with lock:
-            if holds(body.session_hash, kind):
+            if not kind:
+                waiting, _ = events(QUICK_LANE)
+                if len(waiting) >= quick_places:
+                    log.warning("refused a click: %d single-step requests waiting", len(waiting))
+                    return False, f"The server is busy ({len(waiting)} requests waiting): try again in a moment", \
+                        "queue_full"
+                return await push(body=body, request=request, username=username)
+            waiting, running = events(LONG_LANE)
+            jobs = waiting + running
+            if body.session_hash and any(event.session_hash == body.session_hash
+                                         and getattr(event.fn, "long_job_kind", None) == kind for event in jobs):
                 log.warning("refused a second %s of one session", kind)
                 return False, (f"Your {kind} is still waiting or running: wait for it to finish, then start the "
                                "next one"), "error"
+            client = request_client(request)
+            own = [event for event in jobs if request_client(event.request) == client]
+            if len(own) >= LONG_PER_CLIENT:
+                log.warning("refused a %s: its client has %d long jobs waiting or running", kind, len(own))
+                return False, (f"You already have {len(own)} long jobs waiting or running ({kinds(own)}): wait for "
+                               f"one of them to finish, then ask for the {kind} again"), "error"
+            if len(waiting) >= LONG_PLACES:
+                log.warning("refused a %s: %d long jobs waiting", kind, len(waiting))
+                return False, (f"The lane for long jobs is full ({len(waiting)} waiting): ask for the {kind} again "
+                               "in a minute. Single-step views still answer at once"), "error"
             return await push(body=body, request=request, username=username)
 
-    queue.push = push_one_per_kind
+    queue.push = admitted
 
 
 def quiet_errors(demo) -> None:
@@ -481,6 +706,9 @@ def quiet_errors(demo) -> None:
                         print_exception=False)
 
     def plant() -> None:
+        request = current_request()  # and: a session that Gradio dropped is told so, once, in one line
+        if EVICTIONS.take(getattr(request, "session_hash", None), "warning"):
+            gr.Warning(EVICTED_MESSAGE)
         if leak_kib:
             import torch
 
@@ -531,7 +759,7 @@ def refuse_malformed_requests(demo) -> None:
             raise
         except Exception as error:  # noqa: BLE001 - Gradio's own checks of the payload
             name = getattr(block_fn, "api_name", None) or getattr(block_fn, "name", None) or str(block_fn)
-            detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            detail = path_free((str(error).strip().splitlines() or [type(error).__name__])[0][:200])
             log.warning("refused %s: %s: %s", name, type(error).__name__, detail)
             raise gr.Error(f"This request was refused: {detail}", print_exception=False) from None
 
@@ -595,14 +823,19 @@ def memory_report_on_signal(demo) -> None:
 
 # --- all together ----------------------------------------------------------------------------------------------
 
-def harden(demo, concurrency: int, long_jobs: int = LONG_JOBS) -> None:
-    """Everything that acts on the built app: two compute lanes, quiet errors, atomic output files, sessions
-    that do not grow with each update."""
+def harden(demo, concurrency: int, long_jobs: int = LONG_JOBS, proxy_hops: int = 0) -> None:
+    """Everything that acts on the built app: two compute lanes shared fairly between clients (`proxy_hops`:
+    trusted proxies whose X-Forwarded-For names the client), quiet errors, atomic output files, uploads that
+    never collide, sessions that do not grow with each update and say when they were dropped."""
+    global PROXY_HOPS
+    PROXY_HOPS = max(0, int(proxy_hops))
     compute_lanes(demo, concurrency, long_jobs)
-    one_job_per_kind(demo)
+    admit(demo)
     quiet_errors(demo)
     atomic_cache_writes()
+    separate_uploads()
     pin_replacement_ids()
+    note_evictions()
     memory_report_on_signal(demo)
     patient_startup_check()
 
@@ -642,6 +875,7 @@ def launch_options(cache_budget: int = CACHE_BUDGET, max_sessions: int = MAX_SES
     from gradio.utils import get_upload_folder
 
     sweeper = CacheSweeper(Path(get_upload_folder()), cache_budget)
-    middleware = [Middleware(StreamWatch), Middleware(UploadWake, sweeper=sweeper), Middleware(BodyLimit)]
+    middleware = [Middleware(NoSniff), Middleware(StreamWatch), Middleware(UploadWake, sweeper=sweeper),
+                  Middleware(BodyLimit)]
     return dict(app_kwargs={"middleware": middleware}, max_file_size=MAX_UPLOAD,
                 state_session_capacity=max_sessions)

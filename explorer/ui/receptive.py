@@ -9,6 +9,7 @@ from explorer.ui.inputs import Inputs
 from explorer.ui.picker import picked_pixel, picker_js
 from explorer.ui.refresh import Refresh
 from explorer.views import receptive
+from explorer.views.numbers import receptive_fields as field_numbers
 from explorer.views.context import Context
 
 
@@ -21,7 +22,7 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
             gr.Markdown("**Click a pixel of x_t**", elem_id="rf-picker-title")
-            picker = gr.HTML(elem_id="rf-picker", js_on_load=picker_js("rf-source"))
+            picker = gr.HTML(elem_id="rf-picker", js_on_load=picker_js("rf-source"), label="x_t with the pixel")
             with gr.Row():
                 y_box = gr.Number(centre, precision=0, label="y (row)", minimum=0, maximum=side - 1, elem_id="rf-y",
                                   min_width=80)
@@ -30,23 +31,35 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
             block = gr.Dropdown(chooser_order(receptive.spatial_blocks(ctx)), value=receptive.OUTPUT,
                                 elem_id="rf-block", label="Block (shared with the Architecture tab)")
         with gr.Column(scale=3, min_width=300):
-            gallery = gr.HTML(elem_id="rf-overlays")
-            numbers = gr.Markdown(elem_id="rf-numbers")
+            gallery = gr.HTML(elem_id="rf-overlays", label="Receptive-field heat maps")
+            numbers = gr.Markdown(elem_id="rf-numbers", label="Receptive-field table")
+            field_data = gr.JSON(visible=False, label="Receptive fields (numbers)", elem_id="rf-numbers-data")
     gr.Markdown("How far each block can see through its convolutions alone (attention and GroupNorm aside), "
                 "block by block along each network; the dashed line is the whole image.")
     gr.Plot(receptive.depth_figure(ctx), label="Theoretical receptive field by depth", elem_id="rf-depth",
             show_label=False)
 
-    def show(image, t, seed, y, x, name):
+    def measure(image, t, seed, y, x, name):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         y, x = validate.coordinate(y, side, "y"), validate.coordinate(x, side, "x")
         if name != receptive.OUTPUT:
             name = validate.block(ctx, name)
             if name not in receptive.spatial_blocks(ctx):
                 raise gr.Error(f"{name} has no spatial position (it is one vector per image): pick a spatial block")
-        fields = receptive.views(ctx, image, t, seed, y, x, name)
+        return image, t, seed, y, x, receptive.views(ctx, image, t, seed, y, x, name)
+
+    def render(image, t, seed, y, x, fields):
         return (receptive.overlays_image(fields), receptive.numbers_markdown(ctx, fields, t),
                 receptive.clickable_image(ctx, image, t, seed, y, x))
+
+    def show(image, t, seed, y, x, name):
+        return render(*measure(image, t, seed, y, x, name))
+
+    def show_with_numbers(image, t, seed, y, x, name):
+        """The heat maps, the table as text and as numbers, and x_t with the pixel marked."""
+        measured = measure(image, t, seed, y, x, name)
+        _, t, seed, _, _, fields = measured
+        return render(*measured) + (field_numbers(ctx, fields, t, seed),)
 
     def on_pick(image, t, seed, name, evt: gr.EventData):
         row, col = picked_pixel(evt, side)
@@ -63,8 +76,10 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
     outputs = [gallery, numbers, picker]
     picker.click(on_pick, shared + [block], [y_box, x_box] + outputs, api_name=False, preprocess=False,
                  show_progress="hidden")
-    gr.on([y_box.submit, x_box.submit], show, shared + [y_box, x_box, block], outputs,
-          api_name="receptive_field", preprocess=False, show_progress="hidden", trigger_mode="always_last")
+    gr.on([y_box.submit, x_box.submit], show_with_numbers, shared + [y_box, x_box, block], outputs + [field_data],
+          api_name="receptive_field", preprocess=False, show_progress="hidden", trigger_mode="always_last",
+          api_description="What the prediction (or a block's unit) at pixel (y, x) depends on: heat maps, the "
+                          "table as text and as numbers, x_t with the pixel marked")
     block.input(choose_block, shared + [y_box, x_box, block], outputs + [selected_block], api_name=False,
                 preprocess=False, show_progress="hidden", trigger_mode="always_last")
     selected_block.change(follow_selection, selected_block, block, api_name=False, preprocess=False)

@@ -224,7 +224,7 @@ def components(placeholder: str):
     """The view (exact frame, labels and scores), the hidden strip picture and meta, and the hidden button the
     page presses to ask for a strip."""
     view = gr.HTML(placeholder, elem_id="denoise-view", js_on_load=VIEW_JS, css_template=VIEW_CSS,
-                   apply_default_css=False)
+                   apply_default_css=False, label="Side-by-side view")
     strip_image = gr.Image(visible="hidden", interactive=False, elem_id="scrub-strip", format="png", show_label=False,
                            buttons=[])
     strip_meta = gr.HTML("", visible="hidden", elem_id="scrub-meta",

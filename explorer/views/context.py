@@ -17,6 +17,8 @@ from explorer.analysis.receptive_field import theoretical
 from explorer.analysis.structure import BlockSpec, describe
 from explorer.data import list_images, load_image, to_tensor
 from explorer.diffusion import Diffusion
+from explorer.study.results import StudyResults, results
+from explorer.study.results import load as load_variant
 from explorer.weights import DEFAULT_DIR, ModelPair, load_pair
 
 MAX_SEED = 2**31 - 1
@@ -37,6 +39,8 @@ class Context:
     examples: list[Path]
     metrics: dict | None
     fields: dict[str, object] = field(default_factory=dict)  # theoretical receptive fields by block name
+    study: StudyResults | None = None  # weights/study/study.json, None when the study was not run
+    study_models: dict[str, torch.nn.Module] = field(default_factory=dict)  # each variant's first training seed
 
     @classmethod
     def load(cls, weights_dir: Path = DEFAULT_DIR) -> "Context":
@@ -44,7 +48,12 @@ class Context:
         heldout = Path(weights_dir) / "heldout"
         examples = list_images(heldout) if heldout.is_dir() else []
         fields = {**theoretical(pair.unet), **theoretical(pair.naive)}
-        return cls(pair, Diffusion(), describe(pair.unet), describe(pair.naive), examples, pair.metrics(), fields)
+        study_dir = Path(weights_dir) / "study"
+        study = results(study_dir / "study.json")
+        models = {name: load_variant(name, study.variant(name)["seeds"][0], study_dir)
+                  for name in study.variants} if study is not None else {}
+        return cls(pair, Diffusion(), describe(pair.unet), describe(pair.naive), examples, pair.metrics(), fields,
+                   study, models)
 
     @property
     def image_size(self) -> int:

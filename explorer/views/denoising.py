@@ -17,6 +17,8 @@ from PIL import Image
 
 from explorer.analysis.denoise import Prediction, make_noise, predict, predict_blur
 from explorer.analysis.metrics import blur_sigma_for, eps_mse, psnr
+from explorer.analysis.numbers import added, db_change, ratio, times
+from explorer.analysis.numbers import mse as format_mse
 from explorer.data import image_digest, to_uint8
 from explorer.probe import Probe
 from explorer.render import colorize, noise_image, tensor_image
@@ -208,11 +210,11 @@ def frame_texts(tiles: Tiles, knockouts: Knockouts) -> dict[str, str]:
     """Every piece of text of the view that depends on t, keyed by its data-f name in the HTML."""
     texts = {"t": str(tiles.t), "blur-sigma": f"{tiles.blur_sigma:.2g}"}
     for name, (mse, quality) in tiles.scores.items():
-        texts[f"{name}-mse"] = f"{mse:.4f}"
+        texts[f"{name}-mse"] = format_mse(mse)  # as the lesson quotes it
         texts[f"{name}-psnr"] = f"{quality:.1f} dB"
     naive, unet = tiles.scores["naive"], tiles.scores["unet"]
     texts["ratio"] = f"{unet[0] / max(naive[0], 1e-12):.0%}"
-    texts["gain"] = f"{unet[1] - naive[1]:+.1f} dB"
+    texts["gain"] = db_change(unet[1] - naive[1])
     return texts
 
 
@@ -290,8 +292,9 @@ def side_by_side_html(comparison: Comparison, key: str, note: str = "") -> str:
         cells = "".join(f"<td>{_tile('vary', column[f'{name}.{row}'], f'{TITLES[name]}: {label}')}</td>"
                         for name in columns_for(knockouts))
         body.append(f'<tr><th scope="row">{html.escape(label)}</th>{cells}</tr>')
-    sentence = (f"At t = {f('t')} the U-Net's noise error is <b>{f('ratio')}</b> of the naive CNN's on this image, "
-                f"and its clean-image estimate is <b>{f('gain')}</b> sharper.")
+    sentence = (f"At t = {f('t')}, on this image, the U-Net's noise error is <b>{f('ratio')}</b> of the naive CNN's, "
+                f"and its clean-image estimate's PSNR differs from the naive CNN's by <b>{f('gain')}</b> "
+                "(positive: the U-Net's is closer to x₀).")
     return (f'<div class="sbs" data-t="{comparison.t}" data-key="{key}" '
             f'style="--exact:url(data:image/png;base64,{data});--ncols:{len(names)};--tile:{size}px">'
             f'<div class="sbs-top">{top}</div>'
@@ -301,7 +304,9 @@ def side_by_side_html(comparison: Comparison, key: str, note: str = "") -> str:
             f'<div id="denoise-metrics"><p>{sentence}</p>'
             f'<p class="sbs-legend">ε-MSE: mean squared error of the predicted noise (lower is better). dB: PSNR '
             f'of x̂₀ against x₀ (higher is better). Error maps: mean |x̂₀ − x₀| over colours, '
-            f'<span class="sbs-bar"></span> 0 to {ERROR_LIMIT:g}.</p></div>'
+            f'<span class="sbs-bar"></span> 0 to {ERROR_LIMIT:g}. Gaussian blur: no network at all, x_t scaled '
+            f'back and blurred, with a blur width σ the evaluation picked on the held-out images for this t; a '
+            f'network that cannot beat it has learned little.</p></div>'
             + (f'<p class="sbs-domain" id="denoise-domain-note" role="note">{note}</p>' if note else "")
             + '</div>')
 
@@ -315,9 +320,11 @@ def curves_figure(ctx: Context, t: int | None = None, this_image: dict | None = 
     layout = {
         "template": PLOT_TEMPLATE, "height": 360, "margin": {"l": 50, "r": 20, "t": 40, "b": 50},
         "legend": {"orientation": "h", "y": -0.25},
-        "xaxis": {"domain": [0, 0.45], "type": "log", "title": {"text": "timestep t"}},
-        "xaxis2": {"domain": [0.55, 1], "type": "log", "title": {"text": "timestep t"}, "anchor": "y2"},
-        "yaxis": {"type": "log", "title": {"text": "noise error ε-MSE (held-out mean)"}},
+        "xaxis": {"domain": [0, 0.45], "type": "log", "title": {"text": "timestep t"}, "dtick": 1, "tickformat": "~g"},
+        "xaxis2": {"domain": [0.55, 1], "type": "log", "title": {"text": "timestep t"}, "anchor": "y2", "dtick": 1,
+                   "tickformat": "~g"},
+        "yaxis": {"type": "log", "title": {"text": "noise error ε-MSE (held-out mean)"}, "dtick": 1,
+                  "tickformat": "~g"},
         "yaxis2": {"title": {"text": "x̂₀ PSNR in dB"}, "anchor": "x2"},
     }
     if ctx.metrics is None:
@@ -355,13 +362,15 @@ def knockouts_table_html(knockouts: dict) -> str:
     rows = []
     for name, values in knockouts["eps_mse"].items():
         cells = "".join(f"<td>{value:.4f}</td>" if name == "intact" else
-                        f"<td>{value:.4f} <small>(×{value / base:,.1f})</small></td>"
+                        f"<td>{value:.4f} <small>({added(value - base)}, {times(ratio(value, base))})</small></td>"
                         for value, base in zip(values, intact))
         rows.append(f'<tr><th scope="row">{html.escape(name)}</th>{cells}</tr>')
-    return ('<div class="knockout-table"><p>Noise error ε-MSE of the U-Net on the held-out set (mean squared error '
-            'of its predicted noise; lower is better), and in brackets how many times the intact U-Net\'s.</p>'
-            f'<div class="knockout-scroll"><table><thead><tr><th scope="col">U-Net</th>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>'
+    return ('<div class="knockout-table"><p>Noise error ε-MSE of the U-Net, held-out average (mean squared error '
+            'of its predicted noise; lower is better), and in brackets the error each knock-out adds to the intact '
+            'U-Net\'s and how many times the intact U-Net\'s it is. Predicting no noise at all would score the '
+            'noise\'s own variance, 1 by construction: a knock-out near 1 has broken the network.</p>'
+            f'<div class="knockout-scroll" style="overflow-x: auto; max-width: 100%;"><table><thead><tr>'
+            f'<th scope="col">U-Net</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
             f'<p>"Told the wrong t": {html.escape(knockouts["told_the_wrong_t"])}.</p></div>')
 
 

@@ -23,6 +23,7 @@ from explorer.analysis import concat as concat_analysis
 from explorer.analysis import timecond
 from explorer.analysis.denoise import make_noise, predict
 from explorer.analysis.gradients import GradientNorms, gradient_norms
+from explorer.analysis.numbers import HELD_OUT, THIS_IMAGE, added, mse, ratio, times
 from explorer.data import image_digest, to_tensor
 from explorer.probe import Probe
 from explorer.render import colorize, enlarge, noise_image, tensor_image
@@ -63,13 +64,7 @@ def figures_html(items: list[tuple[str, Image.Image]], elem_class: str, scale: i
     return f'<div style="display: flex; flex-wrap: wrap;">{figures}</div>'
 
 
-def _times(value: float) -> str:
-    """A multiplier as text: ×1.07, ×12, ×2,700."""
-    if value >= 100:
-        return f"×{value:,.0f}"
-    if value >= 10:
-        return f"×{value:.0f}" if value >= 20 else f"×{value:.1f}"
-    return f"×{value:.2f}"
+_times = times  # the one ratio format (explorer/analysis/numbers.py)
 
 
 def _noise_batch(seed: int, count: int, shape: tuple[int, ...]) -> torch.Tensor:
@@ -84,7 +79,8 @@ def _empty_figure(title: str) -> dict:
 
 
 def _log_axis(title: str) -> dict:
-    return {**AXIS, "type": "log", "title": {"text": title}}
+    """Ticks at powers of ten only (0.1, 1, 10 …): a tick "5" between them reads as a value."""
+    return {**AXIS, "type": "log", "title": {"text": title}, "dtick": 1, "tickformat": "~g"}
 
 
 # ---------------------------------------------------------------- 1. gradient highways
@@ -356,39 +352,71 @@ def bottleneck_figure(metrics: dict | None, t: int | None = None, live: dict[str
     return {"data": data, "layout": layout}
 
 
-def bottleneck_verdict(knockouts: dict | None) -> str:
-    """What the held-out knock-out numbers say about the lesson's claim, in words made from the numbers."""
-    if not knockouts or "bottleneck bypassed" not in knockouts.get("eps_mse", {}):
-        return f"Held-out verdict: {NOT_COMPUTED}."
-    timesteps = knockouts["timesteps"]
-    times = multipliers(knockouts)
-    bypass = times["bottleneck bypassed"]
+@dataclass(frozen=True)
+class NoiseScales:
+    """The one verdict on "at large t the bottleneck matters most; at small t, the skips", from the held-out
+    knock-out table: the Part-by-part tab and the lesson print the same `text`."""
+
+    text: str
+    values: dict
+    verdict: str  # agrees | partly | disagrees
+
+
+def noise_scales(knockouts: dict, images: int | None = None) -> NoiseScales:
+    """Both halves of the claim, each judged by the error a knock-out adds (a difference of ε-MSE: a ratio over the
+    tiny error of the intact U-Net at large t would blow up) and reported with its ratio beside it."""
+    timesteps = list(knockouts["timesteps"])
+    rows = knockouts["eps_mse"]
+    intact = rows["intact"]
     low, high = timesteps[0], timesteps[-1]
-    peak = int(np.argmax(bypass))
-    lines = [f"Bypassing the bottleneck multiplies the held-out noise error by {_times(bypass[0])} at t = {low}, "
-             f"{_times(bypass[peak])} at t = {timesteps[peak]} (its largest) and {_times(bypass[-1])} at t = {high}."]
-    if peak == len(bypass) - 1:
-        lines.append("So for this model the bottleneck does matter most at the highest noise, as the lesson says.")
-    else:
-        lines.append(f"The lesson says the bottleneck matters most at large t. **For this model that does not hold**: "
-                     f"its cost peaks at t = {timesteps[peak]} and is only {_times(bypass[-1])} at t = {high}.")
-    skip1 = times.get("skip1 cut")
-    if skip1:
-        grows = skip1[-1] > skip1[0]
-        lines.append(f"Cutting skip1 (the full-resolution skip) costs {_times(skip1[0])} at t = {low} and "
-                     f"{_times(skip1[-1])} at t = {high}: "
-                     + ("it matters *more* as t grows, not less, so the lesson's \"at small t, the skips\" does not "
-                        "hold either: at every t the decoder needs the skips to know where the noise is."
-                        if grows else "it matters most at small t, as the lesson says."))
-        lines.append(f"At t = {high}, cutting skip1 costs {skip1[-1] / bypass[-1]:,.0f} times as much as bypassing "
-                     "the bottleneck." if skip1[-1] > bypass[-1] else
-                     f"At t = {high}, bypassing the bottleneck costs more than cutting skip1.")
-    return " ".join(lines)
+
+    def costs(name: str) -> tuple[list[float], list[float]]:
+        return [v - i for v, i in zip(rows[name], intact)], [ratio(v, i) for v, i in zip(rows[name], intact)]
+
+    bypass_added, bypass_ratio = costs("bottleneck bypassed")
+    skip_added, skip_ratio = costs("skip1 cut")
+    peak_b = timesteps[int(np.argmax(bypass_added))]
+    peak_b_ratio = timesteps[int(np.argmax(bypass_ratio))]
+    peak_s = timesteps[int(np.argmax(skip_added))]
+    bottleneck_holds = peak_b == high
+    skip_holds = peak_s == low
+    text = (f"{HELD_OUT.capitalize()} over {images or 'the'} images. Bypassing the bottleneck "
+            f"adds {added(bypass_added[0])} to the intact U-Net's ε-MSE at t = {low} ({times(bypass_ratio[0])}) and "
+            f"{added(bypass_added[-1])} at t = {high} ({times(bypass_ratio[-1])}); the added error is largest at "
+            f"t = {peak_b}, the ratio at t = {peak_b_ratio}. ")
+    text += ("So the bottleneck matters most at the largest t, as the lesson says. " if bottleneck_holds else
+             f"So, against the lesson, the bottleneck does not matter most at large t: its largest cost is at "
+             f"t = {peak_b}. ")
+    text += (f"Cutting skip1 adds {added(skip_added[0])} at t = {low} ({times(skip_ratio[0])}) and "
+             f"{added(skip_added[-1])} at t = {high} ({times(skip_ratio[-1])}). ")
+    text += ("So the finest skip costs the most at small t, as the lesson says" if skip_holds else
+             f"So, against the lesson, the finest skip costs the most at t = {peak_s}, not at small t")
+    text += (f"; but it breaks the network at every t: at t = {high} its ε-MSE, {mse(rows['skip1 cut'][-1])}, is near "
+             f"that of predicting no noise at all (the noise's own variance, which is 1 by construction). The ratio grows with t only "
+             f"because the intact error shrinks to {mse(intact[-1])}."
+             if skip_ratio[-1] > skip_ratio[0] else ".")
+    values = {"timesteps": timesteps, "bottleneck_added": bypass_added, "bottleneck_ratios": bypass_ratio,
+              "skip1_added": skip_added, "skip1_ratios": skip_ratio, "bottleneck_peak_t": peak_b,
+              "bottleneck_ratio_peak_t": peak_b_ratio, "skip1_peak_t": peak_s}
+    verdict = ("agrees" if bottleneck_holds and skip_holds else "disagrees" if not (bottleneck_holds or skip_holds)
+               else "partly")
+    return NoiseScales(text, values, verdict)
+
+
+def bottleneck_verdict(knockouts: dict | None, images: int | None = None) -> str:
+    """What the held-out knock-out numbers say about the lesson's claim, in words made from the numbers."""
+    if not knockouts or "bottleneck bypassed" not in knockouts.get("eps_mse", {}) \
+            or "skip1 cut" not in knockouts["eps_mse"]:
+        return f"Held-out verdict: {NOT_COMPUTED}."
+    result = noise_scales(knockouts, images)
+    mark = {"agrees": "✓ agrees with the lesson", "partly": "◑ agrees only in part",
+            "disagrees": "✗ disagrees with the lesson"}[result.verdict]
+    return f"**Verdict: {mark}.** {result.text}"
 
 
 def bottleneck_markdown(live: dict[str, float], t: int, metrics: dict | None) -> str:
     cells = " · ".join(f"{name}: **{_times(live[name])}**" for name in BOTTLENECK_ROWS if name in live)
-    return (f"This image at t = {t}: {cells}.\n\n" + bottleneck_verdict((metrics or {}).get("knockouts")))
+    return (f"This image at t = {t}, as multiples of the intact U-Net's ε-MSE: {cells}.\n\n" + bottleneck_verdict((metrics or {}).get("knockouts"), (metrics or {}).get("images")))
 
 
 # ---------------------------------------------------------------- 4. attention maps
@@ -608,7 +636,7 @@ def model_card_markdown(metrics: dict) -> str:
     """The evaluation's "part by part" sections for weights/README.md (empty where not computed)."""
     lines = []
     if metrics.get("knockouts") and "bottleneck bypassed" in metrics["knockouts"]["eps_mse"]:
-        lines += ["", "**The bottleneck and the skips across t.** " + bottleneck_verdict(metrics["knockouts"])]
+        lines += ["", "**The bottleneck and the skips across t.** " + bottleneck_verdict(metrics["knockouts"], metrics.get("images"))]
     section = metrics.get("gradients")
     if section:
         lines += ["", f"**Gradient highways.** Parameter-gradient norm of each block, divided by the norm at `out`, "

@@ -1,0 +1,60 @@
+"""One spelling for every number the app prints: ratios, errors, decibels, shares, and where a number comes from.
+
+Every view, the lesson and the model card format through these, so the same ratio reads the same everywhere.
+"""
+from __future__ import annotations
+
+import math
+
+HELD_OUT = "held-out average"
+THIS_IMAGE = "this image"
+
+
+def ratio(value: float, base: float) -> float:
+    return value / base if base > 0 else math.inf
+
+
+def times(value: float) -> str:
+    """A multiplier to three significant figures: ×1.06, ×38.2, ×2,711."""
+    if not math.isfinite(value):
+        return "×∞"
+    if value >= 100:
+        return f"×{value:,.0f}"
+    return f"×{value:.1f}" if value >= 10 else f"×{value:.2f}"
+
+
+def _significant(value: float, digits: int, sign: str = "") -> str:
+    """`digits` significant figures written out in decimals (0.0003091, never 3.091e-04), thousands separated."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:{sign}g}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    return f"{value:{sign},.{decimals}f}"
+
+
+def mse(value: float) -> str:
+    """An ε-MSE (or any small error): four significant figures, in decimals."""
+    return _significant(value, 4)
+
+
+def added(value: float) -> str:
+    """An error added by a knock-out (a difference of two ε-MSE), signed."""
+    return _significant(value, 4, "+")
+
+
+def db(value: float) -> str:
+    return f"{value:.1f} dB"
+
+
+def db_change(value: float) -> str:
+    """A difference of two PSNRs, signed: +1.2 dB."""
+    return f"{value:+.1f} dB"
+
+
+def share(value: float) -> str:
+    """A share as a percentage: 34.0%, and two decimals below 1 % (0.05%), so a small share never reads as 0."""
+    return f"{value:.2%}" if 0 < value < 0.01 else f"{value:.1%}"
+
+
+def interval(low: float, high: float, format=mse) -> str:
+    """A 95 % interval, as the text after a number: "(95 % interval 0.01 to 0.02)"."""
+    return f"(95 % interval {format(low)} to {format(high)})"
