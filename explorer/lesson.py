@@ -17,6 +17,7 @@ import torch
 from explorer.analysis import numbers
 from explorer.analysis.numbers import HELD_OUT, THIS_IMAGE
 from explorer.emoji_names import image_label, on_image
+from explorer.study import findings
 from explorer.views import claims, denoising, proofs, receptive
 from explorer.views.context import Context
 
@@ -85,6 +86,7 @@ class Measurement:
     values: dict = field(default_factory=dict)
     verdict: str = AGREES  # agrees | disagrees | partly | not computed yet
     source: str = ""  # where the numbers come from
+    trained: bool = False  # from the study of trained alternatives: it decides the step where the two disagree
 
 
 @dataclass(frozen=True)
@@ -478,6 +480,56 @@ def measure_shift(ctx: Context, target: Target) -> Measurement:
 
 # --- the steps --------------------------------------------------------------------------------------------------------
 
+# --- the same claims, answered by training each alternative (explorer/study) ---------------------------------------
+
+# Which of the study's claims (explorer/study/findings.py) answer each step's claim.
+TRAINED_CLAIMS = {"window": ("window",), "scales": ("many-scales",), "detail": ("skips",),
+                  "time": ("needs-t", "t-alone"), "skips": ("skips",), "concat": ("concat",),
+                  "gradients": ("gradient-highways",), "noise-scales": ("skips-by-t",)}
+TRAINED_VERDICT = {findings.HOLDS: AGREES, findings.CONTRADICTED: DISAGREES, findings.UNCLEAR: PARTLY}
+STUDY_SOURCE = "weights/study/study.json (`python -m explorer.study train`, then `evaluate`)"
+
+
+def measure_trained(ctx: Context, claim_ids: tuple[str, ...]) -> Measurement:
+    """The study's verdict on the step's claim: networks trained without the choice against those with it."""
+    study = ctx.study
+    if study is None:
+        return Measurement(f"*Trained alternatives: {NOT_COMPUTED}.* They appear once the study of architectures "
+                           "has been trained and evaluated.", verdict=NOT_COMPUTED, source=STUDY_SOURCE, trained=True)
+    lines, verdicts = [], []
+    for claim_id in claim_ids:
+        if claim_id == "skips-by-t":
+            line, verdict = _skips_by_t(study)
+        else:
+            item = findings.finding(study, claim_id)
+            if item is None:
+                continue
+            line, verdict = f"*{item.claim.lesson}* {item.sentence()}", TRAINED_VERDICT[item.verdict]
+        lines.append(line)
+        verdicts.append(verdict)
+    if not verdicts:
+        return Measurement(f"*Trained alternatives: {NOT_COMPUTED}* for this claim.", verdict=NOT_COMPUTED,
+                           source=STUDY_SOURCE, trained=True)
+    verdict = verdicts[0] if len(set(verdicts)) == 1 else PARTLY
+    intro = (f"Each network trained from scratch by one recipe at {study.resolution}×{study.resolution} "
+             f"({HELD_OUT}s over {study.data['heldout_images']} images, in the Trained alternatives tab). ")
+    return Measurement(intro + " ".join(lines), {"claims": claim_ids}, verdict, STUDY_SOURCE, trained=True)
+
+
+def _skips_by_t(study) -> tuple[str, str]:
+    """Trained without skips, all goes through the bottleneck: where in t does that cost the most?"""
+    small, large = study.timesteps[1], study.timesteps[-2]  # t = 10 and t = 900: inside the schedule's ends
+    def factor(t: int) -> float:
+        return ratio(study.mean("unet-noskip", "eps_mse", t), study.mean("unet", "eps_mse", t))
+    at_small, at_large = factor(small), factor(large)
+    holds = at_small > at_large
+    text = (f"The U-Net trained without skips (so everything passes the bottleneck) errs {times(at_small)} as much as "
+            f"the full U-Net at t = {small} and {times(at_large)} at t = {large}: the skips matter "
+            + ("more at small t, as the lesson says." if holds else "no more at small t than at large t, "
+               "against the lesson."))
+    return text, AGREES if holds else DISAGREES
+
+
 def steps(ctx: Context) -> list[Step]:
     """The lesson, in order. Targets depend on the loaded models (the centre pixel, the number of levels)."""
     centre = (ctx.image_size // 2, ctx.image_size // 2)
@@ -487,7 +539,8 @@ def steps(ctx: Context) -> list[Step]:
     told = 1 if time_t >= ctx.diffusion.num_timesteps // 2 else ctx.diffusion.num_timesteps - 1
 
     def step(id, title, text, see, target, measure, words=()):
-        return Step(id, title, text, see, target, lambda c: measure(c, target), tuple(words))
+        extras = ((lambda c: measure_trained(c, TRAINED_CLAIMS[id])),) if id in TRAINED_CLAIMS else ()
+        return Step(id, title, text, see, target, lambda c: measure(c, target), tuple(words), extras)
 
     return [
         step("task", "The task: a noise value for every pixel",

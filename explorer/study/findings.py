@@ -31,6 +31,8 @@ CLAIMS = (
     Claim("simple-cnn", "A simple CNN is not enough to denoise.", "naive", "unet"),
     Claim("needs-t", "The network needs to be told t.", "unet-notime", "unet"),
     Claim("t-alone", "Telling t to the simple CNN does not fix it by itself.", "naive-t", "unet"),
+    Claim("window", "A window as wide as the image beats an 11-pixel one (both one scale, both told t).",
+          "naive-t", "deep-residual"),
     Claim("gradient-highways", "Residual connections (gradient highways) let a deep network train.",
           "deep-plain", "deep-residual"),
     Claim("many-scales", "Many scales beat one scale, even with a window as wide as the image.", "dilated", "unet"),

@@ -29,6 +29,13 @@ CSS = """
 }
 """
 
+VERDICT_WORDS = {lesson.AGREES: "agrees", lesson.PARTLY: "agrees in part", lesson.DISAGREES: "disagrees"}
+TRAINED_BADGES = {
+    lesson.AGREES: "✓ **Trained alternatives: they agree with the lesson.**",
+    lesson.PARTLY: "◑ **Trained alternatives: they agree only in part.**",
+    lesson.DISAGREES: "✗ **Trained alternatives: they disagree with the lesson.**",
+    lesson.NOT_COMPUTED: "… **Trained alternatives: not computed yet.**",
+}
 BADGES = {
     lesson.AGREES: "✓ **Measured on this model: it agrees with the lesson.**",
     lesson.PARTLY: "◑ **Measured on this model: it agrees only in part.**",
@@ -192,9 +199,21 @@ def step_markdown(step: lesson.Step, measurement: lesson.Measurement, number: in
     return (f"### Step {number} of {total}: {step.title}\n\n{step.text}\n\n"
             f"{BADGES[measurement.verdict]} {measurement.text}\n\n"
             f"<small>Source: {measurement.source}</small>\n\n"
-            + "".join(f"{BADGES[extra.verdict]} {extra.text}\n\n<small>Source: {extra.source}</small>\n\n"
-                      for extra in extras)
+            + "".join(f"{(TRAINED_BADGES if extra.trained else BADGES)[extra.verdict]} {extra.text}\n\n"
+                      f"<small>Source: {extra.source}</small>\n\n" for extra in extras)
+            + disagreement(measurement, extras)
             + f"**What you should see** (press *Show me*): {step.see}")
+
+
+def disagreement(measurement: lesson.Measurement, extras: tuple[lesson.Measurement, ...]) -> str:
+    """When the knock-out on this model and the trained alternatives give different verdicts, say which one counts."""
+    trained = next((extra for extra in extras if extra.trained and extra.verdict != lesson.NOT_COMPUTED), None)
+    if trained is None or measurement.verdict in (trained.verdict, lesson.NOT_COMPUTED):
+        return ""
+    return (f"**The two measurements disagree** ({VERDICT_WORDS[measurement.verdict]} on this model, "
+            f"{VERDICT_WORDS[trained.verdict]} when the alternatives are trained). This step's verdict rests on the "
+            "trained comparison: a knock-out shows what this one U-Net relies on, not what a network built without "
+            "the part would learn to do.\n\n")
 
 
 def words_markdown(step: lesson.Step) -> str:

@@ -21,7 +21,8 @@ from explorer.diffusion import Diffusion
 from explorer.study import findings
 from explorer.study.results import StudyResults
 from explorer.study.variants import VARIANTS
-from explorer.views.pixels import img, map_png
+from explorer.render import noise_image
+from explorer.views.pixels import img
 
 ZOOM = 3  # 32-pixel pictures shown 96 pixels wide: a whole-number zoom
 SEED = 0  # the live side by side runs each variant's first training seed
@@ -74,12 +75,12 @@ def live_html(x0: torch.Tensor, x_t: torch.Tensor, rows: list[LiveRow], t: int) 
         mark = ' class="best"' if row.name == best else ""
         body.append(
             f"<tr{mark}><th scope=\"row\"><code>{escape(row.name)}</code></th>"
-            f"<td>{img(map_png(row.eps_hat.mean(0), NOISE_LIMIT), ZOOM, f'{row.name}: predicted noise')}</td>"
+            f"<td>{img(noise_image(row.eps_hat, limit=NOISE_LIMIT), ZOOM, f'{row.name}: predicted noise')}</td>"
             f"<td>{img(Image.fromarray(to_uint8(row.x0_hat)), ZOOM, f'{row.name}: x̂₀')}</td>"
             f"<td>{img(error_picture, ZOOM, f'{row.name}: error of x̂₀')}</td>"
             f"<td>{row.eps_mse:.4f}</td><td>{row.psnr:.2f} dB</td></tr>")
     return (head + '<table class="study-live"><thead><tr><th>variant</th><th>predicted noise ε̂ '
-            '(mean of the colours)</th><th>x̂₀</th><th>|x̂₀ − x₀| (darker: worse)</th><th>ε-MSE</th>'
+            '(grey is 0)</th><th>x̂₀</th><th>|x̂₀ − x₀| (darker: worse)</th><th>ε-MSE</th>'
             '<th>x̂₀ PSNR</th></tr></thead><tbody>' + "".join(body) + "</tbody></table>"
             f"<p class=\"study-note\">Scores on this image only, with its noise (seed) — not a held-out average. "
             f"Each variant's first training seed; the lowest ε-MSE is highlighted.</p>")

@@ -1,0 +1,122 @@
+"""The Trained-alternatives view and the Lesson's trained numbers: what they print is what study.json holds."""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import lesson
+from explorer.analysis.denoise import noisy
+from explorer.study import findings
+from explorer.study.results import StudyResults
+from explorer.study.variants import VARIANTS, build
+from explorer.ui.lesson import disagreement, step_markdown
+from explorer.views import study as view
+
+TIMESTEPS = [1, 10, 50, 100, 250, 500, 750, 900, 999]
+
+
+def synthetic(scores: dict[str, list[float]]) -> StudyResults:
+    """A study.json in the real schema whose ε-MSE per seed is `scores[name]` at every t."""
+    variants = {}
+    for name in VARIANTS:
+        seeds = scores.get(name, [0.5, 0.5])
+        variants[name] = {
+            "params": 1000 + len(name), "macs": 2_000_000, "window": 11, "images_seen": 64, "seeds": list(range(len(seeds))),
+            "curve": {"images_seen": [64, 128], "eps_mse": [[1.0] * len(seeds), [0.9] * len(seeds)]},
+            "eps_mse": {str(t): list(seeds) for t in TIMESTEPS}, "psnr": {str(t): [20.0] * len(seeds) for t in TIMESTEPS},
+            "eps_mse_ci95": {str(t): [min(seeds) - 0.01, max(seeds) + 0.01] for t in TIMESTEPS},
+            "psnr_ci95": {str(t): [19.5, 20.5] for t in TIMESTEPS},
+        }
+    return StudyResults({"resolution": 32, "timesteps": TIMESTEPS, "heldout_images": 7,
+                         "protocol": {"images_seen": 64, "steps": 1, "batch_size": 64, "lr": 1e-3, "warmup": 1,
+                                      "threads": 1},
+                         "trained_on": {"device": "cpu"}, "references": {"no_noise": {"eps_mse": {"250": 1.0},
+                                                                                      "psnr": {"250": 9.0}}},
+                         "variants": variants})
+
+
+def test_the_table_prints_study_json_numbers():
+    results = synthetic({"unet": [0.11, 0.13, 0.12], "naive": [0.41, 0.43, 0.42]})
+    table = view.table_html(results, 250)
+    row = re.search(r"<code>unet</code>.*?</tr>", table).group(0)
+    assert f"{results.mean('unet', 'eps_mse', 250):.4f}" in row  # 0.1200
+    low, high = results.interval("unet", "eps_mse", 250)
+    assert f"[{low:.4f}, {high:.4f}]" in row
+    assert "0.1100, 0.1300, 0.1200" in row and "1,004" in row
+    assert "predict no noise" in table and "1.0000" in table
+    with pytest.raises(ValueError):
+        view.table_html(results, 251)
+
+
+def test_findings_follow_the_numbers_and_show_once_per_claim():
+    results = synthetic({"unet": [0.1, 0.11, 0.12], "unet-add": [0.2, 0.21, 0.22], "unet-noskip": [0.05, 0.06, 0.07],
+                         "unet-notime": [0.05, 0.2]})
+    by_id = {item.claim.id: item for item in findings.verdicts(results)}
+    assert by_id["concat"].verdict == findings.HOLDS
+    assert by_id["skips"].verdict == findings.CONTRADICTED
+    assert by_id["needs-t"].verdict == findings.UNCLEAR
+    html = view.findings_html(results)
+    assert html.count('<li class="finding') == len(findings.CLAIMS)
+    assert by_id["concat"].sentence().split("(")[0].strip() in html
+
+
+def test_the_lessons_trained_numbers_come_from_the_findings(ctx):
+    results = synthetic({"unet": [0.1, 0.11, 0.12], "unet-noskip": [0.05, 0.06, 0.07]})
+    with_study = dataclasses.replace(ctx, study=results)
+    measured = lesson.measure_trained(with_study, ("skips",))
+    assert measured.trained and measured.verdict == lesson.DISAGREES
+    assert findings.finding(results, "skips").sentence() in measured.text
+    assert lesson.measure_trained(dataclasses.replace(ctx, study=None), ("skips",)).verdict == lesson.NOT_COMPUTED
+    steps = {step.id: step for step in lesson.steps(ctx)}
+    for step_id in lesson.TRAINED_CLAIMS:
+        assert steps[step_id].extras, f"step {step_id} has no trained number"
+    assert not steps["task"].extras
+
+
+def test_a_step_says_when_knockout_and_training_disagree(ctx):
+    step = next(step for step in lesson.steps(ctx) if step.id == "skips")
+    knockout = lesson.Measurement("cut", verdict=lesson.AGREES)
+    trained = lesson.Measurement("trained", verdict=lesson.DISAGREES, trained=True)
+    assert "rests on the trained comparison" in disagreement(knockout, (trained,))
+    assert disagreement(knockout, (dataclasses.replace(trained, verdict=lesson.AGREES),)) == ""
+    text = step_markdown(step, knockout, 1, 2, (trained,))
+    assert "Trained alternatives: they disagree" in text and "rests on the trained comparison" in text
+
+
+def test_skips_by_t_compares_small_and_large_t(ctx):
+    results = synthetic({"unet": [0.1, 0.1], "unet-noskip": [0.3, 0.3]})
+    data = results.data
+    data["variants"]["unet-noskip"]["eps_mse"]["900"] = [0.1, 0.1]  # no cost at large t: agrees
+    measured = lesson.measure_trained(dataclasses.replace(ctx, study=results), ("skips-by-t",))
+    assert measured.verdict == lesson.AGREES and "×3.0" in measured.text
+    data["variants"]["unet-noskip"]["eps_mse"]["10"] = [0.05, 0.05]
+    assert lesson.measure_trained(dataclasses.replace(ctx, study=results), ("skips-by-t",)).verdict == lesson.DISAGREES
+
+
+def test_the_live_side_by_side_scores_each_variant_on_this_image(ctx):
+    models = {name: build(name, 32).eval() for name in ("naive", "unet")}
+    image = np.zeros((ctx.image_size, ctx.image_size, 3), np.uint8)
+    image[16:48, 16:48] = (200, 30, 30)
+    x0, x_t, rows = view.live_rows(models, ctx.diffusion, image, 250, 7, 32)
+    assert x0.shape == x_t.shape == (3, 32, 32)
+    expected_x_t, eps = noisy(ctx.diffusion, x0, 250, 7)
+    assert torch.equal(x_t, expected_x_t[0])
+    for row in rows:
+        with torch.no_grad():
+            direct = float((models[row.name](expected_x_t, torch.tensor([250])) - eps).pow(2).mean())
+        assert row.eps_mse == pytest.approx(direct, rel=1e-5)
+    html = view.live_html(x0, x_t, rows, 250)
+    assert html.count("<tr") == 1 + len(rows) and "this image only" in html
+    assert view.live_numbers(rows, 250, 7)["variants"]["unet"]["eps_mse"] == rows[1].eps_mse
+
+
+@pytest.mark.skipif(not (lambda: __import__("explorer.study").study.results())(), reason="study.json not written yet")
+def test_the_shipped_study_is_loaded_by_the_app(ctx):
+    assert ctx.study is not None and set(ctx.study_models) == set(ctx.study.variants)
+    table = view.table_html(ctx.study, 250)
+    for name in ctx.study.variants:
+        assert f"{ctx.study.mean(name, 'eps_mse', 250):.4f}" in table
