@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 
 from explorer.analysis.structure import BlockSpec
 
@@ -26,7 +27,6 @@ ATTN_W = 96
 ROW = 92
 TOP = 96
 HIT_H = 34  # every block's tap target is at least this tall (a transparent rect behind the drawn box)
-PHONE_WIDTH = 700  # CSS pixels the diagram keeps on a narrow screen (it scrolls sideways there)
 
 
 @dataclass
@@ -239,29 +239,13 @@ def render_svg(unet: list[BlockSpec], naive: list[BlockSpec], selected: str | No
 
 
 def diagram_html(svg: str) -> str:
-    """The SVG in a frame that scrolls sideways when it is narrower than PHONE_WIDTH pixels: the diagram keeps
-    that width, so its labels stay readable and its blocks big enough to tap (a container query: the
-    frame's own width decides, whatever the screen)."""
+    """The SVG in a frame that scrolls sideways when it is narrower than a phone's width (700 CSS pixels, in
+    diagram.css): the diagram keeps that width, so its labels stay readable and its blocks big enough to tap
+    (a container query: the frame's own width decides, whatever the screen)."""
     return ('<div class="diagram-frame"><p class="diagram-hint">The diagram is wider than this screen: swipe it '
             'sideways to see all of it, tap a block to select it.</p><div class="diagram-scroll">' + svg
             + '</div></div>')
 
 
-DIAGRAM_CSS = f"""
-.unet-diagram {{ width: 100%; height: auto; max-height: 640px; font-family: ui-sans-serif, system-ui, sans-serif; }}
-.diagram-hint {{ display: none; font-size: 14px; color: #333; margin: 0 0 4px; }}
-.diagram-frame {{ container-type: inline-size; }}
-@container (max-width: {PHONE_WIDTH - 1}px) {{
-  .diagram-scroll {{ overflow-x: auto; overscroll-behavior-x: contain; }}
-  .diagram-scroll .unet-diagram {{ width: {PHONE_WIDTH}px; max-width: none; max-height: none; }}
-  .diagram-hint {{ display: block; }}
-}}
-.unet-diagram .block {{ cursor: pointer; }}
-.unet-diagram .block:hover rect:not(.hit) {{ filter: brightness(0.93); }}
-.unet-diagram .block:focus {{ outline: none; }}
-.unet-diagram .block:focus-visible rect:not(.hit) {{ stroke: #000; stroke-width: 3; stroke-dasharray: 5 3; }}
-.unet-diagram .name {{ font-size: 15px; font-weight: 600; fill: #1a1a1a; pointer-events: none; }}
-.unet-diagram .shape {{ font-size: 13px; fill: #333; pointer-events: none; }}
-.unet-diagram .caption {{ font-size: 13px; fill: #444; }}
-.unet-diagram .badge {{ font-size: 12px; font-weight: 700; fill: #fff; pointer-events: none; font-style: italic; }}
-"""
+# The diagram's style, scoped by Gradio to its element; the phone width is written there as 700px (and 699px).
+DIAGRAM_CSS = Path(__file__).with_name("diagram.css").read_text(encoding="utf-8")

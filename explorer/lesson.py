@@ -444,7 +444,7 @@ def measure_accumulation(ctx: Context, target: Target) -> Measurement:
     results = claims.accumulation_results(ctx)
     if results is None:
         return Measurement(f"*The held-out trajectories: {NOT_COMPUTED}.* They appear once "
-                           "`python -m explorer.analysis.accumulation` has been run for these weights.",
+                           "the held-out trajectories have been computed for these weights (docs/training.md).",
                            verdict=NOT_COMPUTED, source="weights/accumulation.json")
     text, verdict = claims.accumulation_sentence(results)
     return Measurement(text, claims.accumulation_values(results), verdict, "weights/accumulation.json")
@@ -487,7 +487,7 @@ TRAINED_CLAIMS = {"window": ("window",), "scales": ("many-scales",), "detail": (
                   "time": ("needs-t", "t-alone"), "skips": ("skips",), "concat": ("concat",),
                   "gradients": ("gradient-highways",), "noise-scales": ("skips-by-t",)}
 TRAINED_VERDICT = {findings.HOLDS: AGREES, findings.CONTRADICTED: DISAGREES, findings.UNCLEAR: PARTLY}
-STUDY_SOURCE = "weights/study/study.json (`python -m explorer.study train`, then `evaluate`)"
+STUDY_SOURCE = "weights/study/study.json (the study of trained alternatives, docs/training.md)"
 
 
 def measure_trained(ctx: Context, claim_ids: tuple[str, ...]) -> Measurement:

@@ -3,7 +3,7 @@
 Clicks on the SVG diagram reach Python, the keyboard works, the gallery, the upload button and the tabs
 update the page, and no JavaScript error happens on the way. The app runs as `python app.py` (tests/server.py).
 
-Full-page screenshots go to $SCREENSHOT_DIR when it is set (`SCREENSHOT_DIR=tests/screenshots` refreshes
+Full-page screenshots go to $SCREENSHOT_DIR when it is set (`SCREENSHOT_DIR=out/screenshots` refreshes
 the README's architecture.png, denoising.png and receptive.png); the page after load also goes to /tmp/shots/.
 A test that must know an event arrived makes the output change (another block, another image): an
 identical result twice is invisible in the page.

@@ -5,7 +5,7 @@ step names (tab, image, t, seed, block, pixel, knock-outs), scrolls to its evide
 into the address; a link with a state opens it; a link with garbage opens the default with a note.
 The app runs as `python app.py` (tests/server.py).
 
-With SCREENSHOT_DIR set (`SCREENSHOT_DIR=tests/screenshots`), three steps are saved as lesson-*.png.
+With SCREENSHOT_DIR set (`SCREENSHOT_DIR=out/screenshots`), three steps are saved as lesson-*.png.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Every tab is reachable (visible and clickable, none hidden behind a "More tabs" menu), the diagram's
 smallest label is at least 9 px tall and every block at least 24 px tall to tap, and nothing makes the
 page wider than the screen. Screenshots go to $SCREENSHOT_DIR when it is set (`SCREENSHOT_DIR=
-tests/screenshots` refreshes the README's phone-*.png).
+out/screenshots` saves the phone-*.png pictures).
 """
 from __future__ import annotations
 

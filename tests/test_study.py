@@ -223,3 +223,18 @@ def test_study_results_accessors_read_the_file():
     assert loaded.mean("a", "eps_mse", 250) == pytest.approx(0.6)
     assert loaded.interval("a", "eps_mse", 250) == (0.4, 0.8)
     assert loaded.reference("no_noise", "eps_mse", 250) == 1.0 and loaded.reference("x", "eps_mse", 250) is None
+
+
+def test_training_never_writes_over_the_shipped_weights_unless_told(tmp_path):
+    from explorer import train
+
+    assert train.parse_args(["--model", "unet"]).out.as_posix() == "out/weights"
+    shipped = {path: path.stat().st_mtime_ns for path in weights.DEFAULT_DIR.glob("*.safetensors")}
+    for out in (str(weights.DEFAULT_DIR), str(weights.DEFAULT_DIR) + "/", "weights"):
+        with pytest.raises(SystemExit, match="shipped weights folder"):
+            train.main(["--model", "naive", "--out", out, "--steps", "1", "--data", str(tmp_path)])
+    assert {path: path.stat().st_mtime_ns for path in weights.DEFAULT_DIR.glob("*.safetensors")} == shipped
+    # Told to, it goes on (and then fails only because this folder has no images).
+    with pytest.raises(ValueError, match="no train images"):
+        train.main(["--model", "naive", "--out", str(weights.DEFAULT_DIR), "--overwrite-shipped", "--steps", "1",
+                    "--data", str(tmp_path)])

@@ -114,17 +114,19 @@ def test_no_typed_numbers_in_the_templates():
 # ---- receptive-field wording ----------------------------------------------------------------------------------
 
 
-def test_every_unit_first_sees_the_whole_image_at_mid_res1_and_the_readme_says_so(ctx):
+def test_every_unit_first_sees_the_whole_image_at_mid_res1_and_the_findings_say_so(ctx):
     assert first_block_seeing_everything(ctx.fields, ctx.unet_specs, ctx.image_size) == "mid.res1"
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "findings.md").read_text()
     assert "from `enc4` on," not in readme
     assert "every unit first does at `mid.res1`" in readme
     units = explanations.units_seeing_everything(ctx.fields["enc4"], 8, ctx.image_size)
     assert f"only\n  {units} of `enc4`'s 64 units" in readme or f"only {units} of `enc4`'s 64 units" in readme
     assert "at every\n  interior pixel" in readme or "at every interior pixel" in readme
-    assert "browser session" not in readme and "DESIGN.md" not in readme and "../shared" not in readme
-    for link in re.findall(r"\]\((docs/[^)]+)\)", readme):
-        assert (ROOT / link).is_file(), link
+    for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        text = path.read_text()
+        assert "browser session" not in text and "DESIGN.md" not in text and "../shared" not in text, path
+        for link in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+            assert (path.parent / link).exists(), (path.name, link)
 
 
 def test_block_panel_does_not_claim_every_enc4_unit_sees_the_image(ctx):
@@ -159,9 +161,9 @@ def readme_number(x: float) -> str:
     return f"{float(f'{x:.2g}'):,.0f}"
 
 
-def test_readme_numbers_agree_with_metrics(metrics):
-    """The README's measured factors are this metrics.json's (rerun after `python -m explorer.evaluate`)."""
-    readme = " ".join((ROOT / "README.md").read_text().split())
+def test_findings_numbers_agree_with_metrics(metrics):
+    """docs/findings.md's measured factors are this metrics.json's (rerun after `python -m explorer.evaluate`)."""
+    readme = " ".join((ROOT / "docs" / "findings.md").read_text().split())
     table = metrics["knockouts"]["eps_mse"]
 
     def ratios(row):

@@ -1,60 +1,14 @@
 """The whole explorer as a Gradio Blocks app: the input panel on top, one tab per view."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from explorer.ui import architecture, denoising, inputs, lesson, proofs, receptive, refresh, scrub, study
 from explorer.views.context import Context
 
-CSS = """
-#xt-preview img, #x0-preview img, img.px, #denoise-figure img, #reverse-live img, #reverse-strip img {
-  image-rendering: pixelated; }
-img.px { max-width: none; display: block; }
-.gradio-container { max-width: 1500px !important; }
-/* Labels at a contrast of at least 4.5:1 (the theme's indigo on pale indigo gives 3.7:1). */
-.gradio-container { --block-label-text-color: #3730a3; --block-title-text-color: #3730a3;
-  --block-info-text-color: #4b5563; --body-text-color-subdued: #4b5563; }
-#views { --color-accent: #4338ca; }  /* the selected tab's name (the theme's gives 4.3:1) */
-/* Tables scroll sideways inside their box instead of breaking numbers and words letter by letter. */
-.gradio-container .prose table { display: block; overflow-x: auto; max-width: 100%; }
-.gradio-container .prose th, .gradio-container .prose td { word-break: normal; overflow-wrap: normal; hyphens: none; }
-/* Skip links: hidden until a keyboard user tabs onto them; they take no room in the layout. */
-#skip-links { position: absolute; top: 4px; left: 4px; z-index: 1000; }
-.skip-links a { position: absolute; left: -10000px; }
-.skip-links a:focus { position: static; display: inline-block; margin: 4px 8px 4px 0; padding: 6px 10px;
-  background: #1e1b4b; color: #fff; border-radius: 6px; }
-/* Feature maps, level by level (views/levels.py) and block activations (views/architecture.py). */
-.level-grid { display: flex; flex-direction: column; gap: 6px; }
-.level-row { display: flex; align-items: center; gap: 10px; }
-.level-name { width: 104px; flex: none; font-size: 14px; color: #111; }
-.level-name span { display: block; font-size: 12px; color: #374151; }
-.level-tiles { display: flex; flex-wrap: wrap; gap: 4px; }
-.activation { display: flex; flex-wrap: wrap; gap: 12px 20px; align-items: flex-start; }
-.activation .tiles { display: grid; grid-template-columns: repeat(4, auto); gap: 2px 6px; justify-content: start; }
-.activation .tile { margin: 0; }
-.activation figcaption, .part-title { font-size: 12px; color: #1f2937; margin: 0 0 2px; }
-.colour-bar { margin-top: 6px; width: 100%; max-width: 288px; }
-.colour-bar .bar { height: 12px; border: 1px solid #d1d5db; }
-.bar-ticks { display: flex; justify-content: space-between; font-size: 12px; color: #1f2937; }
-/* Receptive fields: 64x64 pictures enlarged 4 times, boxes drawn over them in SVG (views/receptive.py). */
-.rf-figures { display: flex; flex-wrap: wrap; gap: 14px; }
-.rf-figure { margin: 0; }
-.rf-figure figcaption { font-weight: 600; font-size: 14px; color: #111; margin-bottom: 2px; }
-.rf-frame { position: relative; }
-.rf-frame svg { position: absolute; inset: 0; width: 100%; height: 100%; pointer-events: none; }
-#rf-picker .rf-frame { cursor: crosshair; }
-.rf-legend { font-size: 13px; color: #1f2937; }
-.rf-legend .swatch { display: inline-block; width: 14px; height: 10px; border: 2px solid; background: #4b5563;
-  vertical-align: middle; margin-right: 3px; }
-.rf-legend .swatch.dashed { border-style: dashed; }
-@media (max-width: 640px) {
-  .gradio-container .prose th, .gradio-container .prose td { padding: 6px; }
-  .level-row { flex-direction: column; align-items: flex-start; gap: 2px; }
-  .level-name { width: auto; }
-  .level-name span { display: inline; margin-left: 6px; }
-  .level-tiles img:nth-child(n+5) { display: none; }  /* four 64-pixel tiles fit a phone's width */
-}
-"""
+CSS = Path(__file__).with_name("app.css").read_text(encoding="utf-8")
 
 TABS = ("architecture", "denoising", "receptive")
 

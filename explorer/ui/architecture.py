@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import gradio as gr
 
@@ -16,37 +17,12 @@ from explorer.views.context import Context
 
 # One listener on the root survives re-renders of the SVG inside it. The block panel is a live region: a
 # screen reader reads the new block's heading when a click changes it.
-DIAGRAM_JS = """
-const send = (g) => trigger('click', {block_id: g.dataset.block});
-element.addEventListener('click', (e) => {
-  const g = e.target.closest('[data-block]');
-  if (g) send(g);
-});
-element.addEventListener('keydown', (e) => {
-  const g = e.target.closest('[data-block]');
-  if (g && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); send(g); }
-});
-const panel = document.getElementById('block-panel');
-if (panel) { panel.setAttribute('aria-live', 'polite'); panel.setAttribute('role', 'region');
-             panel.setAttribute('aria-label', 'The selected block'); }
-"""
+DIAGRAM_JS = Path(__file__).with_name("diagram.js").read_text(encoding="utf-8")
 
 # The block panel's "See the evidence" buttons are real <button>s (Enter and Space press them too).
-EVIDENCE_JS = """
-element.addEventListener('click', (e) => {
-  const button = e.target.closest('[data-evidence]');
-  if (button) trigger('click', {evidence: button.dataset.evidence, block: button.dataset.queryBlock || ''});
-});
-"""
+EVIDENCE_JS = Path(__file__).with_name("evidence.js").read_text(encoding="utf-8")
 
-EVIDENCE_CSS = """
-.evidence-links { display: flex; flex-wrap: wrap; gap: 6px 8px; align-items: center; margin: 4px 0; }
-.evidence-lead { font-size: 13px; color: #374151; }
-.evidence-link { font-size: 13px; padding: 4px 10px; border-radius: 6px; border: 1px solid #4338ca; color: #3730a3;
-                 background: #eef2ff; cursor: pointer; min-height: 28px; }
-.evidence-link:hover { background: #e0e7ff; }
-.evidence-link:focus-visible { outline: 2px solid #1e1b4b; outline-offset: 2px; }
-"""
+EVIDENCE_CSS = Path(__file__).with_name("evidence.css").read_text(encoding="utf-8")
 
 DEFAULT_BLOCK = "mid.attn"
 

@@ -79,22 +79,7 @@ SKIP_LINKS = """<nav class="skip-links" aria-label="Skip links">
 <a href="#views" data-skip="#views [role=tab][aria-selected=true]">Skip to the tabs</a>
 <a href="#diagram" data-skip="#diagram g[data-block]" data-tab="tab-architecture-button">Skip to the diagram</a>
 </nav>"""
-SKIP_JS = """
-element.addEventListener('click', (e) => {
-  const link = e.target.closest('a[data-skip]');
-  if (!link) return;
-  e.preventDefault();
-  const tab = link.dataset.tab && document.getElementById(link.dataset.tab);
-  if (tab && tab.getAttribute('aria-selected') !== 'true') tab.click();
-  let tries = 0;
-  const land = () => {  // the tab's content may take a moment to render
-    const target = document.querySelector(link.dataset.skip);
-    if (target) { target.focus(); target.scrollIntoView({block: 'center'}); }
-    else if (++tries < 30) setTimeout(land, 100);
-  };
-  land();
-});
-"""
+SKIP_JS = Path(__file__).with_name("skip_links.js").read_text(encoding="utf-8")
 
 
 def build(ctx: Context) -> Inputs:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import contextvars
 import ctypes
 import fcntl
 import functools
@@ -28,6 +29,7 @@ from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from explorer.server import zerogpu
 from explorer.ui.session_state import EVICTIONS, MESSAGE as EVICTED_MESSAGE, note_evictions, pin_replacement_ids
 
 log = logging.getLogger("unet_explorer")
@@ -179,6 +181,7 @@ class Listeners:
         self._lock = threading.Lock()
         self._open: dict[str, int] = {}
         self._closed_at: dict[str, float] = {}
+        self._pid = os.getpid()
 
     def opened(self, session: str) -> None:
         with self._lock:
@@ -199,8 +202,8 @@ class Listeners:
 
     def gone(self, session: str | None, since: float, grace: float = CLIENT_GRACE_S) -> bool:
         """True when `session` has had no open stream for `grace` seconds (counted from `since` at the latest)."""
-        if not session:
-            return False
+        if not session or os.getpid() != self._pid:  # a forked ZeroGPU worker never hears of streams: the
+            return False                                  # parent stops its job (LowPriorityThreads.slice)
         with self._lock:
             if self._open.get(session):
                 return False
@@ -499,7 +502,8 @@ def compute_lanes(demo, quick: int, long: int = LONG_JOBS, active: int = LONG_AC
     at most `quick` single-step requests run at once, all endpoints and users together. Long jobs: Gradio
     starts up to `active` of them, and they compute their slices (a call, or one step of a generator) `long`
     at a time, taken in turn client by client (FairLane), in threads of lower priority (LONG_NICE), so that on
-    a busy machine the cores go to the single-step requests first and a long job takes what is left."""
+    a busy machine the cores go to the single-step requests first and a long job takes what is left. Each long job
+    runs where `zerogpu.gpu_job` puts it: in a GPU function on ZeroGPU, on CUDA if present, else on the CPU."""
     threads = LowPriorityThreads(long)
     for block_fn in demo.fns.values():
         if block_fn.fn is None:
@@ -509,7 +513,7 @@ def compute_lanes(demo, quick: int, long: int = LONG_JOBS, active: int = LONG_AC
         block_fn.concurrency_limit = max(active, long) if kind else quick
         block_fn.long_job_kind = kind
         if kind:
-            block_fn.fn = threads.wrap(block_fn.fn, kind)
+            block_fn.fn = threads.wrap(zerogpu.gpu_job(block_fn.fn, kind), kind)
 
 
 class FairLane:
@@ -598,7 +602,8 @@ class LowPriorityThreads:
                 import gradio as gr
 
                 raise gr.Error(f"The {kind} was dropped: nobody was waiting for it", print_exception=False)
-            return self.pool.submit(fn, *args).result()
+            # Gradio's context (the gr.Request) goes along: ZeroGPU reads the visitor's quota token from it.
+            return self.pool.submit(contextvars.copy_context().run, fn, *args).result()
 
     def wrap(self, fn, kind: str = "long job"):
         run = self.pool.submit

@@ -6,22 +6,13 @@ at any zoom, or reports `outside` when the click lands beside the picture, so Py
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from explorer.ui import validate
 
-_JS = """
-element.addEventListener('click', (e) => {
-  const picture = element.querySelector('img.IMAGE_CLASS');
-  if (!picture) return;
-  const box = picture.getBoundingClientRect();
-  const side = parseInt(element.querySelector('[data-side]').dataset.side);
-  const inside = e.clientX >= box.left && e.clientX < box.right && e.clientY >= box.top && e.clientY < box.bottom;
-  if (!inside) { trigger('click', {outside: true}); return; }
-  trigger('click', {col: Math.floor((e.clientX - box.left) / box.width * side),
-                    row: Math.floor((e.clientY - box.top) / box.height * side)});
-});
-"""
+_JS = Path(__file__).with_name("picker.js").read_text(encoding="utf-8")
 
 
 def picker_js(image_class: str) -> str:

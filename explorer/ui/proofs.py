@@ -130,8 +130,8 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         gr.Plot(plot(claims.accumulation_figure(results)), label="Held-out trajectories",
                 elem_id="proof-accumulation-chart", show_label=False)
         gr.Markdown(claims.accumulation_sentence(results)[0] if results else
-                    "Held-out trajectories: not computed yet for these weights "
-                    "(`python -m explorer.analysis.accumulation`).", elem_id="proof-accumulation-text")
+                    "Held-out trajectories: not computed yet for these weights (weights/accumulation.json is "
+                    "missing; docs/training.md says how to make it).", elem_id="proof-accumulation-text")
 
     def claims_views(image, t, seed):
         stem = claims.stem_of(ctx, image)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import gradio as gr
@@ -30,33 +31,17 @@ class Refresh:
 
 # Tracks whether the t slider is held by a pointer, so that a tab refreshed on release is not also refreshed at
 # every `change` of a drag (keys, typed values and values set by the server still refresh it through `change`).
-TRACK_DRAG = """
-if (!window.__explorerDrag) {
-    window.__explorerDrag = {held: false};
-    document.addEventListener('pointerdown', (e) => {
-        if (e.target && e.target.closest && e.target.closest('#timestep input[type=range]')) window.__explorerDrag.held = true;
-    }, true);
-    const letGo = () => { window.__explorerDrag.held = false; };
-    document.addEventListener('pointerup', letGo, true);
-    document.addEventListener('pointercancel', letGo, true);
-}
-"""
+TRACK_DRAG = Path(__file__).with_name("track_drag.js").read_text(encoding="utf-8")
+
+
+# Fills in TRACK_DRAG, UNLESS_DRAGGED and TABS (press_shown); the placeholders keep the file valid JavaScript.
+PRESS_SHOWN = Path(__file__).with_name("press_shown.js").read_text(encoding="utf-8")
 
 
 def press_shown(tabs: list[str], unless_dragged: bool = False) -> str:
     """JavaScript that presses the refresh button of whichever of `tabs` is shown (not while t is held, if asked)."""
-    return f"""() => {{
-        {TRACK_DRAG}
-        if ({json.dumps(unless_dragged)} && window.__explorerDrag.held) return [];
-        for (const tab of {json.dumps(tabs)}) {{
-            const panel = document.getElementById('tab-' + tab);
-            if (!panel || panel.getClientRects().length === 0) continue;
-            const holder = document.getElementById('refresh-' + tab);
-            const button = holder && (holder.tagName === 'BUTTON' ? holder : holder.querySelector('button'));
-            if (button) button.click();
-        }}
-        return [];
-    }}"""
+    return (PRESS_SHOWN.replace("TRACK_DRAG;", TRACK_DRAG).replace("UNLESS_DRAGGED", json.dumps(unless_dragged))
+            .replace("TABS", json.dumps(tabs)))
 
 
 def quiet_on_bad_inputs(refresh: Refresh) -> Callable:

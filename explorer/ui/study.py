@@ -21,7 +21,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
     results = ctx.study
     if results is None:
         gr.Markdown("The study of trained alternatives has not been run for these weights: "
-                    "`python -m explorer.study train`, then `python -m explorer.study evaluate`.")
+                    "docs/training.md says how to train and score it.")
         return Refresh(TAB, [], [], lambda image, t, seed: ())
     gr.Markdown("### Trained alternatives\n" + study.protocol_markdown(results), elem_id="study-intro")
     gr.HTML(study.findings_html(results), elem_id="study-findings", label="What the trained alternatives say")

@@ -9,6 +9,7 @@ with `history.replaceState` on every change) lives in explorer/ui/lesson.py.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlencode
 
@@ -21,15 +22,7 @@ MAX_SHOWN = 40  # characters of a rejected value repeated in the note
 MAX_NOTES = 12  # rejected settings listed in the note; the rest are counted
 
 # Replaces the query part of the address bar; an empty query leaves the bare path.
-WRITE_JS = """
-(query) => {
-  if (typeof query !== 'string') return;
-  const url = window.location.pathname + (query ? '?' + query : '') + window.location.hash;
-  if (url !== window.location.pathname + window.location.search + window.location.hash) {
-    window.history.replaceState(window.history.state, '', url);
-  }
-}
-"""
+WRITE_JS = Path(__file__).with_name("urlstate.js").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)

@@ -353,7 +353,7 @@ def accumulation_figure(results: dict | None) -> dict:
         return {"data": [], "layout": {**PLOT_LAYOUT, "height": 120, "xaxis": {"visible": False},
                                        "yaxis": {"visible": False},
                                        "title": {"text": "Held-out trajectories: not computed yet for these weights "
-                                                         "(python -m explorer.analysis.accumulation)",
+                                                         "(weights/accumulation.json is missing)",
                                                  "font": {"size": 14}}}}
     data = []
     for name, title in (("unet", "U-Net"), ("naive", "naive CNN")):

@@ -16,6 +16,7 @@ from explorer.analysis.denoise import noisy
 from explorer.analysis.receptive_field import theoretical
 from explorer.analysis.structure import BlockSpec, describe
 from explorer.data import list_images, load_image, to_tensor
+from explorer.devices import placed, placed_pair
 from explorer.diffusion import Diffusion
 from explorer.study.results import StudyResults, results
 from explorer.study.results import load as load_variant
@@ -32,7 +33,7 @@ def threads_per_request(concurrency: int = DEFAULT_CONCURRENCY) -> int:
 
 @dataclass
 class Context:
-    pair: ModelPair
+    cpu_pair: ModelPair  # read through `pair`: a long job on a GPU gets copies there (explorer/devices.py)
     diffusion: Diffusion
     unet_specs: list[BlockSpec]
     naive_specs: list[BlockSpec]
@@ -40,7 +41,7 @@ class Context:
     metrics: dict | None
     fields: dict[str, object] = field(default_factory=dict)  # theoretical receptive fields by block name
     study: StudyResults | None = None  # weights/study/study.json, None when the study was not run
-    study_models: dict[str, torch.nn.Module] = field(default_factory=dict)  # each variant's first training seed
+    cpu_study_models: dict[str, torch.nn.Module] = field(default_factory=dict)  # each variant's first training seed
 
     @classmethod
     def load(cls, weights_dir: Path = DEFAULT_DIR) -> "Context":
@@ -54,6 +55,15 @@ class Context:
                   for name in study.variants} if study is not None else {}
         return cls(pair, Diffusion(), describe(pair.unet), describe(pair.naive), examples, pair.metrics(), fields,
                    study, models)
+
+    @property
+    def pair(self) -> ModelPair:
+        """The two models where this call computes: the shared CPU pair, or in a long job on a GPU its copies."""
+        return placed_pair(self.cpu_pair)
+
+    @property
+    def study_models(self) -> dict[str, torch.nn.Module]:
+        return {name: placed(model) for name, model in self.cpu_study_models.items()}
 
     @property
     def image_size(self) -> int:
