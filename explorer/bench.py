@@ -2,18 +2,18 @@
 
 A section is a function, registered with `@section("name")`, that returns rows of
 (name, median ms, p95 ms, notes); `time_ms` times a callable and one printer shows them all.
+The sections that start the app and drive it as a page and its clients do (startup, scrub, overhead, load)
+use the tests' harness, so they live in tests/bench_app.py: `python -m tests.bench_app [section ...]`.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -146,7 +146,7 @@ def models() -> list[Row]:
     generator = torch.Generator().manual_seed(0)
     x0 = (torch.rand(64, 3, 64, 64, generator=generator) * 2 - 1).contiguous(memory_format=torch.channels_last)
     noise = torch.randn(64, 3, 64, 64, generator=generator).contiguous(memory_format=torch.channels_last)
-    t = torch.randint(1000, (64,), generator=generator)
+    t = torch.randint(diffusion.num_timesteps, (64,), generator=generator)
     bf16_hardware = bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
     for label, bf16 in (("fp32", False), ("bf16 autocast", True)):
         model = UNet(UNetConfig()).train().to(memory_format=torch.channels_last)
@@ -168,7 +168,54 @@ def models() -> list[Row]:
             median, p95, runs = time_ms(step, repeat=5, warmup=1, max_seconds=15, min_runs=2)
             notes = ""
         rows.append((f"unet train step, batch 64, {label} + channels_last", median, p95,
-                     f"{runs} run{'s' if runs > 1 else ''}, {64000 / median:.1f} images/s" + (f"; {notes}" if notes else "")))
+                     f"{runs} run{'s' if runs > 1 else ''}, {64000 / median:.1f} images/s"
+                     + (f"; {notes}" if notes else "")))
+    return rows
+
+
+@section("study")
+def study() -> list[Row]:
+    """Training images per second for each variant of the study (one thread, as the runner trains), the study's
+    total training time on this machine from that rate, and the time it took when it was trained."""
+    from explorer.diffusion import Diffusion
+    from explorer.study.protocol import Protocol
+    from explorer.study.results import results
+    from explorer.study.variants import VARIANTS, build
+    from explorer.train import diffusion_loss
+
+    protocol = Protocol()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(protocol.threads)
+    rows, total_s = [], 0.0
+    try:
+        diffusion = Diffusion()
+        generator = torch.Generator().manual_seed(0)
+        side, batch = protocol.resolution, protocol.batch_size
+        x0 = torch.rand(batch, 3, side, side, generator=generator) * 2 - 1
+        x0 = x0.contiguous(memory_format=torch.channels_last)
+        noise = torch.randn(batch, 3, side, side, generator=generator).contiguous(memory_format=torch.channels_last)
+        t = torch.randint(diffusion.num_timesteps, (batch,), generator=generator)
+        for name, variant in VARIANTS.items():
+            model = build(name, side).train().to(memory_format=torch.channels_last)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=protocol.lr)
+
+            def step() -> None:
+                loss = diffusion_loss(model, diffusion, x0, t, noise)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+
+            median, p95, runs = time_ms(step, repeat=8, warmup=2, max_seconds=10, min_runs=3)
+            total_s += median / 1000 * protocol.steps * variant.seeds
+            rows.append((f"study {name}: train step, batch {batch}, {side}×{side}, 1 thread", median, p95,
+                         f"{batch * 1000 / median:.0f} images/s; {runs} runs"))
+    finally:
+        torch.set_num_threads(threads)
+    shipped = results()
+    shipped_s = sum(sum(v["train_seconds"]) for v in shipped.data["variants"].values()) if shipped else 0.0
+    trained = f"; the shipped study took {shipped_s / 60:.0f} CPU-thread minutes of training" if shipped else ""
+    rows.append(("study: all runs, estimated from these rates", total_s * 1000, float("nan"),
+                 f"{total_s / 60:.0f} min on one thread, ~{total_s / 120:.0f} min with the runner's two jobs{trained}"))
     return rows
 
 
@@ -307,277 +354,6 @@ def proofs() -> list[Row]:
     return bench_rows(_path_row, time_ms)
 
 
-@section("startup")
-def startup() -> list[Row]:
-    """Cold start (`python app.py` until the page answers) and the app's peak resident memory after use."""
-    import socket
-    import subprocess
-    import sys
-    import urllib.request
-
-    rows = []
-    starts, peaks = [], []
-    root = Path(__file__).resolve().parent.parent
-    for _ in range(2):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-                   GRADIO_ANALYTICS_ENABLED="False")
-        begin = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    if process.poll() is not None or time.perf_counter() - begin > 120:
-                        raise RuntimeError("the app did not start")
-                    time.sleep(0.05)
-            starts.append((time.perf_counter() - begin) * 1000)
-            _exercise(port)
-            peaks.append(_peak_rss_mb(process.pid))
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-    starts.sort()
-    rows.append(("cold start: python app.py until the page answers", statistics.median(starts), starts[-1],
-                 f"target 8000 ms: {'met' if statistics.median(starts) <= 8000 else 'NOT met'}; 2 runs"))
-    peak = max(peaks)
-    rows.append(("peak resident memory of the app after every view (MB)", peak, peak,
-                 f"target 1229 MB (1.2 GB): {'met' if peak <= 1229 else 'NOT met'}; VmHWM"))
-    return rows
-
-
-def _exercise(port: int) -> None:
-    """Drive each view once through the API so the memory peak includes them."""
-    import contextlib
-    import io
-
-    from tests.server import api_client
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        client = api_client(f"http://127.0.0.1:{port}/")
-        client.predict(250, 0, "mid.attn", api_name="/select_block")
-        client.predict(250, 0, api_name="/levels")
-        client.predict(250, 0, False, 250, ["skip2", "skip3", "skip4"], True, False, api_name="/denoise")
-        client.predict(250, 0, 32, 32, "output", api_name="/receptive_field")
-        client.predict(250, 0, 20, api_name="/denoise_from_here")
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-# --- the app as a browser and clients see it ----------------------------------------------------------------------
-
-# Drags t inside the page as a hand does (pointerdown on the slider, an `input` event per animation frame with the
-# value moving linearly, pointerup at the end) and counts what the page paints meanwhile: a new side-by-side state
-# (an exact t, or a strip row) in an animation frame is one update; the time from a slider move to the start of
-# the next animation frame that shows its frame is that move's lag.
-DRAG_IN_PAGE = """async ([start, end, seconds]) => {
-    const slider = document.querySelector('#timestep input[type=range]');
-    const view = () => document.querySelector('#denoise-view .sbs');
-    const state = () => { const v = view(); return v ? v.dataset.t + '|' + (v.style.getPropertyValue('--row') || 'exact') : ''; };
-    const log = {updates: 0, inputs: 0, lags: [], last: state()};
-    const low = Number(slider.min), high = Number(slider.max);
-    slider.dispatchEvent(new PointerEvent('pointerdown', {bubbles: true}));
-    const began = performance.now();
-    let moved = null;
-    const crossed = new Set();
-    await new Promise((done) => {
-        const frame = () => {
-            const now = performance.now();
-            const seen = state();
-            if (seen !== log.last) { log.last = seen; log.updates++; if (moved !== null) { log.lags.push(now - moved); moved = null; } }
-            const progress = Math.min(1, (now - began) / (seconds * 1000));
-            const value = Math.round(low + (high - low) * (start + (end - start) * progress));
-            if (String(value) !== slider.value) {
-                slider.value = String(value);
-                slider.dispatchEvent(new Event('input', {bubbles: true}));
-                log.inputs++;
-                if (moved === null) moved = performance.now();
-                const grid = (window.__sbs && window.__sbs.strip.grid) || [];
-                let best = 0;
-                for (let i = 1; i < grid.length; i++) if (Math.abs(grid[i] - value) < Math.abs(grid[best] - value)) best = i;
-                crossed.add(best);
-            }
-            if (progress < 1) requestAnimationFrame(frame); else done();
-        };
-        requestAnimationFrame(frame);
-    });
-    log.seconds = (performance.now() - began) / 1000;
-    log.crossed = crossed.size;  // strip frames the slider passed: the most updates a drag can show
-    log.released = Number(slider.value);
-    slider.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
-    return log;
-}"""
-
-
-def drag_t(page, start: float, end: float, seconds: float) -> dict:
-    """Drag t from fraction `start` to `end` of its range over `seconds` (see DRAG_IN_PAGE) and let go.
-    Returns updates, inputs, lags (ms), seconds and the released value."""
-    return page.evaluate(DRAG_IN_PAGE, [start, end, seconds])
-
-
-def open_denoising(page, url: str, timeout_ms: float = 120_000) -> None:
-    """Load the app, open the Denoising lab and wait for its view and its strip of frames for dragging."""
-    page.goto(url)
-    show_denoising(page, timeout_ms)
-    wait_for_strip(page, timeout_ms)
-
-
-def show_denoising(page, timeout_ms: float = 120_000) -> None:
-    """On a loaded page: open the Denoising lab and wait for its view."""
-    page.click("#tab-denoising-button")
-    page.wait_for_selector("#denoise-view .sbs[data-t]", timeout=timeout_ms)
-
-
-def wait_for_strip(page, timeout_ms: float = 120_000) -> None:
-    """Wait until the Denoising lab's strip of frames for dragging t has arrived for the image shown."""
-    page.wait_for_function("""() => { const s = window.__sbs, v = document.querySelector('#denoise-view .sbs');
-                                      if (s && s.loadStrip) s.loadStrip();
-                                      return s && s.strip.ready && v && s.strip.key === v.dataset.key; }""",
-                           timeout=timeout_ms)
-
-
-def wait_for_exact(page, t: int, timeout_ms: float = 60_000) -> None:
-    page.wait_for_function("(t) => { const v = document.querySelector('#denoise-view .sbs');"
-                           " return v && v.dataset.t === String(t) && !v.classList.contains('previewing'); }",
-                           arg=t, timeout=timeout_ms)
-
-
-@contextlib.contextmanager
-def _running_app():
-    """The app to measure: $BENCH_URL when set (an app already running), else `python app.py` on a free port."""
-    if os.environ.get("BENCH_URL"):
-        yield os.environ["BENCH_URL"].rstrip("/") + "/"
-        return
-    from tests.server import running_app
-
-    with running_app() as url:
-        yield url
-
-
-@section("scrub")
-def scrub() -> list[Row]:
-    """Dragging t in real Chromium (the page and the app on this machine): side-by-side updates per second."""
-    from tests import browser
-
-    rows = []
-    with _running_app() as url, browser.sync_playwright() as playwright:
-        chromium = browser.launch(playwright)
-        try:
-            page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-            open_denoising(page, url)
-            for seconds in (2.0, 4.0):
-                for start, end in ((0.05, 0.95), (0.95, 0.05)):
-                    began = time.perf_counter()
-                    result = drag_t(page, start, end, seconds)
-                    rate = result["updates"] / result["seconds"]
-                    lags = sorted(result["lags"]) or [float("nan")]
-                    wait_for_exact(page, result["released"])
-                    exact_ms = (time.perf_counter() - began - result["seconds"]) * 1000
-                    rows.append((f"drag t {start:.2f}→{end:.2f} of the track in {seconds:.0f} s", rate, rate,
-                                 f"updates per second (target ≥ 15; {result['updates']} updates for "
-                                 f"{result['inputs']} slider moves across {result['crossed']} strip frames); "
-                                 f"move→frame lag median "
-                                 f"{statistics.median(lags):.0f} ms, max {lags[-1]:.0f} ms; exact view for t = "
-                                 f"{result['released']} {exact_ms:.0f} ms after letting go"))
-        finally:
-            chromium.close()
-    return rows
-
-
-@section("overhead")
-def overhead() -> list[Row]:
-    """Per request of each single-step endpoint, in this process: the handler alone against Gradio's whole
-    processing of the request for one session (`Blocks.process_api`: state, pre- and postprocessing, files),
-    run in turns so that both see the same machine (the overhead is the median of the pairs' differences),
-    and the round trip from a gradio_client session to the running app (adds HTTP, the queue and the client)."""
-    import asyncio
-
-    import gradio as gr
-    from gradio.state_holder import SessionState
-
-    from explorer.ui.app import build_app
-    from explorer.views.context import Context
-
-    ctx = Context.load()
-    demo = build_app(ctx)
-    demo.queue()
-    functions = {fn.api_name: fn for fn in demo.fns.values()}
-    first = ctx.image(ctx.examples[0])  # a new session's image
-    skips = [f"skip{level}" for level in range(1, ctx.pair.unet.config.num_levels + 1)]
-    calls = {"denoise": [250, 0, False, 250, skips, True], "select_block": [250, 0, "mid.attn"],
-             "receptive_field": [250, 0, 32, 20, "output"]}
-    state = SessionState(demo)
-    loop = asyncio.new_event_loop()
-    rows = []
-    measured = {}
-    for api, args in calls.items():  # in this process, before the app below starts (it would share the cores)
-        fn = functions[api]
-        values = iter(args)
-        full = [first if isinstance(c, gr.State) else next(values, False) for c in fn.inputs]
-        payload = [None if isinstance(c, gr.State) else value for c, value in zip(fn.inputs, full)]
-        measured[api] = payload, paired_ms(
-            lambda: fn.fn(*full), lambda: loop.run_until_complete(demo.process_api(fn, list(payload), state)))
-    with _running_app() as url, contextlib.redirect_stdout(io.StringIO()):
-        from tests.server import api_client
-
-        client = api_client(url)  # one session, as a page or the load test's sessions have
-        for api, (payload, (handler, gradio, p95, extra, runs)) in measured.items():
-            trip, _, _ = time_ms(lambda: client.predict(*payload[1:], api_name=f"/{api}"), repeat=10, warmup=1,
-                                 max_seconds=10)
-            rows.append((f"/{api}: Gradio's processing of one request", gradio, p95,
-                         f"handler alone {handler:.0f} ms; overhead {extra:+.1f} ms (target ≤ +15 ms: "
-                         f"{'met' if extra <= 15 else 'NOT met'}); {runs} interleaved pairs; round trip from "
-                         f"gradio_client {trip:.0f} ms (its own HTTP clients cost much of the difference)"))
-    loop.close()
-    return rows
-
-
-@section("load")
-def load() -> list[Row]:
-    """8 sessions × 25 mixed requests at once (tests/test_load.py's plans and sessions, longer): p50 per endpoint."""
-    import tempfile
-
-    from tests import test_load
-    from tests.server import api_client
-
-    rows = []
-    with _running_app() as url, tempfile.TemporaryDirectory() as folder:
-        api = api_client(url).view_api(return_format="dict", print_info=False)["named_endpoints"]
-        plans = test_load.make_plans(api, per_session=25)
-        deadline = time.monotonic() + 600
-        test_load.run_concurrently(url, plans, lambda plan: plan.warmup, None, deadline, Path(folder), "warm-up")
-        outcomes = test_load.run_concurrently(url, plans, lambda plan: plan.sequence, None, deadline, Path(folder),
-                                              "load")
-        latencies: dict[str, list[float]] = {}
-        for outcome in outcomes:
-            for endpoint, values in outcome.latencies.items():
-                latencies.setdefault(endpoint, []).extend(values)
-        errors = [error for outcome in outcomes for error in outcome.errors]
-        single_step = {"/select_block", "/denoise", "/receptive_field"}
-        for endpoint in sorted(latencies):
-            values = sorted(latencies[endpoint])
-            p50 = test_load.percentile(values, 50) * 1000
-            p95 = test_load.percentile(values, 95) * 1000
-            target = f"; target p50 ≤ 1000 ms: {'met' if p50 <= 1000 else 'NOT met'}" if endpoint in single_step else ""
-            rows.append((f"{endpoint} under 8 sessions", p50, p95, f"p50/p95 of {len(values)} requests{target}"))
-        answered = sum(len(values) for values in latencies.values())
-        asked = sum(len(plan.sequence) for plan in plans)
-        rows.append((f"{answered} of {asked} requests answered", float("nan"), float("nan"),
-                     f"{len(errors)} errors" + (f"; first: {errors[0][:200]}" if errors else "")))
-    return rows
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sections", nargs="*", metavar="section", help=f"any of: {', '.join(SECTIONS)}")
@@ -592,7 +368,8 @@ def main(argv=None) -> None:
         parser.error(f"unknown section {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
     print(f"{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} with {torch.get_num_threads()} threads, "
           f"load average {os.getloadavg()[0]:.1f} (anything else running slows every number)"
-          + (f", CUDA {torch.cuda.get_device_name()} (not used by these sections)" if torch.cuda.is_available() else ""))
+          + (f", CUDA {torch.cuda.get_device_name()} (not used by these sections)"
+             if torch.cuda.is_available() else ""))
     for name in args.sections or list(SECTIONS):
         started = time.perf_counter()
         rows = SECTIONS[name]()

@@ -374,7 +374,8 @@ def prepare(dest: Path, cache: Path, heldout_dest: Path | None = None) -> int:
     count = 0
     with tarfile.open(tarball) as archive:
         for member in archive.getmembers():
-            if not (member.isfile() and member.name.startswith(IMAGE_FOLDER_IN_PACKAGE) and member.name.endswith(".png")):
+            wanted = member.name.startswith(IMAGE_FOLDER_IN_PACKAGE) and member.name.endswith(".png")
+            if not (member.isfile() and wanted):
                 continue
             name = Path(member.name).name
             image = composite_on_white(Image.open(io.BytesIO(archive.extractfile(member).read())))
@@ -436,7 +437,8 @@ def write_exclusions(report: dict, heldout_folder: Path, path: Path = EXCLUDED_F
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Fetch and prepare the Noto emoji training images, or check the split.")
+    parser = argparse.ArgumentParser(
+        description="Fetch and prepare the Noto emoji training images, or check the split.")
     parser.add_argument("command", choices=["prepare", "check-split"],
                         help="prepare: fetch and write the images; check-split: find held-out images that are "
                              "near copies of a training image or its mirror (exit status 1 if any is still held out)")
@@ -447,7 +449,8 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=NEAR_COPY_DISTANCE,
                         help="largest mean absolute difference (0-255) that counts as a copy")
     parser.add_argument("--fix", action="store_true",
-                        help=f"check-split: record the near copies in {EXCLUDED_FILE.name} and delete them from --heldout-dest")
+                        help=f"check-split: record the near copies in {EXCLUDED_FILE.name} and delete them from "
+                             "--heldout-dest")
     args = parser.parse_args()
     if args.command == "check-split":
         if not args.dest.is_dir():
@@ -464,7 +467,8 @@ def main() -> None:
             f"≤{edge:g}: {int((distances <= edge).sum())}" for edge in (0.1, 1, 2, 3, 5, 10, 20)))
         kept = [entry for entry in entries if entry["distance"] > args.threshold]
         if kept:
-            print(f"closest clean image: {kept[0]['name']} at {kept[0]['distance']} from {kept[0]['nearest_training_image']}")
+            print(f"closest clean image: {kept[0]['name']} at {kept[0]['distance']} from "
+                  f"{kept[0]['nearest_training_image']}")
         if args.fix:
             write_exclusions(report, args.heldout_dest)
             print(f"wrote {EXCLUDED_FILE}; {len(entries) - len(near)} held-out images remain")

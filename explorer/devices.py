@@ -20,11 +20,10 @@ from torch import nn
 
 @dataclass(frozen=True)
 class Placement:
-    """A device, and a dtype when it differs from the weights' (tests use float64 on the CPU as a stand-in
-    for a second device: a tensor that reaches the copy without passing `OnDevice` fails as it would on CUDA)."""
+    """The device a long job's networks compute on. `Placement("cpu")` gives CPU copies: the tests' stand-in for
+    a GPU (no GPU there), which shows that a job computes on the copies and never on the shared models."""
 
     device: str = "cuda"
-    dtype: torch.dtype | None = None
 
 
 PLACEMENT: contextvars.ContextVar[Placement | None] = contextvars.ContextVar("explorer_placement", default=None)
@@ -40,13 +39,16 @@ def computing_on(placement: Placement | None):
         PLACEMENT.reset(token)
 
 
-def _move(value, device, dtype):
+CPU = torch.device("cpu")
+
+
+def _move(value, device: torch.device):
     if isinstance(value, torch.Tensor):
-        return value.to(device=device, dtype=dtype if dtype is not None and value.is_floating_point() else None)
+        return value.to(device)
     if isinstance(value, (list, tuple)):
-        return type(value)(_move(item, device, dtype) for item in value)
+        return type(value)(_move(item, device) for item in value)
     if isinstance(value, dict):
-        return {key: _move(item, device, dtype) for key, item in value.items()}
+        return {key: _move(item, device) for key, item in value.items()}
     return value
 
 
@@ -66,28 +68,31 @@ class OnDevice:
         self.placement = placement
 
     def __call__(self, *args, **kwargs):
-        device, dtype = torch.device(self.placement.device), self.placement.dtype
+        device = torch.device(self.placement.device)
         probe = kwargs.get("probe")
-        output = self.module(*_move(args, device, dtype),
-                             **{key: value if key == "probe" else _move(value, device, dtype)
-                                for key, value in kwargs.items()})
+        output = self.module(*_move(args, device), **{key: value if key == "probe" else _move(value, device)
+                                                      for key, value in kwargs.items()})
         if probe is not None:  # recorded on the device, read on the CPU
             for name in PROBE_RECORDS:
                 records = getattr(probe, name, None)
                 if records:
-                    records.update(_move(records, "cpu", torch.float32 if dtype is not None else None))
-        return _move(output, "cpu", torch.float32 if dtype is not None else None)
+                    records.update(_move(records, CPU))
+        return _move(output, CPU)
+
+    @property
+    def __class__(self):  # isinstance(copy, UNet) holds as for the model (analysis checks what it measures)
+        return type(self.module)
 
     def __getattr__(self, name: str):
         if name.startswith("__") or name in ("module", "placement"):  # half-built during copy.deepcopy
             raise AttributeError(name)
         return getattr(self.module, name)
 
-    def eval(self) -> "OnDevice":
+    def eval(self) -> OnDevice:
         self.module.eval()
         return self
 
-    def requires_grad_(self, flag: bool = True) -> "OnDevice":
+    def requires_grad_(self, flag: bool = True) -> OnDevice:
         self.module.requires_grad_(flag)
         return self
 
@@ -105,7 +110,7 @@ def placed(model: nn.Module, placement: Placement | None = None):
     with _lock:
         entry = _copies.get(key)
         if entry is None:
-            module = copy.deepcopy(model).to(device=placement.device, dtype=placement.dtype)
+            module = copy.deepcopy(model).to(placement.device)
             entry = _copies[key] = (model, OnDevice(module, placement))
         return entry[1]
 

@@ -6,8 +6,8 @@ and they are generators that yield every step, so a UI can stream frames.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import torch
 
@@ -25,10 +25,13 @@ class Frame:
     num_steps: int
 
 
+NUM_TIMESTEPS = 1000  # T: the schedule every shipped model was trained with (Diffusion's default)
+
+
 class Diffusion:
     """Linear β schedule (DDPM: 1e-4 to 0.02 over T = 1000) and the maths on top of it."""
 
-    def __init__(self, num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
+    def __init__(self, num_timesteps: int = NUM_TIMESTEPS, beta_start: float = 1e-4, beta_end: float = 0.02):
         self.num_timesteps = num_timesteps
         betas = torch.linspace(beta_start, beta_end, num_timesteps, dtype=torch.float64)
         alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
@@ -40,6 +43,11 @@ class Diffusion:
         # DDPM eq. 7: variance of the posterior q(x_{t-1} | x_t, x_0)
         self.posterior_variance = (betas * (1.0 - torch.cat([torch.ones(1, dtype=torch.float64), alphas_cumprod[:-1]]))
                                    / (1.0 - alphas_cumprod)).float()
+
+    @property
+    def max_t(self) -> int:
+        """The noisiest timestep, T - 1 (x_t is then almost pure noise)."""
+        return self.num_timesteps - 1
 
     def check_timestep(self, t: int) -> None:
         if not 0 <= int(t) < self.num_timesteps:
@@ -55,16 +63,19 @@ class Diffusion:
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε   (DDPM eq. 4). x0, noise: (B, C, H, W); t: (B,)."""
-        return self._gather(self.sqrt_alphas_cumprod, t) * x0 + self._gather(self.sqrt_one_minus_alphas_cumprod, t) * noise
+        return (self._gather(self.sqrt_alphas_cumprod, t) * x0
+                + self._gather(self.sqrt_one_minus_alphas_cumprod, t) * noise)
 
     def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, clip: bool = True) -> torch.Tensor:
         """x̂_0 = (x_t - √(1-ᾱ_t) ε̂) / √ᾱ_t   (DDPM eq. 4 solved for x_0)."""
-        x0 = (x_t - self._gather(self.sqrt_one_minus_alphas_cumprod, t) * eps) / self._gather(self.sqrt_alphas_cumprod, t)
+        x0 = ((x_t - self._gather(self.sqrt_one_minus_alphas_cumprod, t) * eps)
+              / self._gather(self.sqrt_alphas_cumprod, t))
         return x0.clamp(-1.0, 1.0) if clip else x0
 
     def eps_from_x0(self, x_t: torch.Tensor, t: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """The noise implied by a clean-image estimate: ε = (x_t - √ᾱ_t x_0) / √(1-ᾱ_t)."""
-        return (x_t - self._gather(self.sqrt_alphas_cumprod, t) * x0) / self._gather(self.sqrt_one_minus_alphas_cumprod, t)
+        return ((x_t - self._gather(self.sqrt_alphas_cumprod, t) * x0)
+                / self._gather(self.sqrt_one_minus_alphas_cumprod, t))
 
     def ddpm_sample(self, model: NoisePredictor, x_t: torch.Tensor, t_start: int,
                     generator: torch.Generator | None = None) -> Iterator[Frame]:

@@ -19,8 +19,8 @@ import json
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -29,15 +29,13 @@ from explorer import weights
 from explorer.analysis import concat as concat_analysis
 from explorer.analysis import timecond
 from explorer.analysis.denoise import make_noise, predict, predict_blur
-from explorer.analysis.metrics import eps_mse, psnr
 from explorer.analysis.gradients import FRESH_SEED, gradient_norms
-from explorer.analysis.metrics import BLUR_SIGMAS
+from explorer.analysis.metrics import BLUR_SIGMAS, TIMESTEPS, eps_mse, psnr
 from explorer.data import ImageFolder, is_held_out
-from explorer.diffusion import Diffusion
-from explorer.probe import Probe
+from explorer.diffusion import NUM_TIMESTEPS, Diffusion
+from explorer.probe import Probe, wrong_timestep
 from explorer.views.proofs import model_card_markdown
 
-TIMESTEPS = (1, 10, 50, 100, 250, 500, 750, 900, 999)
 BATCH_SIZE = 64
 DEFAULT_IMAGES = weights.DEFAULT_DIR / "heldout"
 
@@ -124,7 +122,7 @@ def evaluate(models: dict[str, nn.Module], x0: torch.Tensor, diffusion: Diffusio
 KNOCKOUT_TIMESTEPS = (10, 50, 250, 500, 900)
 
 
-def knockout_probes(levels: int) -> dict[str, Callable[[int], Probe]]:
+def knockout_probes(levels: int, num_timesteps: int = NUM_TIMESTEPS) -> dict[str, Callable[[int], Probe]]:
     """The U-Net with one part broken, as a Probe per t (the same switches as the app's Denoising tab)."""
     probes: dict[str, Callable[[int], Probe]] = {"intact": lambda t: Probe()}
     for level in range(1, levels + 1):
@@ -132,7 +130,7 @@ def knockout_probes(levels: int) -> dict[str, Callable[[int], Probe]]:
     probes["attention off"] = lambda t: Probe(attention=False)
     probes["bottleneck bypassed"] = lambda t: Probe(bypass_mid=True)
     # The far end of the schedule: what a network that cannot know t risks at worst.
-    probes["told the wrong t"] = lambda t: Probe(timestep=999 if t < 500 else 1)
+    probes["told the wrong t"] = lambda t: Probe(timestep=wrong_timestep(t, num_timesteps))
     return probes
 
 
@@ -141,7 +139,7 @@ def evaluate_knockouts(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, 
                        timesteps: tuple[int, ...] = KNOCKOUT_TIMESTEPS, batch_size: int = BATCH_SIZE) -> dict:
     """Held-out ε-MSE of the U-Net with each part knocked out in turn, with the same noise as `evaluate`."""
     eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)
-    probes = knockout_probes(unet.config.num_levels)
+    probes = knockout_probes(unet.config.num_levels, diffusion.num_timesteps)
     rows = {name: [] for name in probes}
     for t in timesteps:
         for name, make_probe in probes.items():
@@ -153,7 +151,8 @@ def evaluate_knockouts(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, 
                          len(x0_batch))
             rows[name].append(mean.value)
     return {"timesteps": list(timesteps), "eps_mse": rows,
-            "told_the_wrong_t": "the network is told t = 999 when t < 500, else t = 1"}
+            "told_the_wrong_t": f"the network is told t = {diffusion.max_t} when t < {diffusion.num_timesteps // 2}, "
+                                "else t = 1"}
 
 
 GRADIENT_IMAGES = 64  # a subset: one backward pass per variant on this many images keeps the evaluation short
@@ -188,7 +187,8 @@ def evaluate_concat(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, see
     x0 = x0[:images]
     eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)
     channels = concat_analysis.channels(unet)
-    levels = {str(level): {"channels": channels[level], "eps_mse": {variant: [] for variant in concat_analysis.VARIANTS}}
+    levels = {str(level): {"channels": channels[level],
+                           "eps_mse": {variant: [] for variant in concat_analysis.VARIANTS}}
               for level in channels}
     for t in timesteps:
         sums = {level: {variant: _Mean() for variant in concat_analysis.VARIANTS} for level in channels}
@@ -208,7 +208,7 @@ def evaluate_time_conditioning(unet: nn.Module, x0: torch.Tensor, diffusion: Dif
                                batch_size: int = BATCH_SIZE) -> dict:
     """Mean ‖time vector‖ / ‖features‖ per ResBlock and t over the held-out images."""
     eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)
-    return timecond.shift_table(unet, diffusion, x0, eps, timecond.TIMESTEPS, batch_size)
+    return timecond.shift_table(unet, diffusion, x0, eps, TIMESTEPS, batch_size)
 
 
 def knockouts_markdown(knockouts: dict) -> str:
@@ -289,10 +289,13 @@ def metrics_markdown(metrics: dict) -> str:
               "PSNR on these same images.", "", "Targets:", ""]
     for key, target in metrics["targets"].items():
         if key != "all_met":
-            detail = {"unet_eps_mse_below_naive_at_every_t": lambda: f"largest ratio {max(target['eps_mse_ratio']):.2f}",
-                      "eps_mse_ratio_at_most": lambda: f"worst ratio {target['worst_ratio']:.2f}",
-                      "psnr_gap_db": lambda: ", ".join(f"t = {t}: {gap:+.2f} dB" for t, gap in target["gaps"].items()),
-                      }.get(key, lambda: "")()
+            detail = ""
+            if key == "unet_eps_mse_below_naive_at_every_t":
+                detail = f"largest ratio {max(target['eps_mse_ratio']):.2f}"
+            elif key == "eps_mse_ratio_at_most":
+                detail = f"worst ratio {target['worst_ratio']:.2f}"
+            elif key == "psnr_gap_db":
+                detail = ", ".join(f"t = {t}: {gap:+.2f} dB" for t, gap in target["gaps"].items())
             lines.append(f"- {'**met**' if target['met'] else '**not met**'}: {target['description']} ({detail})")
     if "knockouts" in metrics:
         lines += ["", "Held-out ε-MSE of the U-Net with one part knocked out (the Denoising tab's switches), and "
@@ -339,7 +342,8 @@ def training_markdown(unet_meta: dict, naive_meta: dict) -> str:
     row("images seen", training("images_seen", lambda value: f"{value:,}"))
     row("epochs (images seen / training images)",
         lambda meta: f"{meta['training']['images_seen'] / max(1, meta['data']['train_images']):.0f}")
-    row("learning rate (AdamW, linear warm-up)", lambda meta: f"{meta['training']['lr']:g}, warm-up {meta['training']['warmup']} steps")
+    row("learning rate (AdamW, linear warm-up)",
+        lambda meta: f"{meta['training']['lr']:g}, warm-up {meta['training']['warmup']} steps")
     row("EMA decay of the exported weights", training("ema_decay"))
     row("stopped early on held-out loss", training("stopped_early", lambda value: "yes" if value else "no"))
     row("precision", lambda meta: "bf16 autocast, fp32 master weights" if meta["training"].get("bf16") else "fp32")
@@ -380,15 +384,19 @@ def update_readme(path: Path, sections: dict[str, str]) -> bool:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", type=Path, default=weights.DEFAULT_DIR, help="folder of unet/naive .safetensors + .json")
-    parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES, help="the held-out images (all of the folder is used)")
+    parser.add_argument("--weights", type=Path, default=weights.DEFAULT_DIR,
+                        help="folder of unet/naive .safetensors + .json")
+    parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES,
+                        help="the held-out images (all of the folder is used)")
     parser.add_argument("--seed", type=int, default=0, help="image i is noised with seed + i")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--out", type=Path, help="metrics file (default: metrics.json in --weights)")
-    parser.add_argument("--readme", type=Path, help="README whose generated sections to rewrite (default: README.md in --weights)")
+    parser.add_argument("--readme", type=Path,
+                        help="README whose generated sections to rewrite (default: README.md in --weights)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     parser.add_argument("--render-only", action="store_true",
-                        help="only rewrite the README from the existing metrics file (after editing the README by hand)")
+                        help="only rewrite the README from the existing metrics file (after editing the README by "
+                             "hand)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -400,7 +408,8 @@ def main(argv=None) -> dict:
     if args.render_only:
         metrics = json.loads(out.read_text())
         if metrics["weights_sha256"] != {"unet": pair.unet_meta["sha256"], "naive": pair.naive_meta["sha256"]}:
-            raise SystemExit(f"{out} was computed from other weights: run `python -m explorer.evaluate` without --render-only")
+            raise SystemExit(f"{out} was computed from other weights: run `python -m explorer.evaluate` without "
+                             "--render-only")
         render_readme(readme, pair, metrics)
         return metrics
     data = ImageFolder(args.images, "all", pair.image_size)

@@ -199,8 +199,9 @@ def _concat_sentence(spec: BlockSpec, metrics: dict) -> str:
         return ""
     skip, up = channels.get("skip"), channels.get("up")
     count = metrics["concat"].get("images")
-    return (f"Measured{f' on {count} held-out images' if count else ''}: zeroing the {f'{skip} ' if skip else ''}channels from the skip multiplies the noise error "
-            f"by {ratio_range(pairs('skip_zero'))}; zeroing the {f'{up} ' if up else ''}upsampled channels by "
+    return (f"Measured{f' on {count} held-out images' if count else ''}: zeroing the "
+            f"{f'{skip} ' if skip else ''}channels from the skip multiplies the noise error by "
+            f"{ratio_range(pairs('skip_zero'))}; zeroing the {f'{up} ' if up else ''}upsampled channels by "
             f"{ratio_range(pairs('up_zero'))}.")
 
 

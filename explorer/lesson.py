@@ -7,16 +7,15 @@ that show them. Where the numbers disagree with the lesson, the sentences say so
 """
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 
 from explorer.analysis import numbers
 from explorer.analysis.numbers import HELD_OUT, THIS_IMAGE
-from explorer.emoji_names import image_label, on_image
+from explorer.emoji_names import on_image
 from explorer.study import findings
 from explorer.views import claims, denoising, proofs, receptive
 from explorer.views.context import Context

@@ -7,13 +7,18 @@ model itself.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import torch
 
 CONCAT_HALVES = ("skip", "up")  # the two halves of a decoder level's concatenation
 REPLACEMENTS = ("zero", "mean")  # what a knocked-out half is replaced by
+
+
+def wrong_timestep(t: int, num_timesteps: int) -> int:
+    """The t a network is told in the "told the wrong t" knock-out: the far end of the schedule from `t`."""
+    return num_timesteps - 1 if t < num_timesteps // 2 else 1
 
 
 @dataclass
@@ -61,7 +66,8 @@ class Probe:
             if half not in CONCAT_HALVES:
                 raise ValueError(f"zero_concat[{level!r}]: the half must be 'skip' or 'up', not {half!r}")
             if replacement not in REPLACEMENTS:
-                raise ValueError(f"zero_concat[{level!r}]: the replacement must be 'zero' or 'mean', not {replacement!r}")
+                raise ValueError(f"zero_concat[{level!r}]: the replacement must be 'zero' or 'mean', "
+                                 f"not {replacement!r}")
             if isinstance(level, bool) or not isinstance(level, int) or level < 1:
                 raise ValueError(f"zero_concat levels are decoder levels 1, 2, …, not {level!r}")
             concat[level] = (half, replacement)

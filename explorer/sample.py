@@ -1,6 +1,6 @@
 """Draw a grid of samples from pure noise: `python -m explorer.sample` writes weights/samples.png.
 
-DDIM (η = 0, deterministic) from t = 999 in 50 steps; the starting noise for the whole
+DDIM (η = 0, deterministic) from t = T - 1 in 50 steps; the starting noise for the whole
 batch is `make_noise(seed, (count, 3, H, W))`, so a seed always gives the same grid.
 """
 from __future__ import annotations
@@ -28,8 +28,8 @@ def sample(model: nn.Module, diffusion: Diffusion, count: int, image_size: int, 
     t_start = diffusion.num_timesteps - 1
     samples = []
     for start in range(0, count, batch_size):
-        for frame in diffusion.ddim_sample(model, noise[start:start + batch_size], t_start, num_steps):
-            pass
+        for frame in diffusion.ddim_sample(model, noise[start:start + batch_size], t_start, num_steps):  # noqa: B007
+            pass  # only the last frame is kept
         samples.append(frame.sample.clamp(-1, 1))
     return torch.cat(samples)
 

@@ -106,7 +106,8 @@ def diffusion_loss(model: nn.Module, diffusion: Diffusion, x0: torch.Tensor, t: 
 class HeldOutLoss:
     """The ε-MSE on held-out images with noise and t fixed once, so values are comparable across steps."""
 
-    def __init__(self, data: ImageFolder, diffusion: Diffusion, device: torch.device, count: int = 256, seed: int = 1234):
+    def __init__(self, data: ImageFolder, diffusion: Diffusion, device: torch.device, count: int = 256,
+                 seed: int = 1234):
         generator = torch.Generator().manual_seed(seed)
         x0 = data.tensors()
         index = torch.arange(len(x0)).repeat((count + len(x0) - 1) // len(x0))[:count]
@@ -217,7 +218,8 @@ def main(argv=None) -> None:
                           lr=args.lr, warmup=args.warmup, schedule=args.schedule,
                           ema_decay=args.ema_decay if ema is not None else None,
                           bf16=use_bf16, seed=args.seed, wall_time_s=round(state["wall_time_s"], 1),
-                          device=torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
+                          device=(torch.cuda.get_device_name() if device.type == "cuda"
+                                  else platform.processor() or "cpu"),
                           torch=torch.__version__, stopped_early=state.get("stopped_early", False)),
             curve=state["curve"]))
 
@@ -234,7 +236,8 @@ def main(argv=None) -> None:
         x0 = train_images[index].float() / 127.5 - 1.0  # (B, 3, H, W) in [-1, 1]
         x0 = torch.where(flips, x0.flip(-1), x0).contiguous(memory_format=torch.channels_last)
         t = torch.randint(diffusion.num_timesteps, (args.batch_size,), generator=generator).to(device)
-        noise = torch.randn(x0.shape, generator=noise_generator, device=device).contiguous(memory_format=torch.channels_last)
+        noise = torch.randn(x0.shape, generator=noise_generator, device=device)
+        noise = noise.contiguous(memory_format=torch.channels_last)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(args, state["step"])
         with autocast():

@@ -151,7 +151,8 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Conv2d(channels, 3 * channels, 1)
         self.proj = nn.Conv2d(channels, channels, 1)
 
-    def forward(self, x: torch.Tensor, enabled: bool = True, name: str = "", probe: Probe | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, enabled: bool = True, name: str = "",
+                probe: Probe | None = None) -> torch.Tensor:
         """x (B, C, H, W). A probe that asks for `name`'s attention gets its weights (B, nh, HW, HW)."""
         if not enabled:
             return x
@@ -198,7 +199,8 @@ class Level(nn.Module):
     def __init__(self, channels_in: int, channels: int, config: UNetConfig, attention: bool):
         super().__init__()
         self.res = nn.ModuleList(
-            ResBlock(channels_in if i == 0 else channels, channels, config.time_emb_dim, config.dropout, config.num_groups)
+            ResBlock(channels_in if i == 0 else channels, channels, config.time_emb_dim, config.dropout,
+                     config.num_groups)
             for i in range(config.num_res_blocks))
         self.attn = SelfAttention(channels, config.num_heads, config.num_groups) if attention else None
 

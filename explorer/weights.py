@@ -67,7 +67,8 @@ def save(model: nn.Module, directory: Path, name: str, metadata: dict | None = N
     tensors = {key: value.detach().to(dtype).cpu().contiguous() for key, value in model.state_dict().items()}
     save_file(tensors, str(weights_path))
     record = dict(metadata or {})
-    record.update(kind=kind, config=config, weights_file=weights_path.name, weights_dtype=str(dtype).removeprefix("torch."),
+    record.update(kind=kind, config=config, weights_file=weights_path.name,
+                  weights_dtype=str(dtype).removeprefix("torch."),
                   parameters=sum(p.numel() for p in model.parameters()), sha256=sha256_of(weights_path))
     (directory / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     return weights_path

@@ -259,7 +259,7 @@ def test_denoising_tab(page):
     screenshot(page, "denoising")
     # Moving t changes the scores.
     set_slider(page, "timestep", 700)
-    wait_for_text(page, "#denoise-metrics", "At t = 700 ")
+    wait_for_text(page, "#denoise-metrics", "At t = 700, on this image")
     figure = wait_for_view(page, other_than=figure)
     # Cutting a skip connection changes the U-Net's output and adds the knocked-out column.
     page.locator("#skip-switches label", has_text="skip1").click()
@@ -338,7 +338,8 @@ def test_the_block_choice_is_shared_both_ways(page):
     block(page, "enc3").click()
     wait_for_panel(page, "enc3")
     open_tab(page, "receptive")
-    # The list follows through the shared state's change event, queued behind this tab's refresh: allow for a busy queue.
+    # The list follows through the shared state's change event, queued behind this tab's refresh: allow for a busy
+    # queue.
     page.wait_for_function("() => document.querySelector('#rf-block input').value === 'enc3'", timeout=3 * TIMEOUT_MS)
 
 
@@ -381,18 +382,26 @@ def test_every_picture_has_alt_text_and_labels_have_contrast(seen):
     page = seen
     missing = page.eval_on_selector_all(
         "#block-activation img, #level-maps img, #naive-maps img, #rf-picker img, #rf-overlays img, "
-        "#x0-preview img, #xt-preview img", "(is) => is.filter(i => !(i.alt || '').trim()).map(i => i.src.slice(0, 60))")
+        "#x0-preview img, #xt-preview img",
+        "(is) => is.filter(i => !(i.alt || '').trim()).map(i => i.src.slice(0, 60))")
     assert not missing, missing
     # Label text against its own background, WCAG contrast ratio.
     ratios = page.evaluate("""() => {
         const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
-        const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-                                     return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
-        const background = (e) => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
-                                    if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3); } return [255, 255, 255]; };
+        const lum = ([r, g, b]) => {
+            const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+            return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+        };
+        const background = (e) => {
+            for (; e; e = e.parentElement) {
+                const c = rgb(getComputedStyle(e).backgroundColor);
+                if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+            }
+            return [255, 255, 255];
+        };
         return [...document.querySelectorAll('#timestep [data-testid=block-info], #seed [data-testid=block-info], '
-                                             + '#block-chooser [data-testid=block-info], #rf-y [data-testid=block-info], '
-                                             + '#views [role=tab][aria-selected=true]')]
+                                             + '#block-chooser [data-testid=block-info], '
+                                             + '#rf-y [data-testid=block-info], #views [role=tab][aria-selected=true]')]
           .map(e => { const a = lum(rgb(getComputedStyle(e).color)), b = lum(background(e));
                       return [e.innerText.slice(0, 20), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]; });
     }""")

@@ -62,7 +62,8 @@ def test_show_me_puts_the_steps_number_on_screen(pages, chromium, app_url, ctx, 
             if step.target.focus:  # the part the step speaks of is in view sideways too
                 page.wait_for_function("([id, s]) => { const e = document.getElementById(id).querySelector(s);"
                                        " if (!e) return false; const r = e.getBoundingClientRect();"
-                                       " return r.left >= 0 && r.left < innerWidth; }", arg=[evidence, step.target.focus])
+                                       " return r.left >= 0 && r.left < innerWidth; }",
+                                       arg=[evidence, step.target.focus])
             browser.SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(browser.SHOTS / f"evidence-{size}-{index:02d}-{step.id}.png"))
     finally:

@@ -4,15 +4,15 @@ While the t slider is held, the page swaps in frames of the strip computed ahead
 call per step); when it is let go, the server's exact view for that t replaces them. Also the Denoising lab's
 fixes from issue 9 that only a browser can see (same-size columns, a table that does not wrap numbers, the
 told-t slider following t, the DDIM note, the animation's layout). No timing is asserted: the rate is measured
-by `python -m explorer.bench scrub`.
+by `python -m tests.bench_app scrub`.
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from explorer.bench import show_denoising, wait_for_exact, wait_for_strip
 from tests import browser
+from tests.bench_app import show_denoising, wait_for_exact, wait_for_strip
 from tests.server import api_client
 from tests.test_scrub import view_parts
 
@@ -56,7 +56,8 @@ def page(shared_lab):
 
 def view(page) -> dict:
     return page.evaluate("""() => { const v = document.querySelector('#denoise-view .sbs');
-        return {t: Number(v.dataset.t), row: v.style.getPropertyValue('--row'), previewing: v.classList.contains('previewing'),
+        return {t: Number(v.dataset.t), row: v.style.getPropertyValue('--row'),
+                previewing: v.classList.contains('previewing'),
                 shown: v.dataset.shown || null, status: v.querySelector('.sbs-status').textContent,
                 sentence: v.querySelector('#denoise-metrics').innerText}; }""")
 
@@ -84,7 +85,7 @@ def test_dragging_t_swaps_frames_and_the_released_t_is_exact(fresh_page, app_url
     assert during["previewing"], during
     assert during["t"] == start_t, "the server computed views while t was dragged"
     assert int(during["shown"]) == min(grid, key=lambda g: abs(g - held)), (during, held)
-    assert f"At t = {during['shown']} " in during["sentence"] and str(held) in during["status"]
+    assert f"At t = {during['shown']}, on this image" in during["sentence"] and str(held) in during["status"]
     rows = page.evaluate("() => { window.__stop = true; return window.__rows; }")
     assert len(set(rows)) >= 3, f"only {len(set(rows))} frames shown while dragging: {rows}"
     page.mouse.up()
@@ -93,7 +94,7 @@ def test_dragging_t_swaps_frames_and_the_released_t_is_exact(fresh_page, app_url
     assert released == held
     wait_for_exact(page, released, TIMEOUT_MS)
     after = view(page)
-    assert not after["previewing"] and after["row"] == "" and f"At t = {released} " in after["sentence"]
+    assert not after["previewing"] and after["row"] == "" and f"At t = {released}, on this image" in after["sentence"]
     # The exact frame is what the endpoint answers for the same inputs (a new session has the same image).
     shown = view_parts(page.eval_on_selector("#denoise-view .sbs", "(e) => e.outerHTML"))
     skips = page.eval_on_selector_all("#skip-switches input[type=checkbox]", "(boxes) => boxes.length")
@@ -154,13 +155,15 @@ def test_ddim_note_and_the_animation_layout(page):
     page.fill("#ddim-steps input", "5")
     page.click("#denoise-from-here")
     page.wait_for_function("() => document.querySelector('#reverse-progress').innerText.includes('done')")
-    page.wait_for_function("() => { const i = document.querySelector('#reverse-gif img'); return i && i.naturalWidth > 0; }")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#reverse-gif img'); return i && i.naturalWidth > 0; }")
     layout = page.evaluate("""() => { const box = (e) => e.getBoundingClientRect();
         const block = document.querySelector('#reverse-gif'), img = block.querySelector('img');
         const buttons = [...block.querySelectorAll('button')].filter((b) => !b.contains(img)).map(box);
         const label = block.querySelector('[data-testid=block-label]');
         return {block: box(block).toJSON(), img: box(img).toJSON(), buttons: buttons.map((b) => b.toJSON()),
-                label: label ? getComputedStyle(label).display !== 'none' && !label.classList.contains('hide') : false}; }""")
+                label: label ? getComputedStyle(label).display !== 'none' && !label.classList.contains('hide')
+                             : false}; }""")
     img, block = layout["img"], layout["block"]
     assert not layout["label"], "the label badge is shown over the GIF"
     assert img["left"] >= block["left"] - 1 and img["right"] <= block["right"] + 1, layout

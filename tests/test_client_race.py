@@ -1,9 +1,9 @@
 """The load test's CancelledError (issue 22): the test's client gave up on a request the server had queued.
 
 A tiny in-process Gradio app, and gradio_client's stream reader slowed down between a reply and the server's
-"close_stream" that follows it (as on a busy machine): the next request of the same session is submitted before the reader has read the server's
-"close_stream". gradio_client 2.7.2 then hands that request "no more messages" (CancelledError);
-tests/server.SessionClient lets the closing reader finish first.
+"close_stream" that follows it (as on a busy machine): the next request of the same session is submitted before
+the reader has read the server's "close_stream". gradio_client 2.7.2 then hands that request "no more messages"
+(CancelledError); tests/server.SessionClient lets the closing reader finish first.
 """
 from __future__ import annotations
 

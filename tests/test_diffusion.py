@@ -88,7 +88,8 @@ def test_one_stochastic_step_draws_from_the_true_posterior(diffusion, sampler):
     if sampler == "ddpm":
         frame = next(diffusion.ddpm_sample(oracle(diffusion, x0), batch, t, generator))
     else:  # DDIM with η = 1 and every timestep is DDPM (Song et al. 2021, section 4.1)
-        frame = next(diffusion.ddim_sample(oracle(diffusion, x0), batch, t, num_steps=1000, eta=1.0, generator=generator))
+        frame = next(diffusion.ddim_sample(oracle(diffusion, x0), batch, t, num_steps=1000, eta=1.0,
+                                           generator=generator))
     assert torch.allclose(frame.sample.mean(0), mean.float(), atol=5 * math.sqrt(variance / count))
     assert torch.allclose(frame.sample.var(0), torch.full((3, 4, 4), variance), rtol=0.05)
 
@@ -129,7 +130,8 @@ def test_ddim_starts_anywhere_with_the_right_frame_count(diffusion, t_start, num
 @pytest.mark.parametrize("t_start", [0, 1, 17])
 def test_ddpm_starts_anywhere_with_one_frame_per_timestep(diffusion, t_start):
     x = torch.randn(1, 3, 4, 4)
-    frames = list(diffusion.ddpm_sample(lambda x_t, t: torch.zeros_like(x_t), x, t_start, torch.Generator().manual_seed(0)))
+    frames = list(diffusion.ddpm_sample(lambda x_t, t: torch.zeros_like(x_t), x, t_start,
+                                        torch.Generator().manual_seed(0)))
     assert [frame.t for frame in frames] == list(range(t_start, -1, -1))
     assert frames[-1].num_steps == frames[-1].step == t_start + 1
 

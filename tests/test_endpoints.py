@@ -58,7 +58,7 @@ def COORD(good=32):  # noqa: N802
     return Param("coord", good)
 
 
-def EXAMPLE(good=EXAMPLES[1] if len(EXAMPLES) > 1 else ""):  # noqa: N802 - a held-out example's name
+def EXAMPLE(good=EXAMPLES[1] if len(EXAMPLES) > 1 else ""):  # noqa: B008, N802 - a held-out example's name
     return Param("example", good)
 
 

@@ -19,7 +19,6 @@ from explorer.data import ImageError, load_image
 from explorer.ui import limits
 from tests.server import ROOT
 
-
 # --- the long lane ----------------------------------------------------------------------------------------------
 
 def test_the_lane_takes_clients_in_turn():

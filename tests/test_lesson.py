@@ -14,11 +14,11 @@ import pytest
 import torch
 
 from explorer import lesson
-from explorer.analysis.spectrum import high_frequency_share
-from explorer.ui import urlstate
-from explorer.ui import lesson as lesson_ui
 from explorer.analysis import accumulation
+from explorer.analysis.spectrum import high_frequency_share
 from explorer.emoji_names import emoji_name, image_label
+from explorer.ui import lesson as lesson_ui
+from explorer.ui import urlstate
 from explorer.views import claims, denoising, levels, proofs, receptive
 from explorer.views.context import MAX_SEED, Context
 
@@ -246,7 +246,7 @@ def test_proof_steps_say_not_computed_yet_without_their_keys(ctx, steps):
         m = steps[step_id].measure(with_metrics(ctx, bare))
         assert m.verdict == lesson.NOT_COMPUTED and lesson.NOT_COMPUTED in m.text
         assert not DIGITS.search(m.text), f"{step_id} shows a number it has not measured: {m.text}"
-    for step_id, step in steps.items():  # weights with no metrics.json at all: no step fails
+    for step in steps.values():  # weights with no metrics.json at all: no step fails
         if True:
             assert step.measure(with_metrics(ctx, None)).verdict in (lesson.NOT_COMPUTED, lesson.AGREES,
                                                                      lesson.PARTLY, lesson.DISAGREES)

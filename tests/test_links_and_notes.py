@@ -15,7 +15,6 @@ from explorer.views import architecture, denoising
 from explorer.views.context import Context
 from tests.test_browser import block, open_architecture, open_tab, page, upload, wait_for_panel, wait_for_text  # noqa: F401
 
-
 # --- the evidence links, as views ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, first", [("skip1", "proof-concat"), ("dec2.up", "proof-concat"),

@@ -37,11 +37,10 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
+from gradio_client import Client, handle_file
 from PIL import Image, ImageSequence
 
 from tests.server import ROOT, api_client, running_app
-
-from gradio_client import Client, handle_file
 
 SESSIONS = 8
 REQUESTS_PER_SESSION = 12
@@ -109,7 +108,8 @@ def make_plans(api: dict, per_session: int = REQUESTS_PER_SESSION) -> list[Plan]
         pool = [
             Request("/select_block", (t, seed, first)),
             Request("/select_block", (other_t, seed, second)),
-            Request("/denoise", (t, seed, session % 3 == 1, rng.randint(1, 999), tuple(kept), session not in (2, 5), session == 3)),
+            Request("/denoise", (t, seed, session % 3 == 1, rng.randint(1, 999), tuple(kept), session not in (2, 5),
+                                 session == 3)),
             Request("/denoise", (other_t, seed, False, 250, tuple(skips), True, False)),
             Request("/receptive_field", (t, seed, rng.randint(0, 63), rng.randint(0, 63), rng.choice(spatial))),
             Request("/previews", (t, seed)),
@@ -161,7 +161,7 @@ class Pixels:
         return (isinstance(other, Pixels) and self.format == other.format and len(self.frames) == len(other.frames)
                 and all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(self.frames, other.frames)))
 
-    def difference(self, other: "Pixels") -> str:
+    def difference(self, other: Pixels) -> str:
         if self.format != other.format or len(self.frames) != len(other.frames):
             return f"{other.format} with {len(other.frames)} frames instead of {self.format} with {len(self.frames)}"
         for index, (a, b) in enumerate(zip(self.frames, other.frames)):
@@ -540,7 +540,8 @@ def test_the_leak_check_catches_a_planted_leak(tmp_path_factory, tmp_path, capsy
             for client in clients.values():
                 client.close()
     with capsys.disabled():
-        print(f"\nPlanted leak ({PLANTED_KIB} KiB per request, {PLANTED_SESSIONS * PLANTED_REQUESTS} requests a round):\n"
+        print(f"\nPlanted leak ({PLANTED_KIB} KiB per request, {PLANTED_SESSIONS * PLANTED_REQUESTS} requests a "
+              "round):\n"
               f"{memory_table(rounds)}")
     errors = [e for o in warmup + outcomes for e in o.errors]
     assert not errors, errors[:5]

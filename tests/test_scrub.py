@@ -172,7 +172,8 @@ def client(app_url):
     return api_client(app_url)
 
 
-@pytest.mark.parametrize("t, override, told, skips", [(255, False, 250, None), (640, True, 30, ["skip2", "skip3", "skip4"])],
+@pytest.mark.parametrize("t, override, told, skips",
+                         [(255, False, 250, None), (640, True, 30, ["skip2", "skip3", "skip4"])],
                          ids=["grid-t-intact", "off-grid-t-knocked-out"])
 def test_the_endpoint_returns_the_exact_view(client, ctx, t, override, told, skips):
     skip_names = [f"skip{level}" for level in range(1, ctx.pair.unet.config.num_levels + 1)]

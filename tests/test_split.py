@@ -8,8 +8,18 @@ import pytest
 import torch
 
 from explorer import data
-from explorer.data import (EXCLUDED_FILE, NEAR_COPY_DISTANCE, check_split, excluded_names, hashed_out, image_distance,
-                           is_held_out, is_training, list_images, nearest_images)
+from explorer.data import (
+    EXCLUDED_FILE,
+    NEAR_COPY_DISTANCE,
+    check_split,
+    excluded_names,
+    hashed_out,
+    image_distance,
+    is_held_out,
+    is_training,
+    list_images,
+    nearest_images,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_HELDOUT = ROOT / "weights" / "heldout"

@@ -150,7 +150,8 @@ def test_a_tiny_study_writes_every_file_in_the_schema(tiny_study):
     text = readme.read_text()
     assert "<!-- study:start -->" in text and "`unet-noattn`" in text
     # A second evaluate rewrites the section instead of adding another.
-    study_main(["evaluate", "--images", "6", "--readme", str(readme), "--out", str(out), "--steps", "2", "--seeds", "1"])
+    study_main(["evaluate", "--images", "6", "--readme", str(readme), "--out", str(out), "--steps", "2",
+                "--seeds", "1"])
     assert readme.read_text().count("<!-- study:start -->") == 1
 
 
@@ -185,7 +186,8 @@ def test_the_committed_study_followed_the_protocol_and_matches_its_weights():
         assert len(entry["seeds"]) == VARIANTS[name].seeds
         assert len(entry["curve"]["images_seen"]) >= 10
         for seed in entry["seeds"]:
-            assert json.loads((STUDY_DIR / f"{run_name(name, seed)}.json").read_text())["sha256"] == entry["sha256"][str(seed)]
+            recorded = json.loads((STUDY_DIR / f"{run_name(name, seed)}.json").read_text())
+            assert recorded["sha256"] == entry["sha256"][str(seed)]
 
 
 @needs_study
@@ -198,7 +200,8 @@ def test_a_variants_held_out_error_recomputed_by_hand_agrees(name):
     t = 250
     errors = []
     for index in range(len(x0)):
-        eps = torch.randn((1, 3, RESOLUTION, RESOLUTION), generator=torch.Generator().manual_seed(STUDY.data["noise_seed"] + index))
+        generator = torch.Generator().manual_seed(STUDY.data["noise_seed"] + index)
+        eps = torch.randn((1, 3, RESOLUTION, RESOLUTION), generator=generator)
         abar = diffusion.alphas_cumprod[t]
         x_t = abar.sqrt() * x0[index:index + 1] + (1 - abar).sqrt() * eps
         with torch.no_grad():

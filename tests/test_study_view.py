@@ -25,9 +25,11 @@ def synthetic(scores: dict[str, list[float]]) -> StudyResults:
     for name in VARIANTS:
         seeds = scores.get(name, [0.5, 0.5])
         variants[name] = {
-            "params": 1000 + len(name), "macs": 2_000_000, "window": 11, "images_seen": 64, "seeds": list(range(len(seeds))),
+            "params": 1000 + len(name), "macs": 2_000_000, "window": 11, "images_seen": 64,
+            "seeds": list(range(len(seeds))),
             "curve": {"images_seen": [64, 128], "eps_mse": [[1.0] * len(seeds), [0.9] * len(seeds)]},
-            "eps_mse": {str(t): list(seeds) for t in TIMESTEPS}, "psnr": {str(t): [20.0] * len(seeds) for t in TIMESTEPS},
+            "eps_mse": {str(t): list(seeds) for t in TIMESTEPS},
+            "psnr": {str(t): [20.0] * len(seeds) for t in TIMESTEPS},
             "eps_mse_ci95": {str(t): [min(seeds) - 0.01, max(seeds) + 0.01] for t in TIMESTEPS},
             "psnr_ci95": {str(t): [19.5, 20.5] for t in TIMESTEPS},
         }

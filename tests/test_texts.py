@@ -16,8 +16,17 @@ from PIL import Image
 from explorer import explanations
 from explorer.analysis.receptive_field import Field
 from explorer.data import load_image
-from explorer.explanations import (_WHAT, _WHY, explain, field_facts, first_block_seeing_everything, knockout_ratios,
-                                   ratio_text, reverse_process_note, sweep_caption)
+from explorer.explanations import (
+    _WHAT,
+    _WHY,
+    explain,
+    field_facts,
+    first_block_seeing_everything,
+    knockout_ratios,
+    ratio_text,
+    reverse_process_note,
+    sweep_caption,
+)
 from explorer.views import domain
 from tests import browser
 
@@ -37,7 +46,8 @@ def why(ctx, name, metrics):
 def expected_range(metrics: dict, row: str) -> str:
     """Recomputed here from the raw table, not through explanations' helpers."""
     table = metrics["knockouts"]["eps_mse"]
-    ratios = [(t, value / base) for t, value, base in zip(metrics["knockouts"]["timesteps"], table[row], table["intact"])]
+    ratios = [(t, value / base)
+              for t, value, base in zip(metrics["knockouts"]["timesteps"], table[row], table["intact"])]
     low, high = min(ratios, key=lambda p: p[1]), max(ratios, key=lambda p: p[1])
     return f"{ratio_text(low[1])} (t = {low[0]}) to {ratio_text(high[1])} (t = {high[0]})"
 

@@ -20,7 +20,8 @@ def tiny_args(image_folder, tmp_path, steps: int, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def trained(shared_image_folder, tmp_path_factory):
-    """40 steps, then 20 more with --resume: (metadata after 40, metadata after 60, the resumed run's output, its folder)."""
+    """40 steps, then 20 more with --resume: (metadata after 40, metadata after 60, the resumed run's output, its
+    folder)."""
     tmp_path, folder = tmp_path_factory.mktemp("train"), shared_image_folder
     train.main(tiny_args(folder, tmp_path, 40))
     first = json.loads((tmp_path / "out" / "unet.json").read_text())

@@ -48,7 +48,8 @@ def _rms(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
 
 
 def _ddim_step(diffusion: Diffusion, model: nn.Module, x: torch.Tensor, t: int, t_prev: int) -> torch.Tensor:
-    """One deterministic DDIM step (eta = 0, DDIM eq. 12) from x at t to t_prev (-1: to x₀), as Diffusion.ddim_sample."""
+    """One deterministic DDIM step (eta = 0, DDIM eq. 12) from x at t to t_prev (-1: to x₀), as
+    Diffusion.ddim_sample."""
     t_batch = torch.full((x.shape[0],), t, dtype=torch.long)
     pred_x0 = diffusion.predict_x0(x, t_batch, model(x, t_batch))
     eps = diffusion.eps_from_x0(x, t_batch, pred_x0)
@@ -92,7 +93,8 @@ def mean_interval(values: np.ndarray, draws: int = 2000, seed: int = 0) -> tuple
 # --- the held-out measurement: `python -m explorer.analysis.accumulation` writes weights/accumulation.json ----------
 
 RESULTS_FILE = "accumulation.json"
-T_START = 250  # the app's default t: at this t both networks still recover the emoji, so there is one to accumulate towards
+# The app's default t: at this t both networks still recover the emoji, so there is one to accumulate towards.
+T_START = 250
 STEP_COUNTS = (1, 5, 20)
 DETAIL_STEPS = 20  # the step count whose gap and one-step error are kept step by step
 IMAGES = 24  # the first held-out images (a subset: each image costs 2 × 26 forward passes per network)

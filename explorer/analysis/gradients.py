@@ -28,7 +28,7 @@ FRESH_SEED = 0  # the fresh-init U-Net is always this one
 VARIANTS = ("intact", "skips_cut")
 
 _lock = threading.Lock()
-_private: "weakref.WeakKeyDictionary[nn.Module, UNet]" = weakref.WeakKeyDictionary()
+_private: weakref.WeakKeyDictionary[nn.Module, UNet] = weakref.WeakKeyDictionary()
 _fresh: dict[str, UNet] = {}
 
 

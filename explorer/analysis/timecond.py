@@ -11,11 +11,10 @@ import math
 import torch
 from torch import nn
 
+from explorer.analysis.metrics import TIMESTEPS
 from explorer.diffusion import Diffusion
 from explorer.probe import Probe
 from explorer.unet import UNet
-
-TIMESTEPS = (1, 10, 50, 100, 250, 500, 750, 900, 999)
 
 
 def resblock_names(model: UNet) -> list[str]:

@@ -21,7 +21,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--out", type=Path, default=STUDY_DIR, help="weights and study.json (default weights/study)")
     parser.add_argument("--checkpoint-dir", type=Path, default=CHECKPOINT_DIR)
-    parser.add_argument("--data", type=Path, default=Path("data/emoji"), help="the prepared emoji (explorer.data prepare)")
+    parser.add_argument("--data", type=Path, default=Path("data/emoji"),
+                        help="the prepared emoji (explorer.data prepare)")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (one CPU thread each)")
     parser.add_argument("--steps", type=int, help="override the protocol's steps (for a quick trial; all runs alike)")
     parser.add_argument("--resolution", type=int, help="override the protocol's resolution (e.g. 64 on a GPU)")

@@ -48,6 +48,7 @@ class Finding:
     verdict: str
     without_seeds: tuple[float, ...]  # score of each seed of the variant without the choice
     with_seeds: tuple[float, ...]
+    by_t: tuple[tuple[int, str], ...] = ()  # (t, verdict) from the held-out ε-MSE at each t alone
 
     @property
     def without_mean(self) -> float:
@@ -62,13 +63,27 @@ class Finding:
         """How many times the error of the variant without the choice is that of the one with it."""
         return self.without_mean / self.with_mean
 
+    def where(self) -> str:
+        """Which t the verdict per t holds and fails at, in words ('' when it is the same at every t)."""
+        groups = {verdict: [t for t, v in self.by_t if v == verdict] for verdict in (HOLDS, CONTRADICTED, UNCLEAR)}
+        if len([ts for ts in groups.values() if ts]) <= 1:
+            return ""
+        parts = [f"{name} at t = {', '.join(map(str, ts))}" for name, ts in
+                 (("it holds", groups[HOLDS]), ("it is contradicted", groups[CONTRADICTED]),
+                  ("the seeds overlap", groups[UNCLEAR])) if ts]
+        return " Per t: " + "; ".join(parts) + "."
+
     def sentence(self) -> str:
         """The finding in one sentence, numbers included (held-out averages over images, mean of seeds)."""
+        return self._verdict_sentence() + self.where()
+
+    def _verdict_sentence(self) -> str:
         c = self.claim
         numbers = (f"held-out ε-MSE averaged over t: {c.without} {self.without_mean:.4f} "
                    f"({len(self.without_seeds)} seeds), {c.with_} {self.with_mean:.4f} ({len(self.with_seeds)} seeds)")
         if self.verdict == HOLDS:
-            return f"Holds when both are trained: {c.without} errs {ratio_text(self.ratio)} as much as {c.with_} ({numbers})."
+            return (f"Holds when both are trained: {c.without} errs {ratio_text(self.ratio)} as much as {c.with_} "
+                    f"({numbers}).")
         if self.verdict == CONTRADICTED:
             return (f"Contradicted when both are trained: {c.without} does better than {c.with_}, "
                     f"{ratio_text(1 / self.ratio)} less error ({numbers}).")
@@ -77,7 +92,8 @@ class Finding:
 
     def to_dict(self) -> dict:
         return {"claim": asdict(self.claim), "verdict": self.verdict, "without_seeds": list(self.without_seeds),
-                "with_seeds": list(self.with_seeds), "ratio": self.ratio, "sentence": self.sentence()}
+                "with_seeds": list(self.with_seeds), "ratio": self.ratio, "by_t": dict(self.by_t),
+                "sentence": self.sentence()}
 
 
 def score(results: StudyResults, name: str) -> tuple[float, ...]:
@@ -100,7 +116,9 @@ def verdicts(results: StudyResults) -> list[Finding]:
     for claim in CLAIMS:
         if claim.without in results.variants and claim.with_ in results.variants:
             without, with_ = score(results, claim.without), score(results, claim.with_)
-            out.append(Finding(claim, verdict(without, with_), without, with_))
+            by_t = tuple((t, verdict(tuple(results.per_seed(claim.without, "eps_mse", t)),
+                                     tuple(results.per_seed(claim.with_, "eps_mse", t)))) for t in results.timesteps)
+            out.append(Finding(claim, verdict(without, with_), without, with_, by_t))
     return out
 
 

@@ -22,7 +22,8 @@ def load(name: str, seed: int = 0, directory: Path = STUDY_DIR) -> nn.Module:
     return model
 
 
-def heldout_images(n: int | None = None, resolution: int = Protocol.resolution, folder: Path = HELDOUT_DIR) -> torch.Tensor:
+def heldout_images(n: int | None = None, resolution: int = Protocol.resolution,
+                   folder: Path = HELDOUT_DIR) -> torch.Tensor:
     """The first n clean held-out images (sorted by file name) at the study's resolution: (n, 3, R, R) in [-1, 1].
 
     Clean: only images of the held-out split (near copies of training images are excluded by

@@ -8,8 +8,8 @@ as shipped. `explorer.study.cost` counts both for the table.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from torch import nn
 

@@ -1,1 +1,2 @@
-"""The Gradio adapter: layout, events and argument checks. The only package that imports gradio."""
+"""The Gradio adapter: layout, events and argument checks (Gradio is imported here, by app.py and by
+explorer/server/ only)."""

@@ -53,7 +53,8 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
             with gr.Group():
                 gr.Markdown("**Knock-outs (U-Net only)**")
                 override_t = gr.Checkbox(False, label="Tell the U-Net a different timestep", elem_id="override-t")
-                told_t = gr.Slider(1, 999, value=inputs.t.value, step=1, elem_id="told-t", interactive=False,
+                told_t = gr.Slider(1, ctx.diffusion.max_t, value=inputs.t.value, step=1, elem_id="told-t",
+                                   interactive=False,
                                    label="Timestep told to the U-Net (follows t until you tick the box above)")
                 skips = gr.CheckboxGroup(skip_names, value=skip_names, label="Skip connections (untick to cut)",
                                          elem_id="skip-switches")
@@ -74,8 +75,9 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
                         "network trained on, measured once for these weights. The dashed line marks t.")
     curve_key = gr.State(None)  # the image and seed whose held-out curves are shown (this image's points reset)
 
-    gr.Markdown("### The reverse process\nStart from the current x_t (or from pure noise) and run DDIM (a sampler that can skip timesteps) down to "
-                "t = 0 with each model. Small errors at each step add up; watch each model's x̂₀ along the way.\n\n"
+    gr.Markdown("### The reverse process\nStart from the current x_t (or from pure noise) and run DDIM (a sampler "
+                "that can skip timesteps) down to t = 0 with each model. Small errors at each step add up; watch "
+                "each model's x̂₀ along the way.\n\n"
                 + reverse_process_note(ctx.diffusion), elem_id="reverse-intro")
     with gr.Row():
         steps = gr.Number(50, precision=0, label=f"DDIM steps (1 to {validate.MAX_STEPS})", minimum=1,
@@ -86,8 +88,8 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=560):
             gr.HTML(denoising.reverse_caption_html(ctx.image_size), elem_id="reverse-caption", apply_default_css=False)
-            live = gr.Image(label="Live frames", interactive=False, elem_id="reverse-live", show_label=False, buttons=[],
-                            format="png")
+            live = gr.Image(label="Live frames", interactive=False, elem_id="reverse-live", show_label=False,
+                            buttons=[], format="png")
             progress_text = gr.Markdown(elem_id="reverse-progress", label="Progress")
         with gr.Column(scale=2):
             drift = gr.Plot(label="Drift", elem_id="reverse-drift", show_label=False)
@@ -156,7 +158,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
     def run_reverse(image, t, seed, num_steps, pure_noise: bool, request: gr.Request | None):
         seed, num_steps = validate.seed(seed), validate.steps(num_steps)
         if pure_noise:
-            image, t = None, 999
+            image, t = None, ctx.diffusion.max_t
         else:
             image, t = validate.image(ctx, image), validate.timestep(t)
         session = getattr(request, "session_hash", None)
@@ -186,7 +188,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
 
     @limits.long_job("reverse process")
     def from_noise_fn(seed, num_steps, request: gr.Request):
-        yield from run_reverse(None, 999, seed, num_steps, True, request)
+        yield from run_reverse(None, ctx.diffusion.max_t, seed, num_steps, True, request)
 
     override_t.change(lambda on: gr.update(interactive=bool(on)), override_t, told_t, api_name=False,
                       show_progress="hidden", queue=False)
@@ -214,6 +216,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
                     api_description="DDIM from x_t down to t = 0 with each model, streamed: live frame, progress, "
                                     "frame strip, drift figure, then the animation (GIF)")
     from_noise.click(from_noise_fn, [inputs.seed, steps], reverse_outputs, api_name="generate_from_noise",
-                     preprocess=False, api_description="DDIM from pure noise (t = 999) down to t = 0 with each "
-                                                       "model, streamed as /denoise_from_here")
+                     preprocess=False,
+                     api_description=f"DDIM from pure noise (t = {ctx.diffusion.max_t}) down to t = 0 with each "
+                                     "model, streamed as /denoise_from_here")
     return Refresh("denoising", controls + [steps], [view, told_t, ddim_note], refresh, follows_drag=False)

@@ -103,7 +103,8 @@ def build(ctx: Context) -> Inputs:
                                  elem_id="image-source", label="Image source")
             domain_text = gr.Markdown(elem_id="domain-note")  # uploads only: both networks know emoji only
         with gr.Column(scale=2, min_width=300):
-            t = gr.Slider(1, 999, value=250, step=1, label="Timestep t (1: almost clean, 999: almost pure noise)",
+            t = gr.Slider(1, ctx.diffusion.max_t, value=250, step=1,
+                          label=f"Timestep t (1: almost clean, {ctx.diffusion.max_t}: almost pure noise)",
                           elem_id="timestep")
             level = gr.Markdown(noise_level(ctx, 250), elem_id="noise-level", label="Noise level")
             level_numbers = gr.JSON(visible=False, label="Noise level (numbers)", elem_id="noise-level-numbers")

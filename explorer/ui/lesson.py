@@ -282,7 +282,7 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
     view.chooser.choices = [(f"{i}. {step.title}", step.id) for i, step in enumerate(steps, 1)]
     choices = urlstate.Choices(steps=tuple(ids), tabs=controls.tab_ids, images=tuple(p.stem for p in ctx.examples),
                                blocks=tuple(ctx.block_names()) + (receptive.OUTPUT,), image_size=ctx.image_size,
-                               num_levels=ctx.pair.unet.config.num_levels)
+                               num_levels=ctx.pair.unet.config.num_levels, max_t=ctx.diffusion.max_t)
 
     def open_step(step_id, visited, cache):
         step_id = step_id if step_id in by_id else ids[0]

@@ -30,7 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from explorer.server import zerogpu
-from explorer.ui.session_state import EVICTIONS, MESSAGE as EVICTED_MESSAGE, note_evictions, pin_replacement_ids
+from explorer.ui.session_state import EVICTIONS, note_evictions, pin_replacement_ids
+from explorer.ui.session_state import MESSAGE as EVICTED_MESSAGE
 
 log = logging.getLogger("unet_explorer")
 
@@ -721,7 +722,8 @@ def quiet_errors(demo) -> None:
 
     for block_fn in demo.fns.values():
         fn = block_fn.fn
-        if fn is None or getattr(fn, "quiet", False) or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        if (fn is None or getattr(fn, "quiet", False) or inspect.iscoroutinefunction(fn)
+                or inspect.isasyncgenfunction(fn)):
             continue
         name = block_fn.api_name or getattr(fn, "__name__", "event")
         if inspect.isgeneratorfunction(fn):
@@ -875,9 +877,8 @@ def patient_startup_check(timeout: float = 60.0) -> None:
 
 def launch_options(cache_budget: int = CACHE_BUDGET, max_sessions: int = MAX_SESSIONS) -> dict:
     """Keyword arguments for `demo.launch`: the middleware, the upload cap and the session bound."""
-    from starlette.middleware import Middleware
-
     from gradio.utils import get_upload_folder
+    from starlette.middleware import Middleware
 
     sweeper = CacheSweeper(Path(get_upload_folder()), cache_budget)
     middleware = [Middleware(NoSniff), Middleware(StreamWatch), Middleware(UploadWake, sweeper=sweeper),

@@ -76,7 +76,8 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
     with gr.Column(variant="panel", elem_id="proof-time"):
         gr.Markdown("### Time conditioning\nLesson: *the network must know t; the naive CNN cannot.* Both networks "
                     "get the same x_t and are told two different t.")
-        other_t = gr.Slider(1, 999, value=999, step=1, label="Second t told to both networks", elem_id="proof-time-other")
+        other_t = gr.Slider(1, ctx.diffusion.max_t, value=ctx.diffusion.max_t, step=1,
+                            label="Second t told to both networks", elem_id="proof-time-other")
         time_pairs = gr.HTML(elem_id="proof-time-pairs", label="Predictions told two t")
         time_text = gr.Markdown(elem_id="proof-time-text", label="Time conditioning summary")
         time_data = gr.JSON(visible=False, label="Time conditioning (numbers)", elem_id="proof-time-numbers")

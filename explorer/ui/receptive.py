@@ -9,8 +9,8 @@ from explorer.ui.inputs import Inputs
 from explorer.ui.picker import picked_pixel, picker_js
 from explorer.ui.refresh import Refresh
 from explorer.views import receptive
-from explorer.views.numbers import receptive_fields as field_numbers
 from explorer.views.context import Context
+from explorer.views.numbers import receptive_fields as field_numbers
 
 
 def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:

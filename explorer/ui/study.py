@@ -20,9 +20,10 @@ CSS = (Path(__file__).with_name("study.css")).read_text()
 def build(ctx: Context, inputs: Inputs) -> Refresh:
     results = ctx.study
     if results is None:
-        gr.Markdown("The study of trained alternatives has not been run for these weights: "
-                    "docs/training.md says how to train and score it.")
-        return Refresh(TAB, [], [], lambda image, t, seed: ())
+        missing = ("The study of trained alternatives has not been run for these weights: "
+                   "docs/training.md says how to train and score it.")
+        note = gr.Markdown(missing, elem_id="study-missing")
+        return Refresh(TAB, [], [note], lambda image, t, seed: (missing,))
     gr.Markdown("### Trained alternatives\n" + study.protocol_markdown(results), elem_id="study-intro")
     gr.HTML(study.findings_html(results), elem_id="study-findings", label="What the trained alternatives say")
     gr.Plot(plot(study.curves_figure(results)), label="Learning curves", elem_id="study-curves", show_label=False)

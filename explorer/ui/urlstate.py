@@ -8,12 +8,13 @@ with `history.replaceState` on every change) lives in explorer/ui/lesson.py.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlencode
 
 from explorer import lesson
+from explorer.diffusion import NUM_TIMESTEPS
 from explorer.views.context import MAX_SEED
 
 KEYS = ("step", "tab", "image", "t", "seed", "block", "pixel", "knockouts")
@@ -35,7 +36,7 @@ class Choices:
     blocks: tuple[str, ...]
     image_size: int
     num_levels: int
-    max_t: int = 999
+    max_t: int = NUM_TIMESTEPS - 1
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from explorer.diffusion import NUM_TIMESTEPS
 from explorer.views.context import MAX_SEED, Context
 
 MAX_STEPS = 250  # enough to watch errors add up; 1000 held the reverse lane for 50 s
@@ -31,10 +32,11 @@ def _integer(value, what: str) -> int:
     return int(number)
 
 
-def timestep(value, what: str = "The timestep t") -> int:
+def timestep(value, what: str = "The timestep t", max_t: int = NUM_TIMESTEPS - 1) -> int:
+    """A timestep from 1 to `max_t` (the app's Diffusion has the default schedule: T - 1)."""
     t = _integer(value, what)
-    if not 1 <= t <= 999:
-        raise gr.Error(f"{what} must be between 1 and 999, not {t}")
+    if not 1 <= t <= max_t:
+        raise gr.Error(f"{what} must be between 1 and {max_t}, not {t}")
     return t
 
 
@@ -94,7 +96,8 @@ def skip_levels(ctx: Context, value) -> frozenset[int]:
     out = set()
     for item in value:
         text = item.removeprefix("skip") if isinstance(item, str) else str(item)
-        if isinstance(item, bool) or not isinstance(item, (str, int)) or not text.isdigit() or not 1 <= int(text) <= levels:
+        if (isinstance(item, bool) or not isinstance(item, (str, int)) or not text.isdigit()
+                or not 1 <= int(text) <= levels):
             raise gr.Error(f"Unknown skip connection {str(item)[:20]!r}: use skip1 … skip{levels}")
         out.add(int(text))
     return frozenset(out)

@@ -107,7 +107,8 @@ def snr_sentence(view: ScalesView) -> str:
             f"{times(view.noise_flatness)} its power in the coarsest quarter. So the lesson's \"at large t the signal "
             "is dominated by low-frequency noise\" is not right as written: the noise is as strong at every "
             "frequency. What holds is that an image's own power falls with frequency, so the noise drowns its fine "
-            f"detail first. Where the image still stands above the noise, {on_image(view.image)}: {listed}. The bottleneck can hold at most {view.bottleneck_cycles} cycles per image, "
+            f"detail first. Where the image still stands above the noise, {on_image(view.image)}: {listed}. "
+            f"The bottleneck can hold at most {view.bottleneck_cycles} cycles per image, "
             "the coarse patterns that survive longest; skip1 carries the fine ones, which only small t leaves "
             "readable.")
 
@@ -342,7 +343,8 @@ def accumulation_sentence(results: dict) -> tuple[str, str]:
              "It compounds: the end gap exceeds the sum of the one-step errors. ")
     text += (f"The naive CNN's disadvantage grows along the way ({times(naive['first_gap'][0] / unet['first_gap'][0])}"
              f" after one step, {times(naive['final'][0] / unet['final'][0])} at the end)." if widens else
-             f"The naive CNN's disadvantage does not grow along the way ({times(naive['first_gap'][0] / unet['first_gap'][0])}"
+             "The naive CNN's disadvantage does not grow along the way "
+             f"({times(naive['first_gap'][0] / unet['first_gap'][0])}"
              f" after one step, {times(naive['final'][0] / unet['final'][0])} at the end).")
     verdict = "agrees" if grows and compounds and widens else "partly" if grows else "disagrees"
     return text, verdict
@@ -369,7 +371,8 @@ def accumulation_figure(results: dict | None) -> dict:
             {"type": "scatter", "mode": "lines+markers", "x": steps, "y": [row[0] for row in detail["gap"]],
              "name": f"{title}: off the ideal path so far", "line": {"color": COLOURS[name], "width": 3},
              "hovertemplate": f"{title}, after step %{{x}}: %{{y:.4f}}<extra></extra>"},
-            {"type": "scatter", "mode": "lines", "x": steps, "y": running, "name": f"{title}: its one-step errors added",
+            {"type": "scatter", "mode": "lines", "x": steps, "y": running,
+             "name": f"{title}: its one-step errors added",
              "line": {"color": COLOURS[name], "dash": "dot"},
              "hovertemplate": f"{title}, steps 1 to %{{x}} added: %{{y:.4f}}<extra></extra>"}]
     layout = {**PLOT_LAYOUT, "height": 380, "legend": {"orientation": "h", "y": -0.3},

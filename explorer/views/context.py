@@ -44,7 +44,7 @@ class Context:
     cpu_study_models: dict[str, torch.nn.Module] = field(default_factory=dict)  # each variant's first training seed
 
     @classmethod
-    def load(cls, weights_dir: Path = DEFAULT_DIR) -> "Context":
+    def load(cls, weights_dir: Path = DEFAULT_DIR) -> Context:
         pair = load_pair(weights_dir)
         heldout = Path(weights_dir) / "heldout"
         examples = list_images(heldout) if heldout.is_dir() else []

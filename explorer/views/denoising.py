@@ -7,19 +7,20 @@ import html
 import io
 import json
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 import torch
 from PIL import Image
 
 from explorer.analysis.denoise import Prediction, make_noise, predict, predict_blur
-from explorer.analysis.metrics import blur_sigma_for, eps_mse, psnr
+from explorer.analysis.metrics import TIMESTEPS, blur_sigma_for, eps_mse, psnr
 from explorer.analysis.numbers import added, db_change, ratio, times
 from explorer.analysis.numbers import mse as format_mse
 from explorer.data import image_digest, to_uint8
+from explorer.diffusion import NUM_TIMESTEPS
 from explorer.probe import Probe
 from explorer.render import colorize, noise_image, tensor_image
 from explorer.views.context import Context
@@ -96,7 +97,7 @@ ERROR_LIMIT = 1.0  # the error maps' colour scale: 0 … this mean |x̂₀ − x
 DISPLAY_SCALE = 2  # tiles are shown 2× (CSS, pixelated) on a wide screen, 1× on a narrow one
 
 
-def scrub_grid(count: int = SCRUB_FRAMES, num_timesteps: int = 1000) -> list[int]:
+def scrub_grid(count: int = SCRUB_FRAMES, num_timesteps: int = NUM_TIMESTEPS) -> list[int]:
     """`count` timesteps from 1 to T−1, evenly spaced in √t: dense where the picture changes fast (small t)."""
     top = num_timesteps - 1
     values = {round((1 + (top ** 0.5 - 1) * i / (count - 1)) ** 2) for i in range(count)}
@@ -335,7 +336,8 @@ def curves_figure(ctx: Context, t: int | None = None, this_image: dict | None = 
     timesteps = ctx.metrics["timesteps"]
     series = [(name, ctx.metrics["models"][name], timesteps, "held-out") for name in ("naive", "unet", "blur")]
     if this_image:
-        series += [(name, values, this_image["timesteps"], "this image") for name, values in this_image["models"].items()]
+        series += [(name, values, this_image["timesteps"], "this image")
+                   for name, values in this_image["models"].items()]
     for name, values, grid, source in series:
         for axis, key in (("", "eps_mse"), ("2", "psnr")):
             trace = {"type": "scatter", "x": list(grid), "y": list(values[key]), "xaxis": "x" + axis,
@@ -385,7 +387,7 @@ def steps_note(ctx: Context, t: int, num_steps: int) -> str:
 
 def image_curves(ctx: Context, image: np.ndarray, seed: int) -> dict:
     """This image's scores on the evaluation's t grid (same seed for every t)."""
-    timesteps = ctx.metrics["timesteps"] if ctx.metrics else [1, 10, 50, 100, 250, 500, 750, 900, 999]
+    timesteps = ctx.metrics["timesteps"] if ctx.metrics else list(TIMESTEPS)
     out = {"timesteps": timesteps, "models": {name: {"eps_mse": [], "psnr": []} for name in ("naive", "unet", "blur")}}
     for t in timesteps:
         comparison = compare(ctx, image, t, seed)
@@ -409,7 +411,7 @@ class ReverseFrame:
 
 def reverse_process(ctx: Context, image: np.ndarray | None, t: int, seed: int, num_steps: int,
                     every: int = 1) -> Iterator[ReverseFrame]:
-    """DDIM from x_t (or from pure noise at t = 999 when `image` is None) with both models in lockstep.
+    """DDIM from x_t (or from pure noise at t = T - 1 when `image` is None) with both models in lockstep.
 
     Yields a frame every `every` steps and always the last one.
     """
@@ -439,7 +441,8 @@ def reverse_process(ctx: Context, image: np.ndarray | None, t: int, seed: int, n
                 if x0 is not None:
                     drift[name].append(float(psnr(frame.pred_x0, x0)))
                 else:
-                    change = (frame.pred_x0 - previous[name]).pow(2).mean().sqrt() if name in previous else torch.tensor(0.0)
+                    change = ((frame.pred_x0 - previous[name]).pow(2).mean().sqrt() if name in previous
+                              else torch.tensor(0.0))
                     drift[name].append(float(change))
                     previous[name] = frame.pred_x0
             frame = by_model["unet"]

@@ -13,6 +13,7 @@ import torch
 
 from explorer.analysis.activations import record, summarise
 from explorer.analysis.spectrum import HIGH_FREQUENCY_FRACTION, high_frequency_share, normalised_power
+from explorer.diffusion import NUM_TIMESTEPS
 from explorer.views import pixels
 from explorer.views.context import Context
 from explorer.views.denoising import PLOT_TEMPLATE
@@ -157,7 +158,7 @@ def spectrum_figure(ctx: Context, outputs: dict[str, torch.Tensor], t: int, grou
 
 
 def high_frequency_sweep(ctx: Context, image: np.ndarray, seed: int,
-                         timesteps=(1, 50, 100, 250, 500, 750, 900, 999)) -> go.Figure:
+                         timesteps=(1, 50, 100, 250, 500, 750, 900, NUM_TIMESTEPS - 1)) -> go.Figure:
     """How the share of high-frequency power of each skip and each upsampled path moves with t."""
     levels = ctx.pair.unet.config.num_levels
     names = [f"skip{i}" for i in range(1, levels + 1)] + [f"dec{i}.up" for i in range(1, levels + 1)] + ["mid.res2"]

@@ -44,7 +44,7 @@ def map_png(values: torch.Tensor | np.ndarray, limit: float, cmap: str = "diverg
 def colour_bar(low: float, high: float, cmap: str = "diverging", caption: str = "") -> str:
     """A colour scale drawn by the browser (a CSS gradient) with its end and middle values as text."""
     lut = COLORMAPS[cmap]
-    stops = ", ".join("#%02x%02x%02x" % tuple(int(c) for c in lut[i]) for i in np.linspace(0, 255, 9).astype(int))
+    stops = ", ".join("#" + "".join(f"{int(c):02x}" for c in lut[i]) for i in np.linspace(0, 255, 9).astype(int))
     middle = (low + high) / 2
     label = f'<span class="bar-caption">{escape(caption)}</span>' if caption else ""
     return (f'<div class="colour-bar" role="img" aria-label="colour scale from {low:.3g} to {high:.3g}">{label}'

@@ -23,9 +23,10 @@ from explorer.analysis import concat as concat_analysis
 from explorer.analysis import timecond
 from explorer.analysis.denoise import make_noise, predict
 from explorer.analysis.gradients import GradientNorms, gradient_norms
-from explorer.analysis.numbers import HELD_OUT, THIS_IMAGE, added, mse, ratio, times
+from explorer.analysis.numbers import HELD_OUT, added, mse, ratio, times
 from explorer.data import image_digest, to_tensor
-from explorer.probe import Probe
+from explorer.diffusion import NUM_TIMESTEPS
+from explorer.probe import Probe, wrong_timestep
 from explorer.render import colorize, enlarge, noise_image, tensor_image
 from explorer.views.context import Context
 from explorer.views.memo import Memo
@@ -59,7 +60,8 @@ def figures_html(items: list[tuple[str, Image.Image]], elem_class: str, scale: i
     """Images in a row, each enlarged `scale` times by the browser, with its caption in HTML (not in the picture)."""
     figures = "".join(
         f'<figure class="{elem_class}" style="margin: 0 12px 8px 0; display: inline-block; vertical-align: top;">'
-        f"{png_html(image, caption, scale)}<figcaption style=\"font-size: 0.85em; max-width: {image.width * scale}px;\">"
+        f"{png_html(image, caption, scale)}"
+        f"<figcaption style=\"font-size: 0.85em; max-width: {image.width * scale}px;\">"
         f"{html.escape(caption)}</figcaption></figure>" for caption, image in items)
     return f'<div style="display: flex; flex-wrap: wrap;">{figures}</div>'
 
@@ -154,7 +156,8 @@ def gradients_heldout_figure(metrics: dict | None) -> dict:
     if not section:
         return _empty_figure("Held-out images: " + NOT_COMPUTED)
     return gradient_figure(_gradient_series(section["blocks"], section["trained"], section["random_init"]),
-                           f"Held-out: {section['images']} images, t spread over {', '.join(map(str, section['timesteps']))}")
+                           f"Held-out: {section['images']} images, t spread over "
+                           f"{', '.join(map(str, section['timesteps']))}")
 
 
 def gradients_markdown(view: GradientView, metrics: dict | None) -> str:
@@ -187,7 +190,8 @@ def gradients_heldout_sentences(section: dict) -> str:
 def gradients_table(section: dict) -> str:
     """Model-card table: per-block norm relative to `out`, four columns."""
     blocks = section["blocks"]
-    columns = [("trained, intact", section["trained"]["intact"]), ("trained, skips cut", section["trained"]["skips_cut"]),
+    columns = [("trained, intact", section["trained"]["intact"]),
+               ("trained, skips cut", section["trained"]["skips_cut"]),
                ("fresh, intact", section["random_init"]["intact"]),
                ("fresh, skips cut", section["random_init"]["skips_cut"])]
     lines = ["| block | " + " | ".join(name for name, _ in columns) + " |", "|---|" + "---:|" * len(columns)]
@@ -275,15 +279,18 @@ def concat_heldout_figure(metrics: dict | None) -> dict:
                          "y": [value / base for value, base in zip(errors[variant], errors["intact"])],
                          "xaxis": "x" + axis, "yaxis": "y" + axis, "name": VARIANT_TITLES[variant],
                          "legendgroup": variant, "showlegend": index == 0,
-                         "line": {"color": LEVEL_COLOURS[variant], "dash": "dot" if variant.endswith("mean") else "solid"},
-                         "hovertemplate": f"dec{level}, {VARIANT_TITLES[variant]}<br>t=%{{x}}: ×%{{y:.3g}}<extra></extra>"})
+                         "line": {"color": LEVEL_COLOURS[variant],
+                                  "dash": "dot" if variant.endswith("mean") else "solid"},
+                         "hovertemplate": f"dec{level}, {VARIANT_TITLES[variant]}<br>t=%{{x}}: ×%{{y:.3g}}"
+                                          "<extra></extra>"})
         layout["xaxis" + axis] = {**_log_axis("t"), "domain": [index * width + 0.03, (index + 1) * width - 0.03],
                                   "anchor": "y" + axis}
         layout["yaxis" + axis] = {**_log_axis("× intact ε-MSE" if index == 0 else ""), "anchor": "x" + axis}
         annotations.append({"text": f"dec{level}", "showarrow": False, "xref": "paper", "yref": "paper",
                             "x": (index + 0.5) * width, "y": 1.1, "font": {"size": 13}})
     layout["annotations"] = annotations
-    layout["title"] = {"text": f"Held-out: error multiplier per decoder level against t ({section.get('images', '?')} images)",
+    layout["title"] = {"text": "Held-out: error multiplier per decoder level against t "
+                               f"({section.get('images', '?')} images)",
                        "font": {"size": 14}, "y": 0.98}
     return {"data": data, "layout": layout}
 
@@ -392,7 +399,8 @@ def noise_scales(knockouts: dict, images: int | None = None) -> NoiseScales:
     text += ("So the finest skip costs the most at small t, as the lesson says" if skip_holds else
              f"So, against the lesson, the finest skip costs the most at t = {peak_s}, not at small t")
     text += (f"; but it breaks the network at every t: at t = {high} its ε-MSE, {mse(rows['skip1 cut'][-1])}, is near "
-             f"that of predicting no noise at all (the noise's own variance, which is 1 by construction). The ratio grows with t only "
+             "that of predicting no noise at all (the noise's own variance, which is 1 by construction). "
+             "The ratio grows with t only "
              f"because the intact error shrinks to {mse(intact[-1])}."
              if skip_ratio[-1] > skip_ratio[0] else ".")
     values = {"timesteps": timesteps, "bottleneck_added": bypass_added, "bottleneck_ratios": bypass_ratio,
@@ -416,7 +424,8 @@ def bottleneck_verdict(knockouts: dict | None, images: int | None = None) -> str
 
 def bottleneck_markdown(live: dict[str, float], t: int, metrics: dict | None) -> str:
     cells = " · ".join(f"{name}: **{_times(live[name])}**" for name in BOTTLENECK_ROWS if name in live)
-    return (f"This image at t = {t}, as multiples of the intact U-Net's ε-MSE: {cells}.\n\n" + bottleneck_verdict((metrics or {}).get("knockouts"), (metrics or {}).get("images")))
+    return (f"This image at t = {t}, as multiples of the intact U-Net's ε-MSE: {cells}.\n\n"
+            + bottleneck_verdict((metrics or {}).get("knockouts"), (metrics or {}).get("images")))
 
 
 # ---------------------------------------------------------------- 4. attention maps
@@ -455,7 +464,8 @@ def attention_picker(ctx: Context, image: np.ndarray, t: int, seed: int, block: 
 
 def attention_overlay(x_t: torch.Tensor, weights: torch.Tensor, query: tuple[int, int], scale: int = 1,
                       limit: float | None = None) -> Image.Image:
-    """An attention map (h, w) upsampled by the whole factor H/h onto a grey x_t (1, 3, H, W), enlarged `scale` times."""
+    """An attention map (h, w) upsampled by the whole factor H/h onto a grey x_t (1, 3, H, W), enlarged `scale`
+    times."""
     size = x_t.shape[-1]
     factor = size // weights.shape[-1]
     top = float(weights.max()) if limit is None else limit
@@ -492,7 +502,8 @@ def attention(ctx: Context, image: np.ndarray, t: int, seed: int, block: str, y:
 
 def attention_html(view: AttentionView) -> str:
     maps = view.maps
-    items = [(f"head {index + 1}: entropy {float(maps.entropy[index]):.2f} bits", attention_overlay(view.x_t, head, maps.query))
+    items = [(f"head {index + 1}: entropy {float(maps.entropy[index]):.2f} bits",
+              attention_overlay(view.x_t, head, maps.query))
              for index, head in enumerate(maps.heads)]
     items.append((f"mean of the {maps.num_heads} heads", attention_overlay(view.x_t, maps.mean, maps.query)))
     return figures_html(items, "attention-map")
@@ -518,9 +529,9 @@ def attention_markdown(view: AttentionView) -> str:
 
 # ---------------------------------------------------------------- 5. time conditioning
 
-def other_timestep(t: int) -> int:
+def other_timestep(t: int, num_timesteps: int = NUM_TIMESTEPS) -> int:
     """The default second t: the far end of the schedule, as in the "told the wrong t" knock-out."""
-    return 999 if t < 500 else 1
+    return wrong_timestep(t, num_timesteps)
 
 
 @dataclass
@@ -549,7 +560,7 @@ def image_shift_table(ctx: Context, image: np.ndarray, seed: int) -> dict:
 
 def time_view(ctx: Context, image: np.ndarray, t: int, seed: int, other_t: int) -> TimeView:
     """Both networks told t and `other_t` for the same x_t (the far end of the schedule if `other_t` is t)."""
-    other_t = other_timestep(t) if other_t == t else other_t
+    other_t = other_timestep(t, ctx.diffusion.num_timesteps) if other_t == t else other_t
     _, x_t, _ = ctx.x_t(image, t, seed)
     naive = timecond.told_other_t(ctx.pair.naive, x_t, t, other_t)
     unet = timecond.told_other_t(ctx.pair.unet, x_t, t, other_t)
@@ -596,9 +607,12 @@ def shift_sentence(table: dict, where: str) -> str:
     """Which blocks t drives hardest, from a shift table."""
     means = {block: float(np.mean(row)) for block, row in zip(table["blocks"], table["shift"])}
     ranked = sorted(means, key=means.get, reverse=True)
+    def shift(block: str, t: int) -> float:
+        return table["shift"][table["blocks"].index(block)][table["timesteps"].index(t)]
+
     peak_block, peak_t = max(((block, t) for block in table["blocks"] for t in table["timesteps"]),
-                             key=lambda pair: table["shift"][table["blocks"].index(pair[0])][table["timesteps"].index(pair[1])])
-    peak = table["shift"][table["blocks"].index(peak_block)][table["timesteps"].index(peak_t)]
+                             key=lambda pair: shift(*pair))
+    peak = shift(peak_block, peak_t)
     return (f"{where}, t moves `{ranked[0]}` and `{ranked[1]}` hardest (time vector {means[ranked[0]]:.2f} and "
             f"{means[ranked[1]]:.2f} times the size of their features, averaged over t) and `{ranked[-1]}` least "
             f"({means[ranked[-1]]:.2f}); the largest share is {peak:.2f}, in `{peak_block}` at t = {peak_t}.")
@@ -636,7 +650,8 @@ def model_card_markdown(metrics: dict) -> str:
     """The evaluation's "part by part" sections for weights/README.md (empty where not computed)."""
     lines = []
     if metrics.get("knockouts") and "bottleneck bypassed" in metrics["knockouts"]["eps_mse"]:
-        lines += ["", "**The bottleneck and the skips across t.** " + bottleneck_verdict(metrics["knockouts"], metrics.get("images"))]
+        lines += ["", "**The bottleneck and the skips across t.** "
+                  + bottleneck_verdict(metrics["knockouts"], metrics.get("images"))]
     section = metrics.get("gradients")
     if section:
         lines += ["", f"**Gradient highways.** Parameter-gradient norm of each block, divided by the norm at `out`, "
@@ -720,7 +735,7 @@ def bench_rows(path_row, time_ms) -> list[tuple[str, float, float, str]]:
 
     def time_path():
         _tables.clear()  # the uncached path: a new image
-        view = time_view(ctx, image, t, seed, other_timestep(t))
+        view = time_view(ctx, image, t, seed, other_timestep(t, ctx.diffusion.num_timesteps))
         return time_html(view), time_markdown(view, ctx.metrics), time_heatmap(view.table, "this image", t)
 
     def time_floor():

@@ -18,10 +18,10 @@ from explorer.analysis.denoise import noisy
 from explorer.analysis.metrics import eps_mse, psnr
 from explorer.data import load_image, to_tensor, to_uint8
 from explorer.diffusion import Diffusion
+from explorer.render import noise_image
 from explorer.study import findings
 from explorer.study.results import StudyResults
 from explorer.study.variants import VARIANTS
-from explorer.render import noise_image
 from explorer.views.pixels import img
 
 ZOOM = 3  # 32-pixel pictures shown 96 pixels wide: a whole-number zoom
@@ -58,7 +58,8 @@ def live_rows(models: dict[str, nn.Module], diffusion: Diffusion, image: np.ndar
     for name, model in models.items():
         eps_hat = model(x_t, t_batch)
         x0_hat = diffusion.predict_x0(x_t, t_batch, eps_hat)
-        rows.append(LiveRow(name, eps_hat[0], x0_hat[0], float(eps_mse(eps_hat, eps)[0]), float(psnr(x0_hat, x0[None])[0])))
+        rows.append(LiveRow(name, eps_hat[0], x0_hat[0], float(eps_mse(eps_hat, eps)[0]),
+                            float(psnr(x0_hat, x0[None])[0])))
     return x0, x_t[0], rows
 
 
@@ -82,8 +83,8 @@ def live_html(x0: torch.Tensor, x_t: torch.Tensor, rows: list[LiveRow], t: int) 
     return (head + '<table class="study-live"><thead><tr><th>variant</th><th>predicted noise ε̂ '
             '(grey is 0)</th><th>x̂₀</th><th>|x̂₀ − x₀| (darker: worse)</th><th>ε-MSE</th>'
             '<th>x̂₀ PSNR</th></tr></thead><tbody>' + "".join(body) + "</tbody></table>"
-            f"<p class=\"study-note\">Scores on this image only, with its noise (seed) — not a held-out average. "
-            f"Each variant's first training seed; the lowest ε-MSE is highlighted.</p>")
+            "<p class=\"study-note\">Scores on this image only, with its noise (seed) — not a held-out average. "
+            "Each variant's first training seed; the lowest ε-MSE is highlighted.</p>")
 
 
 def live_numbers(rows: list[LiveRow], t: int, seed: int) -> dict:
@@ -93,7 +94,8 @@ def live_numbers(rows: list[LiveRow], t: int, seed: int) -> dict:
 
 
 def _figure(image: Image.Image, caption: str) -> str:
-    return f'<figure class="study-figure">{img(image, ZOOM, caption)}<figcaption>{escape(caption)}</figcaption></figure>'
+    return (f'<figure class="study-figure">{img(image, ZOOM, caption)}'
+            f'<figcaption>{escape(caption)}</figcaption></figure>')
 
 
 def findings_html(results: StudyResults) -> str:
@@ -108,7 +110,8 @@ def findings_html(results: StudyResults) -> str:
 def protocol_markdown(results: StudyResults) -> str:
     protocol = results.data["protocol"]
     return (f"Each network below was **trained from scratch by the same recipe**: the same "
-            f"{protocol['images_seen']:,} training images seen ({protocol['steps']} steps of {protocol['batch_size']}), "
+            f"{protocol['images_seen']:,} training images seen "
+            f"({protocol['steps']} steps of {protocol['batch_size']}), "
             f"at {results.resolution}×{results.resolution}, the same optimiser, learning-rate schedule and noise "
             f"schedule, no early stopping, and {min(len(results.variant(n)['seeds']) for n in results.variants)}–"
             f"{max(len(results.variant(n)['seeds']) for n in results.variants)} training seeds each. So a "
@@ -164,7 +167,7 @@ def curves_figure(results: StudyResults) -> go.Figure:
         figure.add_trace(go.Scatter(x=seen, y=list(mean), mode="lines", name=name, legendgroup=name,
                                     line=dict(color=colour, width=3 if name == "unet" else 1.8),
                                     hovertemplate=f"{name}<br>%{{x:,}} images<br>ε-MSE %{{y:.4f}}<extra></extra>"))
-    figure.update_layout(height=380, margin=dict(l=60, r=10, t=30, b=50), template="plotly_white",
-                         xaxis_title="training images seen", yaxis_title="held-out ε-MSE (log)",
-                         yaxis_type="log", legend=dict(font=dict(size=11)))
+    figure.update_layout(height=440, margin=dict(l=60, r=10, t=30, b=40), template="plotly_white",
+                         xaxis_title="training images seen", yaxis_title="held-out ε-MSE (log)", yaxis_type="log",
+                         legend=dict(font=dict(size=11), orientation="h", yanchor="top", y=-0.18, x=0))
     return figure
