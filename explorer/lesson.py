@@ -15,6 +15,7 @@ import torch
 
 from explorer.analysis import numbers
 from explorer.analysis.numbers import HELD_OUT, THIS_IMAGE
+from explorer.diffusion import NUM_TIMESTEPS
 from explorer.emoji_names import on_image
 from explorer.study import findings
 from explorer.views import claims, denoising, proofs, receptive
@@ -122,7 +123,7 @@ def parse_knockout(item: str, num_levels: int) -> str | None:
         return None
     if item.startswith(KNOCKOUT_TOLD):
         number = item[len(KNOCKOUT_TOLD):]
-        if number.isdigit() and 1 <= int(number) <= 999:
+        if number.isdigit() and 1 <= int(number) <= NUM_TIMESTEPS - 1:
             return f"{KNOCKOUT_TOLD}{int(number)}"
     return None
 

@@ -283,7 +283,7 @@ def test_the_lesson_fits_a_phone(pages, app_url):
         page.click("#lesson-next")
         page.wait_for_function("() => document.querySelector('#lesson-step h3').textContent.includes('Step 2 of')")
         page.click("#lesson-show-me")
-        wait_for_tab(page, "receptive")
+        wait_for_tab(page, "proofs")
     finally:
         closable.close()
     assert not errors, errors

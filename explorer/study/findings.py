@@ -126,6 +126,15 @@ def finding(results: StudyResults, claim_id: str) -> Finding | None:
     return next((f for f in verdicts(results) if f.claim.id == claim_id), None)
 
 
+def where(results: StudyResults) -> str:
+    """What the study trained on, in words: the CPU or GPU, threads per run, total training time."""
+    trained = results.data["trained_on"]
+    device = trained.get("cpu") if trained.get("device") == "cpu" else trained.get("device")
+    hours = trained.get("cpu_seconds", 0) / 3600
+    return (f"{device or 'an unrecorded device'}, {results.data['protocol']['threads']} thread per run"
+            + (f", {hours:.1f} thread-hours of training in all" if hours else ""))
+
+
 def model_card_markdown(results: StudyResults) -> str:
     """The model card's section: protocol, the table at t = 250 and averaged, and the verdicts."""
     protocol = results.data["protocol"]
@@ -134,8 +143,7 @@ def model_card_markdown(results: StudyResults) -> str:
         f"split at {results.resolution}×{results.resolution}, AdamW, learning rate {protocol['lr']} with "
         f"{protocol['warmup']} warm-up steps then a cosine decay, batch {protocol['batch_size']}, "
         f"{protocol['images_seen']:,} images seen, the app's noise schedule, no early stopping and no selection "
-        f"(the last weights are scored), on {results.data['trained_on']['device']} with "
-        f"{protocol['threads']} thread per run. Scored on the {results.data['heldout_images']} clean held-out "
+        f"(the last weights are scored), on {where(results)}. Scored on the {results.data['heldout_images']} clean held-out "
         f"images by `python -m explorer.study evaluate`; ± is a 95 % interval over images.",
         "",
         "| variant | parameters | multiply-adds | window (px) | ε-MSE t=250 | x̂₀ PSNR t=250 | ε-MSE over t, per seed |",
@@ -153,8 +161,22 @@ def model_card_markdown(results: StudyResults) -> str:
         eps, psnr = results.reference(key, "eps_mse", 250), results.reference(key, "psnr", 250)
         if eps is not None:
             lines.append(f"| *{label}* | | | | {eps:.4f} | {psnr:.2f} dB | |")
-    lines += ["", "What the trained alternatives say about the lesson's claims (score: held-out ε-MSE averaged "
-                  "over the nine timesteps, lower is better):", ""]
+    first = results.variant(results.variants[0])["curve"]["images_seen"]
+    picks = sorted({0, len(first) // 3, 2 * len(first) // 3, len(first) - 1})
+    lines += ["", "Learning curves: held-out ε-MSE during training (256 fixed held-out samples, t drawn uniformly; "
+                  "mean of the seeds). The cosine schedule flattens every curve at the end, so compare the curves at "
+                  "equal images seen, not their slopes.",
+              "", "| variant | " + " | ".join(f"{first[i]:,} images" for i in picks) + " |",
+              "| --- | " + " | ".join("---:" for _ in picks) + " |"]
+    for name in results.variants:
+        curve = results.variant(name)["curve"]["eps_mse"]
+        lines.append(f"| `{name}` | " + " | ".join(f"{sum(curve[i]) / len(curve[i]):.4f}" for i in picks) + " |")
+    verdict_counts = {v: sum(1 for f in verdicts(results) if f.verdict == v) for v in (HOLDS, CONTRADICTED, UNCLEAR)}
+    lines += ["", f"What the trained alternatives say about the lesson's claims (score: held-out ε-MSE averaged "
+                  f"over the {len(results.timesteps)} timesteps, lower is better; per t where the verdict changes "
+                  f"with t). Of {len(verdicts(results))} claims, {verdict_counts[HOLDS]} hold, "
+                  f"{verdict_counts[CONTRADICTED]} are contradicted and {verdict_counts[UNCLEAR]} are within the "
+                  "seed spread at this budget:", ""]
     for item in verdicts(results):
         lines.append(f"- **{item.claim.lesson}** ({item.claim.without} vs {item.claim.with_}): {item.sentence()}")
     return "\n".join(lines)

@@ -31,6 +31,17 @@ START = "<!-- study:start -->"
 END = "<!-- study:end -->"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (the runs' metadata says only "cpu")."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 class NoNoise(nn.Module):
     """The reference that predicts ε̂ = 0: x̂_0 is x_t / √ᾱ_t."""
 
@@ -130,7 +141,9 @@ def evaluate_study(names: list[str], protocol: Protocol, directory: Path, readme
         "noise": "image i: make_noise(noise_seed + i, (1, 3, R, R)), the same ε at every t",
         "interval": "95 % over images: mean ± 1.96·sd/√n of the per-image values averaged over seeds",
         "trained_on": {"device": first.get("device"), "torch": first.get("torch"), "threads": protocol.threads,
-                       "machine": platform.machine()},
+                       "machine": platform.machine(), "cpu": cpu_model(),
+                       "cpu_seconds": round(sum(json.loads((directory / f"{run_name(n, s)}.json").read_text())
+                                                ["training"]["wall_time_s"] for n, s in runs), 1)},
         "references": references(x0, timesteps), "variants": variants,
         "command": shlex.join(["python", "-m", "explorer.study", *sys.argv[1:]]),
         "seconds": round(time.time() - started, 1),
