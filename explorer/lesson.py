@@ -517,16 +517,22 @@ def measure_trained(ctx: Context, claim_ids: tuple[str, ...]) -> Measurement:
 
 
 def _skips_by_t(study) -> tuple[str, str]:
-    """Trained without skips, all goes through the bottleneck: where in t does that cost the most?"""
+    """Trained without skips, all goes through the bottleneck: where in t does that cost the most?
+
+    Judged like the knock-out of the same claim: by the error the missing skips add, the ratio beside it."""
     small, large = study.timesteps[1], study.timesteps[-2]  # t = 10 and t = 900: inside the schedule's ends
-    def factor(t: int) -> float:
-        return ratio(study.mean("unet-noskip", "eps_mse", t), study.mean("unet", "eps_mse", t))
-    at_small, at_large = factor(small), factor(large)
-    holds = at_small > at_large
-    text = (f"The U-Net trained without skips (so everything passes the bottleneck) errs {times(at_small)} as much as "
-            f"the full U-Net at t = {small} and {times(at_large)} at t = {large}: the skips matter "
+
+    def cost(t: int) -> tuple[float, float]:
+        without, full = study.mean("unet-noskip", "eps_mse", t), study.mean("unet", "eps_mse", t)
+        return without - full, ratio(without, full)
+
+    (add_small, times_small), (add_large, times_large) = cost(small), cost(large)
+    holds = add_small > add_large
+    text = (f"The U-Net trained without skips (so everything passes the bottleneck) adds {added(add_small)} to the "
+            f"full U-Net's ε-MSE at t = {small} ({times(times_small)}) and {added(add_large)} at t = {large} "
+            f"({times(times_large)}): the skips matter "
             + ("more at small t, as the lesson says." if holds else "no more at small t than at large t, "
-               "against the lesson."))
+               "against the lesson: without them the network cannot place the noise at any t."))
     return text, AGREES if holds else DISAGREES
 
 
