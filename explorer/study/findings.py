@@ -144,7 +144,8 @@ def model_card_markdown(results: StudyResults) -> str:
         f"{protocol['warmup']} warm-up steps then a cosine decay, batch {protocol['batch_size']}, "
         f"{protocol['images_seen']:,} images seen, the app's noise schedule, no early stopping and no selection "
         f"(the last weights are scored), on {where(results)}. Scored on the "
-        f"{results.data['heldout_images']} clean held-out images by `python -m explorer.study evaluate`; ± is a 95 % interval over images.",
+        f"{results.data['heldout_images']} clean held-out images by `python -m explorer.study evaluate`; "
+        "± is a 95 % interval over images.",
         "",
         "| variant | parameters | multiply-adds | window (px) | ε-MSE t=250 | x̂₀ PSNR t=250 | ε-MSE over t, per seed |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
