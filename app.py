@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from explorer.memory import tune_malloc
-from explorer.ui import limits  # no gradio at import: app.py points gradio at its temp folder first
+from explorer.server import limits  # no gradio at import: app.py points gradio at its temp folder first
 from explorer.views.context import DEFAULT_CONCURRENCY
 from explorer.weights import DEFAULT_DIR
 

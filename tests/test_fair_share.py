@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from explorer.data import ImageError, load_image
-from explorer.ui import limits
+from explorer.server import limits
 from tests.server import ROOT
 
 # --- the long lane ----------------------------------------------------------------------------------------------

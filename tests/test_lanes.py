@@ -1,4 +1,4 @@
-"""The two compute lanes (explorer/ui/limits.py): which events go where, and long jobs at low priority.
+"""The two compute lanes (explorer/server/limits.py): which events go where, and long jobs at low priority.
 
 The server-level behaviour (a click answered while a reverse process runs; a second long job of one
 session refused) is tested over HTTP in tests/test_hostile_http.py.
@@ -12,7 +12,7 @@ import threading
 import gradio as gr
 import pytest
 
-from explorer.ui import limits
+from explorer.server import limits
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities are Linux's")
 

@@ -552,7 +552,7 @@ def test_the_leak_check_catches_a_planted_leak(tmp_path_factory, tmp_path, capsy
 def test_a_session_keeps_one_entry_per_component_however_often_it_asks(app, tmp_path):
     """Gradio 6.31 filed an output's next value under a new id after each update to it (`gr.skip()`), beside
     the old entry: every reverse process added four entries to its session, its strip of frames (~300 KB) among
-    them, for as long as the session lived. explorer/ui/session_state.py keeps one entry per component."""
+    them, for as long as the session lived. explorer/server/session_state.py keeps one entry per component."""
     pid = server_pid(app.url)
     client = new_client(app.url, tmp_path / "one-session")
     reverse = Request("/denoise_from_here", (250, 0, 2))

@@ -138,7 +138,7 @@ def test_strip_curve_sweep_and_parts_on_the_device_equal_the_cpu(ctx, image, cpu
 
 @pytest.fixture
 def app_functions(ctx, spaces):
-    from explorer.ui import limits
+    from explorer.server import limits
     from explorer.ui.app import build_app
 
     demo = build_app(ctx)

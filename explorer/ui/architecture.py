@@ -8,7 +8,8 @@ import gradio as gr
 
 from explorer.diagram import DIAGRAM_CSS
 from explorer.explanations import sweep_caption
-from explorer.ui import lesson, limits, proofs, validate
+from explorer.server import limits
+from explorer.ui import lesson, proofs, validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.plots import plot
 from explorer.ui.refresh import Refresh

@@ -9,7 +9,8 @@ from pathlib import Path
 import gradio as gr
 
 from explorer.explanations import reverse_process_note
-from explorer.ui import limits, scrub, validate
+from explorer.server import limits
+from explorer.ui import scrub, validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.plots import plot
 from explorer.ui.refresh import Refresh

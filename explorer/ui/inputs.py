@@ -10,7 +10,8 @@ import numpy as np
 
 from explorer.data import ImageError
 from explorer.render import tensor_image
-from explorer.ui import limits, session_state, validate
+from explorer.server import limits, session_state
+from explorer.ui import validate
 from explorer.views import domain, numbers
 from explorer.views.context import Context
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from explorer.ui import limits, validate
+from explorer.server import limits
+from explorer.ui import validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.picker import picked_pixel, picker_js
 from explorer.ui.plots import plot

@@ -29,9 +29,9 @@ from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from explorer.server import zerogpu
-from explorer.ui.session_state import EVICTIONS, note_evictions, pin_replacement_ids
-from explorer.ui.session_state import MESSAGE as EVICTED_MESSAGE
+from explorer.server import internals, zerogpu
+from explorer.server.session_state import EVICTIONS, note_evictions, pin_replacement_ids
+from explorer.server.session_state import MESSAGE as EVICTED_MESSAGE
 
 log = logging.getLogger("unet_explorer")
 
@@ -835,6 +835,10 @@ def harden(demo, concurrency: int, long_jobs: int = LONG_JOBS, proxy_hops: int =
     trusted proxies whose X-Forwarded-For names the client), quiet errors, atomic output files, uploads that
     never collide, sessions that do not grow with each update and say when they were dropped."""
     global PROXY_HOPS
+    try:  # the patches below reach into Gradio's internals: only on the versions they were written for
+        internals.check()
+    except internals.UntestedFramework as error:
+        raise SystemExit(str(error)) from None
     PROXY_HOPS = max(0, int(proxy_hops))
     compute_lanes(demo, concurrency, long_jobs)
     admit(demo)
