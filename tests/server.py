@@ -56,8 +56,10 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def running_app(*args: str, timeout: float = START_TIMEOUT_S, env: dict | None = None, attempts: int = 3):
-    """Run `python app.py *args` on 127.0.0.1 and a free port; yield its URL (ending in '/')."""
+def running_app(*args: str, timeout: float = START_TIMEOUT_S, env: dict | None = None, attempts: int = 3,
+                script: str = "app.py"):
+    """Run `python app.py *args` (or another `script` that starts it) on 127.0.0.1 and a free port; yield its URL
+    (ending in '/')."""
     with tempfile.TemporaryDirectory(prefix="unet-explorer-app-") as folder:
         log = Path(folder) / "app.log"
         for attempt in range(1, attempts + 1):
@@ -66,7 +68,7 @@ def running_app(*args: str, timeout: float = START_TIMEOUT_S, env: dict | None =
             process_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
                            "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
             with open(log, "wb") as output:
-                process = subprocess.Popen([sys.executable, "app.py", *args], cwd=ROOT, env=process_env,
+                process = subprocess.Popen([sys.executable, script, *args], cwd=ROOT, env=process_env,
                                            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             try:
                 deadline = time.monotonic() + timeout

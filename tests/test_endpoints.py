@@ -94,6 +94,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     # Part by part tab (y, x: the query's pixel of x_t; the second t told to both networks)
     "/proof_attention": Endpoint((T(), SEED(), BLOCK("enc4.attn"), COORD(10), COORD(50))),
     "/proof_time": Endpoint((T(), SEED(), Param("told_t", 999))),
+    # Trained-alternatives tab (the table's t is one of the study's timesteps)
+    "/study_table": Endpoint((Param("study_t", 250),)),
+    "/study_live": Endpoint((T(), SEED())),
 }
 
 WHOLE = r"whole number"
@@ -103,6 +106,7 @@ T_RANGE = r"between 1 and 999|less than minimum value 1\b|greater than maximum v
 BAD: dict[str, list[tuple[object, str]]] = {
     "t": [(0, T_RANGE), (1000, T_RANGE), (-5, T_RANGE), (2.5, WHOLE), ("abc", NUMBER), (None, NUMBER)],
     "told_t": [(0, T_RANGE), (1000, T_RANGE), (2.5, WHOLE), ("abc", NUMBER)],
+    "study_t": [(251, r"not in the list of choices|scored at t"), ("abc", r"not in the list of choices|number")],
     "seed": [("x", NUMBER), (1.5, WHOLE), (-1, r"between 0 and|less than minimum value 0"),
              (2**31, r"between 0 and|greater than maximum value")],
     "block": [("nope", r"nope.*(pick one of|not in the list of choices)"),

@@ -417,8 +417,9 @@ def start_app(tmp_path_factory, planted_leak: bool):
         # No allocator settings here: app.py itself caps glibc's malloc arenas, so this measures the app as
         # it ships.
     }
-    if planted_leak:
-        env["UNET_EXPLORER_PLANTED_LEAK"] = str(PLANTED_KIB)  # the app keeps a tensor of this many KiB per request
+    if planted_leak:  # tests/leaky_app.py: the app, keeping a tensor of this many KiB per request
+        env["UNET_EXPLORER_PLANTED_LEAK"] = str(PLANTED_KIB)
+        return running_app("--behind-proxy", env=env, script="tests/leaky_app.py"), temp, report
     return running_app("--behind-proxy", env=env), temp, report
 
 

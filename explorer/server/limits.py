@@ -56,7 +56,6 @@ LONG_PER_CLIENT = 3               # long jobs one client (address) may have wait
 QUICK_PLACES = 64                 # single-step requests waiting, all clients together: long jobs never take these
 LONG_NICE = 10                    # long jobs run in threads of this lower priority: a click gets the cores first
 TEMP_PARENT = "unet-explorer"
-PLANTED_LEAK_ENV = "UNET_EXPLORER_PLANTED_LEAK"     # tests only: KiB of tensor kept per request (a leak to catch)
 MEMORY_REPORT_ENV = "UNET_EXPLORER_MEMORY_REPORT"   # tests only: a file the memory report goes to on SIGUSR1
 
 
@@ -694,8 +693,6 @@ def quiet_errors(demo) -> None:
     import gradio as gr
 
     seen: set[tuple[str, str]] = set()
-    planted: list = []  # tests only (PLANTED_LEAK_ENV): the leak the load test must catch
-    leak_kib = int(os.environ.get(PLANTED_LEAK_ENV) or 0)
 
     def refuse(name: str, error: Exception) -> Exception:
         if isinstance(error, gr.Error):
@@ -711,14 +708,10 @@ def quiet_errors(demo) -> None:
         return gr.Error(f"This request could not be computed ({type(error).__name__}): check its values",
                         print_exception=False)
 
-    def plant() -> None:
-        request = current_request()  # and: a session that Gradio dropped is told so, once, in one line
+    def tell_evicted() -> None:
+        request = current_request()  # a session that Gradio dropped is told so, once, in one line
         if EVICTIONS.take(getattr(request, "session_hash", None), "warning"):
             gr.Warning(EVICTED_MESSAGE)
-        if leak_kib:
-            import torch
-
-            planted.append(torch.ones(leak_kib * 256))  # float32: 256 values a KiB, like a kept feature map
 
     for block_fn in demo.fns.values():
         fn = block_fn.fn
@@ -729,7 +722,7 @@ def quiet_errors(demo) -> None:
         if inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)
             def wrapper(*args, _fn=fn, _name=name, **kwargs):
-                plant()
+                tell_evicted()
                 try:
                     yield from _fn(*args, **kwargs)
                 except Exception as error:  # noqa: BLE001 - re-raised as a message for the client
@@ -737,7 +730,7 @@ def quiet_errors(demo) -> None:
         else:
             @functools.wraps(fn)
             def wrapper(*args, _fn=fn, _name=name, **kwargs):
-                plant()
+                tell_evicted()
                 try:
                     return _fn(*args, **kwargs)
                 except Exception as error:  # noqa: BLE001

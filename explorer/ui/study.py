@@ -52,7 +52,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
                    api_description="The study's held-out table at one of its timesteps (HTML)")
     shown = [inputs.image, inputs.t, inputs.seed]
     gr.Button("Compare on this image", elem_id="study-live-button", visible="hidden").click(
-        show_live, shown, [live, live_data], api_name="study_live", show_progress="hidden",
+        show_live, shown, [live, live_data], api_name="study_live", show_progress="hidden", preprocess=False,
         api_description="Every trained variant on the current image at t: predicted noise, x̂₀, its error, and "
                         "the scores on this image")
     return Refresh(TAB, [], [live, live_data], show_live)
