@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from explorer.devices import cpu_name
 from explorer.memory import tune_malloc
 
 Row = tuple[str, float, float, str]
@@ -80,16 +80,6 @@ def paired_ms(first: Callable[[], object], second: Callable[[], object], pairs: 
     differences = [b - a for a, b in zip(a_times, b_times)]
     return (statistics.median(a_times), statistics.median(b_times), percentile_95(b_times),
             statistics.median(differences), len(differences))
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def cpu_flags() -> set[str]:

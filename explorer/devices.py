@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import platform
 import threading
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -120,3 +122,14 @@ def placed_pair(pair):
     if PLACEMENT.get() is None:
         return pair
     return replace(pair, unet=placed(pair.unet), naive=placed(pair.naive))
+
+
+def cpu_name() -> str:
+    """The CPU's model name, as the benchmark and the study report it (torch and platform say only "cpu")."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"

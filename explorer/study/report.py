@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from explorer import evaluate, weights
+from explorer.devices import cpu_name
 from explorer.diffusion import Diffusion
 from explorer.study import cost, findings
 from explorer.study.protocol import Protocol, run_name
@@ -29,17 +30,6 @@ from explorer.study.variants import VARIANTS
 NOISE_SEED = 0  # image i is noised with NOISE_SEED + i, as in weights/metrics.json
 START = "<!-- study:start -->"
 END = "<!-- study:end -->"
-
-
-def cpu_model() -> str:
-    """The CPU's model name (the runs' metadata says only "cpu")."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 class NoNoise(nn.Module):
@@ -141,7 +131,7 @@ def evaluate_study(names: list[str], protocol: Protocol, directory: Path, readme
         "noise": "image i: make_noise(noise_seed + i, (1, 3, R, R)), the same ε at every t",
         "interval": "95 % over images: mean ± 1.96·sd/√n of the per-image values averaged over seeds",
         "trained_on": {"device": first.get("device"), "torch": first.get("torch"), "threads": protocol.threads,
-                       "machine": platform.machine(), "cpu": cpu_model(),
+                       "machine": platform.machine(), "cpu": cpu_name(),
                        "cpu_seconds": round(sum(json.loads((directory / f"{run_name(n, s)}.json").read_text())
                                                 ["training"]["wall_time_s"] for n, s in runs), 1)},
         "references": references(x0, timesteps), "variants": variants,
