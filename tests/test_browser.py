@@ -429,7 +429,11 @@ def test_the_block_panel_is_announced_and_the_diagram_is_one_skip_away(page):
     assert page.evaluate("() => document.activeElement.innerText") == "Skip to the diagram"
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.activeElement && document.activeElement.closest('#diagram g[data-block]')")
-    page.keyboard.press("Enter")  # and the focused block can be chosen straight away
+    # The skip link opened the Architecture tab: let its first view arrive (maps and the default block's panel),
+    # or that view, still being computed, can land after the choice below and show the default block again.
+    wait_for_image(page, "#level-maps")
+    wait_for_panel(page, "mid.attn")
+    page.keyboard.press("Enter")  # and the focused block can be chosen
     wait_for_panel(page, page.evaluate("() => document.activeElement.closest('[data-block]').dataset.block"))
     assert page.get_attribute("#block-panel", "aria-live") == "polite"
 
