@@ -172,12 +172,13 @@ def model_card_markdown(results: StudyResults) -> str:
     for name in results.variants:
         curve = results.variant(name)["curve"]["eps_mse"]
         lines.append(f"| `{name}` | " + " | ".join(f"{sum(curve[i]) / len(curve[i]):.4f}" for i in picks) + " |")
-    verdict_counts = {v: sum(1 for f in verdicts(results) if f.verdict == v) for v in (HOLDS, CONTRADICTED, UNCLEAR)}
+    found = verdicts(results)
+    verdict_counts = {v: sum(1 for f in found if f.verdict == v) for v in (HOLDS, CONTRADICTED, UNCLEAR)}
     lines += ["", f"What the trained alternatives say about the lesson's claims (score: held-out ε-MSE averaged "
                   f"over the {len(results.timesteps)} timesteps, lower is better; per t where the verdict changes "
-                  f"with t). Of {len(verdicts(results))} claims, {verdict_counts[HOLDS]} hold, "
+                  f"with t). Of {len(found)} claims, {verdict_counts[HOLDS]} hold, "
                   f"{verdict_counts[CONTRADICTED]} are contradicted and {verdict_counts[UNCLEAR]} are within the "
                   "seed spread at this budget:", ""]
-    for item in verdicts(results):
+    for item in found:
         lines.append(f"- **{item.claim.lesson}** ({item.claim.without} vs {item.claim.with_}): {item.sentence()}")
     return "\n".join(lines)

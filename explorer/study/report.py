@@ -114,8 +114,8 @@ def evaluate_study(names: list[str], protocol: Protocol, directory: Path, readme
     if missing:
         raise SystemExit(f"{len(missing)} runs are not trained yet ({', '.join(missing[:4])} …): "
                          "run `python -m explorer.study train` first")
-    check_budget({run_name(n, s): json.loads((directory / f"{run_name(n, s)}.json").read_text()) for n, s in runs},
-                 protocol)
+    metadata = {run_name(n, s): json.loads((directory / f"{run_name(n, s)}.json").read_text()) for n, s in runs}
+    check_budget(metadata, protocol)
     started = time.time()
     x0 = heldout_images(images, protocol.resolution)
     timesteps = list(evaluate.TIMESTEPS)
@@ -124,7 +124,7 @@ def evaluate_study(names: list[str], protocol: Protocol, directory: Path, readme
         seeds = sorted(seed for variant, seed in runs if variant == name)
         variants[name] = score_variant(name, seeds, directory, x0, timesteps)
         print(f"{name}: ε-MSE at t=250 {[round(v, 4) for v in variants[name]['eps_mse']['250']]}", flush=True)
-    first = json.loads((directory / f"{run_name(*runs[0])}.json").read_text())["training"]
+    first = metadata[run_name(*runs[0])]["training"]
     study = {
         "resolution": protocol.resolution, "timesteps": timesteps, "protocol": protocol.to_dict(),
         "heldout_images": len(x0), "noise_seed": NOISE_SEED,
@@ -132,8 +132,7 @@ def evaluate_study(names: list[str], protocol: Protocol, directory: Path, readme
         "interval": "95 % over images: mean ± 1.96·sd/√n of the per-image values averaged over seeds",
         "trained_on": {"device": first.get("device"), "torch": first.get("torch"), "threads": protocol.threads,
                        "machine": platform.machine(), "cpu": cpu_name(),
-                       "cpu_seconds": round(sum(json.loads((directory / f"{run_name(n, s)}.json").read_text())
-                                                ["training"]["wall_time_s"] for n, s in runs), 1)},
+                       "cpu_seconds": round(sum(meta["training"]["wall_time_s"] for meta in metadata.values()), 1)},
         "references": references(x0, timesteps), "variants": variants,
         "command": shlex.join(["python", "-m", "explorer.study", *sys.argv[1:]]),
         "seconds": round(time.time() - started, 1),
