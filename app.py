@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from explorer.memory import tune_malloc
-from explorer.server import limits  # no gradio at import: app.py points gradio at its temp folder first
+from explorer.server import lanes, limits  # no gradio at import: app.py points gradio at its temp folder first
 from explorer.views.context import DEFAULT_CONCURRENCY
 from explorer.weights import DEFAULT_DIR
 
@@ -23,11 +23,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="single-step requests (a block click, one denoising step, a receptive field …) "
                              "computed at once, all endpoints and all users together; the others wait their turn in "
                              f"one queue (default {DEFAULT_CONCURRENCY}, for a 2-core CPU Space)")
-    parser.add_argument("--long-jobs", type=int, default=limits.LONG_JOBS,
+    parser.add_argument("--long-jobs", type=int, default=lanes.LONG_JOBS,
                         help="long jobs (a reverse process, the strip of t values for scrubbing, the Part-by-part "
                              "gradients, the frequency sweep) computed at once, all users together, in a lane of "
                              "their own beside the single-step requests, which never wait behind them "
-                             f"(default {limits.LONG_JOBS})")
+                             f"(default {lanes.LONG_JOBS})")
     parser.add_argument("--behind-proxy", type=int, nargs="?", const=1, default=0, metavar="HOPS",
                         help="the app is reached through HOPS trusted proxies (a Hugging Face Space: 1): the long "
                              "lane is shared by the client address they write into X-Forwarded-For, not by the "
@@ -64,9 +64,10 @@ def main() -> None:
     from explorer.views.context import Context, threads_per_request
 
     torch.set_num_threads(args.threads or threads_per_request(args.concurrency))
-    demo = build_app(Context.load(args.weights))
+    with lanes.building(args.concurrency, args.long_jobs, args.behind_proxy) as app_lanes:
+        demo = build_app(Context.load(args.weights))
     demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
-    limits.harden(demo, args.concurrency, args.long_jobs, args.behind_proxy)
+    limits.harden(demo, app_lanes)
     demo.launch(server_name=args.host, server_port=args.port, **launch_options(),
                 **limits.launch_options(args.cache_mb * 2**20, args.max_sessions))
 

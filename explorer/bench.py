@@ -339,8 +339,8 @@ def views() -> list[Row]:
 
 @section("proofs")
 def proofs() -> list[Row]:
-    """The "Part by part" tab's live views (explorer/views/proofs.py keeps the timed paths)."""
-    from explorer.views.proofs import bench_rows
+    """The "Part by part" tab's live views (explorer/bench_proofs.py keeps the timed paths)."""
+    from explorer.bench_proofs import bench_rows
     return bench_rows(_path_row, time_ms)
 
 

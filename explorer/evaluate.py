@@ -19,7 +19,6 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -27,13 +26,13 @@ from torch import nn
 
 from explorer import weights
 from explorer.analysis import concat as concat_analysis
-from explorer.analysis import timecond
-from explorer.analysis.denoise import make_noise, predict, predict_blur
-from explorer.analysis.gradients import FRESH_SEED, gradient_norms
-from explorer.analysis.metrics import BLUR_SIGMAS, TIMESTEPS, eps_mse, psnr
+from explorer.analysis import gradients, intervals, selection, timecond
+from explorer.analysis.denoise import make_noise, predict_blur
+from explorer.analysis.metrics import BLUR_SIGMAS, INNER_TIMESTEPS, TIMESTEPS, eps_mse, psnr
 from explorer.data import ImageFolder, is_held_out
-from explorer.diffusion import NUM_TIMESTEPS, Diffusion
-from explorer.probe import Probe, wrong_timestep
+from explorer.diffusion import Diffusion
+from explorer.formatting import ratio, times
+from explorer.knockouts import single_knockouts, wrong_timestep_rule
 from explorer.views.proofs import model_card_markdown
 
 BATCH_SIZE = 64
@@ -49,21 +48,6 @@ PSNR_GAP_AT = (250, 500)  # ... at these t
 def fixed_noise(count: int, shape: tuple[int, ...], seed: int) -> torch.Tensor:
     """ε for `count` images, image i drawn from seed + i exactly as `denoise.noisy` draws it. (N, C, H, W)."""
     return torch.cat([make_noise(seed + index, (1, *shape)) for index in range(count)])
-
-
-class _Mean:
-    """Running mean over batches of different sizes."""
-
-    def __init__(self) -> None:
-        self.total, self.count = 0.0, 0
-
-    def add(self, value: float, count: int) -> None:
-        self.total += value * count
-        self.count += count
-
-    @property
-    def value(self) -> float:
-        return self.total / self.count
 
 
 @torch.no_grad()
@@ -87,51 +71,67 @@ def scores_per_image(model: nn.Module, x0: torch.Tensor, diffusion: Diffusion, s
     return out
 
 
-@torch.no_grad()
 def evaluate(models: dict[str, nn.Module], x0: torch.Tensor, diffusion: Diffusion, seed: int,
              timesteps: tuple[int, ...] = TIMESTEPS, batch_size: int = BATCH_SIZE) -> dict:
     """ε-MSE and x̂_0 PSNR (means over images) per t for each model and the blur baseline.
 
     models: name → noise predictor in eval mode. x0: (N, 3, H, W) in [-1, 1].
-    Returns {name: {"eps_mse": [...], "psnr": [...]}} with one value per t, and for
-    "blur" also "sigma", the chosen blur width per t.
+    Returns {name: {"eps_mse": [...], "psnr": [...], "eps_mse_ci95": [[low, high], ...], "psnr_ci95": ...}}
+    with one value per t (the intervals: 95 % over images, `intervals`), and for "blur" also "sigma", the
+    chosen blur width per t.
     """
+    return evaluate_per_image(models, x0, diffusion, seed, timesteps, batch_size)[0]
+
+
+@torch.no_grad()
+def evaluate_per_image(models: dict[str, nn.Module], x0: torch.Tensor, diffusion: Diffusion, seed: int,
+                       timesteps: tuple[int, ...] = TIMESTEPS, batch_size: int = BATCH_SIZE) -> tuple[dict, dict]:
+    """`evaluate`'s results, and each image's scores: {name: {"eps_mse": (T, N), "psnr": (T, N)}}."""
     eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)  # (N, 3, H, W)
-    results = {}
+    results, per_image = {}, {}
     for name, model in models.items():
-        scores = scores_per_image(model, x0, diffusion, seed, timesteps, batch_size)
-        results[name] = {key: [float(value) for value in scores[key].double().mean(1)] for key in ("eps_mse", "psnr")}
-    results["blur"] = {"eps_mse": [], "psnr": [], "sigma": []}
-    for t in timesteps:
-        blur_means = {sigma: (_Mean(), _Mean()) for sigma in BLUR_SIGMAS}
+        per_image[name] = scores_per_image(model, x0, diffusion, seed, timesteps, batch_size)
+    blur = {"eps_mse": torch.empty(len(timesteps), len(x0)), "psnr": torch.empty(len(timesteps), len(x0))}
+    sigmas = []
+    for row, t in enumerate(timesteps):
+        scores = {sigma: {"eps_mse": torch.empty(len(x0)), "psnr": torch.empty(len(x0))} for sigma in BLUR_SIGMAS}
         for start in range(0, len(x0), batch_size):
             x0_batch, eps_batch = x0[start:start + batch_size], eps[start:start + batch_size]
             count = len(x0_batch)
             x_t = diffusion.q_sample(x0_batch, torch.full((count,), t, dtype=torch.long), eps_batch)
             for sigma in BLUR_SIGMAS:
                 prediction = predict_blur(diffusion, x_t, t, x0_batch, eps_batch, sigma)
-                blur_means[sigma][0].add(prediction.eps_mse, count)
-                blur_means[sigma][1].add(prediction.psnr, count)
-        best_sigma = max(BLUR_SIGMAS, key=lambda sigma: blur_means[sigma][1].value)
-        results["blur"]["eps_mse"].append(blur_means[best_sigma][0].value)
-        results["blur"]["psnr"].append(blur_means[best_sigma][1].value)
-        results["blur"]["sigma"].append(best_sigma)
-    return results
+                scores[sigma]["eps_mse"][start:start + count] = eps_mse(prediction.eps_hat, eps_batch)
+                scores[sigma]["psnr"][start:start + count] = psnr(prediction.x0_hat, x0_batch)
+        best_sigma = max(BLUR_SIGMAS, key=lambda sigma: float(scores[sigma]["psnr"].double().mean()))
+        sigmas.append(best_sigma)
+        for key in blur:
+            blur[key][row] = scores[best_sigma][key]
+    per_image["blur"] = blur
+    for name, scores in per_image.items():
+        results[name] = {}
+        for key in ("eps_mse", "psnr"):
+            values = scores[key].double()
+            results[name][key] = [float(value) for value in values.mean(1)]
+            results[name][f"{key}_ci95"] = intervals.mean_intervals(values.numpy())
+    results["blur"]["sigma"] = sigmas
+    return results, per_image
 
 
-KNOCKOUT_TIMESTEPS = (10, 50, 250, 500, 900)
+def comparison(per_image: dict) -> dict:
+    """The U-Net against the naive CNN per t: ε-MSE ratio and PSNR gap with 95 % intervals (images paired)."""
+    unet, naive = per_image["unet"], per_image["naive"]
+    return {"eps_mse_ratio": [float(u.double().mean() / n.double().mean())
+                              for u, n in zip(unet["eps_mse"], naive["eps_mse"])],
+            "eps_mse_ratio_ci95": [intervals.ratio_interval(u.numpy(), n.numpy())
+                                   for u, n in zip(unet["eps_mse"], naive["eps_mse"])],
+            "psnr_gap_db": [float((u.double() - n.double()).mean()) for u, n in zip(unet["psnr"], naive["psnr"])],
+            "psnr_gap_db_ci95": [intervals.difference_interval(u.numpy(), n.numpy())
+                                 for u, n in zip(unet["psnr"], naive["psnr"])],
+            "interval": intervals.METHOD}
 
 
-def knockout_probes(levels: int, num_timesteps: int = NUM_TIMESTEPS) -> dict[str, Callable[[int], Probe]]:
-    """The U-Net with one part broken, as a Probe per t (the same switches as the app's Denoising tab)."""
-    probes: dict[str, Callable[[int], Probe]] = {"intact": lambda t: Probe()}
-    for level in range(1, levels + 1):
-        probes[f"skip{level} cut"] = lambda t, level=level: Probe(zero_skips=frozenset({level}))
-    probes["attention off"] = lambda t: Probe(attention=False)
-    probes["bottleneck bypassed"] = lambda t: Probe(bypass_mid=True)
-    # The far end of the schedule: what a network that cannot know t risks at worst.
-    probes["told the wrong t"] = lambda t: Probe(timestep=wrong_timestep(t, num_timesteps))
-    return probes
+KNOCKOUT_TIMESTEPS = INNER_TIMESTEPS
 
 
 @torch.no_grad()
@@ -139,43 +139,97 @@ def evaluate_knockouts(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, 
                        timesteps: tuple[int, ...] = KNOCKOUT_TIMESTEPS, batch_size: int = BATCH_SIZE) -> dict:
     """Held-out ε-MSE of the U-Net with each part knocked out in turn, with the same noise as `evaluate`."""
     eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)
-    probes = knockout_probes(unet.config.num_levels, diffusion.num_timesteps)
-    rows = {name: [] for name in probes}
-    for t in timesteps:
-        for name, make_probe in probes.items():
-            mean = _Mean()
-            for start in range(0, len(x0), batch_size):
-                x0_batch, eps_batch = x0[start:start + batch_size], eps[start:start + batch_size]
-                x_t = diffusion.q_sample(x0_batch, torch.full((len(x0_batch),), t, dtype=torch.long), eps_batch)
-                mean.add(predict(unet, diffusion, x_t, t, x0_batch, eps_batch, probe=make_probe(t)).eps_mse,
-                         len(x0_batch))
-            rows[name].append(mean.value)
-    return {"timesteps": list(timesteps), "eps_mse": rows,
-            "told_the_wrong_t": f"the network is told t = {diffusion.max_t} when t < {diffusion.num_timesteps // 2}, "
-                                "else t = 1"}
+    knockouts = single_knockouts(unet.config.num_levels)  # the same switches as the app's Denoising tab
+    per_image = {knockout.row_name(): torch.empty(len(timesteps), len(x0), dtype=torch.float64)
+                 for knockout in knockouts}  # row → (T, N)
+    for row, t in enumerate(timesteps):
+        for start in range(0, len(x0), batch_size):
+            x0_batch, eps_batch = x0[start:start + batch_size], eps[start:start + batch_size]
+            t_batch = torch.full((len(x0_batch),), t, dtype=torch.long)
+            x_t = diffusion.q_sample(x0_batch, t_batch, eps_batch)
+            for knockout in knockouts:
+                eps_hat = unet(x_t, t_batch, probe=knockout.probe(t, diffusion.num_timesteps))
+                per_image[knockout.row_name()][row, start:start + len(x0_batch)] = eps_mse(eps_hat, eps_batch).double()
+    intact = per_image["intact"]
+    broken = {name: values for name, values in per_image.items() if name != "intact"}
+    return {"timesteps": list(timesteps),
+            "eps_mse": {name: [float(value) for value in values.mean(1)] for name, values in per_image.items()},
+            "eps_mse_ci95": {name: intervals.mean_intervals(values.numpy()) for name, values in per_image.items()},
+            "ratio_ci95": {name: [intervals.ratio_interval(row.numpy(), base.numpy())
+                                  for row, base in zip(values, intact)] for name, values in broken.items()},
+            "added_ci95": {name: [intervals.difference_interval(row.numpy(), base.numpy())
+                                  for row, base in zip(values, intact)] for name, values in broken.items()},
+            "interval": intervals.METHOD,
+            "told_the_wrong_t": wrong_timestep_rule(diffusion.num_timesteps)}
 
 
-GRADIENT_IMAGES = 64  # a subset: one backward pass per variant on this many images keeps the evaluation short
-CONCAT_IMAGES = 64  # a subset too: 17 forward passes per t (4 levels × 4 replacements + intact)
+CONCAT_IMAGES = 64  # a subset: 17 forward passes per t (4 levels × 4 replacements + intact)
+GRADIENT_BATCH = 64  # backward passes on this many images at a time (all held-out images are used)
+
+
+def gradient_draw(count: int, shape: tuple[int, ...], seed: int, draw: int,
+                  timesteps: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw k of (ε, t) for `count` images: ε_i from seed + k·stride + i (draw 0: the evaluation's ε_i),
+    t_i = timesteps[(i + k) % len(timesteps)] (each draw gives each image another t). ((N, C, H, W), (N,))."""
+    eps = fixed_noise(count, shape, seed + draw * gradients.NOISE_DRAW_STRIDE)
+    t = torch.tensor([timesteps[(index + draw) % len(timesteps)] for index in range(count)], dtype=torch.long)
+    return eps, t
 
 
 def evaluate_gradients(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, seed: int,
-                       timesteps: tuple[int, ...] = KNOCKOUT_TIMESTEPS, images: int = GRADIENT_IMAGES) -> dict:
-    """Per-block parameter-gradient norms of the noise loss on the first `images` held-out images.
+                       timesteps: tuple[int, ...] = KNOCKOUT_TIMESTEPS, images: int | None = None,
+                       fresh_seeds: tuple[int, ...] = gradients.FRESH_SEEDS,
+                       noise_draws: int = gradients.NOISE_DRAWS,
+                       fresh_noise_draws: int = gradients.FRESH_NOISE_DRAWS) -> dict:
+    """Per-block parameter-gradient norms of the noise loss over the held-out images, over seeds.
 
-    Image i gets t = timesteps[i % len(timesteps)] (t spread over the schedule) and its usual ε_i. One
-    backward pass per variant: trained / fresh init (seed FRESH_SEED) × skips intact / every skip cut.
+    One run: the gradient of the mean noise loss over all the images (skips intact, and every skip cut),
+    for one draw of (ε, t) (see gradient_draw). The trained U-Net gets `noise_draws` runs; each fresh
+    initialisation seed `fresh_noise_draws`. "trained" and "random_init" hold the mean norm per block over
+    the runs; "enc1" the spread over runs of how much larger enc1's gradient is with the skips, absolute
+    and relative to the output head (gradients.enc1_ratios).
     """
-    x0 = x0[:images]
-    eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)
-    t = torch.tensor([timesteps[index % len(timesteps)] for index in range(len(x0))], dtype=torch.long)
-    trained = gradient_norms(unet, diffusion, x0, eps, t)
-    fresh = gradient_norms(unet, diffusion, x0, eps, t, fresh=True)
-    return {"timesteps": list(timesteps), "images": len(x0), "blocks": trained.blocks,
-            "trained": trained.norms, "random_init": fresh.norms, "fresh_seed": FRESH_SEED,
-            "loss": {"trained": trained.loss, "random_init": fresh.loss},
-            "note": "norm of the gradient of mean((ε̂ − ε)²) with respect to each block's parameters; "
-                    "image i at t = timesteps[i % len(timesteps)]"}
+    x0 = x0 if images is None else x0[:images]
+    shape = tuple(x0.shape[1:])
+    runs: dict[str, list[dict]] = {"trained": [], "random_init": []}
+    blocks: list[str] = []
+    plan = [("trained", None, draw) for draw in range(noise_draws)]
+    plan += [("random_init", fresh_seed, draw) for fresh_seed in fresh_seeds for draw in range(fresh_noise_draws)]
+    for kind, fresh_seed, draw in plan:
+        eps, t = gradient_draw(len(x0), shape, seed, draw, timesteps)
+        result = gradients.gradient_norms(unet, diffusion, x0, eps, t, fresh=fresh_seed is not None,
+                                          fresh_seed=fresh_seed or 0, batch_size=GRADIENT_BATCH)
+        blocks = result.blocks
+        runs[kind].append({"fresh_seed": fresh_seed, "noise_draw": draw, "norms": result.norms, "loss": result.loss,
+                           "enc1": gradients.enc1_ratios(blocks, result.norms)})
+
+    def mean_norms(kind: str) -> dict[str, list[float]]:
+        return {variant: [sum(run["norms"][variant][index] for run in runs[kind]) / len(runs[kind])
+                          for index in range(len(blocks))] for variant in gradients.VARIANTS}
+
+    def mean_loss(kind: str) -> dict[str, float]:
+        return {variant: sum(run["loss"][variant] for run in runs[kind]) / len(runs[kind])
+                for variant in gradients.VARIANTS}
+
+    summary = {kind: {measure: gradients.spread([run["enc1"][measure] for run in runs[kind]])
+                      for measure in ("absolute", "relative")} for kind in runs}
+    for measure in ("absolute", "relative"):  # the fresh U-Nets' own spread: one mean per initialisation seed
+        per_seed = [sum(run["enc1"][measure] for run in runs["random_init"] if run["fresh_seed"] == fresh_seed)
+                    / fresh_noise_draws for fresh_seed in fresh_seeds]
+        summary["random_init"][measure]["per_fresh_seed"] = per_seed
+    return {"timesteps": list(timesteps), "images": len(x0), "blocks": blocks,
+            "trained": mean_norms("trained"), "random_init": mean_norms("random_init"),
+            "fresh_seed": fresh_seeds[0], "fresh_seeds": list(fresh_seeds),
+            "noise_draws": {"trained": noise_draws, "random_init_per_seed": fresh_noise_draws},
+            "loss": {"trained": mean_loss("trained"), "random_init": mean_loss("random_init")},
+            "enc1": summary, "runs": runs,
+            "note": "norm of the gradient of mean((ε̂ − ε)²) over all the images with respect to each block's "
+                    "parameters; draw k: image i noised with make_noise(noise_seed + 1000·k + i) at "
+                    "t = timesteps[(i + k) % len(timesteps)]; trained and random_init: the mean norm over the runs. "
+                    "enc1: intact / skips-cut gradient of enc1, absolute (the norms themselves) and relative (each "
+                    "divided by the norm at out in the same network), mean, sd, min and max over the runs; a "
+                    "spread over seeds, not an interval over images (a gradient of the loss over all the images is "
+                    "not a mean of per-image numbers)"}
 
 
 @torch.no_grad()
@@ -187,28 +241,54 @@ def evaluate_concat(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, see
     x0 = x0[:images]
     eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)
     channels = concat_analysis.channels(unet)
-    levels = {str(level): {"channels": channels[level],
-                           "eps_mse": {variant: [] for variant in concat_analysis.VARIANTS}}
-              for level in channels}
-    for t in timesteps:
-        sums = {level: {variant: _Mean() for variant in concat_analysis.VARIANTS} for level in channels}
+    variants = list(concat_analysis.VARIANTS)
+    # (levels, variants, T, N): each image's ε-MSE; "intact" is the same at every level
+    per_image = torch.empty(len(channels), len(variants), len(timesteps), len(x0), dtype=torch.float64)
+    for row, t in enumerate(timesteps):
         for start in range(0, len(x0), batch_size):
             x0_batch, eps_batch = x0[start:start + batch_size], eps[start:start + batch_size]
-            x_t = diffusion.q_sample(x0_batch, torch.full((len(x0_batch),), t, dtype=torch.long), eps_batch)
-            for level, row in concat_analysis.concat_errors(unet, x_t, t, eps_batch).items():
-                for variant, value in row.items():
-                    sums[level][variant].add(value, len(x0_batch))
-        for level in channels:
-            for variant in concat_analysis.VARIANTS:
-                levels[str(level)]["eps_mse"][variant].append(sums[level][variant].value)
-    return {"timesteps": list(timesteps), "images": len(x0), "levels": levels}
+            t_batch = torch.full((len(x0_batch),), t, dtype=torch.long)
+            x_t = diffusion.q_sample(x0_batch, t_batch, eps_batch)
+            intact = eps_mse(unet(x_t, t_batch), eps_batch).double()
+            for level_index, level in enumerate(channels):
+                for variant_index, variant in enumerate(variants):
+                    value = intact if variant == "intact" else eps_mse(
+                        unet(x_t, t_batch, probe=concat_analysis.probe_for(level, variant)), eps_batch).double()
+                    per_image[level_index, variant_index, row, start:start + len(x0_batch)] = value
+    levels = {}
+    for level_index, level in enumerate(channels):
+        scores = per_image[level_index]
+        intact = scores[variants.index("intact")]
+        levels[str(level)] = {
+            "channels": channels[level],
+            "eps_mse": {variant: [float(value) for value in scores[index].mean(1)]
+                        for index, variant in enumerate(variants)},
+            "eps_mse_ci95": {variant: intervals.mean_intervals(scores[index].numpy())
+                             for index, variant in enumerate(variants)},
+            "ratio_ci95": {variant: [intervals.ratio_interval(row.numpy(), base.numpy())
+                                     for row, base in zip(scores[index], intact)]
+                           for index, variant in enumerate(variants) if variant != "intact"}}
+    return {"timesteps": list(timesteps), "images": len(x0), "levels": levels, "interval": intervals.METHOD}
 
 
 def evaluate_time_conditioning(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, seed: int,
                                batch_size: int = BATCH_SIZE) -> dict:
-    """Mean ‖time vector‖ / ‖features‖ per ResBlock and t over the held-out images."""
+    """Mean ‖time vector‖ / ‖features‖ per ResBlock and t over the held-out images, with 95 % intervals."""
     eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)
-    return timecond.shift_table(unet, diffusion, x0, eps, TIMESTEPS, batch_size)
+    blocks = timecond.resblock_names(unet)
+    per_image = torch.empty(len(blocks), len(TIMESTEPS), len(x0), dtype=torch.float64)  # (blocks, T, N)
+    with torch.no_grad():
+        for column, t in enumerate(TIMESTEPS):
+            for start in range(0, len(x0), batch_size):
+                x0_batch, eps_batch = x0[start:start + batch_size], eps[start:start + batch_size]
+                t_batch = torch.full((len(x0_batch),), int(t), dtype=torch.long)
+                shifts = timecond.time_shift(unet, diffusion.q_sample(x0_batch, t_batch, eps_batch), t_batch)
+                for row, name in enumerate(blocks):
+                    per_image[row, column, start:start + len(x0_batch)] = shifts[name].double()
+    return {"timesteps": list(TIMESTEPS), "blocks": blocks,
+            "shift": [[float(value) for value in row.mean(1)] for row in per_image],
+            "shift_ci95": [intervals.mean_intervals(row.numpy()) for row in per_image],
+            "interval": intervals.METHOD}
 
 
 def knockouts_markdown(knockouts: dict) -> str:
@@ -216,11 +296,35 @@ def knockouts_markdown(knockouts: dict) -> str:
     timesteps = knockouts["timesteps"]
     intact = knockouts["eps_mse"]["intact"]
     lines = ["| U-Net | " + " | ".join(f"t = {t}" for t in timesteps) + " |", "|---|" + "---:|" * len(timesteps)]
+    bounds = knockouts.get("ratio_ci95", {})
     for name, values in knockouts["eps_mse"].items():
-        cells = [f"{value:.4f}" if name == "intact" else f"{value:.4f} (×{value / base:,.1f})"
-                 for value, base in zip(values, intact)]
+        cells = []
+        for column, (value, base) in enumerate(zip(values, intact)):
+            if name == "intact":
+                cells.append(f"{value:.4f}")
+                continue
+            span = bounds.get(name, [None] * len(values))[column]
+            within = f", {times(span[0])} to {times(span[1])}" if span else ""
+            cells.append(f"{value:.4f} ({times(ratio(value, base))}{within})")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + f"\n\n\"Told the wrong t\": {knockouts['told_the_wrong_t']}."
+    note = (f"\n\nIn brackets: the multiple of the intact U-Net's ε-MSE and its 95 % interval over images (images "
+            f"paired; {knockouts['interval']})." if bounds else "")
+    return "\n".join(lines) + note + f"\n\n\"Told the wrong t\": {knockouts['told_the_wrong_t']}."
+
+
+def comparison_markdown(metrics: dict) -> str:
+    """The U-Net against the naive CNN per t, with 95 % intervals over images (images paired)."""
+    section = metrics.get("unet_vs_naive")
+    if not section:
+        return ""
+    rows = ["| t | U-Net / naive ε-MSE | 95 % interval | U-Net − naive PSNR | 95 % interval |",
+            "|---:|---:|---|---:|---|"]
+    for index, t in enumerate(metrics["timesteps"]):
+        low, high = section["eps_mse_ratio_ci95"][index]
+        gap_low, gap_high = section["psnr_gap_db_ci95"][index]
+        rows.append(f"| {t} | {section['eps_mse_ratio'][index]:.3f} | {low:.3f} to {high:.3f} | "
+                    f"{section['psnr_gap_db'][index]:+.2f} dB | {gap_low:+.2f} to {gap_high:+.2f} dB |")
+    return "\n".join(rows)
 
 
 def check_targets(timesteps: list[int], models: dict) -> dict:
@@ -286,7 +390,12 @@ def metrics_markdown(metrics: dict) -> str:
               f"{metrics['noise_seed']} + i, the same ε at every t). ε-MSE: mean squared error of the predicted "
               "noise (lower is better; predicting zero noise scores 1). PSNR: of x̂₀ in dB (higher is better). "
               "The blur baseline's ε is the noise its x̂₀ implies; its σ (pixels) is chosen per t for the best mean "
-              "PSNR on these same images.", "", "Targets:", ""]
+              "PSNR on these same images."]
+    if metrics.get("unet_vs_naive"):
+        lines += ["", "The U-Net against the naive CNN on the same images, with 95 % intervals over images (images "
+                  f"paired; {metrics['unet_vs_naive']['interval']}; every mean in metrics.json has its interval "
+                  "beside it, under the same name ending in `_ci95`):", "", comparison_markdown(metrics)]
+    lines += ["", "Targets:", ""]
     for key, target in metrics["targets"].items():
         if key != "all_met":
             detail = ""
@@ -309,23 +418,70 @@ def metrics_markdown(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def study_finding(directory: Path, claim: str) -> dict | None:
+    """One finding of the study of architectures (weights/study/study.json), or None when it is missing."""
+    path = Path(directory) / "study" / "study.json"
+    if not path.is_file():
+        return None
+    for finding in json.loads(path.read_text()).get("findings", []):
+        if finding.get("claim", {}).get("id") == claim:
+            return {"claim": finding["claim"], "verdict": finding["verdict"], "ratio": finding["ratio"],
+                    "sentence": finding["sentence"], "resolution": json.loads(path.read_text()).get("resolution")}
+    return None
+
+
 def curve_point(meta: dict, last: bool) -> str:
-    """The last or the lowest held-out loss of a training curve, with its step."""
+    """The last or the lowest loss of a training curve (validation, or set-aside for older runs), with its step."""
     if not meta.get("curve"):
         return "–"
-    point = meta["curve"][-1] if last else min(meta["curve"], key=lambda entry: entry["heldout_loss"])
-    return f"{point['heldout_loss']:.4f} (step {point['step']:,})"
+    point = meta["curve"][-1] if last else min(meta["curve"], key=weights.curve_loss)
+    return f"{weights.curve_loss(point):.4f} (step {point['step']:,})"
 
 
-def training_markdown(unet_meta: dict, naive_meta: dict) -> str:
-    """The README's data and training section, rendered from the two weights JSONs."""
+def selection_markdown(section: dict | None) -> str:
+    """The model card's note on how the naive CNN's step was chosen, and what that can have gained it."""
+    if not section:
+        return ""
+    fresh, study = section["fresh"], section.get("study_finding")
+    lines = [
+        f"**How the shipped naive CNN was chosen, and what that can be worth.** It was trained before the training "
+        f"code set a validation split aside: its loss curve ({section['evaluations']} evaluations), its early stop "
+        f"(at step {section['last_step']:,}) and the step it kept (step {section['kept_step']:,}, loss "
+        f"{section['kept_loss']:.4f}) were measured on the {section['set_aside_images']} set-aside images, which "
+        f"include the {section['heldout_images']} held-out images every number above uses. Training now selects on "
+        "a validation split of the training images (`explorer/train.py`: `validation_split`); retraining the "
+        "naive CNN at its budget does not fit on this CPU, so here is the size of the favour instead, computed "
+        "by `python -m explorer.evaluate --only naive_selection`:", "",
+        f"- The choice itself gained {section['gain']:.4f} on the set-aside images: the kept loss against the mean "
+        f"of the curve from step {section['plateau_steps'][0]:,} to {section['plateau_steps'][1]:,} "
+        f"({section['plateau_mean']:.4f}; from one evaluation to the next the curve moves by about "
+        f"{section['step_to_step_sd']:.4f}). The held-out numbers can have gained at most that, and less, since "
+        "they use other noise and other t.",
+        f"- The naive CNN's gap to the U-Net on the same measure (uniform t) is {section['fresh_gap']:.4f} on the "
+        f"held-out images over {section['fresh_draws']} fresh draws of t and noise (naive "
+        f"{fresh['naive']['mean']:.4f} ± {fresh['naive']['sd']:.4f}, U-Net {fresh['unet']['mean']:.4f} ± "
+        f"{fresh['unet']['sd']:.4f}, mean ± sd over draws): the choice's gain is at most "
+        f"{100 * section['gain_share_of_gap']:.0f} % of it. The naive CNN's disadvantage is real; its size may be "
+        "understated by up to that share."]
+    if study:
+        lines.append(f"- The unbiased comparison is the study of architectures (below), where every variant trains "
+                     f"with the same budget, no early stopping and no choice of step, at {study['resolution']}×"
+                     f"{study['resolution']}: \"{study['claim']['lesson']}\" {study['sentence']}")
+    return "\n".join(lines)
+
+
+def training_markdown(unet_meta: dict, naive_meta: dict, selection_note: str = "") -> str:
+    """The README's data and training section, rendered from the two weights JSONs (and `selection_markdown`)."""
     def config_text(meta: dict) -> str:
         return ", ".join(f"{key} {'×'.join(map(str, value)) if isinstance(value, list) else value}"
                          for key, value in meta["config"].items())
 
     data = unet_meta.get("data", {})
-    lines = [f"Training images: {data.get('train_images', '?')}, held out: {data.get('heldout_images', '?')} "
-             f"({data.get('split', '')}; augmentation: {data.get('augmentation', 'none')}).", "",
+    set_aside = data.get("heldout_images")
+    lines = [f"Training images: {data.get('train_images', '?')}"
+             + (f", validation: {data['validation_images']}" if "validation_images" in data else "")
+             + (f", set aside: {set_aside}" if set_aside is not None else "")
+             + f" ({data.get('split', '')}; augmentation: {data.get('augmentation', 'none')}).", "",
              "| | U-Net | naive CNN |", "|---|---|---|"]
     metas = {"unet": unet_meta, "naive": naive_meta}
 
@@ -345,14 +501,18 @@ def training_markdown(unet_meta: dict, naive_meta: dict) -> str:
     row("learning rate (AdamW, linear warm-up)",
         lambda meta: f"{meta['training']['lr']:g}, warm-up {meta['training']['warmup']} steps")
     row("EMA decay of the exported weights", training("ema_decay"))
-    row("stopped early on held-out loss", training("stopped_early", lambda value: "yes" if value else "no"))
+    row("stopped early (on the loss of the curve below)",
+        training("stopped_early", lambda value: "yes" if value else "no"))
     row("precision", lambda meta: "bf16 autocast, fp32 master weights" if meta["training"].get("bf16") else "fp32")
     row("wall time", training("wall_time_s", lambda value: f"{value / 60:.1f} min"))
     row("device", training("device"))
     row("torch", training("torch"))
-    row("held-out loss during training: last", lambda meta: curve_point(meta, last=True))
-    row("held-out loss during training: best", lambda meta: curve_point(meta, last=False))
+    row("loss curve measured on", lambda meta: weights.curve_loss_name(meta) if meta.get("curve") else "–")
+    row("loss during training: last", lambda meta: curve_point(meta, last=True))
+    row("loss during training: lowest", lambda meta: curve_point(meta, last=False))
     row("stored as", lambda meta: f"{meta['weights_dtype']} safetensors")
+    if selection_note:
+        lines += ["", selection_note]
     return "\n".join(lines)
 
 
@@ -382,6 +542,16 @@ def update_readme(path: Path, sections: dict[str, str]) -> bool:
     return True
 
 
+SECTIONS = ("models", "knockouts", "concat", "time_conditioning", "gradients", "naive_selection")
+
+
+def _write(path: Path, metrics: dict) -> None:
+    """Write the metrics file whole (a reader never sees half a file)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    partial.replace(path)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, default=weights.DEFAULT_DIR,
@@ -397,6 +567,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--render-only", action="store_true",
                         help="only rewrite the README from the existing metrics file (after editing the README by "
                              "hand)")
+    parser.add_argument("--only", action="append", choices=SECTIONS,
+                        help="recompute only this section (repeatable); the others are kept from the existing "
+                             "metrics file, which must come from the same weights")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -405,11 +578,14 @@ def main(argv=None) -> dict:
     readme = args.readme or args.weights / "README.md"
 
     pair = weights.load_pair(args.weights)
+    sha256 = {"unet": pair.unet_meta["sha256"], "naive": pair.naive_meta["sha256"]}
+    metrics = json.loads(out.read_text()) if out.exists() else {}
+    if metrics.get("weights_sha256") != sha256:
+        if args.render_only or args.only:
+            raise SystemExit(f"{out} is missing or was computed from other weights: run `python -m explorer.evaluate` "
+                             "without --render-only or --only")
+        metrics = {}  # a full run from other weights keeps nothing; from these, it replaces section by section
     if args.render_only:
-        metrics = json.loads(out.read_text())
-        if metrics["weights_sha256"] != {"unet": pair.unet_meta["sha256"], "naive": pair.naive_meta["sha256"]}:
-            raise SystemExit(f"{out} was computed from other weights: run `python -m explorer.evaluate` without "
-                             "--render-only")
         render_readme(readme, pair, metrics)
         return metrics
     data = ImageFolder(args.images, "all", pair.image_size)
@@ -417,46 +593,63 @@ def main(argv=None) -> dict:
     if leaked:
         print(f"warning: {len(leaked)} of the {len(data)} images in {args.images} belong to the training split "
               f"(e.g. {leaked[0]}): these numbers are not held-out numbers")
-    started = time.time()
-    models = evaluate({"unet": pair.unet, "naive": pair.naive}, data.tensors(), Diffusion(), args.seed,
-                      batch_size=args.batch_size)
-    timesteps = list(TIMESTEPS)
-    metrics = {
-        "timesteps": timesteps,
-        "models": models,
-        "targets": check_targets(timesteps, models),
-        "images": len(data),
-        "images_in_training_split": len(leaked),
-        "noise_seed": args.seed,
-        "noise": "image i: make_noise(noise_seed + i, (1, 3, H, W)), the same ε at every t",
-        "blur_sigmas_tried": list(BLUR_SIGMAS),
-        "weights_sha256": {"unet": pair.unet_meta["sha256"], "naive": pair.naive_meta["sha256"]},
-        "command": shlex.join(["python", "-m", "explorer.evaluate", *argv]),
-        "torch": torch.__version__,
-        "seconds": round(time.time() - started, 1),
-        "curves": {"unet": pair.unet_meta.get("curve", []), "naive": pair.naive_meta.get("curve", [])},
-    }
     images = data.tensors()
-    for key, run in (("knockouts", lambda: evaluate_knockouts(pair.unet, images, Diffusion(), args.seed,
-                                                              batch_size=args.batch_size)),
-                     ("concat", lambda: evaluate_concat(pair.unet, images, Diffusion(), args.seed,
-                                                        batch_size=args.batch_size)),
-                     ("time_conditioning", lambda: evaluate_time_conditioning(pair.unet, images, Diffusion(), args.seed,
-                                                                              batch_size=args.batch_size)),
-                     ("gradients", lambda: evaluate_gradients(pair.unet, images, Diffusion(), args.seed))):
+    timesteps = list(TIMESTEPS)
+    command = shlex.join(["python", "-m", "explorer.evaluate", *argv])
+    started = time.time()
+
+    def models_section() -> dict:
+        models, per_image = evaluate_per_image({"unet": pair.unet, "naive": pair.naive}, images, Diffusion(),
+                                               args.seed, batch_size=args.batch_size)
+        return {
+            "timesteps": timesteps,
+            "models": models,
+            "unet_vs_naive": comparison(per_image),
+            "targets": check_targets(timesteps, models),
+            "images": len(data),
+            "images_in_training_split": len(leaked),
+            "noise_seed": args.seed,
+            "noise": "image i: make_noise(noise_seed + i, (1, 3, H, W)), the same ε at every t",
+            "interval": f"95 % intervals (keys ending in _ci95): {intervals.METHOD}",
+            "blur_sigmas_tried": list(BLUR_SIGMAS),
+            "weights_sha256": sha256,
+            "torch": torch.__version__,
+            "curves": {"unet": pair.unet_meta.get("curve", []), "naive": pair.naive_meta.get("curve", [])},
+        }
+
+    runs = {
+        "models": models_section,
+        "knockouts": lambda: {"knockouts": evaluate_knockouts(pair.unet, images, Diffusion(), args.seed,
+                                                              batch_size=args.batch_size)},
+        "concat": lambda: {"concat": evaluate_concat(pair.unet, images, Diffusion(), args.seed,
+                                                     batch_size=args.batch_size)},
+        "time_conditioning": lambda: {"time_conditioning": evaluate_time_conditioning(
+            pair.unet, images, Diffusion(), args.seed, batch_size=args.batch_size)},
+        "gradients": lambda: {"gradients": evaluate_gradients(pair.unet, images, Diffusion(), args.seed)},
+        "naive_selection": lambda: {"naive_selection": selection.naive_selection(
+            pair, images, Diffusion(), study_finding(args.weights, "simple-cnn"))},
+    }
+    seconds = metrics.setdefault("section_seconds", {})
+    commands = metrics.setdefault("section_commands", {})
+    for key in args.only or SECTIONS:
         begin = time.time()
-        metrics[key] = run()
-        print(f"{key}: {time.time() - begin:.0f} s", flush=True)
-    metrics["seconds"] = round(time.time() - started, 1)
-    out.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+        metrics.update(runs[key]())
+        seconds[key] = round(time.time() - begin, 1)
+        commands[key] = command
+        if not args.only:
+            metrics["command"] = command
+        metrics["seconds"] = round(sum(seconds.values()), 1)
+        _write(out, metrics)  # after each section, so a long run can be watched and a crash loses one section
+        print(f"{key}: {seconds[key]:.0f} s", flush=True)
     print(format_console(metrics))
-    print(f"{len(data)} images × {len(timesteps)} timesteps in {metrics['seconds']:.0f} s; wrote {out}")
+    print(f"{len(data)} images × {len(timesteps)} timesteps in {time.time() - started:.0f} s; wrote {out}")
     render_readme(readme, pair, metrics)
     return metrics
 
 
 def render_readme(readme: Path, pair: weights.ModelPair, metrics: dict) -> None:
-    if update_readme(readme, {"training": training_markdown(pair.unet_meta, pair.naive_meta),
+    note = selection_markdown(metrics.get("naive_selection"))
+    if update_readme(readme, {"training": training_markdown(pair.unet_meta, pair.naive_meta, note),
                               "metrics": metrics_markdown(metrics)}):
         print(f"rewrote the generated sections of {readme}")
 

@@ -15,6 +15,7 @@ from explorer.analysis.receptive_field import Field
 from explorer.analysis.spectrum import HIGH_FREQUENCY_FRACTION
 from explorer.analysis.structure import BlockSpec
 from explorer.diffusion import Diffusion
+from explorer.metrics import Metrics
 
 TITLES = {
     "time": "Time embedding",
@@ -119,12 +120,10 @@ def ratio_text(ratio: float) -> str:
 
 def knockout_ratios(metrics: dict | None, row: str) -> list[tuple[int, float]] | None:
     """[(t, ε-MSE with the knock-out / intact ε-MSE)] per evaluated t, or None when not measured."""
-    knockouts = (metrics or {}).get("knockouts") or {}
-    table = knockouts.get("eps_mse") or {}
-    if row not in table or "intact" not in table:
+    metrics = Metrics.of(metrics)
+    if not metrics or not metrics.has("knockouts") or row not in metrics.knockout_rows():
         return None
-    return [(int(t), float(value) / float(base))
-            for t, value, base in zip(knockouts["timesteps"], table[row], table["intact"])]
+    return [(int(t), metrics.knockout_ratio(row, t)) for t in metrics.knockout_timesteps]
 
 
 def ratio_range(pairs: list[tuple[int, float]]) -> str:
@@ -135,7 +134,7 @@ def ratio_range(pairs: list[tuple[int, float]]) -> str:
 
 
 def _held_out(metrics: dict) -> str:
-    count = metrics.get("images")
+    count = Metrics.of(metrics).images
     return f"on the {count} held-out images" if count else "on the held-out images"
 
 
@@ -160,7 +159,7 @@ def measured_sentence(spec: BlockSpec, metrics: dict | None) -> str:
     if spec.kind == "time":
         pairs = knockout_ratios(metrics, "told the wrong t")
         if pairs:
-            how = metrics["knockouts"].get("told_the_wrong_t")
+            how = Metrics.of(metrics).knockouts.get("told_the_wrong_t")
             sentences.append(f"Measured {_held_out(metrics)}: telling the U-Net the wrong end of the schedule"
                              f"{f' ({how})' if how else ''} multiplies its noise error by {ratio_range(pairs)}.")
     if spec.kind == "attn":
@@ -186,11 +185,12 @@ def measured_sentence(spec: BlockSpec, metrics: dict | None) -> str:
 
 
 def _concat_sentence(spec: BlockSpec, metrics: dict) -> str:
-    level = ((metrics.get("concat") or {}).get("levels") or {}).get(str(spec.level))
+    concat = Metrics.of(metrics).concat or {}
+    level = (concat.get("levels") or {}).get(str(spec.level))
     if not level or "eps_mse" not in level:
         return ""
     mse, channels = level["eps_mse"], level.get("channels", {})
-    timesteps = metrics["concat"]["timesteps"]
+    timesteps = concat["timesteps"]
 
     def pairs(row: str) -> list[tuple[int, float]]:
         return [(int(t), float(v) / float(b)) for t, v, b in zip(timesteps, mse[row], mse["intact"])]
@@ -198,7 +198,7 @@ def _concat_sentence(spec: BlockSpec, metrics: dict) -> str:
     if "skip_zero" not in mse or "up_zero" not in mse:
         return ""
     skip, up = channels.get("skip"), channels.get("up")
-    count = metrics["concat"].get("images")
+    count = concat.get("images")
     return (f"Measured{f' on {count} held-out images' if count else ''}: zeroing the "
             f"{f'{skip} ' if skip else ''}channels from the skip multiplies the noise error by "
             f"{ratio_range(pairs('skip_zero'))}; zeroing the {f'{up} ' if up else ''}upsampled channels by "
@@ -206,7 +206,7 @@ def _concat_sentence(spec: BlockSpec, metrics: dict) -> str:
 
 
 def _time_shift_sentence(spec: BlockSpec, metrics: dict) -> str:
-    timing = metrics.get("time_conditioning") or {}
+    timing = Metrics.of(metrics).time_conditioning or {}
     if spec.name not in timing.get("blocks", []):
         return ""
     shifts = timing["shift"][timing["blocks"].index(spec.name)]

@@ -3,7 +3,8 @@
 A `Probe` belongs to a single call. It is passed to `forward` as an argument,
 so two requests served at the same time on the same shared model can never see
 each other's recordings or knock-outs: nothing is registered on, or set on, the
-model itself.
+model itself. What a request knocks out is a `explorer.knockouts.Knockouts`; its `probe()` fills the
+knock-out fields here.
 """
 from __future__ import annotations
 
@@ -14,11 +15,6 @@ import torch
 
 CONCAT_HALVES = ("skip", "up")  # the two halves of a decoder level's concatenation
 REPLACEMENTS = ("zero", "mean")  # what a knocked-out half is replaced by
-
-
-def wrong_timestep(t: int, num_timesteps: int) -> int:
-    """The t a network is told in the "told the wrong t" knock-out: the far end of the schedule from `t`."""
-    return num_timesteps - 1 if t < num_timesteps // 2 else 1
 
 
 @dataclass

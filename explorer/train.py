@@ -6,13 +6,19 @@ shipped weights in weights/ needs --overwrite-shipped.
 ε-prediction with the DDPM loss ‖ε - ε_θ(x_t, t)‖², t uniform. AdamW with linear
 warm-up; EMA weights for the U-Net; bf16 autocast + channels_last (fp32 master
 weights); CUDA when present. Checkpoints every few minutes and on exit, and
-`--resume` continues a run. The held-out loss is tracked with fixed noise; the naive
-CNN stops when it no longer improves, so the comparison with the U-Net is fair.
+`--resume` continues a run.
+
+The loss is tracked on a validation split carved out of the training images (`is_validation`: a fixed
+hash of the file name puts about VALIDATION_PERCENT % of them aside; those are not trained on), with
+fixed noise and t. The naive CNN stops when it no longer improves and keeps its best step, both judged
+on that split: the held-out (test) images are never read here, so the numbers reported on them are not
+chosen by them.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import math
 import platform
 import time
@@ -23,7 +29,7 @@ from torch import nn
 from tqdm import tqdm
 
 from explorer import weights
-from explorer.data import HELD_OUT_PERCENT, ImageFolder
+from explorer.data import HELD_OUT_PERCENT, ImageFolder, split_key
 from explorer.diffusion import Diffusion
 from explorer.naive import NaiveCNN
 from explorer.study import variants
@@ -60,7 +66,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--attention-resolutions", type=str, default="8")
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--hidden-dim", type=int, default=64, help="naive CNN width")
-    parser.add_argument("--eval-every", type=int, default=500, help="steps between held-out evaluations")
+    parser.add_argument("--eval-every", type=int, default=500, help="steps between validation evaluations")
     parser.add_argument("--patience", type=int, default=6,
                         help="naive: evaluations without improvement before stopping (0: never stop early)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
@@ -103,13 +109,47 @@ def diffusion_loss(model: nn.Module, diffusion: Diffusion, x0: torch.Tensor, t: 
     return (model(x_t, t).float() - noise).pow(2).mean()
 
 
-class HeldOutLoss:
-    """The ε-MSE on held-out images with noise and t fixed once, so values are comparable across steps."""
+VALIDATION_PERCENT = 5
 
-    def __init__(self, data: ImageFolder, diffusion: Diffusion, device: torch.device, count: int = 256,
+
+def _validation_hash(name: str) -> int:
+    # salted, so that it does not repeat the held-out split's hash (explorer.data.hashed_out)
+    return int.from_bytes(hashlib.sha256(f"validation:{split_key(name)}".encode()).digest()[:4], "big") % 100
+
+
+def is_validation(name: str, percent: int = VALIDATION_PERCENT) -> bool:
+    """Whether a training image is set aside for validation (a fixed hash of its name, skin tones removed)."""
+    return _validation_hash(name) < percent
+
+
+def validation_split(data: ImageFolder) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Split the training images into (images to train on, validation images, validation names).
+
+    data: the training split only. Images: (N, 3, H, W) uint8. A folder too small for the hash to set any
+    image aside gives up the one with the lowest hash, so that there is always something to validate on.
+    """
+    if data.split != "train":
+        raise ValueError(f"the validation split is carved out of the training images, not the {data.split!r} split")
+    names = [path.name for path in data.paths]
+    chosen = [is_validation(name) for name in names]
+    if not any(chosen):
+        chosen[min(range(len(names)), key=lambda index: _validation_hash(names[index]))] = True
+    if all(chosen):
+        raise ValueError(f"only {len(names)} training image(s) in {data.folder}: too few to set any aside")
+    mask = torch.tensor(chosen)
+    return data.images[~mask], data.images[mask], [name for name, keep in zip(names, chosen) if keep]
+
+
+class ValidationLoss:
+    """The ε-MSE on the validation images with noise and t fixed once, so values are comparable across steps.
+
+    images: (N, 3, H, W) uint8, the validation split (`validation_split`), repeated up to `count` samples.
+    """
+
+    def __init__(self, images: torch.Tensor, diffusion: Diffusion, device: torch.device, count: int = 256,
                  seed: int = 1234):
         generator = torch.Generator().manual_seed(seed)
-        x0 = data.tensors()
+        x0 = images.float() / 127.5 - 1.0  # (N, 3, H, W) in [-1, 1]
         index = torch.arange(len(x0)).repeat((count + len(x0) - 1) // len(x0))[:count]
         self.x0 = x0[index].to(device)
         self.t = torch.randint(diffusion.num_timesteps, (count,), generator=generator).to(device)
@@ -168,20 +208,21 @@ def main(argv=None) -> None:
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
 
+    # Only the training split is read: the held-out images stay unseen, by training and by model selection.
     train_data = ImageFolder(args.data, "train", args.image_size)
-    heldout_data = ImageFolder(args.data, "heldout", args.image_size)
+    fit_images, validation_images, validation_names = validation_split(train_data)
     diffusion = Diffusion()
     model = build(args).to(device).to(memory_format=torch.channels_last)
     ema = copy.deepcopy(model).eval().requires_grad_(False) if use_ema else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     generator = torch.Generator().manual_seed(args.seed)  # batches and timesteps
     noise_generator = torch.Generator(device).manual_seed(args.seed + 1)  # noise, drawn where the model runs
-    train_images = train_data.images.to(device)  # (N, 3, H, W) uint8, indexed on the device
-    heldout_loss = HeldOutLoss(heldout_data, diffusion, device)
+    train_images = fit_images.to(device)  # (N, 3, H, W) uint8, indexed on the device
+    validation_loss = ValidationLoss(validation_images, diffusion, device)
 
     checkpoint_path = args.checkpoint_dir / f"{name}.pt"
-    state = dict(step=0, images_seen=0, wall_time_s=0.0, curve=[], best_heldout=float("inf"),
-                 evals_without_improvement=0, best_state=None)
+    state = dict(step=0, images_seen=0, wall_time_s=0.0, curve=[], best_validation=float("inf"),
+                 evals_without_improvement=0, best_state=None, best_step=None)
     if args.resume:
         if not checkpoint_path.exists():
             raise SystemExit(f"--resume: no checkpoint at {checkpoint_path}")
@@ -210,8 +251,13 @@ def main(argv=None) -> None:
             final = build(args)
             final.load_state_dict(state["best_state"])
         weights.save(final, args.out, name, dtype=getattr(torch, args.weights_dtype), metadata=dict(
-            data=dict(folder=str(args.data), train_images=len(train_data), heldout_images=len(heldout_data),
-                      split=f"sha256 of the file name without skin-tone code points, {HELD_OUT_PERCENT}% held out",
+            data=dict(folder=str(args.data), train_images=len(fit_images), validation_images=len(validation_images),
+                      split=f"sha256 of the file name without skin-tone code points, {HELD_OUT_PERCENT}% held out "
+                            "(never read by training)",
+                      validation=f"{len(validation_images)} of the {len(train_data)} training-split images, set "
+                                 f"aside by a salted sha256 of the file name ({VALIDATION_PERCENT}%): the loss "
+                                 "curve, early stopping and the choice of step use these, never held-out images",
+                      validation_names=validation_names,
                       augmentation="horizontal flips"),
             training=dict(steps=state["step"], images_seen=state["images_seen"], batch_size=args.batch_size,
                           image_size=args.image_size, variant=args.variant,
@@ -220,7 +266,9 @@ def main(argv=None) -> None:
                           bf16=use_bf16, seed=args.seed, wall_time_s=round(state["wall_time_s"], 1),
                           device=(torch.cuda.get_device_name() if device.type == "cuda"
                                   else platform.processor() or "cpu"),
-                          torch=torch.__version__, stopped_early=state.get("stopped_early", False)),
+                          torch=torch.__version__, stopped_early=state.get("stopped_early", False),
+                          selected_by="validation loss" if stops_early else None,
+                          selected_step=state.get("best_step") if stops_early else None),
             curve=state["curve"]))
 
     model.train()
@@ -231,7 +279,7 @@ def main(argv=None) -> None:
     progress = tqdm(total=args.steps, initial=state["step"], desc=name, dynamic_ncols=True)
     while state["step"] < args.steps:
         step_start = time.time()
-        index = torch.randint(len(train_data), (args.batch_size,), generator=generator).to(device)
+        index = torch.randint(len(fit_images), (args.batch_size,), generator=generator).to(device)
         flips = (torch.rand(args.batch_size, generator=generator) < 0.5).to(device)[:, None, None, None]
         x0 = train_images[index].float() / 127.5 - 1.0  # (B, 3, H, W) in [-1, 1]
         x0 = torch.where(flips, x0.flip(-1), x0).contiguous(memory_format=torch.channels_last)
@@ -261,19 +309,20 @@ def main(argv=None) -> None:
         progress.update(1)
 
         if state["step"] % args.eval_every == 0 or state["step"] == args.steps:
-            held = heldout_loss(ema if ema is not None else model, autocast)
+            held = validation_loss(ema if ema is not None else model, autocast)
             state["curve"].append(dict(step=state["step"], train_loss=round(running_loss / max(1, running_count), 5),
-                                       heldout_loss=round(held, 5), wall_time_s=round(state["wall_time_s"], 1)))
+                                       validation_loss=round(held, 5), wall_time_s=round(state["wall_time_s"], 1)))
             running_loss, running_count = 0.0, 0
-            tqdm.write(f"step {state['step']}: train {state['curve'][-1]['train_loss']:.4f}  held-out {held:.4f}")
-            if held < state["best_heldout"] - 1e-5:
-                state["best_heldout"], state["evals_without_improvement"] = held, 0
+            tqdm.write(f"step {state['step']}: train {state['curve'][-1]['train_loss']:.4f}  validation {held:.4f}")
+            if held < state["best_validation"] - 1e-5:
+                state["best_validation"], state["evals_without_improvement"] = held, 0
                 if stops_early:
                     state["best_state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                    state["best_step"] = state["step"]
             else:
                 state["evals_without_improvement"] += 1
             if stops_early and state["evals_without_improvement"] >= args.patience:
-                tqdm.write(f"held-out loss has not improved for {args.patience} evaluations: stopping")
+                tqdm.write(f"validation loss has not improved for {args.patience} evaluations: stopping")
                 state["stopped_early"] = True
                 break
         out_of_time = args.max_minutes is not None and time.time() - started > 60 * args.max_minutes

@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from explorer.metrics import Metrics
 from explorer.naive import NaiveCNN
 from explorer.singlescale import SingleScaleCNN, SingleScaleConfig
 from explorer.unet import UNet, UNetConfig
@@ -105,6 +106,18 @@ def load(directory: Path, name: str) -> tuple[nn.Module, dict]:
     return model, metadata
 
 
+def curve_loss(point: dict) -> float:
+    """The loss one point of a training curve tracked: the validation loss (carved out of the training images),
+    or, in runs made before the validation split existed, the loss on the set-aside images ("heldout_loss")."""
+    return point["validation_loss"] if "validation_loss" in point else point["heldout_loss"]
+
+
+def curve_loss_name(meta: dict) -> str:
+    """What a model's training curve tracked, in words."""
+    curve = meta.get("curve") or [{}]
+    return "validation loss" if "validation_loss" in curve[0] else "loss on the set-aside images"
+
+
 @dataclass
 class ModelPair:
     """The two shipped models, read-only after loading, and their metadata."""
@@ -124,9 +137,9 @@ class ModelPair:
             raise KeyError(f"unknown model {name!r}: expected one of {MODEL_NAMES}")
         return self.unet if name == "unet" else self.naive
 
-    def metrics(self) -> dict | None:
-        path = self.directory / "metrics.json"
-        return json.loads(path.read_text()) if path.exists() else None
+    def metrics(self) -> Metrics | None:
+        """The evaluation's results for these weights (weights/metrics.json), or None when there are none."""
+        return Metrics.load(self.directory)
 
 
 def load_pair(directory: Path = DEFAULT_DIR) -> ModelPair:

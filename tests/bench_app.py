@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import statistics
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from explorer.bench import Row, main, paired_ms, section, time_ms
+from explorer.bench import Row, main, paired_ms, percentile_95, section, time_ms
 
 
 @section("startup")
@@ -294,6 +297,303 @@ def load() -> list[Row]:
         asked = sum(len(plan.sequence) for plan in plans)
         rows.append((f"{answered} of {asked} requests answered", float("nan"), float("nan"),
                      f"{len(errors)} errors" + (f"; first: {errors[0][:200]}" if errors else "")))
+    return rows
+
+
+# --- a click and a release in real Chromium ---------------------------------------------------------------------
+
+# A click on a diagram block, timed in the page: from the click event to the first animation frame in which the
+# block panel's heading and the diagram's selection both name the block.
+CLICK_IN_PAGE = """async (name) => {
+    const g = document.querySelector(`#diagram g[data-block="${name}"]`);
+    const began = performance.now();
+    g.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+    return await new Promise((done) => {
+        const check = () => {
+            const h = document.querySelector('#block-panel h3');
+            const shown = document.querySelector('#diagram g[data-block][aria-pressed="true"]');
+            if (h && h.textContent.trim().split(/\\s+/)[0] === name && shown && shown.dataset.block === name) {
+                done(performance.now() - began);
+            } else requestAnimationFrame(check);
+        };
+        requestAnimationFrame(check);
+    });
+}"""
+
+# t dragged for `seconds` from fraction `start` to `end` of its track (as DRAG_IN_PAGE does), then let go:
+# the ms from letting go to the first animation frame that shows the exact view for the released t.
+RELEASE_IN_PAGE = """async ([start, end, seconds]) => {
+    const slider = document.querySelector('#timestep input[type=range]');
+    const low = Number(slider.min), high = Number(slider.max);
+    slider.dispatchEvent(new PointerEvent('pointerdown', {bubbles: true}));
+    const began = performance.now();
+    await new Promise((done) => {
+        const frame = () => {
+            const progress = Math.min(1, (performance.now() - began) / (seconds * 1000));
+            const value = Math.round(low + (high - low) * (start + (end - start) * progress));
+            if (String(value) !== slider.value) {
+                slider.value = String(value);
+                slider.dispatchEvent(new Event('input', {bubbles: true}));
+            }
+            if (progress < 1) requestAnimationFrame(frame); else done();
+        };
+        requestAnimationFrame(frame);
+    });
+    const released = slider.value;
+    const letGo = performance.now();
+    slider.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
+    slider.dispatchEvent(new Event('change', {bubbles: true}));
+    return await new Promise((done) => {
+        const check = () => {
+            const v = document.querySelector('#denoise-view .sbs');
+            if (v && v.dataset.t === released && !v.classList.contains('previewing')) {
+                done([performance.now() - letGo, Number(released)]);
+            } else requestAnimationFrame(check);
+        };
+        requestAnimationFrame(check);
+    });
+}"""
+
+
+@section("click")
+def block_click() -> list[Row]:
+    """A click on a diagram block in real Chromium (page and app on this machine), until the panel and the
+    diagram show it; target median ≤ 400 ms."""
+    from tests import browser
+
+    names = ["dec2", "enc1", "mid.attn", "dec1", "enc2", "dec3"]
+    times = []
+    with _running_app() as url, browser.sync_playwright() as playwright:
+        chromium = browser.launch(playwright)
+        try:
+            page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.click("#tab-architecture-button")
+            page.wait_for_function("() => { const h = document.querySelector('#block-panel h3');"
+                                   " return h && h.textContent.includes('mid.attn'); }", timeout=120_000)
+            time.sleep(2)  # the tab's level maps and the events after them settle
+            for index in range(24):
+                times.append(page.evaluate(CLICK_IN_PAGE, names[index % len(names)]))
+                time.sleep(0.6)  # a reader's pause: the events a click sends after it are done
+        finally:
+            chromium.close()
+    median = statistics.median(times)
+    return [("block click → panel and diagram show it", median, percentile_95(times),
+             f"{len(times)} clicks on 6 blocks; target median ≤ 400 ms: {'met' if median <= 400 else 'NOT met'}")]
+
+
+@section("release")
+def release_t() -> list[Row]:
+    """Letting go of t in the Denoising lab in real Chromium, until the exact view for the released t is shown
+    (the strip's frame is shown before it); target ≤ 250 ms."""
+    from tests import browser
+
+    times = []
+    with _running_app() as url, browser.sync_playwright() as playwright:
+        chromium = browser.launch(playwright)
+        try:
+            page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+            open_denoising(page, url)
+            for index in range(12):
+                start, end = (0.2, 0.6) if index % 2 == 0 else (0.6, 0.2)
+                wait_ms, _ = page.evaluate(RELEASE_IN_PAGE, [start, end + 0.01 * index, 0.5])
+                times.append(wait_ms)
+                time.sleep(0.6)
+        finally:
+            chromium.close()
+    median = statistics.median(times)
+    return [("let go of t → exact view shown", median, percentile_95(times),
+             f"{len(times)} drags of 0.5 s; target ≤ 250 ms: {'met' if median <= 250 else 'NOT met'} (median)")]
+
+
+# --- a class on one app -------------------------------------------------------------------------------------------
+
+CLASS_SESSIONS = 32
+CLASS_BLOCK = "dec2"        # the block each learner clicks
+CLASS_RELEASED_T = 600      # where each learner lets go of t once
+LONG_TABS = ("proofs",)     # tabs whose refresh is a long job (the Part-by-part backward passes)
+
+
+@dataclass
+class Learner:
+    """What one learner's page saw: each single-step request's seconds by kind, each strip's seconds from asking to
+    its arrival, each long job's, the reverse process's first frame, the errors, and when the learner was done
+    (seconds from the class's start)."""
+
+    quick: dict[str, list[float]] = field(default_factory=dict)
+    strips: list[float] = field(default_factory=list)
+    long: dict[str, list[float]] = field(default_factory=dict)
+    reverse_first: float | None = None
+    errors: list[str] = field(default_factory=list)
+    finished: float = 0.0
+
+
+class LatestOnly:
+    """An event the page sends as Gradio's trigger_mode "always_last" does: one at a time, and when it is asked
+    for again while it runs, only the latest ask is sent once it is done (with the values of that moment).
+    `on_reply(seconds from the ask, reply)` gets each answer."""
+
+    def __init__(self, page, index: int, on_reply):
+        self.page, self.index, self.on_reply = page, index, on_reply
+        self.lock = threading.Lock()
+        self.wanted: float | None = None
+        self.thread: threading.Thread | None = None
+
+    def ask(self) -> None:
+        with self.lock:
+            self.wanted = time.perf_counter()
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._send, daemon=True)
+                self.thread.start()
+
+    def _send(self) -> None:
+        while True:
+            with self.lock:
+                asked, self.wanted = self.wanted, None
+                if asked is None:
+                    self.thread = None
+                    return
+            reply = self.page.call(self.index)
+            self.on_reply(time.perf_counter() - asked, reply)
+
+    def finish(self) -> None:
+        while True:
+            with self.lock:
+                thread = self.thread
+            if thread is None:
+                return
+            thread.join()
+
+
+def walk_the_lesson(page, learner: Learner, began: float) -> None:
+    """One learner, as the page sends it: open the page; every step of the Lesson (Next, the step, Show me, the
+    events its changes fire, the shown tab's refresh); a block click with what follows it; t let go once in the
+    Denoising lab (the exact view); one reverse process, streamed. The strip of t values is asked for as the
+    view's script asks (when the Denoising lab shows an image, seed or knock-outs it has no strip for) and runs
+    beside the steps, one at a time per page."""
+    shown_keys: set[str] = set()
+
+    def note(what: str, reply, kind: str = "quick") -> None:
+        getattr(learner, kind).setdefault(what, []).append(reply.seconds)
+        if reply.error:
+            learner.errors.append(f"{what}: {reply.error}")
+
+    def strip_arrived(seconds: float, reply) -> None:
+        learner.strips.append(seconds)
+        if reply.error:
+            learner.errors.append(f"strip: {reply.error}")
+
+    strips = LatestOnly(page, page.event("scrub-request", "click"), strip_arrived)
+
+    def send(what: str, index: int, event_data=None, kind: str = "quick"):
+        before = dict(page.values)
+        reply = page.call(index, event_data)
+        note(what, reply, kind)
+        follow(page.changed_by(index, reply, before), f"after {what}")
+        return reply
+
+    def follow(components: list[int], what: str) -> None:
+        """The backend events the `change` of `components` fire, sent together (each once, as always_last)."""
+        indices = list(dict.fromkeys(i for c in components for i in page.events(c, "change")))
+        handles = [(index, page.submit(index)) for index in indices]
+        for index, handle in handles:
+            note(what, page.wait(index, handle))
+
+    def refresh(tab: str) -> None:
+        """What the page's script does once a tab is shown: press its refresh button; in the Denoising lab, ask
+        for a strip when it has none for what the view shows."""
+        send(f"refresh {tab}", page.event(f"refresh-{tab}", "click"), kind="long" if tab in LONG_TABS else "quick")
+        if tab == "denoising":
+            key = json.dumps([page.value(name) for name in ("image-source", "seed", "override-t", "told-t",
+                                                            "skip-switches", "attention-switch",
+                                                            "bottleneck-switch")])
+            if key not in shown_keys:
+                shown_keys.add(key)
+                strips.ask()
+
+    page.http.get(page.url + "config")  # the page reads the app's description first
+    send("page load", page.event(0, "load"))
+    steps = [value for _, value in page.components[page.by_elem_id["lesson-steps"]]["props"]["choices"]]
+    for number, _ in enumerate(steps):
+        if number:  # Next moves the step list on, whose change opens the step
+            send("next step", page.event("lesson-next", "click"))
+        shown = send("show me", page.event("lesson-show-me", "click"))
+        tab = shown.outputs[0].get("selected") if shown.outputs and isinstance(shown.outputs[0], dict) else None
+        if tab:
+            refresh(tab)
+    send("tab", page.event("tab-architecture", "select"))
+    refresh("architecture")
+    send("block click", page.event("diagram", "click"), {"block_id": CLASS_BLOCK})
+    send("tab", page.event("tab-denoising", "select"))
+    refresh("denoising")
+    page.set("timestep", CLASS_RELEASED_T)
+    follow([page.by_elem_id["timestep"]], "after letting go of t")
+    send("exact view after letting go of t", page.event("refresh-denoising", "click"))
+    reply = send("reverse process", page.event("denoise-from-here", "click"), kind="long")
+    learner.reverse_first = reply.first_seconds
+    strips.finish()
+    learner.finished = time.perf_counter() - began
+
+
+@section("class")
+def class_of_32() -> list[Row]:
+    """32 learners at once walk the Lesson against one app process (`python app.py`, its default lanes), each
+    from an address of its own on loopback (127.0.0.2 …), as the page's script talks to the app (see
+    `walk_the_lesson`; $BENCH_CLASS_SESSIONS sets another number). Single-step requests' p50 and p95 (target
+    p50 ≤ 1 s), every strip within 15 s, the long jobs' waits and when the last learner was done; no errors."""
+    from tests.page_session import PageSession, page_config
+
+    sessions = int(os.environ.get("BENCH_CLASS_SESSIONS", CLASS_SESSIONS))
+    with _running_app() as url:
+        config = page_config(url)
+        learners = [Learner() for _ in range(sessions)]
+        pages = [PageSession(url, config, address=f"127.0.0.{2 + i}") for i in range(sessions)]
+        began = time.perf_counter()
+
+        def run(page, learner):
+            try:
+                walk_the_lesson(page, learner, began)
+            except Exception as error:  # noqa: BLE001 - a learner's failure is reported, not raised
+                learner.errors.append(f"the walk failed: {error!r}")
+                learner.finished = time.perf_counter() - began
+            finally:
+                page.close()
+
+        threads = [threading.Thread(target=run, args=pair) for pair in zip(pages, learners)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    quick = [s for learner in learners for values in learner.quick.values() for s in values]
+    kinds = sorted({kind for learner in learners for kind in learner.quick})
+    rows = [(f"{sessions} learners: single-step requests, all kinds", statistics.median(quick) * 1000,
+             percentile_95(quick) * 1000, f"{len(quick)} requests; target p50 ≤ 1000 ms: "
+                                 f"{'met' if statistics.median(quick) <= 1 else 'NOT met'}")]
+    for kind in kinds:
+        values = [s for learner in learners for s in learner.quick.get(kind, [])]
+        rows.append((f"  {kind}", statistics.median(values) * 1000, percentile_95(values) * 1000,
+                     f"{len(values)} requests"))
+    strips = [s for learner in learners for s in learner.strips]
+    worst = [max(learner.strips) for learner in learners if learner.strips]
+    if strips:
+        rows.append(("strip of t values, from asking to arrival", statistics.median(strips) * 1000,
+                     percentile_95(strips) * 1000,
+                     f"{len(strips)} strips; slowest {max(strips):.1f} s; learners with every strip within 15 s: "
+                     f"{sum(w <= 15 for w in worst)} of {len(worst)}"))
+    for kind in sorted({kind for learner in learners for kind in learner.long}):
+        values = [s for learner in learners for s in learner.long.get(kind, [])]
+        rows.append((f"long job: {kind}", statistics.median(values) * 1000, percentile_95(values) * 1000,
+                     f"{len(values)} jobs; slowest {max(values):.1f} s"))
+    firsts = [learner.reverse_first for learner in learners if learner.reverse_first is not None]
+    if firsts:
+        rows.append(("reverse process: first frame", statistics.median(firsts) * 1000, percentile_95(firsts) * 1000,
+                     f"slowest {max(firsts):.1f} s"))
+    finished = sorted(learner.finished for learner in learners)
+    rows.append(("a learner's whole walk (last one done)", statistics.median(finished) * 1000, finished[-1] * 1000,
+                 f"the last learner was done {finished[-1]:.0f} s after the class began"))
+    errors = [error for learner in learners for error in learner.errors]
+    rows.append((f"errors: {len(errors)}", float("nan"), float("nan"),
+                 "; ".join(sorted(set(errors)))[:400] if errors else "none (target: none)"))
     return rows
 
 

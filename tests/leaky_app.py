@@ -2,7 +2,7 @@
 UNET_EXPLORER_PLANTED_LEAK KiB, like a handler that stores a feature map in a global list by mistake.
 
 The load test runs it to prove that its memory check catches a real leak. The app itself has no such switch:
-this wraps the built app's event functions just before the app hardens them.
+this wraps each event function as the app registers it (`limits.quiet`, which `lanes.listen` calls).
 """
 from __future__ import annotations
 
@@ -39,14 +39,12 @@ def leaking(fn):
     return call
 
 
-def quiet_errors_with_a_leak(demo, quiet_errors=limits.quiet_errors) -> None:
-    for block_fn in demo.fns.values():
-        fn = block_fn.fn
-        if fn is not None and not (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)):
-            block_fn.fn = leaking(fn)
-    quiet_errors(demo)
+def quiet_with_a_leak(fn, name: str, quiet=limits.quiet):
+    if fn is not None and not (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)):
+        fn = leaking(fn)
+    return quiet(fn, name)
 
 
 if __name__ == "__main__":
-    limits.quiet_errors = quiet_errors_with_a_leak  # harden() calls it by its module-level name
+    limits.quiet = quiet_with_a_leak  # lanes.listen calls it by its module-level name
     app.main()

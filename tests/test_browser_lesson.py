@@ -146,6 +146,57 @@ def test_previous_next_keyboard_and_progress_kept_in_the_session(page, steps):
                            arg=steps[3].target.evidence)
 
 
+MOST_TABS = 15  # from the top of the page to the first "Show me" (53 when each thumbnail and step was a stop)
+
+
+def focused(page, selector: str) -> bool:
+    return page.evaluate("(s) => !!(document.activeElement && document.activeElement.closest(s))", selector)
+
+
+def press_until_focused(page, selector: str, limit: int = 80) -> int:
+    """Tab presses until the focus is inside `selector` (fails after `limit`)."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if focused(page, selector):
+            return presses
+    pytest.fail(f"{limit} Tab presses never reached {selector}", pytrace=False)
+
+
+def test_keyboard_groups_are_one_tab_stop_moved_with_arrows(page, ctx, steps):
+    page.wait_for_selector("#examples [role=radiogroup] [role=radio][tabindex='0']", state="attached")
+    page.wait_for_selector("#lesson-steps[role=radiogroup] input[tabindex='0']", state="attached")
+    presses = press_until_focused(page, "#lesson-show-me")
+    assert presses <= MOST_TABS, f"{presses} Tab presses from the top of the page to the first Show me"
+
+    # The steps: Shift+Tab lands on the chosen step; arrows, End and Home open steps; Tab goes on to Show me.
+    page.keyboard.press("Shift+Tab")
+    assert focused(page, f'#lesson-steps input[value="{steps[0].id}"]')
+    for key, index in (("ArrowDown", 1), ("ArrowDown", 2), ("ArrowUp", 1), ("End", len(steps) - 1), ("Home", 0)):
+        page.keyboard.press(key)
+        assert focused(page, f'#lesson-steps input[value="{steps[index].id}"]'), key
+        page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
+                               arg=f"Step {index + 1} of {len(steps)}: ")
+        assert checked(page, f'#lesson-steps input[value="{steps[index].id}"]'), key
+    page.keyboard.press("Tab")
+    assert focused(page, "#lesson-show-me")
+
+    # The gallery: one stop, on the image in use; arrows choose the next and previous images, End and Home the ends.
+    stems = [path.stem for path in ctx.examples[:24]]
+    page.focus("#examples [role=radio][tabindex='0']")
+    for key, index in (("ArrowRight", 1), ("ArrowRight", 2), ("ArrowLeft", 1), ("End", len(stems) - 1),
+                       ("Home", 0), ("ArrowDown", 1)):
+        page.keyboard.press(key)
+        page.wait_for_function("(s) => document.querySelector('#image-source').innerText.includes(s)",
+                               arg=stems[index])
+        page.wait_for_function("(i) => { const items = [...document.querySelectorAll('#examples [role=radio]')];"
+                               " return items[i] === document.activeElement"
+                               " && items[i].getAttribute('aria-checked') === 'true'"
+                               " && items.filter((e) => e.tabIndex === 0).length === 1; }", arg=index)
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-checked')") == "true"
+
+
 # --- every "Show me" ------------------------------------------------------------------------------------------------
 
 def test_each_show_me_sets_the_state_it_names(page, ctx, steps):
@@ -181,18 +232,18 @@ def test_each_show_me_sets_the_state_it_names(page, ctx, steps):
             page.wait_for_function("(b) => { const h = document.querySelector('#block-panel h3');"
                                    " return h && h.textContent.trim().startsWith(b); }", arg=target.block)
         if target.tab == "denoising":
-            settings = lesson.knockout_settings(target.knockouts)
+            knockouts = target.knockouts
             for level in range(1, ctx.pair.unet.config.num_levels + 1):
                 box = f'#skip-switches input[name="skip{level}"]'
-                assert checked(page, box) == (level not in settings["cut"]), (step.id, level)
-            assert checked(page, "#override-t input") == (settings["told_t"] is not None)
-            if settings["told_t"] is not None:
-                wait_for_value(page, "#told-t input[type=number]", settings["told_t"])
-            assert checked(page, "#attention-switch input") == settings["attention"]
-            if target.knockouts:
-                expected["knockouts"] = ",".join(target.knockouts)
+                assert checked(page, box) == (level not in knockouts.zero_skips), (step.id, level)
+            assert checked(page, "#override-t input") == (knockouts.told_t is not None)
+            if knockouts.told_t is not None:
+                wait_for_value(page, "#told-t input[type=number]", knockouts.told_t)
+            assert checked(page, "#attention-switch input") == knockouts.attention
+            if target.knockouts.active:
+                expected["knockouts"] = str(target.knockouts)
         got = wait_for_query(page, **expected)
-        if target.tab == "denoising" and not target.knockouts:
+        if target.tab == "denoising" and not target.knockouts.active:
             assert "knockouts" not in got
         page.wait_for_function("(id) => { const e = document.getElementById(id); if (!e) return false;"
                                " const r = e.getBoundingClientRect(); return r.height > 0 && r.top < innerHeight"
@@ -263,6 +314,31 @@ def test_a_link_with_garbage_opens_the_default_with_a_note(pages, app_url, steps
         assert input_value(page, "#timestep input[type=number]") == "250"
         assert page.evaluate("() => !document.querySelector('#url-note script')")
         screenshot(page, "lesson-bad-link")
+    finally:
+        closable.close()
+    assert not errors, errors
+
+
+def test_after_an_upload_the_link_note_says_the_address_leaves_it_out(pages, app_url, ctx, tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "mine.png"
+    Image.new("RGB", (80, 80), (200, 40, 40)).save(picture)
+    closable, page, errors = open_page(pages, app_url)
+    try:
+        assert not page.is_visible("#url-note")
+        with page.expect_file_chooser() as chooser:
+            page.click("#upload")
+        chooser.value.set_files(str(picture))
+        page.wait_for_function("() => document.querySelector('#image-source').innerText.includes('your upload')")
+        page.wait_for_selector("#url-note", state="visible")
+        note = page.inner_text("#url-note")
+        assert "leaves out your upload" in note and ctx.examples[0].stem in note, note
+        assert "image" not in query(page)
+        # A held-out example takes the upload's place: back in the address, and the note goes.
+        page.locator("#examples button.thumbnail-item").nth(1).click()
+        page.wait_for_selector("#url-note", state="hidden")
+        wait_for_query(page, image=ctx.examples[1].stem)
     finally:
         closable.close()
     assert not errors, errors

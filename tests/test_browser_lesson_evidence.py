@@ -1,12 +1,17 @@
-"""Every Lesson step, in a real Chromium at desktop and phone sizes: after "Show me", the number the step states
-is on screen in the evidence it opened, written the same way (tests/test_lesson.py checks the numbers themselves).
+"""Every Lesson step, in a real Chromium at desktop and phone sizes: after "Show me", the evidence is on screen and
+the number the step states is visible in it, written the same way (tests/test_lesson.py checks the numbers
+themselves).
+
+"Visible" is what a reader sees: after Show me the evidence is in the window; scrolled down to (as a reader
+scrolls), the number lies inside the window, is not cut off by a box that scrolls sideways, and nothing covers it.
+One page per size walks every step, as a learner would.
 """
 from __future__ import annotations
 
 import pytest
 
+from explorer import formatting as numbers
 from explorer import lesson
-from explorer.analysis import numbers
 from tests import browser
 
 TIMEOUT_MS = 90_000
@@ -14,22 +19,77 @@ SIZES = {"desktop": {"width": 1400, "height": 900}, "phone": {"width": 390, "hei
 
 
 def key_number(step: lesson.Step, m: lesson.Measurement) -> str:
-    """The number each step's evidence must show, as the step writes it."""
+    """The number each step's evidence must show, as the step writes it. A new step must add its own here."""
     v = m.values
-    return {"task": lambda: numbers.mse(v["unet_eps_mse"]),
-            "alignment": lambda: numbers.mse(v["shifted_mse"]),
-            # "window": its number sits in the Receptive field tab's table (#rf-numbers), outside the drawn evidence.
-            "window": lambda: None,
-            "windows": lambda: numbers.share(v["naive_shares"][-1]),
-            "scales": lambda: numbers.share(v["skip1_high"]),
-            "detail": lambda: numbers.mse(v["edge_error"]["naive"]),
-            "time": lambda: numbers.mse(v["image_told_mse"]),
-            "skips": lambda: None,
-            "concat": lambda: None,
-            "gradients": lambda: None,
-            "noise-scales": lambda: numbers.added(v["skip1_added"][0]),
-            "accumulation": lambda: numbers.mse(v["unet"]["final"][0]),
-            }.get(step.id, lambda: None)()
+    return {"task": lambda: numbers.mse(v["unet_eps_mse"]),            # the U-Net column's heading
+            "alignment": lambda: numbers.mse(v["shifted_mse"]),         # the one-pixel-off table
+            "window": lambda: f"{v['naive_theory']}×{v['naive_theory']}",  # the receptive-field table
+            "windows": lambda: numbers.share(v["naive_shares"][-1]),    # the table of windows
+            "scales": lambda: numbers.share(v["skip1_high"]),           # the verdict under the spectra
+            "detail": lambda: numbers.mse(v["edge_error"]["naive"]),    # the edge/flat table
+            "time": lambda: numbers.mse(v["image_told_mse"]),           # the knocked-out column's heading
+            "skips": lambda: numbers.mse(v["image_knocked_mse"]),       # the knocked-out column's heading
+            "concat": lambda: numbers.times(v["skip_zero_ratio"]),      # the held-out line beside the chart
+            "gradients": lambda: numbers.smaller_or_larger(v["trained_ratio"]),  # the held-out line under the charts
+            "noise-scales": lambda: numbers.added(v["skip1_added"][0]),  # the verdict under the chart
+            "accumulation": lambda: numbers.mse(v["unet"]["final"][0]),  # the held-out line under the chart
+            }[step.id]()
+
+
+# Each place the evidence writes the number, scrolled to vertically if it is below or above the window (never
+# sideways: a number the reader must find by scrolling a table sideways does not count): is it all inside the
+# window, inside every box that clips it, and on top at its centre? "" when one place is, else what is wrong.
+NUMBER_VISIBLE = """([id, number]) => {
+  const evidence = document.getElementById(id);
+  const holders = [];
+  const walker = document.createTreeWalker(evidence, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.textContent.includes(number) && n.parentElement.getClientRects().length) holders.push(n);
+  }
+  if (!holders.length) return 'no text node holds it';
+  // Words first; a chart's own text (a legend, say) after them.
+  holders.sort((a, b) => !!a.parentElement.closest('svg') - !!b.parentElement.closest('svg'));
+  const wrong = (node) => {
+    const range = document.createRange();
+    const start = node.textContent.indexOf(number);
+    range.setStart(node, start);
+    range.setEnd(node, start + number.length);
+    let r = range.getBoundingClientRect();
+    if (r.top < 0 || r.bottom > innerHeight) {
+      window.scrollBy(0, r.top - innerHeight / 2);
+      r = range.getBoundingClientRect();
+    }
+    if (r.width === 0 || r.height === 0) return 'it has no size';
+    if (r.left < 0 || r.right > innerWidth || r.top < 0 || r.bottom > innerHeight) {
+      return `outside the window: ${Math.round(r.left)},${Math.round(r.top)} to ${Math.round(r.right)},` +
+             `${Math.round(r.bottom)}`;
+    }
+    for (let box = node.parentElement; box && box !== document.body; box = box.parentElement) {
+      const style = getComputedStyle(box);
+      if (style.visibility === 'hidden' || Number(style.opacity) === 0) return 'hidden';
+      if (style.overflowX !== 'visible' || style.overflowY !== 'visible') {
+        const b = box.getBoundingClientRect();
+        if (r.left < b.left - 1 || r.right > b.right + 1 || r.top < b.top - 1 || r.bottom > b.bottom + 1) {
+          return `cut off by a box that scrolls (${box.tagName.toLowerCase()}.${box.className})`;
+        }
+      }
+    }
+    const top = document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2);
+    const chart = node.parentElement.closest('svg');  // a chart's text lies under its own transparent hit areas
+    if (!top || !(node.parentElement === top || node.parentElement.contains(top) || top.contains(node.parentElement)
+                  || (chart && chart.parentElement.contains(top)))) {
+      return `covered by ${top ? top.tagName.toLowerCase() + '.' + top.className : 'nothing'}`;
+    }
+    return '';
+  };
+  const reasons = [];
+  for (const node of holders) {
+    const reason = wrong(node);
+    if (!reason) return '';
+    reasons.push(reason);
+  }
+  return reasons.join('; ');
+}"""
 
 
 @pytest.mark.parametrize("size", list(SIZES))
@@ -37,36 +97,47 @@ def test_show_me_puts_the_steps_number_on_screen(pages, chromium, app_url, ctx, 
     steps = lesson.steps(ctx)
     target = chromium if size == "phone" else pages
     closable, page, errors = browser.open_page(target, app_url, SIZES[size], TIMEOUT_MS, ready="#lesson-step h3")
-    missing = []
+    problems = []
     try:
         for index, step in enumerate(steps, 1):
-            number = key_number(step, step.measure(ctx))
+            try:
+                number = key_number(step, step.measure(ctx))
+            except KeyError as missing:
+                problems.append((step.id, None, f"the step's measurement has no {missing}"))
+                continue
             page.click("#tab-lesson-button")
             page.click(f'#lesson-steps input[value="{step.id}"]')
             page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
                                    arg=f"Step {index} of")
-            if number is not None:
-                assert number in page.inner_text("#lesson-step"), (step.id, number)
+            assert number in page.inner_text("#lesson-step"), (step.id, number)
             page.click("#lesson-show-me")
             evidence = step.target.evidence
-            if number is not None:
-                try:
-                    page.wait_for_function("([id, n]) => { const e = document.getElementById(id);"
-                                           " return e && e.innerText.includes(n); }", arg=[evidence, number])
-                except Exception:  # noqa: BLE001 - collect every step's failure, then report them together
-                    missing.append((step.id, number))
-                    continue
+            try:
+                page.wait_for_function("([id, n]) => { const e = document.getElementById(id);"
+                                       " return e && e.innerText.includes(n); }", arg=[evidence, number])
+            except Exception:  # noqa: BLE001 - collect every step's failure, then report them together
+                problems.append((step.id, number, "not in the evidence"))
+                continue
+            # After Show me the evidence is in the window (the page keeps it there while the views fill in).
             page.wait_for_function("(id) => { const e = document.getElementById(id); if (!e) return false;"
                                    " const r = e.getBoundingClientRect(); return r.height > 0 && r.top < innerHeight"
                                    " && r.bottom > 0; }", arg=evidence)
             if step.target.focus:  # the part the step speaks of is in view sideways too
                 page.wait_for_function("([id, s]) => { const e = document.getElementById(id).querySelector(s);"
                                        " if (!e) return false; const r = e.getBoundingClientRect();"
-                                       " return r.left >= 0 && r.left < innerWidth; }",
+                                       " return r.left >= 0 && r.right <= innerWidth; }",
                                        arg=[evidence, step.target.focus])
+            page.wait_for_timeout(1500)  # the views have filled in and stopped moving the page
+            wrong = page.evaluate(NUMBER_VISIBLE, [evidence, number])
+            toasts = page.eval_on_selector_all(".toast-body", "(ts) => ts.map((t) => t.innerText.trim())")
+            if toasts:  # an error or warning on the way to the evidence is a broken walk, even if it ends well
+                problems.append((step.id, number, f"messages shown: {toasts}"))
+                page.eval_on_selector_all(".toast-close", "(bs) => bs.forEach((b) => b.click())")
+            if wrong:
+                problems.append((step.id, number, wrong))
             browser.SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(browser.SHOTS / f"evidence-{size}-{index:02d}-{step.id}.png"))
     finally:
         closable.close()
-    assert not missing, f"numbers the steps state but their evidence does not show: {missing}"
+    assert not problems, f"numbers the steps state but their evidence does not show: {problems}"
     assert not errors, errors

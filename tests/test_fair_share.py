@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from explorer.data import ImageError, load_image
-from explorer.server import limits
+from explorer.server import lanes, limits
 from tests.server import ROOT
 
 # --- the long lane ----------------------------------------------------------------------------------------------
@@ -24,7 +24,7 @@ from tests.server import ROOT
 def test_the_lane_takes_clients_in_turn():
     """One client queues five slices, then another client asks for one: it gets the lane after one slice of
     the first client's, not after all five (a queue in arrival order would serve it last)."""
-    lane, order, release = limits.FairLane(1), [], threading.Event()
+    lane, order, release = lanes.FairLane(1), [], threading.Event()
 
     def slice_of(client: str, wait: bool = False):
         with lane.turn(client):
@@ -51,9 +51,18 @@ def test_the_lane_takes_clients_in_turn():
 
 def test_the_client_is_the_peer_unless_behind_a_trusted_proxy():
     headers = {"x-forwarded-for": "6.6.6.6, 203.0.113.9"}  # the client's own claim, then what the proxy saw
-    assert limits.client_of("127.0.0.1", headers) == "127.0.0.1"  # not told of a proxy: the header is ignored
-    assert limits.client_of("10.0.0.2", headers, proxy_hops=1) == "203.0.113.9"
-    assert limits.client_of("10.0.0.2", {}, proxy_hops=1) == "10.0.0.2"
+    assert lanes.client_of("127.0.0.1", headers) == "127.0.0.1"  # not told of a proxy: the header is ignored
+    assert lanes.client_of("10.0.0.2", headers, proxy_hops=1) == "203.0.113.9"
+    assert lanes.client_of("10.0.0.2", {}, proxy_hops=1) == "10.0.0.2"
+
+
+def test_a_proxy_that_adds_its_own_header_line_is_the_one_read():
+    """HAProxy's `option forwardfor` adds a second X-Forwarded-For line rather than extending the client's:
+    reading only the first line would let a client choose its own address."""
+    from starlette.datastructures import Headers
+
+    headers = Headers(raw=[(b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-for", b"203.0.113.9")])
+    assert lanes.client_of("10.0.0.2", headers, proxy_hops=1) == "203.0.113.9"
 
 
 LONG_JOBS = {"scrub_strip", "image_curve", "from_here_fn", "from_noise_fn", "run_sweep", "show_all"}
@@ -64,15 +73,15 @@ def test_every_long_job_of_the_app_is_in_the_long_lane(ctx):
     wrapped without functools.wraps) lands in the quick lane and fails here."""
     from explorer.ui.app import build_app
 
-    demo = build_app(ctx)
-    limits.compute_lanes(demo, quick=2, long=1)
-    lanes = {}
+    with lanes.building(quick=2, long=1):
+        demo = build_app(ctx)
+    found = {}
     for block_fn in demo.fns.values():
         if block_fn.fn is None:
             continue
-        lanes.setdefault(block_fn.concurrency_id, set()).add(block_fn.fn.__name__)
-    assert lanes[limits.LONG_LANE] == LONG_JOBS, lanes[limits.LONG_LANE]
-    assert not lanes[limits.QUICK_LANE] & LONG_JOBS
+        found.setdefault(block_fn.concurrency_id, set()).add(block_fn.fn.__name__)
+    assert found[lanes.LONG_LANE] == LONG_JOBS, found[lanes.LONG_LANE]
+    assert not found[lanes.QUICK_LANE] & LONG_JOBS
 
 
 # --- disk and messages ------------------------------------------------------------------------------------------

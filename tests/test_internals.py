@@ -1,6 +1,8 @@
-"""The framework internals are listed in one place and checked against the tested versions at start-up."""
+"""Gradio's internals are touched from one module (explorer/server/internals.py), listed there, and checked against
+the tested versions at start-up."""
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -9,9 +11,55 @@ import pytest
 from explorer.server import internals
 
 ROOT = Path(__file__).resolve().parent.parent
-PRIVATE = re.compile(r"from gradio(\.[a-z_.]+)? import (route_utils|processing_utils|networking)|"
-                     r"from gradio\.(state_holder|context|route_utils|processing_utils|networking)|_fullLayout|"
-                     r"\._queue\b|components\.plot import PlotData")
+FENCE = ROOT / "explorer" / "server" / "internals.py"
+# Gradio's private modules and the private names of its objects that this app reaches (see internals.INTERNALS).
+PRIVATE_MODULES = {"route_utils", "processing_utils", "networking", "context", "state_holder", "utils", "blocks",
+                   "queueing", "events", "components.plot"}
+PRIVATE_NAMES = {"PlotData", "LocalContext", "SessionState", "StateHolder", "GradioUploadFile",
+                 "GradioMultiPartParser", "get_upload_folder", "save_pil_to_cache", "url_ok"}
+PRIVATE_ATTRIBUTES = {"fns", "_queue", "process_api", "_data", "_id", "state_holder", "session_data",
+                      "config_values", "state_data"}
+
+
+def private_touches(source: str, objects: bool = True) -> list[str]:
+    """Where `source` (Python) imports a private Gradio module or name or, with `objects` (a module that handles
+    Gradio's objects), reads a private attribute: one in PRIVATE_ATTRIBUTES, any `x._name` of an object other than
+    self/cls, or the same through getattr/setattr."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        where = f"line {getattr(node, 'lineno', '?')}"
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("gradio."):
+                    found.append(f"{where}: import {alias.name}")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "gradio":
+            module = node.module.removeprefix("gradio").lstrip(".")
+            names = {alias.name for alias in node.names}
+            if module in PRIVATE_MODULES or names & (PRIVATE_MODULES | PRIVATE_NAMES):
+                found.append(f"{where}: from {node.module} import {', '.join(sorted(names))}")
+        elif isinstance(node, ast.Attribute) and objects:
+            private = node.attr.startswith("_") and not node.attr.startswith("__")
+            owner = node.value.id if isinstance(node.value, ast.Name) else None
+            if node.attr in PRIVATE_ATTRIBUTES or (private and owner not in ("self", "cls")):
+                found.append(f"{where}: .{node.attr}")
+            if owner in ("gr", "gradio") and node.attr in PRIVATE_MODULES | PRIVATE_NAMES:
+                found.append(f"{where}: {owner}.{node.attr}")
+        elif (objects and isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) >= 2
+              and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+            name = node.args[1].value
+            if name in PRIVATE_ATTRIBUTES or (name.startswith("_") and not name.startswith("__")):
+                found.append(f"{where}: {node.func.id}(…, {name!r})")
+    return found
+
+
+def sources() -> list[Path]:
+    return sorted((ROOT / "explorer").rglob("*.py")) + [ROOT / "app.py"]
+
+
+def handles_gradio_objects(path: Path) -> bool:
+    """app.py, explorer/ui/ and explorer/server/: the only modules that import gradio (docs/architecture.md)."""
+    return path.name == "app.py" or path.parent.name in ("ui", "server")
 
 
 def test_the_installed_versions_are_the_tested_ones():
@@ -32,21 +80,53 @@ def test_the_override_starts_anyway_with_a_warning():
     assert len(problems) == 1
 
 
+def test_the_scan_sees_each_kind_of_touch():
+    """The scan below would catch each way the app used to reach in (so that it can fail)."""
+    touches = [
+        "from gradio import route_utils", "from gradio.context import LocalContext",
+        "from gradio.components.plot import PlotData", "import gradio.networking",
+        "demo.fns[0].concurrency_id = 'x'", "demo._queue.push = push", "demo.process_api = checked",
+        "data = evt._data", "data = getattr(evt, '_data', None)", "key = state._id", "gr.processing_utils.x()",
+    ]
+    for source in touches:
+        assert private_touches(source), source
+    assert private_touches("self._lock = 1\nimport gradio as gr\nfrom gradio import Error\nx.__name__") == []
+
+
+def test_only_the_fence_touches_gradio_internals():
+    assert private_touches(FENCE.read_text())  # the fence itself does
+    outside = {path.relative_to(ROOT).as_posix(): private_touches(path.read_text(), handles_gradio_objects(path))
+               for path in sources() if path != FENCE}
+    assert {name: found for name, found in outside.items() if found} == {}
+
+
 def test_every_file_that_touches_an_internal_is_listed():
+    """The listed places exist, and the page's script touches Plotly's internals only where it is listed."""
     listed = {part.strip() for item in internals.INTERNALS for part in item.where.split(",")}
     for name in listed:
         assert (ROOT / "explorer" / name).is_file(), name
-    touching = {path.relative_to(ROOT / "explorer").as_posix()
-                for path in (ROOT / "explorer").rglob("*") if path.suffix in (".py", ".js")
-                and path.name != "internals.py" and PRIVATE.search(path.read_text())}
-    assert {"server/limits.py", "server/session_state.py", "ui/scrub.js", "ui/plots.py"} <= touching
-    assert touching <= listed, touching - listed
+    assert listed == {"server/internals.py", "ui/scrub.js"}
+    plotly_private = re.compile(r"\._fullLayout|\._offset|\._length|\.l2p\b")
+    scripts = {path.relative_to(ROOT / "explorer").as_posix() for path in (ROOT / "explorer").rglob("*.js")
+               if plotly_private.search(path.read_text())}
+    assert scripts <= listed, scripts - listed
+
+
+def test_the_plotly_fallback_is_one_function():
+    """scrub.js reads the curves' geometry through Plotly's public layout and the plot area's rectangle; its
+    private reads sit in one function, used only when the public ones are missing."""
+    text = (ROOT / "explorer" / "ui" / "scrub.js").read_text()
+    script = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+    body = script.split("function privateAxes", 1)
+    assert len(body) == 2, "no privateAxes fallback function"
+    outside = body[0] + body[1].split("\n}\n", 1)[1]
+    assert not re.search(r"\._fullLayout|\._offset|\._length|\.l2p\b", outside)
 
 
 def test_harden_refuses_to_start_on_an_untested_gradio(monkeypatch):
-    from explorer.server import limits
+    from explorer.server import lanes, limits
 
     monkeypatch.setattr(internals, "installed", lambda package: "9.9.9")
     monkeypatch.delenv(internals.OVERRIDE, raising=False)
     with pytest.raises(SystemExit, match="framework internals"):
-        limits.harden(object(), 2)
+        limits.harden(object(), lanes.Lanes())

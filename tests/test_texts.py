@@ -211,7 +211,7 @@ def _strings(path: Path) -> list[str]:
 
 
 def test_no_jargon_or_developer_speak_in_app_text(ctx):
-    files = sorted((ROOT / "explorer" / "ui").glob("*.py")) + sorted((ROOT / "explorer" / "views").glob("*.py"))
+    files = sorted((ROOT / "explorer" / "ui").glob("*.py")) + sorted((ROOT / "explorer" / "views").rglob("*.py"))
     files += [ROOT / "explorer" / name for name in ("explanations.py", "lesson.py", "diagram.py", "render.py")]
     found = [(path.name, word, text[:80]) for path in files if path.exists() for text in _strings(path)
              for word in JARGON if word in text]

@@ -36,7 +36,7 @@ def test_a_few_steps_lower_the_loss(trained):
     first, _, _, _ = trained
     curve = first["curve"]
     assert [entry["step"] for entry in curve] == [10, 20, 30, 40]
-    assert curve[-1]["heldout_loss"] < 0.8 * curve[0]["heldout_loss"], curve
+    assert curve[-1]["validation_loss"] < 0.8 * curve[0]["validation_loss"], curve
     assert curve[-1]["train_loss"] < curve[0]["train_loss"], curve
 
 
@@ -47,7 +47,7 @@ def test_resume_continues_the_step_count(trained):
     assert second["training"]["images_seen"] == 60 * 8
     assert [entry["step"] for entry in second["curve"]] == [10, 20, 30, 40, 50, 60]
     assert second["curve"][:4] == first["curve"], "resuming keeps the curve so far"
-    assert second["data"] == {**first["data"], "train_images": 12, "heldout_images": 4}
+    assert second["data"] == {**first["data"], "train_images": 11, "validation_images": 1}
 
 
 def test_exported_weights_load_with_the_training_config(trained):

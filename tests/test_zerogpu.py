@@ -138,11 +138,11 @@ def test_strip_curve_sweep_and_parts_on_the_device_equal_the_cpu(ctx, image, cpu
 
 @pytest.fixture
 def app_functions(ctx, spaces):
-    from explorer.server import limits
+    from explorer.server import lanes
     from explorer.ui.app import build_app
 
-    demo = build_app(ctx)
-    limits.compute_lanes(demo, quick=2, long=1)
+    with lanes.building(quick=2, long=1):
+        demo = build_app(ctx)
     by_name = {}
     for block_fn in demo.fns.values():
         if block_fn.fn is not None:
@@ -154,7 +154,7 @@ def app_functions(ctx, spaces):
 def test_long_jobs_run_in_gpu_functions_and_a_block_click_does_not(app_functions, spaces, ctx, image, monkeypatch):
     inside = []
     monkeypatch.setattr(zerogpu, "placement", lambda: inside.append(spaces.inside()) or STAND_IN_DEVICE)
-    long_jobs = {name for name, block_fn in app_functions.items() if block_fn.long_job_kind}
+    long_jobs = {name for name, block_fn in app_functions.items() if getattr(block_fn.fn, "long_job", None)}
     assert {"generate_from_noise", "denoise_from_here", "scrub_strip", "image_curve", "run_sweep", "show_all"} \
         <= long_jobs
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.analysis import intervals
 from explorer.diffusion import Diffusion
 
 
@@ -81,13 +82,11 @@ def trajectories(model: nn.Module, diffusion: Diffusion, x0: torch.Tensor, eps: 
     return Trajectories(t_start, timesteps, np.stack(gaps), np.stack(one_step), jump)
 
 
-def mean_interval(values: np.ndarray, draws: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """The mean of `values` (one per image) and its 95 % bootstrap interval over images."""
+def mean_interval(values: np.ndarray) -> tuple[float, float, float]:
+    """The mean of `values` (one per image) and its 95 % interval over images (`intervals.mean_interval`)."""
     values = np.asarray(values, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(draws, len(values)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(values.mean()), float(low), float(high)
+    low, high = intervals.mean_interval(values)
+    return float(values.mean()), low, high
 
 
 # --- the held-out measurement: `python -m explorer.analysis.accumulation` writes weights/accumulation.json ----------
@@ -97,7 +96,7 @@ RESULTS_FILE = "accumulation.json"
 T_START = 250
 STEP_COUNTS = (1, 5, 20)
 DETAIL_STEPS = 20  # the step count whose gap and one-step error are kept step by step
-IMAGES = 24  # the first held-out images (a subset: each image costs 2 × 26 forward passes per network)
+IMAGES = 64  # the first held-out images (a subset: each image costs 2 × 26 forward passes per network)
 
 
 def summarise(runs: dict[int, Trajectories]) -> dict:
@@ -122,11 +121,18 @@ def measure_heldout(models: dict[str, nn.Module], diffusion: Diffusion, x0: torc
 
     eps = torch.cat([make_noise(seed + index, (1, *x0.shape[1:])) for index in range(x0.shape[0])])
     result = {"t_start": T_START, "step_counts": list(STEP_COUNTS), "detail_steps": DETAIL_STEPS,
-              "images": int(x0.shape[0]), "noise_seed": seed,
+              "images": int(x0.shape[0]), "noise_seed": seed, "interval": intervals.METHOD,
               "distance": "root-mean-square difference per pixel and colour, images on [-1, 1]", "models": {}}
+    details = {}
     for name, model in models.items():
         runs = {count: trajectories(model, diffusion, x0, eps, T_START, count) for count in STEP_COUNTS}
         result["models"][name] = summarise(runs)
+        details[name] = runs[DETAIL_STEPS]
+    if "unet" in details and "naive" in details:  # how many times further off the naive CNN is, images paired
+        naive, unet = details["naive"], details["unet"]
+        result["naive_over_unet"] = {
+            key: {"ratio": float(a.mean() / b.mean()), "ci95": intervals.ratio_interval(a, b)}
+            for key, a, b in (("first_gap", naive.gap[0], unet.gap[0]), ("final", naive.final, unet.final))}
     return result
 
 

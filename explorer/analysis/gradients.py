@@ -99,12 +99,9 @@ class GradientNorms:
         return [value / base if base > 0 else float("nan") for value in self.norms[variant]]
 
 
-def block_gradient_norms(model: UNet, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor,
-                         probe: Probe | None = None) -> tuple[list[str], list[float], float]:
-    """One backward pass of mean((ε̂ − ε)²) through `model` (parameters must require grad).
-
-    x_t, eps: (B, 3, H, W); t: (B,). Returns (block names, gradient norm per block, loss).
-    """
+def _parameter_gradients(model: UNet, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor,
+                         probe: Probe | None) -> tuple[dict[str, list[str]], dict[str, torch.Tensor | None], float]:
+    """One backward pass of mean((ε̂ − ε)²): (block → parameter names, parameter name → gradient, loss)."""
     groups = block_parameters(model)
     parameters = dict(model.named_parameters())
     with torch.enable_grad():
@@ -112,32 +109,102 @@ def block_gradient_norms(model: UNet, x_t: torch.Tensor, t: torch.Tensor, eps: t
         loss = (eps_hat - eps).pow(2).mean()
         wanted = [name for names in groups.values() for name in names]
         grads = torch.autograd.grad(loss, [parameters[name] for name in wanted], allow_unused=True)
-    by_name = dict(zip(wanted, grads))
+    return groups, dict(zip(wanted, grads)), float(loss.detach())
+
+
+def _block_norms(groups: dict[str, list[str]], by_name: dict[str, torch.Tensor | None]) -> list[float]:
     norms = []
     for names in groups.values():
         squares = [by_name[name].pow(2).sum() for name in names if by_name[name] is not None]
         norms.append(float(torch.stack(squares).sum().sqrt()) if squares else 0.0)
-    return list(groups), norms, float(loss.detach())
+    return norms
+
+
+def block_gradient_norms(model: UNet, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor,
+                         probe: Probe | None = None) -> tuple[list[str], list[float], float]:
+    """One backward pass of mean((ε̂ − ε)²) through `model` (parameters must require grad).
+
+    x_t, eps: (B, 3, H, W); t: (B,). Returns (block names, gradient norm per block, loss).
+    """
+    groups, by_name, loss = _parameter_gradients(model, x_t, t, eps, probe)
+    return list(groups), _block_norms(groups, by_name), loss
+
+
+def gradient_subject(model: UNet, fresh_seed: int | None = None) -> UNet:
+    """The U-Net whose gradients are taken: a private copy of the trained `model`, or (fresh_seed given) an
+    untrained U-Net of the same config initialised from that seed."""
+    if not isinstance(model, UNet):
+        raise ValueError("gradient highways are measured on the U-Net (the naive CNN has no skips)")
+    return _grad_copy(model) if fresh_seed is None else fresh_unet(model.config, fresh_seed)
 
 
 def gradient_norms(model: UNet, diffusion: Diffusion, x0: torch.Tensor, eps: torch.Tensor,
-                   t: int | torch.Tensor, fresh: bool = False) -> GradientNorms:
+                   t: int | torch.Tensor, fresh: bool = False, fresh_seed: int = FRESH_SEED,
+                   batch_size: int | None = None) -> GradientNorms:
     """Per-block gradient norms of the noise loss with skips intact and with every skip cut.
 
     model: the shared (read-only) U-Net; it is never modified. fresh: use the untrained U-Net of the
-    same config (seed FRESH_SEED) instead of the trained weights. x0, eps: (B, 3, H, W);
-    t: one timestep for the whole batch, or (B,).
+    same config (initialised from `fresh_seed`) instead of the trained weights. x0, eps: (B, 3, H, W);
+    t: one timestep for the whole batch, or (B,). batch_size: backward passes on this many images at a
+    time, the gradients of the batches weighted by their size (the gradient of the loss over all B
+    images, in less memory); None: all at once.
     """
     if not isinstance(model, UNet):
         raise ValueError("gradient highways are measured on the U-Net (the naive CNN has no skips)")
     if x0.dim() != 4 or x0.shape != eps.shape:
         raise ValueError(f"x0 and eps must both be (B, 3, H, W), got {tuple(x0.shape)} and {tuple(eps.shape)}")
-    subject = fresh_unet(model.config) if fresh else _grad_copy(model)
+    subject = gradient_subject(model, fresh_seed if fresh else None)
     t_batch = torch.as_tensor(t, dtype=torch.long)
     t_batch = t_batch.expand(len(x0)).clone() if t_batch.dim() == 0 else t_batch  # (B,)
     x_t = diffusion.q_sample(x0, t_batch, eps)
     all_levels = frozenset(range(1, model.config.num_levels + 1))
+    step = batch_size or len(x0)
     norms, losses, blocks = {}, {}, []
     for variant, probe in (("intact", Probe()), ("skips_cut", Probe(zero_skips=all_levels))):
-        blocks, norms[variant], losses[variant] = block_gradient_norms(subject, x_t, t_batch, eps, probe)
+        total: dict[str, torch.Tensor | None] = {}
+        loss = 0.0
+        for start in range(0, len(x0), step):
+            end = min(start + step, len(x0))
+            weight = (end - start) / len(x0)
+            groups, by_name, batch_loss = _parameter_gradients(subject, x_t[start:end], t_batch[start:end],
+                                                               eps[start:end], probe)
+            loss += weight * batch_loss
+            for name, grad in by_name.items():
+                if grad is not None:
+                    total[name] = weight * grad if total.get(name) is None else total[name] + weight * grad
+                else:
+                    total.setdefault(name, None)
+        blocks, norms[variant], losses[variant] = list(groups), _block_norms(groups, total), loss
     return GradientNorms(blocks, norms, losses)
+
+
+# --- over seeds: the held-out measure in weights/metrics.json ("gradients") -----------------------------------------
+
+FRESH_SEEDS = (0, 1, 2, 3, 4)  # five freshly initialised U-Nets
+NOISE_DRAWS = 5  # draws of (ε, t) for the trained U-Net
+FRESH_NOISE_DRAWS = 2  # draws of (ε, t) for each fresh U-Net
+NOISE_DRAW_STRIDE = 1000  # draw k noises image i with make_noise(seed + k * stride + i): draw 0 is the evaluation's
+
+
+def enc1_ratios(blocks: list[str], norms: dict[str, list[float]], block: str = "enc1",
+                head: str = "out") -> dict[str, float]:
+    """How much larger `block`'s gradient is with the skips than with every skip cut.
+
+    absolute: ‖g(block)‖ intact / ‖g(block)‖ cut. relative: the same with each norm first divided by the
+    norm at the output head in the same network, so that a larger loss (which scales every gradient)
+    does not count as more signal reaching the block.
+    """
+    index, head_index = blocks.index(block), blocks.index(head)
+    intact, cut = norms["intact"], norms["skips_cut"]
+    absolute = intact[index] / cut[index] if cut[index] > 0 else float("nan")
+    relative_intact = intact[index] / intact[head_index] if intact[head_index] > 0 else float("nan")
+    relative_cut = cut[index] / cut[head_index] if cut[head_index] > 0 else float("nan")
+    return {"absolute": absolute, "relative": relative_intact / relative_cut if relative_cut > 0 else float("nan"),
+            "relative_intact": relative_intact, "relative_cut": relative_cut}
+
+
+def spread(values: list[float]) -> dict:
+    """Mean, sample standard deviation, smallest and largest of one measure over runs."""
+    array = torch.tensor(values, dtype=torch.float64)
+    return {"mean": float(array.mean()), "sd": float(array.std()) if len(values) > 1 else 0.0,
+            "min": float(array.min()), "max": float(array.max()), "runs": len(values)}

@@ -14,6 +14,9 @@ from explorer.diffusion import NUM_TIMESTEPS, Diffusion
 
 # The evaluation's t grid: every held-out curve (weights/metrics.json, the study, the app's per-image curves) uses it.
 TIMESTEPS = (1, 10, 50, 100, 250, 500, 750, 900, NUM_TIMESTEPS - 1)
+# Its inner part, for the costlier held-out measurements (knock-outs, gradients, concatenation) and the
+# signal-against-noise spectra: t from almost clean to almost pure noise, without the schedule's two ends.
+INNER_TIMESTEPS = (10, 50, 250, 500, 900)
 
 # Blur widths (in pixels) the classical baseline chooses from; 0 means no blur.
 BLUR_SIGMAS = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 12.0, 16.0, 24.0)

@@ -1,36 +1,32 @@
 """What keeps one anonymous client from exhausting the server: body sizes, disk, the queue, quiet refusals.
 
-`app.py` applies all of it: `temp_root()` before Gradio is imported, `harden(demo, ...)` after the app is
-built and `launch_options()` in `launch()`. Each piece is small and says which attack it bounds.
+`app.py` applies all of it: `temp_root()` before Gradio is imported, `harden(demo, lanes)` after the app is
+built (its listeners in `lanes.py`'s two lanes, each function `quiet`) and `launch_options()` in `launch()`. Each
+piece is small and says which attack it bounds; what reaches into Gradio's internals is in `internals.py`.
 """
 from __future__ import annotations
 
 import atexit
 import contextlib
-import contextvars
 import ctypes
 import fcntl
 import functools
 import gc
 import inspect
-import itertools
 import json
 import logging
 import os
 import re
-import secrets
 import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
-from collections import OrderedDict, deque
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from explorer.server import internals, zerogpu
-from explorer.server.session_state import EVICTIONS, note_evictions, pin_replacement_ids
+from explorer.server import internals
+from explorer.server.session_state import EVICTIONS
 from explorer.server.session_state import MESSAGE as EVICTED_MESSAGE
 
 log = logging.getLogger("unet_explorer")
@@ -47,14 +43,6 @@ CACHE_SWEEP_S = 10.0
 FILES_PER_UPLOAD = 1              # files one upload request may carry (Gradio's own limit is 1,000)
 MAX_SESSIONS = 200                # sessions whose state (the image, the last outputs) the server keeps
 CLIENT_GRACE_S = 5.0              # a job whose session has had no open event stream this long is stopped
-QUICK_LANE = "quick"              # single-step views: a block click, one denoising step, a receptive field …
-LONG_LANE = "long"                # long jobs (see `long_job`): they never hold up the quick lane
-LONG_JOBS = 1                     # slices of long jobs computed at once, all users together (`FairLane`)
-LONG_ACTIVE = 8                   # long jobs started at once; they take their slices in turn, client by client
-LONG_PLACES = 16                  # long jobs waiting to start, all clients together: more are refused with a message
-LONG_PER_CLIENT = 3               # long jobs one client (address) may have waiting or running
-QUICK_PLACES = 64                 # single-step requests waiting, all clients together: long jobs never take these
-LONG_NICE = 10                    # long jobs run in threads of this lower priority: a click gets the cores first
 TEMP_PARENT = "unet-explorer"
 MEMORY_REPORT_ENV = "UNET_EXPLORER_MEMORY_REPORT"   # tests only: a file the memory report goes to on SIGUSR1
 
@@ -155,17 +143,6 @@ ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s'\"/]+/)+[^\s'\"]*")
 def path_free(text: str) -> str:
     """`text` with absolute paths replaced by "…": nothing a client receives names the server's folders."""
     return ABSOLUTE_PATH.sub("…", text)
-
-
-def client_of(peer: str | None, headers, proxy_hops: int = 0) -> str:
-    """The client a request comes from, for sharing the long lane: its TCP peer address or, behind `proxy_hops`
-    trusted proxies (a Space: 1), the address the outermost of them wrote into X-Forwarded-For. Entries further
-    left are the client's own word and never trusted; without `proxy_hops` the header is ignored."""
-    if proxy_hops > 0:
-        forwarded = [part.strip() for part in (headers.get("x-forwarded-for") or "").split(",") if part.strip()]
-        if len(forwarded) >= proxy_hops:
-            return forwarded[-proxy_hops][:64]
-    return peer or "unknown"
 
 
 # --- who is still listening ------------------------------------------------------------------------------------
@@ -269,6 +246,9 @@ class StreamWatch:
 
 # --- disk ------------------------------------------------------------------------------------------------------
 
+MAKING = ".making-"  # prefix of a temp folder whose lock is not taken yet
+
+
 def temp_root(parent: Path | None = None) -> Path:
     """Make this process's own temp folder and point Gradio and `tempfile` at it; call before importing gradio.
 
@@ -281,9 +261,13 @@ def temp_root(parent: Path | None = None) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     for folder in parent.iterdir():
         sweep_if_dead(folder)
-    root = Path(tempfile.mkdtemp(prefix="", dir=parent))
-    lock = open(root / ".lock", "w")  # noqa: SIM115 - held open (and locked) until the process ends
+    # Made under a hidden name and locked before it gets its own: a sweeping neighbour never takes a folder
+    # whose lock is not held yet for a dead one.
+    making = Path(tempfile.mkdtemp(prefix=MAKING, dir=parent))
+    lock = open(making / ".lock", "w")  # noqa: SIM115 - held open (and locked) until the process ends
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    root = making.with_name(making.name[len(MAKING):])
+    making.rename(root)
     (root / "gradio").mkdir()
     (root / "tmp").mkdir()
     os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")
@@ -308,6 +292,8 @@ def sweep_if_dead(folder: Path) -> bool:
     """Remove `folder` when no process holds its lock; True when it was removed."""
     if not folder.is_dir():
         return False
+    if folder.name.startswith(MAKING) and time.time() - folder.stat().st_mtime < 3600:
+        return False  # a neighbour making its folder right now (or one that died doing it, swept an hour later)
     try:
         with open(folder / ".lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # only succeeds when its owner is gone
@@ -408,63 +394,13 @@ class UploadWake:
                 self.sweeper.wake.set()
 
 
-def separate_uploads() -> None:
-    """Give every upload a folder of its own, and let one upload request carry one file (once per process).
-
-    Gradio 6.31 files an upload under the hash of its bytes (`GradioUploadFile.sha`, seeded with a constant of
-    the process), so 20 sessions uploading the same photo shared one file, and the first session's clean-up
-    (`discard_upload`) deleted it under the others (6 of 20 accepted). A random value mixed into each upload's
-    hash gives it its own folder. Gradio's parser takes up to 1,000 files per request (10 requests left 10,000
-    files and folders behind); the parser is told FILES_PER_UPLOAD instead, and says so with a 400.
-    """
-    from gradio import route_utils
-
-    upload = route_utils.GradioUploadFile
-    if getattr(upload.__init__, "separate", False):
-        return
-    upload_init, parser_init = upload.__init__, route_utils.GradioMultiPartParser.__init__
-
-    def init_upload(self, *args, **kwargs):
-        upload_init(self, *args, **kwargs)
-        self.sha.update(secrets.token_bytes(16))
-
-    def init_parser(self, *args, max_files=1000, **kwargs):
-        parser_init(self, *args, max_files=min(max_files, FILES_PER_UPLOAD), **kwargs)
-
-    init_upload.separate = True
-    upload.__init__ = init_upload
-    route_utils.GradioMultiPartParser.__init__ = init_parser
-
-
 def discard_upload(path: str) -> None:
     """Delete an uploaded file (and its folder) once it has been read, if it lies in Gradio's upload folder."""
-    from gradio.utils import get_upload_folder
-
     file = Path(path).resolve()
-    if file.is_relative_to(Path(get_upload_folder()).resolve()):
+    if file.is_relative_to(internals.upload_folder().resolve()):
         with contextlib.suppress(OSError):
             file.unlink()
             file.parent.rmdir()
-
-
-def atomic_cache_writes() -> None:
-    """Make Gradio write each output file once, under a temporary name renamed into place.
-
-    Gradio 6.31 names an output file by the hash of its bytes and rewrites it in place (truncate, then
-    write) each time the same bytes come again, so a client downloading it meanwhile got an empty or cut
-    file. Identical bytes need no rewrite: an existing file is kept; a new one appears complete or not at all.
-    """
-    from gradio import processing_utils
-
-    if getattr(processing_utils.save_pil_to_cache, "atomic", False):
-        return
-
-    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
-        data = processing_utils.encode_pil_to_bytes(img, format)
-        return write_once(data, Path(cache_dir) / processing_utils.hash_bytes(data), f"{name}.{format}")
-
-    save_pil_to_cache.atomic = True
-    processing_utils.save_pil_to_cache = save_pil_to_cache
 
 
 def write_once(data: bytes, folder: Path, name: str) -> str:
@@ -485,286 +421,54 @@ def write_once(data: bytes, folder: Path, name: str) -> str:
     return str(path)
 
 
-# --- the queue and errors --------------------------------------------------------------------------------------
+# --- quiet errors ----------------------------------------------------------------------------------------------
 
-def long_job(kind: str):
-    """Mark an event function as a long job of `kind` (seconds of compute: a reverse process, a strip of t
-    values, four backward passes). Long jobs run in a lane of their own, so a click never waits behind one;
-    the lane is shared fairly between clients (`FairLane`, `admit`)."""
-    def mark(fn):
-        fn.long_job = kind
+def quiet(fn, name: str):
+    """fn (an event function; `name`: its endpoint, for the log), wrapped so that a refused request logs one line,
+    not a traceback, any unexpected error reaches the client as a message instead of an empty error, and a session
+    that Gradio dropped (`--max-sessions`) is told so, once. `lanes.listen` wraps every function with it."""
+    if fn is None or getattr(fn, "quiet", False) or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
         return fn
-    return mark
-
-
-def compute_lanes(demo, quick: int, long: int = LONG_JOBS, active: int = LONG_ACTIVE) -> None:
-    """Put every event of `demo` in one of two concurrency groups (Gradio's limits are per event otherwise):
-    at most `quick` single-step requests run at once, all endpoints and users together. Long jobs: Gradio
-    starts up to `active` of them, and they compute their slices (a call, or one step of a generator) `long`
-    at a time, taken in turn client by client (FairLane), in threads of lower priority (LONG_NICE), so that on
-    a busy machine the cores go to the single-step requests first and a long job takes what is left. Each long job
-    runs where `zerogpu.gpu_job` puts it: in a GPU function on ZeroGPU, on CUDA if present, else on the CPU."""
-    threads = LowPriorityThreads(long)
-    for block_fn in demo.fns.values():
-        if block_fn.fn is None:
-            continue
-        kind = getattr(block_fn.fn, "long_job", None)
-        block_fn.concurrency_id = LONG_LANE if kind else QUICK_LANE
-        block_fn.concurrency_limit = max(active, long) if kind else quick
-        block_fn.long_job_kind = kind
-        if kind:
-            block_fn.fn = threads.wrap(zerogpu.gpu_job(block_fn.fn, kind), kind)
-
-
-class FairLane:
-    """Turns on `slots` compute slots, given client by client: the waiting client served least recently goes
-    first, then its oldest waiting slice. One client with 40 jobs gets one turn in two when another client waits,
-    and a job of 250 steps, cut into slices, never keeps another client waiting for more than one slice."""
-
-    def __init__(self, slots: int = LONG_JOBS, remember: int = 1000):
-        self._ready = threading.Condition()
-        self._free = max(1, slots)
-        self._waiting: OrderedDict[str, deque] = OrderedDict()  # client -> its waiting tickets, oldest first
-        self._served: OrderedDict[str, int] = OrderedDict()     # client -> the number of its last turn
-        self._turns = itertools.count()
-        self.remember = remember
-
-    def _next(self):
-        client = min(self._waiting, key=lambda name: self._served.get(name, -1))  # ties: the first to wait
-        return self._waiting[client][0]
-
-    @contextlib.contextmanager
-    def turn(self, client: str):
-        ticket = object()
-        with self._ready:
-            self._waiting.setdefault(client, deque()).append(ticket)
-            while not (self._free > 0 and self._next() is ticket):
-                self._ready.wait()
-            self._waiting[client].popleft()
-            if not self._waiting[client]:
-                del self._waiting[client]
-            self._free -= 1
-            self._served[client] = next(self._turns)
-            self._served.move_to_end(client)
-            while len(self._served) > self.remember:
-                self._served.popitem(last=False)
-        try:
-            yield
-        finally:
-            with self._ready:
-                self._free += 1
-                self._ready.notify_all()
-
-
-def current_request():
-    """The gr.Request of the event running in this thread, or None.
-
-    Gradio 6.31 sets it in `gradio.context.LocalContext` around every call of an event function (and every step
-    of a generator); the lane needs it without adding a `request` parameter to each long job.
-    """
-    from gradio.context import LocalContext
-
-    return LocalContext.request.get(None)
-
-
-PROXY_HOPS = 0  # set by harden(): trusted proxies in front of the app (a Space: 1)
-
-
-def request_client(request) -> str:
-    """The client (address) of a gr.Request or a Starlette request."""
-    peer = getattr(getattr(request, "client", None), "host", None)
-    headers = getattr(request, "headers", None) or {}
-    return client_of(peer, headers, PROXY_HOPS)
-
-
-class LowPriorityThreads:
-    """Threads that lower their own scheduling priority (Linux: nice is per thread, and threads they start,
-    such as the reverse process's two model threads, inherit it). `wrap(fn)` runs fn, or each step of a
-    generator fn, in them, one slice at a time on the fair lane; Gradio's worker thread waits meanwhile. A worker
-    thread is never reniced itself: without privileges a thread's priority cannot be raised back."""
-
-    def __init__(self, count: int, nice: int = LONG_NICE):
-        self.nice = nice
-        self.lane = FairLane(count)
-        self.pool = ThreadPoolExecutor(max_workers=max(1, count), thread_name_prefix="long-job",
-                                       initializer=self._lower_priority)
-
-    def _lower_priority(self) -> None:
-        with contextlib.suppress(OSError, AttributeError):  # not Linux: same priority as the rest
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
-
-    def slice(self, kind: str, since: float, fn, *args):
-        """fn(*args) in a low-priority thread on the client's next turn; nothing when its client is gone."""
-        request = current_request()
-        session = getattr(request, "session_hash", None)
-        with self.lane.turn(request_client(request) if request is not None else "local"):
-            if LISTENERS.gone(session, since):  # a strip nobody reads is not computed (quiet_errors logs it)
-                import gradio as gr
-
-                raise gr.Error(f"The {kind} was dropped: nobody was waiting for it", print_exception=False)
-            # Gradio's context (the gr.Request) goes along: ZeroGPU reads the visitor's quota token from it.
-            return self.pool.submit(contextvars.copy_context().run, fn, *args).result()
-
-    def wrap(self, fn, kind: str = "long job"):
-        run = self.pool.submit
-        if inspect.isgeneratorfunction(fn):
-            @functools.wraps(fn)
-            def steps(*args, **kwargs):
-                generator = fn(*args, **kwargs)
-                done, since = object(), time.monotonic()
-                try:
-                    while (item := self.slice(kind, since, next, generator, done)) is not done:
-                        yield item
-                finally:  # the client left (GeneratorExit) or the run ended: close it where it ran
-                    run(generator.close).result()
-            return steps
-
-        @functools.wraps(fn)
-        def call(*args, **kwargs):
-            return self.slice(kind, time.monotonic(), functools.partial(fn, *args, **kwargs))
-        return call
-
-
-def admit(demo) -> None:
-    """Decide, when it is asked, whether an event may join the queue; refuse it (HTTP 400 with a message) when:
-
-    - it is a session's second long job of one kind while the first waits or runs (the page never asks twice:
-      its long events wait for their previous run);
-    - its client (address, see `client_of`) already has LONG_PER_CLIENT long jobs waiting or running: session
-      ids are the client's to pick, so a rule per session alone limits nothing;
-    - LONG_PLACES long jobs are waiting (long jobs only: clicks keep their own QUICK_PLACES places, where
-      Gradio's one `max_size` let 40 sessions × 2 long jobs refuse every click with "Queue is full").
-
-    Asked of Gradio's queue itself (its waiting and running events), so no count of ours can drift.
-    """
-    import asyncio
-
-    queue = demo._queue
-    quick_places = queue.max_size or QUICK_PLACES
-    queue.max_size = None  # each lane counts its own places below
-    push = queue.push
-    lock = asyncio.Lock()  # the checks and the enqueueing together, one event at a time
-
-    def events(lane: str) -> tuple[list, list]:
-        waiting = queue.event_queue_per_concurrency_id.get(lane)
-        running = [event for job in queue.active_jobs if job for event in job if event.concurrency_id == lane]
-        return (list(waiting.queue) if waiting is not None else []), running
-
-    def kinds(jobs: list) -> str:
-        names = sorted({getattr(event.fn, "long_job_kind", None) or "long job" for event in jobs})
-        return ", ".join(f"a {name}" if not name.startswith(("a ", "an ")) else name for name in names)
-
-    async def admitted(body, request, username):
-        fn = demo.fns.get(body.fn_index) if isinstance(body.fn_index, int) else None
-        kind = getattr(fn, "long_job_kind", None)
-        async with lock:
-            if not kind:
-                waiting, _ = events(QUICK_LANE)
-                if len(waiting) >= quick_places:
-                    log.warning("refused a click: %d single-step requests waiting", len(waiting))
-                    return False, f"The server is busy ({len(waiting)} requests waiting): try again in a moment", \
-                        "queue_full"
-                return await push(body=body, request=request, username=username)
-            waiting, running = events(LONG_LANE)
-            jobs = waiting + running
-            if body.session_hash and any(event.session_hash == body.session_hash
-                                         and getattr(event.fn, "long_job_kind", None) == kind for event in jobs):
-                log.warning("refused a second %s of one session", kind)
-                return False, (f"Your {kind} is still waiting or running: wait for it to finish, then start the "
-                               "next one"), "error"
-            client = request_client(request)
-            own = [event for event in jobs if request_client(event.request) == client]
-            if len(own) >= LONG_PER_CLIENT:
-                log.warning("refused a %s: its client has %d long jobs waiting or running", kind, len(own))
-                return False, (f"You already have {len(own)} long jobs waiting or running ({kinds(own)}): wait for "
-                               f"one of them to finish, then ask for the {kind} again"), "error"
-            if len(waiting) >= LONG_PLACES:
-                log.warning("refused a %s: %d long jobs waiting", kind, len(waiting))
-                return False, (f"The lane for long jobs is full ({len(waiting)} waiting): ask for the {kind} again "
-                               "in a minute. Single-step views still answer at once"), "error"
-            return await push(body=body, request=request, username=username)
-
-    queue.push = admitted
-
-
-def quiet_errors(demo) -> None:
-    """Wrap every event function: a refused request logs one line, not a traceback, and any unexpected
-    error reaches the client as a message instead of an empty error."""
     import gradio as gr
 
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()
 
-    def refuse(name: str, error: Exception) -> Exception:
+    def refuse(error: Exception) -> Exception:
         if isinstance(error, gr.Error):
             error.print_exception = False
             log.warning("refused %s: %s", name, str(error.message)[:200].replace("\n", " "))
             return error
-        kind = (name, type(error).__name__)
+        kind = type(error).__name__
         if kind in seen:  # a traceback the first time a kind of failure shows up, one line after that
-            log.error("failed %s: %s: %s", name, type(error).__name__, str(error)[:200].replace("\n", " "))
+            log.error("failed %s: %s: %s", name, kind, str(error)[:200].replace("\n", " "))
         else:
             seen.add(kind)
             log.error("failed %s", name, exc_info=error)
-        return gr.Error(f"This request could not be computed ({type(error).__name__}): check its values",
-                        print_exception=False)
+        return gr.Error(f"This request could not be computed ({kind}): check its values", print_exception=False)
 
     def tell_evicted() -> None:
-        request = current_request()  # a session that Gradio dropped is told so, once, in one line
+        request = internals.current_request()
         if EVICTIONS.take(getattr(request, "session_hash", None), "warning"):
             gr.Warning(EVICTED_MESSAGE)
 
-    for block_fn in demo.fns.values():
-        fn = block_fn.fn
-        if (fn is None or getattr(fn, "quiet", False) or inspect.iscoroutinefunction(fn)
-                or inspect.isasyncgenfunction(fn)):
-            continue
-        name = block_fn.api_name or getattr(fn, "__name__", "event")
-        if inspect.isgeneratorfunction(fn):
-            @functools.wraps(fn)
-            def wrapper(*args, _fn=fn, _name=name, **kwargs):
-                tell_evicted()
-                try:
-                    yield from _fn(*args, **kwargs)
-                except Exception as error:  # noqa: BLE001 - re-raised as a message for the client
-                    raise refuse(_name, error) from None
-        else:
-            @functools.wraps(fn)
-            def wrapper(*args, _fn=fn, _name=name, **kwargs):
-                tell_evicted()
-                try:
-                    return _fn(*args, **kwargs)
-                except Exception as error:  # noqa: BLE001
-                    raise refuse(_name, error) from None
-        wrapper.quiet = True
-        block_fn.fn = wrapper
-    refuse_malformed_requests(demo)
-
-
-def refuse_malformed_requests(demo) -> None:
-    """A request Gradio itself cannot take (too few values, a file that was not uploaded, a payload that is
-    not a file) fails before any event function runs, with a traceback in the log and no message for the
-    client. Catch it around this app's `process_api`: one log line, and a message."""
-    import gradio as gr
-
-    process_api = demo.process_api
-    if getattr(process_api, "quiet", False):
-        return
-
-    @functools.wraps(process_api)
-    async def checked(block_fn, *args, **kwargs):
-        try:
-            return await process_api(block_fn, *args, **kwargs)
-        except gr.Error as error:
-            error.print_exception = False
-            raise
-        except Exception as error:  # noqa: BLE001 - Gradio's own checks of the payload
-            name = getattr(block_fn, "api_name", None) or getattr(block_fn, "name", None) or str(block_fn)
-            detail = path_free((str(error).strip().splitlines() or [type(error).__name__])[0][:200])
-            log.warning("refused %s: %s: %s", name, type(error).__name__, detail)
-            raise gr.Error(f"This request was refused: {detail}", print_exception=False) from None
-
-    checked.quiet = True
-    demo.process_api = checked
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            tell_evicted()
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - re-raised as a message for the client
+                raise refuse(error) from None
+    else:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            tell_evicted()
+            try:
+                return fn(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001
+                raise refuse(error) from None
+    wrapper.quiet = True
+    return wrapper
 
 
 # --- memory, for the leak test ---------------------------------------------------------------------------------
@@ -795,10 +499,8 @@ def memory_report(demo=None) -> dict:
                 report[key] = int(value.split()[0]) * 1024
     report["python_blocks"] = sys.getallocatedblocks()
     report["gc_objects"] = len(gc.get_objects())
-    holder = getattr(demo, "state_holder", None)
-    if holder is not None:
-        report["session_entries"] = {session: len(state.config_values)
-                                     for session, state in list(holder.session_data.items())}
+    if demo is not None:
+        report["session_entries"] = internals.session_entries(demo)
     return report
 
 
@@ -823,61 +525,30 @@ def memory_report_on_signal(demo) -> None:
 
 # --- all together ----------------------------------------------------------------------------------------------
 
-def harden(demo, concurrency: int, long_jobs: int = LONG_JOBS, proxy_hops: int = 0) -> None:
-    """Everything that acts on the built app: two compute lanes shared fairly between clients (`proxy_hops`:
-    trusted proxies whose X-Forwarded-For names the client), quiet errors, atomic output files, uploads that
-    never collide, sessions that do not grow with each update and say when they were dropped."""
-    global PROXY_HOPS
-    try:  # the patches below reach into Gradio's internals: only on the versions they were written for
+def harden(demo, lanes) -> None:
+    """Everything that acts on the built app, whose listeners run in `lanes` (lanes.Lanes, from
+    `lanes.building`): each lane's places and the fair share of the long one, quiet payload errors, atomic
+    output files, uploads that never collide, sessions that do not grow with each update and say when they
+    were dropped, a patient start-up check. Exits with a message on a Gradio it was not tested with."""
+    try:  # the patches reach into Gradio's internals: only on the versions they were written for
         internals.check()
     except internals.UntestedFramework as error:
         raise SystemExit(str(error)) from None
-    PROXY_HOPS = max(0, int(proxy_hops))
-    compute_lanes(demo, concurrency, long_jobs)
-    admit(demo)
-    quiet_errors(demo)
-    atomic_cache_writes()
-    separate_uploads()
-    pin_replacement_ids()
-    note_evictions()
+    internals.guard_queue(demo, lanes)
+    internals.guard_payloads(demo, path_free)
+    internals.atomic_cache_writes(write_once)
+    internals.separate_uploads(FILES_PER_UPLOAD)
+    internals.pin_replacement_ids()
+    internals.note_evictions(EVICTIONS)
     memory_report_on_signal(demo)
-    patient_startup_check()
-
-
-def patient_startup_check(timeout: float = 60.0) -> None:
-    """Let Gradio's check that its own page answers wait up to `timeout` seconds.
-
-    `launch()` asks for the page once it listens and gives up after one 3-second timeout, raising "When
-    localhost is not accessible, a shareable link must be created": on a busy 2-core machine the first page
-    can take longer, and the app died at start (a flaky CI). The server was fine; it only needed time.
-    """
-    import httpx
-    from gradio import networking
-
-    if getattr(networking.url_ok, "patient", False):
-        return
-
-    def url_ok(url: str) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.head(url, timeout=10, verify=False).status_code in (200, 401, 301, 302, 303, 307, 308):
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        return False
-
-    url_ok.patient = True
-    networking.url_ok = url_ok
+    internals.patient_startup_check()
 
 
 def launch_options(cache_budget: int = CACHE_BUDGET, max_sessions: int = MAX_SESSIONS) -> dict:
     """Keyword arguments for `demo.launch`: the middleware, the upload cap and the session bound."""
-    from gradio.utils import get_upload_folder
     from starlette.middleware import Middleware
 
-    sweeper = CacheSweeper(Path(get_upload_folder()), cache_budget)
+    sweeper = CacheSweeper(internals.upload_folder(), cache_budget)
     middleware = [Middleware(NoSniff), Middleware(StreamWatch), Middleware(UploadWake, sweeper=sweeper),
                   Middleware(BodyLimit)]
     return dict(app_kwargs={"middleware": middleware}, max_file_size=MAX_UPLOAD,

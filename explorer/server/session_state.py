@@ -1,34 +1,12 @@
-"""Keep each session's copy of the app's components from growing with every update.
+"""What a session's state holds beyond Gradio's own bookkeeping: which sessions were dropped for capacity.
 
-Gradio keeps, per session, the components as that session sees them (`SessionState.blocks_config`) and
-each one's last value (`SessionState.config_values`). An update to an output (`gr.skip()`, `gr.update(...)`)
-builds a new instance of the component for the session, and Gradio 6.31 gives it a fresh block id; the next
-plain value for that output is then filed under the fresh id, beside the old entry. So every "update, then
-value" on one output added an entry holding a whole copy of that value, for as long as the session lived:
-each reverse process added four (its strip of frames alone is ~300 KB), and one client could grow its
-session without bound by asking again and again. `pin_replacement_ids()` files the new instance under the
-id of the component it replaces, so a session holds one entry per component, whatever it asks.
+Two Gradio 6.31 faults of the session store are mended in `internals.py`: every update of an output was filed
+under a fresh id and kept, so a session grew with each request (`internals.pin_replacement_ids`), and a session
+dropped past `--max-sessions` was dropped without a word (`internals.note_evictions`, which tells `EVICTIONS`).
 """
 from __future__ import annotations
 
-
-def pin_replacement_ids() -> None:
-    """Make a component stored in a session under a block id carry that id (once per process)."""
-    from gradio.blocks import Block
-    from gradio.state_holder import SessionState
-
-    if getattr(SessionState.__setitem__, "pins_ids", False):
-        return
-    store = SessionState.__setitem__
-
-    def setitem(self, key: int, value) -> None:
-        if isinstance(value, Block) and value._id != key and key in self.blocks_config.blocks:
-            value._id = key  # the session's instance of component `key`, not a component of its own
-        store(self, key, value)
-
-    setitem.pins_ids = True
-    SessionState.__setitem__ = setitem
-
+from explorer.server import internals
 
 # --- sessions dropped by --max-sessions -------------------------------------------------------------------------
 
@@ -52,13 +30,13 @@ class Evictions:
         self.remember = remember
 
     def watch(self, state, default) -> None:
-        self._watched[state._id] = default
+        self._watched[internals.block_id(state)] = default
 
-    def dropped(self, session: str, session_state) -> None:
-        """Called as Gradio drops `session`: remember it when a watched state held a value of its own."""
+    def dropped(self, session: str, held: dict) -> None:
+        """Called as Gradio drops `session`, with the values its states `held` (state id -> value): remember it
+        when a watched state held a value of its own."""
         import numpy as np
 
-        held = getattr(session_state, "state_data", {})
         own = any(key in held and held[key] is not None
                   and not (np.shape(held[key]) == np.shape(default) and np.array_equal(held[key], default))
                   for key, default in self._watched.items())
@@ -82,27 +60,3 @@ class Evictions:
 EVICTIONS = Evictions()
 MESSAGE = ("This page was idle while newer visitors came, and the server keeps only the most recent sessions: "
            "your image was dropped and the views show the first held-out example again. Upload or pick it again")
-
-
-def note_evictions(evictions: Evictions = EVICTIONS) -> None:
-    """Make Gradio's session store tell `evictions` which session it drops (once per process).
-
-    Gradio 6.31's `StateHolder.update` pops the oldest session past its capacity and says nothing; this is
-    the same method with the dropped session handed to `evictions.dropped` first.
-    """
-    from gradio.state_holder import StateHolder
-
-    if getattr(StateHolder.update, "notes_evictions", False):
-        return
-
-    def update(self, session_id: str) -> None:
-        with self.lock:
-            if session_id in self.session_data:
-                self.session_data.move_to_end(session_id)
-            if len(self.session_data) > self.capacity:
-                evicted, state = self.session_data.popitem(last=False)
-                self.time_last_used.pop(evicted, None)
-                evictions.dropped(evicted, state)
-
-    update.notes_evictions = True
-    StateHolder.update = update

@@ -8,7 +8,7 @@ Written against spaces 0.51.3 (read from its source):
   results are pickled across, a generator's items are streamed back one by one, and `duration` (seconds, or a
   function of fn's arguments) is what the visitor's quota must still hold for the call to start.
 - It reads the visitor's quota token from the gr.Request in Gradio's context (`LocalContext.request`) of the calling
-  thread: the lane runs long jobs in its own threads and copies that context there (`limits.LowPriorityThreads`).
+  thread: the lane runs long jobs in its own threads and copies that context there (`lanes.LowPriorityThreads`).
 - When the quota is spent it raises `gr.Error(message, title="ZeroGPU quota exceeded")` before the job starts
   (`spaces.zero.client.schedule`); no free GPU within 60 s: title "ZeroGPU queue timeout". `quota_told` turns
   these into one line that says what happened and that single-step views still answer.
@@ -23,7 +23,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # torch is imported when a job runs, not when limits.py is
+if TYPE_CHECKING:  # torch is imported when a job runs, not when lanes.py is
     from explorer.devices import Placement
 
 ENV = "SPACES_ZERO_GPU"

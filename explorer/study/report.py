@@ -21,6 +21,7 @@ from torch import nn
 from explorer import evaluate, weights
 from explorer.devices import cpu_name
 from explorer.diffusion import Diffusion
+from explorer.metrics import Metrics
 from explorer.study import cost, findings
 from explorer.study.protocol import Protocol, run_name
 from explorer.study.results import StudyResults, heldout_images
@@ -56,7 +57,7 @@ def learning_curve(metadata: list[dict]) -> dict:
     points = min(len(curve) for curve in curves)
     batch = metadata[0]["training"]["batch_size"]
     return {"images_seen": [curves[0][i]["step"] * batch for i in range(points)],
-            "eps_mse": [[curve[i]["heldout_loss"] for curve in curves] for i in range(points)]}
+            "eps_mse": [[weights.curve_loss(curve[i]) for curve in curves] for i in range(points)]}
 
 
 def score_variant(name: str, seeds: list[int], directory: Path, x0: torch.Tensor, timesteps: list[int]) -> dict:
@@ -91,15 +92,14 @@ def references(x0: torch.Tensor, timesteps: list[int]) -> dict:
     zero = evaluate.scores_per_image(NoNoise(), x0, Diffusion(), NOISE_SEED, tuple(timesteps))
     out = {"no_noise": {"what": "predicts ε̂ = 0 (x̂_0 = x_t / √ᾱ_t); same images and noise",
                         **{key: by_t(timesteps, zero[key].double().mean(1)) for key in ("eps_mse", "psnr")}}}
-    metrics_path = weights.DEFAULT_DIR / "metrics.json"
-    if metrics_path.exists():
-        metrics = json.loads(metrics_path.read_text())
-        shipped = metrics["models"]["unet"]
-        index = {t: i for i, t in enumerate(metrics["timesteps"])}
+    metrics = Metrics.load(weights.DEFAULT_DIR)
+    if metrics is not None:
+        shared = [t for t in timesteps if t in metrics.timesteps]
         out["shipped_unet"] = {
             "what": f"the shipped U-Net at 64×64 on the same held-out emoji (weights/metrics.json); "
                     f"the study is at {x0.shape[-1]}×{x0.shape[-1]}, so this is for scale",
-            **{key: {str(t): shipped[key][index[t]] for t in timesteps if t in index} for key in ("eps_mse", "psnr")}}
+            "eps_mse": {str(t): metrics.eps_mse("unet", t) for t in shared},
+            "psnr": {str(t): metrics.psnr("unet", t) for t in shared}}
     return out
 
 

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from explorer.ui import architecture, denoising, inputs, lesson, proofs, receptive, refresh, scrub, study
+from explorer.server import lanes
+from explorer.ui import architecture, denoising, inputs, keys, lesson, proofs, receptive, refresh, scrub, study
 from explorer.views.context import Context
+from explorer.weights import curve_loss_name
 
 CSS = Path(__file__).with_name("app.css").read_text(encoding="utf-8")
 
@@ -22,8 +24,9 @@ def weights_note(ctx: Context) -> str:
     meta = ctx.pair.unet_meta.get("training") or {}
     naive = ctx.pair.naive_meta.get("training") or {}
     note = (f"U-Net trained {_count(meta.get('steps'))} steps ({_count(meta.get('images_seen'))} images) · naive CNN "
-            f"{_count(naive.get('steps'))} steps" + (" (stopped when its held-out loss stopped improving)"
-                                                     if naive.get("stopped_early") else ""))
+            f"{_count(naive.get('steps'))} steps"
+            + (f" (stopped when its {curve_loss_name(ctx.pair.naive_meta)} stopped improving)"
+               if naive.get("stopped_early") else ""))
     if ctx.metrics is None:
         note += " · held-out measurements not computed yet for these weights"
     return note
@@ -54,13 +57,14 @@ def build_app(ctx: Context) -> gr.Blocks:
         refresh.wire([panel.image.change, panel.t.change, panel.seed.change, active_tab.change], active_tab,
                      [panel.image, panel.t, panel.seed], [architecture_refresh, denoising_refresh, receptive_refresh,
                                                       proofs_refresh, study_refresh])
-        tab_architecture.select(lambda: "architecture", None, active_tab, api_name=False)
-        tab_receptive.select(lambda: "receptive", None, active_tab, api_name=False)
-        tab_denoising.select(lambda: "denoising", None, active_tab, api_name=False)
-        tab_proofs.select(lambda: proofs.TAB, None, active_tab, api_name=False)
-        tab_study.select(lambda: study.TAB, None, active_tab, api_name=False)
-        tab_lesson.select(lambda: lesson.LESSON_TAB, None, active_tab, api_name=False)
+        lanes.listen(tab_architecture.select, lambda: "architecture", None, active_tab, api_name=False)
+        lanes.listen(tab_receptive.select, lambda: "receptive", None, active_tab, api_name=False)
+        lanes.listen(tab_denoising.select, lambda: "denoising", None, active_tab, api_name=False)
+        lanes.listen(tab_proofs.select, lambda: proofs.TAB, None, active_tab, api_name=False)
+        lanes.listen(tab_study.select, lambda: study.TAB, None, active_tab, api_name=False)
+        lanes.listen(tab_lesson.select, lambda: lesson.LESSON_TAB, None, active_tab, api_name=False)
         architecture.wire_evidence(demo, tabs, active_tab)
+        keys.wire(demo)
         lesson.wire(ctx, demo, lesson_view, lesson.find_controls(demo, tabs, active_tab, panel, selected_block),
                     url_note)
     return demo

@@ -8,7 +8,7 @@ import gradio as gr
 
 from explorer.diagram import DIAGRAM_CSS
 from explorer.explanations import sweep_caption
-from explorer.server import limits
+from explorer.server import lanes
 from explorer.ui import lesson, proofs, validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.plots import plot
@@ -107,7 +107,7 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
         return with_facts(show_block(image, t, seed, name))
 
     def on_click(image, t, seed, evt: gr.EventData):
-        name = (getattr(evt, "_data", None) or {}).get("block_id")
+        name = validate.event_fields(evt).get("block_id")
         if name is None:
             raise gr.Error("No block arrived with this click: click a block in the diagram, or use select_block")
         return with_facts(show_block(image, t, seed, name))
@@ -125,7 +125,7 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                 plot(levels.spectrum_figure(ctx, outputs, t, group="skips")), levels.naive_grid(ctx, outputs),
                 plot(levels.spectrum_figure(ctx, outputs, t, group="naive")), levels.scales_markdown(ctx, outputs))
 
-    @limits.long_job("frequency sweep")
+    @lanes.long_job("frequency sweep")
     def run_sweep(image, seed):
         image, seed = validate.image(ctx, image), validate.seed(seed)
         return gr.update(value=levels.high_frequency_sweep(ctx, image, seed), visible=True)
@@ -133,26 +133,31 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
     block_outputs = [diagram, chooser, panel, activation, selected_block]
     shared = [inputs.image, inputs.t, inputs.seed]
     # The evidence buttons follow the shown block, whichever control or tab chose it (no model call).
-    chooser.change(lambda name: architecture.evidence_html(ctx, name), chooser, evidence, api_name=False,
-                   queue=False, show_progress="hidden")
-    diagram.click(on_click, shared, block_outputs + [block_numbers], api_name="click_block", preprocess=False,
-                  show_progress="hidden", api_description="A click on the diagram (page only: through the API use "
-                                                          "/select_block)")
-    chooser.input(select_block, shared + [chooser], block_outputs + [block_numbers], api_name="select_block",
-                  preprocess=False, show_progress="hidden",
-                  api_description="One block of either network: the diagram with it selected, what it does, its "
-                                  "output for x_t, and its facts as numbers (shapes, parameters, receptive field)")
-    selected_block.change(follow_selection, shared + [selected_block, chooser], block_outputs[:4], api_name=False,
-                          preprocess=False, show_progress="hidden")
+    lanes.listen(chooser.change, lambda name: architecture.evidence_html(ctx, name), chooser, evidence, api_name=False,
+                 queue=False, show_progress="hidden")
+    lanes.listen(diagram.click, on_click, shared, block_outputs + [block_numbers], api_name="click_block",
+                 preprocess=False,
+                 show_progress="hidden", api_description="A click on the diagram (page only: through the API use "
+                                                         "/select_block)")
+    lanes.listen(chooser.input, select_block, shared + [chooser], block_outputs + [block_numbers],
+                 api_name="select_block",
+                 preprocess=False, show_progress="hidden",
+                 api_description="One block of either network: the diagram with it selected, what it does, its "
+                                 "output for x_t, and its facts as numbers (shapes, parameters, receptive field)")
+    lanes.listen(selected_block.change, follow_selection, shared + [selected_block, chooser], block_outputs[:4],
+                 api_name=False,
+                 preprocess=False, show_progress="hidden")
     level_outputs = [level_image, spectrum, skip_spectrum, naive_image, naive_spectrum, naive_summary]
     # The app opens on the Lesson tab: this tab is filled by its refresh when it is shown, not at page load (a
     # page-load fill of the block would race a shared link's block, set from the URL by explorer/ui/lesson.py,
     # and every page opened would pay for level maps it may never show). The levels alone: the /levels endpoint.
-    gr.Button(visible=False).click(show_levels, shared, level_outputs, api_name="levels", preprocess=False,
-                                   show_progress="hidden",
-                                   api_description="Every level's feature maps and their spectra, both networks")
-    sweep_button.click(run_sweep, [inputs.image, inputs.seed], sweep, api_name="frequency_sweep", preprocess=False,
-                       api_description="The skips' high-frequency share against t (8 forward passes)")
+    lanes.listen(gr.Button(visible=False).click, show_levels, shared, level_outputs, api_name="levels",
+                 preprocess=False,
+                 show_progress="hidden",
+                 api_description="Every level's feature maps and their spectra, both networks")
+    lanes.listen(sweep_button.click, run_sweep, [inputs.image, inputs.seed], sweep, api_name="frequency_sweep",
+                 preprocess=False,
+                 api_description="The skips' high-frequency share against t (8 forward passes)")
 
     def refresh(image, t, seed, name):
         return show_block(image, t, seed, name) + show_levels(image, t, seed)
@@ -182,5 +187,5 @@ def wire_evidence(demo: gr.Blocks, tabs: gr.Tabs, active_tab: gr.State) -> None:
         return out
 
     outputs = [tabs, active_tab, scroll] + ([attention_block] if attention_block is not None else [])
-    evidence.click(open_evidence, None, outputs, api_name=False, show_progress="hidden").then(
+    lanes.listen(evidence.click, open_evidence, None, outputs, api_name=False, show_progress="hidden").then(
         None, scroll, None, js=lesson.SCROLL_JS, api_name=False, show_progress="hidden")

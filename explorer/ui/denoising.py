@@ -9,12 +9,12 @@ from pathlib import Path
 import gradio as gr
 
 from explorer.explanations import reverse_process_note
-from explorer.server import limits
+from explorer.server import lanes, limits
 from explorer.ui import scrub, validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.plots import plot
 from explorer.ui.refresh import Refresh
-from explorer.views import denoising, numbers
+from explorer.views import denoising, kept, numbers
 from explorer.views.context import Context
 
 REVERSE_FRAMES = 10  # frames streamed per run, whatever the step count
@@ -62,9 +62,9 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
                 attention = gr.Checkbox(True, label="Self-attention on", elem_id="attention-switch")
                 bottleneck = gr.Checkbox(False, label="Bypass the bottleneck (mid blocks pass their input through)",
                                          elem_id="bottleneck-switch")
-            if ctx.metrics and "knockouts" in ctx.metrics:
+            if ctx.metrics and ctx.metrics.knockouts:
                 with gr.Accordion("What each part is worth on the held-out set", open=False):
-                    gr.HTML(denoising.knockouts_table_html(ctx.metrics["knockouts"]), elem_id="knockout-table")
+                    gr.HTML(denoising.knockouts_table_html(ctx.metrics.knockouts), elem_id="knockout-table")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             curves = gr.Plot(plot(denoising.curves_figure(ctx)), label="Held-out error against t",
@@ -110,7 +110,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         """The side-by-side view's HTML and the comparison it shows."""
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         chosen = knockouts(ctx, override, told, skips_on, attention_on, bypass_mid)
-        comparison = denoising.compare(ctx, image, t, seed, chosen)
+        comparison = kept.compare(ctx, image, t, seed, chosen)  # the same for a class on one Lesson step
         # Not a held-out emoji (an upload): say that both networks learned emoji only, with this image's numbers.
         note = "" if denoising.image_digest(image) in heldout else denoising.domain_note_html(ctx, comparison)
         return denoising.side_by_side_html(comparison, denoising.strip_key(image, seed, chosen), note), comparison
@@ -133,11 +133,11 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         shown = side_by_side(image, t, seed, override, told, skips_on, attention_on, bypass_mid)
         return shown, (gr.skip() if override else int(t)), steps_note(t, num_steps)
 
-    @limits.long_job("strip of t values")
+    @lanes.long_job("strip of t values")
     def scrub_strip(image, t, seed, override, told, skips_on, attention_on, bypass_mid, shown_curves):
         image, seed = validate.image(ctx, image), validate.seed(seed)
         chosen = knockouts(ctx, override, told, skips_on, attention_on, bypass_mid)
-        frames = denoising.scrub_frames(ctx, image, seed, denoising.scrub_grid(), chosen)
+        frames = kept.scrub_frames(ctx, image, seed, chosen)
         key = denoising.strip_key(image, seed, chosen)
         curves_key = denoising.strip_key(image, seed, denoising.Knockouts())
         fresh_curves = plot(denoising.curves_figure(ctx)) if shown_curves != curves_key else gr.skip()
@@ -151,7 +151,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
             return ""  # the reverse process's own handler says what is wrong when it is started
         return denoising.steps_note(ctx, t, num_steps)
 
-    @limits.long_job("curve for this image")
+    @lanes.long_job("curve for this image")
     def image_curve(image, t, seed):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         return plot(denoising.curves_figure(ctx, None, denoising.image_curves(ctx, image, seed)))
@@ -183,41 +183,45 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         gif = save_animation(denoising.animation_gif(frames), animation.GRADIO_CACHE)
         yield gr.skip(), gr.skip(), denoising.frame_strip(frames), gr.skip(), gif
 
-    @limits.long_job("reverse process")
+    @lanes.long_job("reverse process")
     def from_here_fn(image, t, seed, num_steps, request: gr.Request):
         yield from run_reverse(image, t, seed, num_steps, False, request)
 
-    @limits.long_job("reverse process")
+    @lanes.long_job("reverse process")
     def from_noise_fn(seed, num_steps, request: gr.Request):
         yield from run_reverse(None, ctx.diffusion.max_t, seed, num_steps, True, request)
 
-    override_t.change(lambda on: gr.update(interactive=bool(on)), override_t, told_t, api_name=False,
-                      show_progress="hidden", queue=False)
+    lanes.listen(override_t.change, lambda on: gr.update(interactive=bool(on)), override_t, told_t, api_name=False,
+                 show_progress="hidden", queue=False)
     controls = [override_t, told_t, skips, attention, bottleneck]
     shared = [inputs.image, inputs.t, inputs.seed]
     # User changes only (`input`, `release`): the told-t slider also follows t by the server's hand.
-    gr.on([override_t.input, told_t.release, skips.input, attention.input, bottleneck.input], side_by_side_with_numbers,
-          shared + controls, [view, view_numbers],
-          api_name="denoise", preprocess=False, show_progress="hidden", trigger_mode="always_last",
-          api_description="Naive CNN, U-Net (with the knock-outs, if any) and a blur on the same x_t: the view as "
-                          "HTML, and each one's ε-MSE and x̂₀ PSNR as numbers")
+    lanes.on([override_t.input, told_t.release, skips.input, attention.input, bottleneck.input],
+             side_by_side_with_numbers, shared + controls, [view, view_numbers],
+             api_name="denoise", preprocess=False, show_progress="hidden", trigger_mode="always_last",
+             api_description="Naive CNN, U-Net (with the knock-outs, if any) and a blur on the same x_t: the view as "
+                             "HTML, and each one's ε-MSE and x̂₀ PSNR as numbers")
     # The slider's number box sends `release` only when it loses focus, so a typed t (Enter pressed or not) would
     # wait for a click elsewhere; its `input` comes with every key. A half-typed value ("" or "0") waits quietly.
-    told_t.input(typed_told_t, shared + controls, view, api_name=False, preprocess=False, show_progress="hidden",
+    lanes.listen(told_t.input, typed_told_t, shared + controls, view, api_name=False, preprocess=False,
+                 show_progress="hidden",
                  trigger_mode="always_last")
     # Pressed by the view's script when it has no strip for the view's inputs (see explorer/ui/scrub.py).
-    strip_request.click(scrub_strip, shared + controls + [curve_key], [strip_image, strip_meta, curves, curve_key],
-                        api_name=False, preprocess=False, show_progress="hidden", trigger_mode="always_last")
-    steps.change(steps_note, [inputs.t, steps], ddim_note, api_name=False, preprocess=False, show_progress="hidden")
-    image_curve_button.click(image_curve, shared, curves, api_name="image_curve", preprocess=False,
-                             api_description="The held-out error curves with this image's values at 9 timesteps")
+    lanes.listen(strip_request.click, scrub_strip, shared + controls + [curve_key],
+                 [strip_image, strip_meta, curves, curve_key],
+                 api_name=False, preprocess=False, show_progress="hidden", trigger_mode="always_last")
+    lanes.listen(steps.change, steps_note, [inputs.t, steps], ddim_note, api_name=False, preprocess=False,
+                 show_progress="hidden")
+    lanes.listen(image_curve_button.click, image_curve, shared, curves, api_name="image_curve", preprocess=False,
+                 api_description="The held-out error curves with this image's values at 9 timesteps")
     reverse_outputs = [live, progress_text, strip, drift, animation]
-    # Long jobs: a lane of their own, and one reverse process per session (limits.compute_lanes).
-    from_here.click(from_here_fn, shared + [steps], reverse_outputs, api_name="denoise_from_here", preprocess=False,
-                    api_description="DDIM from x_t down to t = 0 with each model, streamed: live frame, progress, "
-                                    "frame strip, drift figure, then the animation (GIF)")
-    from_noise.click(from_noise_fn, [inputs.seed, steps], reverse_outputs, api_name="generate_from_noise",
-                     preprocess=False,
-                     api_description=f"DDIM from pure noise (t = {ctx.diffusion.max_t}) down to t = 0 with each "
-                                     "model, streamed as /denoise_from_here")
+    # Long jobs: a lane of their own, and one reverse process per session (server/lanes.py).
+    lanes.listen(from_here.click, from_here_fn, shared + [steps], reverse_outputs, api_name="denoise_from_here",
+                 preprocess=False,
+                 api_description="DDIM from x_t down to t = 0 with each model, streamed: live frame, progress, "
+                                 "frame strip, drift figure, then the animation (GIF)")
+    lanes.listen(from_noise.click, from_noise_fn, [inputs.seed, steps], reverse_outputs, api_name="generate_from_noise",
+                 preprocess=False,
+                 api_description=f"DDIM from pure noise (t = {ctx.diffusion.max_t}) down to t = 0 with each "
+                                 "model, streamed as /denoise_from_here")
     return Refresh("denoising", controls + [steps], [view, told_t, ddim_note], refresh, follows_drag=False)

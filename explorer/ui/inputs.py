@@ -10,7 +10,7 @@ import numpy as np
 
 from explorer.data import ImageError
 from explorer.render import tensor_image
-from explorer.server import limits, session_state
+from explorer.server import lanes, limits, session_state
 from explorer.ui import validate
 from explorer.views import domain, numbers
 from explorer.views.context import Context
@@ -159,35 +159,36 @@ def build(ctx: Context) -> Inputs:
         path = example_by_name(ctx, name)
         return ctx.image(path), f"Image: held-out example `{path.stem}`"
 
-    gallery.select(pick_example, None, [image_state, source], api_name="pick_example",
-                   api_description="A click on the gallery (page only: through the API use /choose_example)")
-    upload.upload(upload_image, upload, [image_state, source], api_name="upload_image", preprocess=False,
-                  api_description="Use your own image (centre square, resized to 64×64) in this session")
-    random_button.click(random_example, None, [image_state, source], api_name="random_image",
-                        api_description="Use a random held-out example in this session")
+    lanes.listen(gallery.select, pick_example, None, [image_state, source], api_name="pick_example",
+                 api_description="A click on the gallery (page only: through the API use /choose_example)")
+    lanes.listen(upload.upload, upload_image, upload, [image_state, source], api_name="upload_image", preprocess=False,
+                 api_description="Use your own image (centre square, resized to 64×64) in this session")
+    lanes.listen(random_button.click, random_example, None, [image_state, source], api_name="random_image",
+                 api_description="Use a random held-out example in this session")
     # Choosing an example by name: API only (the page has the gallery), so hidden components hold the name and list.
     example_name = gr.Textbox(visible=False, label="Example name", elem_id="example-name")
     example_names = gr.JSON(visible=False, label="Held-out example names", elem_id="example-names")
-    gr.Button(visible=False).click(lambda: [path.stem for path in ctx.examples], None, example_names,
-                                   api_name="examples", show_progress="hidden",
-                                   api_description="The names of the held-out examples, for /choose_example")
-    gr.Button(visible=False).click(choose_example, example_name, [image_state, source], api_name="choose_example",
-                                   show_progress="hidden", preprocess=False,
-                                   api_description="Use the held-out example with this name (see /examples) in "
-                                                   "this session: the later calls of the same client see it")
+    lanes.listen(gr.Button(visible=False).click, lambda: [path.stem for path in ctx.examples], None, example_names,
+                 api_name="examples", show_progress="hidden",
+                 api_description="The names of the held-out examples, for /choose_example")
+    lanes.listen(gr.Button(visible=False).click, choose_example, example_name, [image_state, source],
+                 api_name="choose_example",
+                 show_progress="hidden", preprocess=False,
+                 api_description="Use the held-out example with this name (see /examples) in "
+                                 "this session: the later calls of the same client see it")
     shared = [image_state, t, seed]
     preview_outputs = [x0_view, xt_view, level]
 
     def previews_with_numbers(image, t, seed):
         return (*previews(ctx, image, t, seed), numbers.noise_level(ctx, validate.timestep(t)))
-    gr.on([image_state.change, t.change, seed.change], lambda *args: shown_previews(ctx, *args), shared,
-          preview_outputs, api_name=False, show_progress="hidden", trigger_mode="always_last",
-          preprocess=False)  # validate.* checks the raw values: Gradio's own checks fail on 'abc' with no message
+    lanes.on([image_state.change, t.change, seed.change], lambda *args: shown_previews(ctx, *args), shared,
+             preview_outputs, api_name=False, show_progress="hidden", trigger_mode="always_last",
+             preprocess=False)  # validate.* checks the raw values: Gradio's own checks fail on 'abc' with no message
     # The same view through the API, where a bad argument must be an error: a button the page never shows.
-    gr.Button(visible=False).click(previews_with_numbers, shared, preview_outputs + [level_numbers],
-                                   api_name="previews", show_progress="hidden", preprocess=False,
-                                   api_description="x₀ and x_t (PNG files) for the session's image, the noise level "
-                                                   "as text and as numbers (signal, noise, SNR in dB)")
+    lanes.listen(gr.Button(visible=False).click, previews_with_numbers, shared, preview_outputs + [level_numbers],
+                 api_name="previews", show_progress="hidden", preprocess=False,
+                 api_description="x₀ and x_t (PNG files) for the session's image, the noise level "
+                                 "as text and as numbers (signal, noise, SNR in dB)")
 
     first_label = f"Image: held-out example `{ctx.examples[0].stem}`" if ctx.examples else ""
 
@@ -201,7 +202,7 @@ def build(ctx: Context) -> Inputs:
             return gr.skip(), label  # the previews' line already says what is wrong
         return domain.upload_note(ctx, image, t, seed, source_text), label
 
-    gr.on([image_state.change, t.change, seed.change], domain_update, [image_state, t, seed, source],
-          [domain_text, source],
-          api_name=False, show_progress="hidden", trigger_mode="always_last", preprocess=False)
+    lanes.on([image_state.change, t.change, seed.change], domain_update, [image_state, t, seed, source],
+             [domain_text, source],
+             api_name=False, show_progress="hidden", trigger_mode="always_last", preprocess=False)
     return Inputs(image_state, t, seed, source)

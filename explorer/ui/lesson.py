@@ -15,9 +15,11 @@ from pathlib import Path
 import gradio as gr
 
 from explorer import lesson
+from explorer.knockouts import Knockouts
+from explorer.server import lanes
 from explorer.ui import urlstate
 from explorer.ui.inputs import Inputs
-from explorer.views import receptive
+from explorer.views import kept, receptive
 from explorer.views.context import Context
 
 LESSON_TAB = "lesson"
@@ -191,15 +193,32 @@ def build(ctx: Context) -> LessonView:
 
 
 def note_component() -> gr.Markdown:
-    """The note that says which parts of a shared link were ignored; hidden until there is one."""
+    """The note that says which parts of a shared link were ignored, or that the address leaves out an upload;
+    hidden until there is one."""
     return gr.Markdown(visible=False, elem_id="url-note")
+
+
+UPLOAD_NOTE = ("**The page address leaves out your upload.** A link can name only a held-out example, so whoever "
+               "opens this address (you too, after a reload) gets {first} with the other settings, not your image.")
+
+
+def upload_note(ctx: Context, source: str | None, note: str | None):
+    """The link note after the input panel's image changes: said for an upload, taken down when a held-out
+    example replaces it, and left alone otherwise (it may be saying what a link had wrong)."""
+    if source and image_of_source(ctx, source) is None:
+        first = f"the held-out example `{ctx.examples[0].stem}`" if ctx.examples else "no image"
+        return gr.Markdown(UPLOAD_NOTE.format(first=first), visible=True)
+    if note and note.startswith(UPLOAD_NOTE[:40]):
+        return gr.Markdown("", visible=False)
+    return gr.skip()
 
 
 # --- state: one function sets the app to a UrlState, for "Show me" and for a link alike --------------------------
 
 def target_state(target: lesson.Target) -> urlstate.UrlState:
+    knockouts = target.knockouts.tokens() if target.tab == "denoising" else None
     return urlstate.UrlState(tab=target.tab, image=target.image, t=target.t, seed=target.seed, block=target.block,
-                             pixel=target.pixel, knockouts=target.knockouts if target.tab == "denoising" else None)
+                             pixel=target.pixel, knockouts=knockouts)
 
 
 def updates(ctx: Context, controls: Controls, state: urlstate.UrlState) -> dict:
@@ -226,15 +245,15 @@ def updates(ctx: Context, controls: Controls, state: urlstate.UrlState) -> dict:
     if state.pixel is not None:
         out[controls.rf_y], out[controls.rf_x] = state.pixel
     if state.knockouts is not None:
-        settings = lesson.knockout_settings(state.knockouts)
         levels = ctx.pair.unet.config.num_levels
-        out[controls.override_t] = settings["told_t"] is not None
-        if settings["told_t"] is not None:
-            out[controls.told_t] = gr.Slider(value=settings["told_t"], interactive=True)
-        out[controls.skips] = [f"skip{level}" for level in range(1, levels + 1) if level not in settings["cut"]]
-        out[controls.attention] = settings["attention"]
+        knockouts = Knockouts.parse(",".join(state.knockouts), levels, ctx.diffusion.max_t)
+        out[controls.override_t] = knockouts.told_t is not None
+        if knockouts.told_t is not None:
+            out[controls.told_t] = gr.Slider(value=knockouts.told_t, interactive=True)
+        out[controls.skips] = [f"skip{level}" for level in range(1, levels + 1) if level not in knockouts.zero_skips]
+        out[controls.attention] = knockouts.attention
         if controls.bottleneck is not None:
-            out[controls.bottleneck] = settings["bottleneck"]
+            out[controls.bottleneck] = knockouts.bypass_mid
     return out
 
 
@@ -251,14 +270,12 @@ def current_state(ctx: Context, step: str, tab: str, source: str, t, seed, block
         state["pixel"] = (y, x) if y is not None and x is not None else None
     elif tab == "denoising":
         kept = set(skips or [])
-        knockouts = [f"skip{level}" for level in range(1, levels + 1) if f"skip{level}" not in kept]
-        if not attention:
-            knockouts.append(lesson.KNOCKOUT_ATTENTION)
-        if bottleneck:
-            knockouts.append(lesson.KNOCKOUT_BOTTLENECK)
-        if override_t and _int(told_t) is not None:
-            knockouts.append(f"{lesson.KNOCKOUT_TOLD}{_int(told_t)}")
-        state["knockouts"] = tuple(knockouts)
+        told = _int(told_t) if override_t else None
+        knockouts = Knockouts(told_t=told if told is not None and told >= 0 else None,
+                              zero_skips=frozenset(level for level in range(1, levels + 1)
+                                                   if f"skip{level}" not in kept),
+                              attention=bool(attention), bypass_mid=bool(bottleneck))
+        state["knockouts"] = knockouts.tokens()
     return urlstate.UrlState(**state)
 
 
@@ -290,8 +307,9 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
         cache = dict(cache or {})
         if step_id not in cache:
             step = by_id[step_id]
-            cache[step_id] = step_markdown(step, step.measure(ctx), ids.index(step_id) + 1, len(steps),
-                                           tuple(extra(ctx) for extra in step.extras))
+            measured = kept.measurement(ctx, step_id, 0, step.measure)  # the same for every learner
+            extras = tuple(kept.measurement(ctx, step_id, i, extra) for i, extra in enumerate(step.extras, 1))
+            cache[step_id] = step_markdown(step, measured, ids.index(step_id) + 1, len(steps), extras)
         index = ids.index(step_id)
         return (cache[step_id], words_markdown(by_id[step_id]), progress_markdown(steps, visited), visited, cache,
                 gr.Button(interactive=index > 0), gr.Button(interactive=index < len(ids) - 1))
@@ -309,14 +327,15 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
         return out
 
     outputs = controls.outputs()
-    view.chooser.change(open_step, [view.chooser, view.visited, view.cache],
-                        [view.body, view.words, view.progress, view.visited, view.cache, view.previous, view.next],
-                        api_name=False, show_progress="minimal")
-    view.previous.click(lambda step_id: move(step_id, -1), view.chooser, view.chooser, api_name=False,
-                        show_progress="hidden")
-    view.next.click(lambda step_id: move(step_id, 1), view.chooser, view.chooser, api_name=False,
-                    show_progress="hidden")
-    view.show_me.click(show_me, view.chooser, outputs + [view.scroll], api_name=False, show_progress="hidden").then(
+    lanes.listen(view.chooser.change, open_step, [view.chooser, view.visited, view.cache],
+                 [view.body, view.words, view.progress, view.visited, view.cache, view.previous, view.next],
+                 api_name=False, show_progress="minimal")
+    lanes.listen(view.previous.click, lambda step_id: move(step_id, -1), view.chooser, view.chooser, api_name=False,
+                 show_progress="hidden")
+    lanes.listen(view.next.click, lambda step_id: move(step_id, 1), view.chooser, view.chooser, api_name=False,
+                 show_progress="hidden")
+    lanes.listen(view.show_me.click, show_me, view.chooser, outputs + [view.scroll], api_name=False,
+                 show_progress="hidden").then(
         None, view.scroll, None, js=SCROLL_JS, api_name=False, show_progress="hidden")
 
     # The URL: read once on load, written back after every change of what it records.
@@ -336,7 +355,8 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
             out[view.scroll] = json.dumps({"tab": state.tab if state.tab in controls.tab_ids else None})
         return out  # never empty: it holds the scroll payload
 
-    demo.load(read_url, None, outputs + [view.chooser, note, view.scroll], api_name=False, show_progress="hidden").then(
+    lanes.listen(demo.load, read_url, None, outputs + [view.chooser, note, view.scroll], api_name=False,
+                 show_progress="hidden").then(
         None, view.scroll, None, js=SCROLL_JS, api_name=False, show_progress="hidden")
 
     tracked = [view.chooser, controls.active_tab, controls.source, controls.t, controls.seed, controls.block,
@@ -347,6 +367,8 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
         return urlstate.encode(current_state(ctx, *values))
 
     # queue=False: writing the address is instant and must not wait behind the views' computations.
-    gr.on([component.change for component in tracked], write_url, tracked, view.url, api_name=False,
-          show_progress="hidden", trigger_mode="always_last", preprocess=False, queue=False).then(
+    lanes.on([component.change for component in tracked], write_url, tracked, view.url, api_name=False,
+             show_progress="hidden", trigger_mode="always_last", preprocess=False, queue=False).then(
         None, view.url, None, js=urlstate.WRITE_JS, api_name=False, show_progress="hidden")
+    lanes.listen(controls.source.change, lambda source, shown: upload_note(ctx, source, shown), [controls.source, note],
+                 note, api_name=False, show_progress="hidden", queue=False)

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 
-from gradio.components.plot import PlotData
 from plotly.utils import PlotlyJSONEncoder
 
+from explorer.server import internals
 
-def plot(figure) -> PlotData:
+
+def plot(figure):
     """A Plotly figure dict ({"data": [...], "layout": {...}}) or go.Figure → what gr.Plot displays."""
     if isinstance(figure, dict):
-        return PlotData(type="plotly", plot=json.dumps(figure, cls=PlotlyJSONEncoder))
-    return PlotData(type="plotly", plot=figure.to_json())
+        return internals.plot_data(json.dumps(figure, cls=PlotlyJSONEncoder))
+    return internals.plot_data(figure.to_json())

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import gradio as gr
 
-from explorer.server import limits
+from explorer.server import lanes
 from explorer.ui import validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.picker import picked_pixel, picker_js
 from explorer.ui.plots import plot
 from explorer.ui.refresh import Refresh
-from explorer.views import claims, numbers, proofs
+from explorer.views import claims, kept, numbers, proofs
 from explorer.views.context import Context
 
 TAB = "proofs"
@@ -86,7 +86,8 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
                     "divided by the size of those features (0: t changes nothing there; 1: as large as the features).")
         with gr.Row(equal_height=False):
             time_live = gr.Plot(label="This image", elem_id="proof-time-live", show_label=False)
-            gr.Plot(plot(proofs.time_heatmap((ctx.metrics or {}).get("time_conditioning"), "Held-out images")),
+            heldout_time = ctx.metrics.time_conditioning if ctx.metrics else None
+            gr.Plot(plot(proofs.time_heatmap(heldout_time, "Held-out images")),
                     label="Held-out", elem_id="proof-time-heldout", show_label=False)
 
     with gr.Column(variant="panel", elem_id="proof-scales"):
@@ -189,15 +190,20 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         shown, view = time_shown(image, t, seed, other)
         return shown + (numbers.time_conditioning(view),)
 
-    @limits.long_job("Part-by-part refresh")
+    @lanes.long_job("Part-by-part refresh")
     def show_all(image, t, seed, name, y, x, other):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
-        gradients, concat, live = proofs.measured_parts(ctx, image, t, seed)
-        return (plot(proofs.gradients_live_figure(gradients)), proofs.gradients_markdown(gradients, ctx.metrics),
-                proofs.concat_markdown(ctx, concat, t),
-                plot(proofs.bottleneck_figure(ctx.metrics, t, live)), proofs.bottleneck_markdown(live, t, ctx.metrics),
-                *attention_view(image, t, seed, name, y, x), *time_view(image, t, seed, other),
-                *claims_views(image, t, seed))
+
+        def compute():
+            gradients, concat, live = proofs.measured_parts(ctx, image, t, seed)
+            return (plot(proofs.gradients_live_figure(gradients)), proofs.gradients_markdown(gradients, ctx.metrics),
+                    proofs.concat_markdown(ctx, concat, t), plot(proofs.bottleneck_figure(ctx.metrics, t, live)),
+                    proofs.bottleneck_markdown(live, t, ctx.metrics),
+                    *attention_view(image, t, seed, name, y, x), *time_view(image, t, seed, other),
+                    *claims_views(image, t, seed))
+
+        # The whole tab, kept: a class on one Lesson step asks for the same image, t, seed and picks.
+        return kept.view(ctx, "proofs", image, (t, seed, str(name), str(y), str(x), str(other)), compute)
 
     def on_pick(image, t, seed, name, evt: gr.EventData):
         y, x = picked_pixel(evt, side)
@@ -206,17 +212,19 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
     shared = [inputs.image, inputs.t, inputs.seed]
     attention_outputs = [picker, attention_maps, attention_text]
     time_outputs = [time_pairs, time_text, time_live]
-    picker.click(on_pick, shared + [block], [y_box, x_box] + attention_outputs, api_name=False, preprocess=False,
+    lanes.listen(picker.click, on_pick, shared + [block], [y_box, x_box] + attention_outputs, api_name=False,
+                 preprocess=False,
                   show_progress="hidden")
-    gr.on([block.input, y_box.submit, x_box.submit], attention_with_numbers, shared + [block, y_box, x_box],
-          attention_outputs + [attention_data], api_name="proof_attention", preprocess=False, show_progress="hidden",
-          trigger_mode="always_last",
-          api_description="Where the attention block's query at pixel (y, x) looks: x_t with the query, the maps "
-                          "per head, their entropies as text and as numbers")
-    other_t.change(time_with_numbers, shared + [other_t], time_outputs + [time_data], api_name="proof_time",
-                   preprocess=False, show_progress="hidden", trigger_mode="always_last",
-                   api_description="Both networks told t and another t for the same x_t: the predictions, the "
-                                   "summary, the time shift per block as a figure and as numbers")
+    lanes.on([block.input, y_box.submit, x_box.submit], attention_with_numbers, shared + [block, y_box, x_box],
+             attention_outputs + [attention_data], api_name="proof_attention", preprocess=False, show_progress="hidden",
+             trigger_mode="always_last",
+             api_description="Where the attention block's query at pixel (y, x) looks: x_t with the query, the maps "
+                             "per head, their entropies as text and as numbers")
+    lanes.listen(other_t.change, time_with_numbers, shared + [other_t], time_outputs + [time_data],
+                 api_name="proof_time",
+                 preprocess=False, show_progress="hidden", trigger_mode="always_last",
+                 api_description="Both networks told t and another t for the same x_t: the predictions, the "
+                                 "summary, the time shift per block as a figure and as numbers")
     outputs = [gradients_live, gradients_text, concat_table, bottleneck_chart, bottleneck_text,
                *attention_outputs, *time_outputs, scales_chart, snr_chart, scales_text, detail_zoom, detail_text,
                shift_pictures, shift_text]

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import gradio as gr
 
+from explorer.server import lanes
 from explorer.ui import validate
 from explorer.ui.architecture import chooser_order
 from explorer.ui.inputs import Inputs
 from explorer.ui.picker import picked_pixel, picker_js
 from explorer.ui.refresh import Refresh
-from explorer.views import receptive
+from explorer.views import kept, receptive
 from explorer.views.context import Context
 from explorer.views.numbers import receptive_fields as field_numbers
 
@@ -30,7 +31,7 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                                   elem_id="rf-x", min_width=80)
             block = gr.Dropdown(chooser_order(receptive.spatial_blocks(ctx)), value=receptive.OUTPUT,
                                 elem_id="rf-block", label="Block (shared with the Architecture tab)")
-        with gr.Column(scale=3, min_width=300):
+        with gr.Column(scale=3, min_width=300, elem_id="rf-evidence"):  # the lesson's Show me scrolls here
             gallery = gr.HTML(elem_id="rf-overlays", label="Receptive-field heat maps")
             numbers = gr.Markdown(elem_id="rf-numbers", label="Receptive-field table")
             field_data = gr.JSON(visible=False, label="Receptive fields (numbers)", elem_id="rf-numbers-data")
@@ -46,7 +47,7 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
             name = validate.block(ctx, name)
             if name not in receptive.spatial_blocks(ctx):
                 raise gr.Error(f"{name} has no spatial position (it is one vector per image): pick a spatial block")
-        return image, t, seed, y, x, receptive.views(ctx, image, t, seed, y, x, name)
+        return image, t, seed, y, x, kept.receptive_fields(ctx, image, t, seed, y, x, name)
 
     def render(image, t, seed, y, x, fields):
         return (receptive.overlays_image(fields), receptive.numbers_markdown(ctx, fields, t),
@@ -74,13 +75,13 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
 
     shared = [inputs.image, inputs.t, inputs.seed]
     outputs = [gallery, numbers, picker]
-    picker.click(on_pick, shared + [block], [y_box, x_box] + outputs, api_name=False, preprocess=False,
+    lanes.listen(picker.click, on_pick, shared + [block], [y_box, x_box] + outputs, api_name=False, preprocess=False,
                  show_progress="hidden")
-    gr.on([y_box.submit, x_box.submit], show_with_numbers, shared + [y_box, x_box, block], outputs + [field_data],
-          api_name="receptive_field", preprocess=False, show_progress="hidden", trigger_mode="always_last",
-          api_description="What the prediction (or a block's unit) at pixel (y, x) depends on: heat maps, the "
-                          "table as text and as numbers, x_t with the pixel marked")
-    block.input(choose_block, shared + [y_box, x_box, block], outputs + [selected_block], api_name=False,
-                preprocess=False, show_progress="hidden", trigger_mode="always_last")
-    selected_block.change(follow_selection, selected_block, block, api_name=False, preprocess=False)
+    lanes.on([y_box.submit, x_box.submit], show_with_numbers, shared + [y_box, x_box, block], outputs + [field_data],
+             api_name="receptive_field", preprocess=False, show_progress="hidden", trigger_mode="always_last",
+             api_description="What the prediction (or a block's unit) at pixel (y, x) depends on: heat maps, the "
+                             "table as text and as numbers, x_t with the pixel marked")
+    lanes.listen(block.input, choose_block, shared + [y_box, x_box, block], outputs + [selected_block], api_name=False,
+                 preprocess=False, show_progress="hidden", trigger_mode="always_last")
+    lanes.listen(selected_block.change, follow_selection, selected_block, block, api_name=False, preprocess=False)
     return Refresh("receptive", [y_box, x_box, block], outputs, show)

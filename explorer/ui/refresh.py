@@ -17,6 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from explorer.server import lanes
 from explorer.ui import validate
 
 
@@ -48,7 +49,7 @@ def quiet_on_bad_inputs(refresh: Refresh) -> Callable:
     """`refresh.fn`, leaving the tab as it is when t or the seed is not valid: the input panel's line and its one
     warning say what is wrong (inputs.shown_previews). Errors in the tab's own inputs are still raised.
 
-    `functools.wraps` carries `refresh.fn`'s marks (`limits.long_job`) over: without it the Part-by-part
+    `functools.wraps` carries `refresh.fn`'s marks (`lanes.long_job`) over: without it the Part-by-part
     refresh, four backward passes, ran in the quick lane, where 30 of them held up every click."""
     @functools.wraps(refresh.fn)
     def run(image, t, seed, *inputs):
@@ -69,7 +70,8 @@ def wire(triggers: list, active_tab: gr.State, shared: list, refreshes: list[Ref
     t = shared[1]
     for refresh in refreshes:
         button = gr.Button(visible="hidden", elem_id=f"refresh-{refresh.tab}", elem_classes=["refresh-trigger"])
-        button.click(quiet_on_bad_inputs(refresh), shared + refresh.inputs, refresh.outputs, api_name=False,
+        lanes.listen(button.click, quiet_on_bad_inputs(refresh), shared + refresh.inputs, refresh.outputs,
+                     api_name=False,
                      preprocess=False, show_progress="hidden", trigger_mode="always_last")
     every_tab = [refresh.tab for refresh in refreshes]
     dragged = [refresh.tab for refresh in refreshes if refresh.follows_drag]

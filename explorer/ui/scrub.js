@@ -32,15 +32,39 @@ function setText(el, text) {
     if (value !== undefined && el.textContent !== value) el.textContent = value;
 }
 
+// Where subplot (xa, ya) of the curves is drawn, in px within the plot's container, and where t falls on it: from
+// Plotly's public layout (the axis range it writes back after drawing, and the axis type) and the plot area's
+// drag rectangle, which Plotly draws over each subplot's area. Null when either is missing.
+function publicAxes(gd, xa, ya) {
+    const axis = gd.layout && gd.layout[xa];
+    const id = 'x' + xa.slice(5) + 'y' + ya.slice(5);  // 'xy', 'x2y2': the subplot's name
+    const rect = gd.querySelector('.nsewdrag[data-subplot="' + id + '"]') || gd.querySelector('.draglayer .' + id + ' .nsewdrag');
+    if (!axis || !Array.isArray(axis.range) || axis.range.length !== 2 || !rect) return null;
+    const [left, top, width, height] = ['x', 'y', 'width', 'height'].map((name) => Number(rect.getAttribute(name)));
+    const [r0, r1] = axis.range.map(Number);
+    if (![left, top, width, height, r0, r1].every(Number.isFinite) || r0 === r1) return null;
+    const log = axis.type === 'log';  // a log axis's range is in powers of ten
+    return {top, height, x: (t) => left + ((log ? Math.log10(t) : t) - r0) / (r1 - r0) * width};
+}
+
+// The same from Plotly's private computed axes (gd._fullLayout: _offset, _length, l2p): the fallback for a figure
+// whose public layout or drag rectangle is missing. Listed in explorer/server/internals.py (INTERNALS).
+function privateAxes(gd, xa, ya) {
+    const full = gd._fullLayout;
+    const ax = full && full[xa], ay = full && full[ya];
+    if (!ax || !ay || !ax.l2p || !ax.c2l) return null;
+    return {top: ay._offset, height: ay._length, x: (t) => ax._offset + ax.l2p(ax.c2l(t))};
+}
+
 function marker(t) {
     S.t = t;
     const gd = document.querySelector('#denoise-curves .js-plotly-plot');
-    if (!gd || !gd._fullLayout || !t) return;
+    if (!gd || !gd.layout || !t) return;
     if (!gd.__sbsHooked && gd.on) { gd.__sbsHooked = true; gd.on('plotly_afterplot', () => marker(S.t)); }
     const host = gd.querySelector('.plot-container') || gd;
     for (const [xa, ya] of [['xaxis', 'yaxis'], ['xaxis2', 'yaxis2']]) {
-        const ax = gd._fullLayout[xa], ay = gd._fullLayout[ya];
-        if (!ax || !ay || !ax.l2p || !ax.c2l) continue;
+        const axes = publicAxes(gd, xa, ya) || privateAxes(gd, xa, ya);
+        if (!axes) continue;
         let line = host.querySelector('.t-marker[data-axis="' + xa + '"]');
         if (!line) {
             line = document.createElement('div');
@@ -49,9 +73,9 @@ function marker(t) {
             line.style.cssText = 'position:absolute;width:0;border-left:2px dashed #b23a48;pointer-events:none;z-index:5';
             host.appendChild(line);
         }
-        line.style.left = (ax._offset + ax.l2p(ax.c2l(t)) - 1) + 'px';
-        line.style.top = ay._offset + 'px';
-        line.style.height = ay._length + 'px';
+        line.style.left = (axes.x(t) - 1) + 'px';
+        line.style.top = axes.top + 'px';
+        line.style.height = axes.height + 'px';
         line.dataset.t = String(t);
     }
 }

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from explorer.server import lanes
 from explorer.ui import validate
 from explorer.ui.inputs import Inputs
 from explorer.ui.plots import plot
@@ -48,11 +49,11 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         x0, x_t, rows = study.live_rows(ctx.study_models, ctx.diffusion, image, t, seed, results.resolution)
         return study.live_html(x0, x_t, rows, t), study.live_numbers(rows, t, seed)
 
-    table_t.change(show_table, table_t, table, api_name="study_table", show_progress="hidden",
-                   api_description="The study's held-out table at one of its timesteps (HTML)")
+    lanes.listen(table_t.change, show_table, table_t, table, api_name="study_table", show_progress="hidden",
+                 api_description="The study's held-out table at one of its timesteps (HTML)")
     shown = [inputs.image, inputs.t, inputs.seed]
-    gr.Button("Compare on this image", elem_id="study-live-button", visible="hidden").click(
-        show_live, shown, [live, live_data], api_name="study_live", show_progress="hidden", preprocess=False,
-        api_description="Every trained variant on the current image at t: predicted noise, x̂₀, its error, and "
-                        "the scores on this image")
+    lanes.listen(gr.Button("Compare on this image", elem_id="study-live-button", visible="hidden").click,
+show_live, shown, [live, live_data], api_name="study_live", show_progress="hidden", preprocess=False,
+api_description="Every trained variant on the current image at t: predicted noise, x̂₀, its error, and "
+  "the scores on this image")
     return Refresh(TAB, [], [live, live_data], show_live)

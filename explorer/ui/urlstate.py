@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from explorer import lesson
+from explorer import knockouts
 from explorer.diffusion import NUM_TIMESTEPS
+from explorer.knockouts import Knockouts
 from explorer.views.context import MAX_SEED
 
 KEYS = ("step", "tab", "image", "t", "seed", "block", "pixel", "knockouts")
@@ -50,7 +51,7 @@ class UrlState:
     seed: int | None = None
     block: str | None = None
     pixel: tuple[int, int] | None = None  # (y, x)
-    knockouts: tuple[str, ...] | None = None
+    knockouts: tuple[str, ...] | None = None  # Knockouts tokens in the link's order, each spelled as `str` writes it
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -111,9 +112,11 @@ def _parse_one(key: str, value: str, choices: Choices):
         y, x = (_whole(part, 0, choices.image_size - 1) for part in parts)
         return None if y is None or x is None else (y, x)
     if key == "knockouts":
-        items = [item for item in value.split(",") if item.strip()]
-        parsed = [lesson.parse_knockout(item, choices.num_levels) for item in items]
-        if any(item is None for item in parsed):
+        try:
+            Knockouts.parse(value, choices.num_levels, choices.max_t)  # the list as a whole (one told t at most)
+            parsed = [str(Knockouts.parse(item, choices.num_levels, choices.max_t))
+                      for item in value.split(",") if item.strip()]
+        except ValueError:
             return None
         return tuple(dict.fromkeys(parsed))  # "none" is spelled as an empty value: knockouts=
     return None
@@ -128,8 +131,7 @@ def _expected(key: str, choices: Choices) -> str:
         "seed": f"the seed must be a whole number from 0 to {MAX_SEED}",
         "block": "no block of that name",
         "pixel": f"the pixel is 'y,x' with whole numbers from 0 to {choices.image_size - 1}",
-        "knockouts": (f"knock-outs are a comma-separated list of skip1 … skip{choices.num_levels}, attention, "
-                      "bottleneck and told:T"),
+        "knockouts": "knock-outs are " + knockouts.GRAMMAR.format(levels=choices.num_levels),
     }[key]
 
 

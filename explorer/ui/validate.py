@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from explorer.diffusion import NUM_TIMESTEPS
+from explorer.server import internals
 from explorer.views.context import MAX_SEED, Context
 
 MAX_STEPS = 250  # enough to watch errors add up; 1000 held the reverse lane for 50 s
@@ -103,16 +104,21 @@ def skip_levels(ctx: Context, value) -> frozenset[int]:
     return frozenset(out)
 
 
+def event_fields(evt) -> dict:
+    """The data a browser event carried, as a dict (empty when it carried none, or no dict)."""
+    return internals.event_payload(evt) or {}
+
+
 def event_dict(evt, what: str) -> dict:
     """The data a browser event carried, as a dict; a clear error (`what` says what to do) for anything else."""
-    data = getattr(evt, "_data", None)
-    if not isinstance(data, dict):
+    data = internals.event_payload(evt)
+    if data is None:
         raise gr.Error(f"{what}: this event carried no click data (it comes from a click in the page)")
     return data
 
 
 def event_data(evt, key: str, what: str):
-    """`evt._data[key]` from a browser event; a clear error when the event carried no such data."""
+    """`key` of the data a browser event carried; a clear error when the event carried no such data."""
     data = event_dict(evt, what)
     if key not in data:
         raise gr.Error(f"{what}: no {key!r} arrived with this event (it comes from a click in the page)")

@@ -23,11 +23,6 @@ class BlockPanel:
     activation: str  # HTML: pixel images with their labels and colour scales
 
 
-def field_size(ctx: Context, name: str) -> int | None:
-    field = ctx.fields.get(name)
-    return getattr(field, "size_clipped", None) if field is not None else None
-
-
 def diagram(ctx: Context, selected: str | None) -> str:
     # the window one unit sees, unclipped: clipped to the image, enc4's 77 would read as "every unit sees all 64×64"
     sizes = {name: field.size for name in ctx.block_names() if (field := ctx.fields.get(name)) and field.spatial}

@@ -21,14 +21,14 @@ from PIL import Image
 
 from explorer.analysis import accumulation as accumulation_analysis
 from explorer.analysis.denoise import predict
-from explorer.analysis.numbers import HELD_OUT, THIS_IMAGE, db, interval, mse, share, times
+from explorer.analysis.metrics import INNER_TIMESTEPS
 from explorer.analysis.spectrum import HIGH_FREQUENCY_FRACTION, normalised_power, radial_power
 from explorer.data import to_uint8
 from explorer.emoji_names import on_image
+from explorer.formatting import HELD_OUT, THIS_IMAGE, db, interval, mse, share, times
 from explorer.views import denoising, levels
 from explorer.views.context import Context
 
-SNR_TIMESTEPS = (10, 50, 250, 500, 900)
 WINDOW_SIZES = (64, 256, 512)
 EDGE_SHARE = 0.15  # the busiest 15 % of pixels (by the clean image's gradient) count as edges
 ZOOM = 16  # side of the zoomed patch, in pixels
@@ -75,7 +75,7 @@ def scales_view(ctx: Context, stem: str, image: np.ndarray, t: int, seed: int) -
     snr_frequencies, image_power = radial_power(x0[0])
     _, noise_power = radial_power(eps[0])
     snr_db, finest = {}, {}
-    for step in SNR_TIMESTEPS:
+    for step in INNER_TIMESTEPS:
         alpha_bar = float(ctx.diffusion.alphas_cumprod[step])
         ratio = alpha_bar * image_power / ((1 - alpha_bar) * noise_power)
         values = (10 * torch.log10(ratio.clamp(min=1e-12))).tolist()
@@ -102,7 +102,7 @@ def snr_sentence(view: ScalesView) -> str:
         value = view.finest_above[step]
         return "no frequency at all" if value is None else f"up to {value:g} cycles per image"
 
-    listed = "; ".join(f"t = {step}: {finest(step)}" for step in SNR_TIMESTEPS)
+    listed = "; ".join(f"t = {step}: {finest(step)}" for step in INNER_TIMESTEPS)
     return (f"The added noise is white: on this draw its power in the finest quarter of frequencies is "
             f"{times(view.noise_flatness)} its power in the coarsest quarter. So the lesson's \"at large t the signal "
             "is dominated by low-frequency noise\" is not right as written: the noise is as strong at every "
@@ -135,7 +135,7 @@ def snr_figure(view: ScalesView) -> dict:
     data = [{"type": "scatter", "mode": "lines", "x": view.snr_frequencies, "y": view.snr_db[step],
              "name": f"t = {step}", "line": {"color": colour},
              "hovertemplate": f"t = {step}<br>%{{x}} cycles: %{{y:.1f}} dB<extra></extra>"}
-            for step, colour in zip(SNR_TIMESTEPS, T_COLOURS)]
+            for step, colour in zip(INNER_TIMESTEPS, T_COLOURS)]
     layout = {**PLOT_LAYOUT, "height": 340, "legend": {"orientation": "h", "y": -0.3},
               "title": {"text": f"Image against noise per frequency ({THIS_IMAGE})", "font": {"size": 14}},
               "xaxis": {**AXIS, "title": {"text": "frequency, cycles per image"}},

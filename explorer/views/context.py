@@ -18,6 +18,7 @@ from explorer.analysis.structure import BlockSpec, describe
 from explorer.data import list_images, load_image, to_tensor
 from explorer.devices import placed, placed_pair
 from explorer.diffusion import Diffusion
+from explorer.metrics import Metrics
 from explorer.study.results import StudyResults, results
 from explorer.study.results import load as load_variant
 from explorer.weights import DEFAULT_DIR, ModelPair, load_pair
@@ -38,7 +39,7 @@ class Context:
     unet_specs: list[BlockSpec]
     naive_specs: list[BlockSpec]
     examples: list[Path]
-    metrics: dict | None
+    metrics: Metrics | None  # weights/metrics.json (explorer/metrics.py)
     fields: dict[str, object] = field(default_factory=dict)  # theoretical receptive fields by block name
     study: StudyResults | None = None  # weights/study/study.json, None when the study was not run
     cpu_study_models: dict[str, torch.nn.Module] = field(default_factory=dict)  # each variant's first training seed

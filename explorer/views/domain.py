@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from explorer.analysis.metrics import eps_mse
+from explorer.metrics import Metrics
 from explorer.views.context import Context
 
 UPLOAD_SOURCE = "Image: your upload"  # how the input panel's source line starts for an uploaded image
@@ -50,15 +51,12 @@ def scores(ctx: Context, image: np.ndarray, t: int, seed: int) -> DomainScores:
 
 def heldout_ratio(ctx: Context, t: int) -> tuple[int, float] | None:
     """(evaluated t nearest to t, U-Net ε-MSE / naive ε-MSE on the held-out emoji there), from metrics.json."""
-    metrics = ctx.metrics or {}
-    models = metrics.get("models") or {}
+    metrics = Metrics.of(ctx.metrics)
     try:
-        timesteps = metrics["timesteps"]
-        unet, naive = models["unet"]["eps_mse"], models["naive"]["eps_mse"]
-    except (KeyError, TypeError):
+        nearest = min(metrics.timesteps, key=lambda evaluated: abs(evaluated - t))
+        return int(nearest), metrics.eps_mse("unet", nearest) / metrics.eps_mse("naive", nearest)
+    except (AttributeError, KeyError, TypeError, ValueError):
         return None
-    index = min(range(len(timesteps)), key=lambda i: abs(timesteps[i] - t))
-    return int(timesteps[index]), float(unet[index]) / float(naive[index])
 
 
 def _window(ctx: Context) -> str:

@@ -11,9 +11,10 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from explorer import formatting
 from explorer.analysis.activations import record, summarise
+from explorer.analysis.metrics import TIMESTEPS
 from explorer.analysis.spectrum import HIGH_FREQUENCY_FRACTION, high_frequency_share, normalised_power
-from explorer.diffusion import NUM_TIMESTEPS
 from explorer.views import pixels
 from explorer.views.context import Context
 from explorer.views.denoising import PLOT_TEMPLATE
@@ -98,11 +99,11 @@ def scales_markdown(ctx: Context, outputs: dict[str, torch.Tensor]) -> str:
                  f"per image: each of their values stands for a {patch}×{patch} patch of the image or more. ")
     fine_shares = [share(name) for name in fine]
     text += (f"Share of power finer than {cutoff:g} cycles per image for this x_t: naive layers "
-             f"{min(naive):.0%} to {max(naive):.0%}")
+             f"{formatting.share(min(naive))} to {formatting.share(max(naive))}")
     if fine_shares:
         fine_sides = sorted({outputs[name].shape[-1] for name in fine}, reverse=True)
         text += (f"; the U-Net's {' and '.join(f'{side}×{side}' for side in fine_sides)} levels "
-                 f"{min(fine_shares):.0%} to {max(fine_shares):.0%}")
+                 f"{formatting.share(min(fine_shares))} to {formatting.share(max(fine_shares))}")
     return text + "."
 
 
@@ -158,7 +159,7 @@ def spectrum_figure(ctx: Context, outputs: dict[str, torch.Tensor], t: int, grou
 
 
 def high_frequency_sweep(ctx: Context, image: np.ndarray, seed: int,
-                         timesteps=(1, 50, 100, 250, 500, 750, 900, NUM_TIMESTEPS - 1)) -> go.Figure:
+                         timesteps: tuple[int, ...] = TIMESTEPS) -> go.Figure:
     """How the share of high-frequency power of each skip and each upsampled path moves with t."""
     levels = ctx.pair.unet.config.num_levels
     names = [f"skip{i}" for i in range(1, levels + 1)] + [f"dec{i}.up" for i in range(1, levels + 1)] + ["mid.res2"]

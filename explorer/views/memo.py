@@ -1,7 +1,9 @@
 """A bounded, thread-safe memo for views that take seconds and depend on nothing but their inputs.
 
 Every learner who opens a view on the same image, t and seed (the defaults, a class following one lesson
-step) gets the same numbers: they are computed once and kept, the least recently used dropped first.
+step) gets the same numbers: they are computed once and kept, the least recently used dropped first. Callers
+that ask for a key while it is being computed wait for that computation instead of repeating it (a class
+presses "Show me" within the same few seconds).
 """
 from __future__ import annotations
 
@@ -18,20 +20,33 @@ class Memo:
         self.capacity = capacity
         self._lock = threading.Lock()
         self._values: OrderedDict[Hashable, object] = OrderedDict()
+        self._computing: dict[Hashable, threading.Event] = {}  # keys being computed, set when done
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """The value kept for `key`, or compute() kept for it (computed outside the lock: two callers
-        with a new key may both compute it, and the results are equal)."""
-        with self._lock:
-            if key in self._values:
-                self._values.move_to_end(key)
-                return self._values[key]  # type: ignore[return-value]
-        value = compute()
-        with self._lock:
-            self._values[key] = value
-            while len(self._values) > self.capacity:
-                self._values.popitem(last=False)
-        return value
+        """The value kept for `key`, or compute() kept for it. compute() runs outside the lock, once per key:
+        a caller that finds the key being computed waits for it (and computes it itself if that failed)."""
+        while True:
+            with self._lock:
+                if key in self._values:
+                    self._values.move_to_end(key)
+                    return self._values[key]  # type: ignore[return-value]
+                running = self._computing.get(key)
+                if running is None:
+                    done = self._computing[key] = threading.Event()
+            if running is None:
+                break
+            running.wait()
+        try:
+            value = compute()
+            with self._lock:
+                self._values[key] = value
+                while len(self._values) > self.capacity:
+                    self._values.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                del self._computing[key]
+            done.set()
 
     def clear(self) -> None:
         with self._lock:

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from explorer.analysis.receptive_field import Effective, depth_profile, effective
+from explorer.formatting import share
 from explorer.render import colorize, tensor_image
 from explorer.views import pixels
 from explorer.views.context import Context
@@ -178,7 +179,7 @@ def numbers_markdown(ctx: Context, fields: list[FieldView], t: int) -> str:
         clipped_any |= clipped
         most.append(f"{size} (clipped: the square is wider than the image)" if clipped else size)
         reached.append(f"{result.support:,} of {side ** 2:,}")
-        outside.append(f"{result.outside_fraction:.1%}")
+        outside.append(share(result.outside_fraction))
     rows = [header, rule,
             "| field the layers allow | " + " | ".join(theory) + " |",
             "| square holding half the dependence | " + " | ".join(half) + " |",

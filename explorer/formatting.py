@@ -1,6 +1,8 @@
-"""One spelling for every number the app prints: ratios, errors, decibels, shares, and where a number comes from.
+"""One spelling for every number the app prints: ratios, errors, decibels, shares, intervals, and where a number
+comes from.
 
 Every view, the lesson and the model card format through these, so the same ratio reads the same everywhere.
+(explorer/views/numbers.py is something else: the unformatted numbers the API returns beside each view.)
 """
 from __future__ import annotations
 
@@ -14,13 +16,23 @@ def ratio(value: float, base: float) -> float:
     return value / base if base > 0 else math.inf
 
 
-def times(value: float) -> str:
-    """A multiplier to three significant figures: ×1.06, ×38.2, ×2,711."""
+def _multiple(value: float) -> str:
+    """A multiplier's number to three significant figures: 1.06, 38.2, 2,711."""
     if not math.isfinite(value):
-        return "×∞"
+        return "∞"
     if value >= 100:
-        return f"×{value:,.0f}"
-    return f"×{value:.1f}" if value >= 10 else f"×{value:.2f}"
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def times(value: float) -> str:
+    """A multiplier: ×1.06, ×38.2, ×2,711."""
+    return "×" + _multiple(value)
+
+
+def smaller_or_larger(value: float) -> str:
+    """How many times smaller a quantity is (`value` = before / after), in words: "12.7× smaller", "2.35× larger"."""
+    return f"{_multiple(value)}× smaller" if value >= 1 else f"{_multiple(1 / value)}× larger"
 
 
 def _significant(value: float, digits: int, sign: str = "") -> str:

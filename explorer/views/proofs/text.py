@@ -1,0 +1,323 @@
+"""The "Part by part" tab's words: the markdown sentences and tables each section prints, the held-out
+verdicts, and the model card's part-by-part sections. Every number goes through explorer/formatting.py."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from explorer.formatting import HELD_OUT, added, mse, ratio, smaller_or_larger, times
+from explorer.metrics import Metrics
+from explorer.views.context import Context
+from explorer.views.proofs.compute import (
+    BOTTLENECK_ROWS,
+    NOT_COMPUTED,
+    AttentionView,
+    GradientView,
+    TimeView,
+    bookkeeping,
+    enc1_ratio,
+)
+from explorer.views.proofs.figures import VARIANT_TITLES
+
+_times = times  # the one ratio format (explorer/formatting.py)
+
+
+def enc1_sentence(blocks: list[str], intact: list[float], cut: list[float], which: str) -> str:
+    ratio = enc1_ratio(blocks, intact, cut)
+    return (f"{which}: with skips cut, the gradient reaching enc1 is **{smaller_or_larger(ratio)}** (relative to the "
+            "output head `out`).")
+
+
+def gradients_markdown(view: GradientView, metrics: dict | None) -> str:
+    blocks = view.trained.blocks
+    lines = [enc1_sentence(blocks, view.trained.norms["intact"], view.trained.norms["skips_cut"],
+                           f"This image, trained weights (t = {view.t})"),
+             enc1_sentence(blocks, view.fresh.norms["intact"], view.fresh.norms["skips_cut"],
+                           "This image, freshly initialised U-Net")]
+    section = Metrics.of(metrics).gradients
+    if section:
+        lines += [gradients_heldout_sentences(section)]
+    else:
+        lines.append(f"Held-out summary: {NOT_COMPUTED}.")
+    loss_cut, loss_intact = view.trained.loss["skips_cut"], view.trained.loss["intact"]
+    lines.append(f"Cutting every skip raises this batch's noise error from {loss_intact:.4f} to {loss_cut:.4f}, so "
+                 "every gradient grows with it; dividing by the gradient at `out` compares where the signal goes, "
+                 "not how large the error is.")
+    return "\n\n".join(lines)
+
+
+def gradients_heldout_sentences(section: dict) -> str:
+    blocks = section["blocks"]
+    over = " over the runs" if section.get("enc1") else ""
+    trained = enc1_sentence(blocks, section["trained"]["intact"], section["trained"]["skips_cut"],
+                            f"Held-out ({section['images']} images, mean norms{over}), trained")
+    fresh = enc1_sentence(blocks, section["random_init"]["intact"], section["random_init"]["skips_cut"],
+                          "held-out, fresh init")
+    text = f"{trained} {fresh[0].upper()}{fresh[1:]}"
+    return f"{text} {gradient_seeds_sentence(section)}" if section.get("enc1") else text
+
+
+def gradient_seeds_sentence(section: dict) -> str:
+    """The enc1 measure over seeds: mean ± sd (range) of intact / skips-cut, absolute and relative to `out`."""
+    def spread(entry: dict) -> str:
+        return (f"{times(entry['mean'])} ± {entry['sd']:.2g} ({times(entry['min'])} to {times(entry['max'])}, "
+                f"{entry['runs']} runs)")
+
+    fresh, trained = section["enc1"]["random_init"], section["enc1"]["trained"]
+    draws = section.get("noise_draws", {})
+    return (f"Over seeds, enc1's gradient with the skips as a multiple of it with every skip cut (above ×1: the skips "
+            f"carry more signal), {HELD_OUT} of each run: freshly initialised U-Nets ({len(section['fresh_seeds'])} "
+            f"seeds × {draws.get('random_init_per_seed', '?')} draws of noise and t), {spread(fresh['relative'])} "
+            f"relative to `out`, {spread(fresh['absolute'])} absolute; the trained U-Net "
+            f"({draws.get('trained', '?')} draws), {spread(trained['relative'])} relative, "
+            f"{spread(trained['absolute'])} absolute. Absolute compares the gradients' sizes; relative divides each by "
+            "the gradient at `out` of the same network first, so that a larger loss does not count as more signal.")
+
+
+def gradients_table(section: dict) -> str:
+    """Model-card table: per-block norm relative to `out`, four columns."""
+    blocks = section["blocks"]
+    columns = [("trained, intact", section["trained"]["intact"]),
+               ("trained, skips cut", section["trained"]["skips_cut"]),
+               ("fresh, intact", section["random_init"]["intact"]),
+               ("fresh, skips cut", section["random_init"]["skips_cut"])]
+    lines = ["| block | " + " | ".join(name for name, _ in columns) + " |", "|---|" + "---:|" * len(columns)]
+    for index, block in enumerate(blocks):
+        cells = [f"{values[index] / values[blocks.index('out')]:.3g}" for _, values in columns]
+        lines.append(f"| {block} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def concat_markdown(ctx: Context, errors: dict[int, dict[str, float]], t: int) -> str:
+    """Per decoder level: the channel bookkeeping and the error multipliers for this image at t."""
+    channels = bookkeeping(ctx)
+    variants = list(VARIANT_TITLES)
+    lines = ["| decoder level | what goes in | " + " | ".join(VARIANT_TITLES[v] for v in variants) + " |",
+             "|---|---|" + "---:|" * len(variants)]
+    for level in sorted(errors, reverse=True):
+        c = channels[level]
+        row = errors[level]
+        cells = [_times(row[v] / row["intact"]) for v in variants]
+        lines.append(f"| dec{level} | {c['up'] + c['skip']} = {c['up']} upsampled (dec{level}.up) + {c['skip']} "
+                     f"from skip{level}, mixed down to {c['out']} | " + " | ".join(cells) + " |")
+    intact = next(iter(errors.values()))["intact"]
+    lines += ["", f"Multiples of the intact U-Net's noise error ({intact:.4f}) on this image at t = {t}.",
+              "", concat_verdict(errors)]
+    heldout = concat_heldout_sentence(Metrics.of(ctx.metrics).concat, t)
+    return "\n".join(lines + (["", heldout] if heldout else []))
+
+
+def concat_heldout_sentence(section: dict | None, t: int) -> str:
+    """The held-out multipliers at dec1 at t, as the lesson's step quotes them (the chart below has every t)."""
+    try:
+        timesteps, errors = list(section["timesteps"]), section["levels"]["1"]["eps_mse"]
+        intact, skip_zero, up_zero = errors["intact"], errors["skip_zero"], errors["up_zero"]
+    except (TypeError, KeyError):
+        return ""
+    if t not in timesteps:
+        return (f"{HELD_OUT.capitalize()}s are measured at t = {', '.join(map(str, timesteps))}: the chart below.")
+    i = timesteps.index(t)
+    return (f"{HELD_OUT.capitalize()} over {section.get('images', '?')} images at t = {t} (the chart below), at dec1: "
+            f"blanking the skip half multiplies the ε-MSE by **{times(ratio(skip_zero[i], intact[i]))}**, blanking "
+            f"the upsampled half by **{times(ratio(up_zero[i], intact[i]))}**.")
+
+
+def concat_verdict(errors: dict[int, dict[str, float]], where: str = "on this image") -> str:
+    both = [level for level, row in errors.items()
+            if row["skip_mean"] / row["intact"] > 1.1 and row["up_mean"] / row["intact"] > 1.1]
+    level1 = errors.get(1)
+    text = ""
+    if level1:
+        text = (f"At dec1, replacing the skip half by its mean costs {_times(level1['skip_mean'] / level1['intact'])} "
+                f"and replacing the upsampled half costs {_times(level1['up_mean'] / level1['intact'])} {where}. ")
+    used = ", ".join(f"dec{level}" for level in sorted(both, reverse=True)) or "none"
+    return text + (f"Levels where both halves matter {where} (each costs more than ×1.1 when replaced by its mean): "
+                   f"{used}.")
+
+
+CONCAT_NOTE = ("Concatenation stacks the two halves side by side, so nothing of either is lost before the level's "
+               "first convolution decides how to mix them. The lesson contrasts this with adding them (as ResNet "
+               "does); we trained no U-Net with added skips, so there is nothing to compare against here. What the "
+               "numbers show is only that this decoder uses both halves. Replacing a half by its own per-channel "
+               "mean keeps its values in their usual range, so a large cost there is not an artefact of feeding "
+               "the network zeros it never saw.")
+
+
+def concat_table(section: dict) -> str:
+    """Model-card table: multiplier per level, variant and t."""
+    timesteps = section["timesteps"]
+    lines = ["| level | half replaced | " + " | ".join(f"t = {t}" for t in timesteps) + " |",
+             "|---|---|" + "---:|" * len(timesteps)]
+    for level in sorted(section["levels"], key=int, reverse=True):
+        entry = section["levels"][level]
+        c = entry["channels"]
+        for variant in VARIANT_TITLES:
+            values = entry["eps_mse"][variant]
+            lines.append(f"| dec{level} ({c['up']} + {c['skip']} → {c['out']}) | {VARIANT_TITLES[variant]} | "
+                         + " | ".join(_times(v / base) for v, base in zip(values, entry["eps_mse"]["intact"])) + " |")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class NoiseScales:
+    """The one verdict on "at large t the bottleneck matters most; at small t, the skips", from the held-out
+    knock-out table: the Part-by-part tab and the lesson print the same `text`."""
+
+    text: str
+    values: dict
+    verdict: str  # agrees | partly | disagrees
+
+
+def noise_scales(knockouts: dict, images: int | None = None) -> NoiseScales:
+    """Both halves of the claim, each judged by the error a knock-out adds (a difference of ε-MSE: a ratio over the
+    tiny error of the intact U-Net at large t would blow up) and reported with its ratio beside it."""
+    timesteps = list(knockouts["timesteps"])
+    rows = knockouts["eps_mse"]
+    intact = rows["intact"]
+    low, high = timesteps[0], timesteps[-1]
+
+    def costs(name: str) -> tuple[list[float], list[float]]:
+        return [v - i for v, i in zip(rows[name], intact)], [ratio(v, i) for v, i in zip(rows[name], intact)]
+
+    bypass_added, bypass_ratio = costs("bottleneck bypassed")
+    skip_added, skip_ratio = costs("skip1 cut")
+    peak_b = timesteps[int(np.argmax(bypass_added))]
+    peak_b_ratio = timesteps[int(np.argmax(bypass_ratio))]
+    peak_s = timesteps[int(np.argmax(skip_added))]
+    bottleneck_holds = peak_b == high
+    skip_holds = peak_s == low
+    text = (f"{HELD_OUT.capitalize()} over {images or 'the'} images. Bypassing the bottleneck "
+            f"adds {added(bypass_added[0])} to the intact U-Net's ε-MSE at t = {low} ({times(bypass_ratio[0])}) and "
+            f"{added(bypass_added[-1])} at t = {high} ({times(bypass_ratio[-1])}); the added error is largest at "
+            f"t = {peak_b}, the ratio at t = {peak_b_ratio}. ")
+    text += ("So the bottleneck matters most at the largest t, as the lesson says. " if bottleneck_holds else
+             f"So, against the lesson, the bottleneck does not matter most at large t: its largest cost is at "
+             f"t = {peak_b}. ")
+    text += (f"Cutting skip1 adds {added(skip_added[0])} at t = {low} ({times(skip_ratio[0])}) and "
+             f"{added(skip_added[-1])} at t = {high} ({times(skip_ratio[-1])}). ")
+    text += ("So the finest skip costs the most at small t, as the lesson says" if skip_holds else
+             f"So, against the lesson, the finest skip costs the most at t = {peak_s}, not at small t")
+    text += (f"; but it breaks the network at every t: at t = {high} its ε-MSE, {mse(rows['skip1 cut'][-1])}, is near "
+             "that of predicting no noise at all (the noise's own variance, which is 1 by construction). "
+             "The ratio grows with t only "
+             f"because the intact error shrinks to {mse(intact[-1])}."
+             if skip_ratio[-1] > skip_ratio[0] else ".")
+    values = {"timesteps": timesteps, "bottleneck_added": bypass_added, "bottleneck_ratios": bypass_ratio,
+              "skip1_added": skip_added, "skip1_ratios": skip_ratio, "bottleneck_peak_t": peak_b,
+              "bottleneck_ratio_peak_t": peak_b_ratio, "skip1_peak_t": peak_s}
+    verdict = ("agrees" if bottleneck_holds and skip_holds else "disagrees" if not (bottleneck_holds or skip_holds)
+               else "partly")
+    return NoiseScales(text, values, verdict)
+
+
+def bottleneck_verdict(knockouts: dict | None, images: int | None = None) -> str:
+    """What the held-out knock-out numbers say about the lesson's claim, in words made from the numbers."""
+    if not knockouts or "bottleneck bypassed" not in knockouts.get("eps_mse", {}) \
+            or "skip1 cut" not in knockouts["eps_mse"]:
+        return f"Held-out verdict: {NOT_COMPUTED}."
+    result = noise_scales(knockouts, images)
+    mark = {"agrees": "✓ agrees with the lesson", "partly": "◑ agrees only in part",
+            "disagrees": "✗ disagrees with the lesson"}[result.verdict]
+    return f"**Verdict: {mark}.** {result.text}"
+
+
+def bottleneck_markdown(live: dict[str, float], t: int, metrics: dict | None) -> str:
+    cells = " · ".join(f"{name}: **{_times(live[name])}**" for name in BOTTLENECK_ROWS if name in live)
+    return (f"This image at t = {t}, as multiples of the intact U-Net's ε-MSE: {cells}.\n\n"
+            + bottleneck_verdict(Metrics.of(metrics).knockouts, Metrics.of(metrics).images))
+
+
+def attention_markdown(view: AttentionView) -> str:
+    maps = view.maps
+    side = maps.resolution
+    factor = view.x_t.shape[-1] // side
+    rows = ["| head | entropy of this query | mean over all queries |", "|---|---:|---:|"]
+    rows += [f"| {index + 1} | {float(maps.entropy[index]):.2f} bits | {float(maps.entropy_all[index]):.2f} bits |"
+             for index in range(maps.num_heads)]
+    spread = max(range(maps.num_heads), key=lambda index: float(maps.entropy[index]))
+    sharp = min(range(maps.num_heads), key=lambda index: float(maps.entropy[index]))
+    return "\n".join(rows + [
+        "", f"`{maps.block}` works on a {side}×{side} grid: each cell covers {factor}×{factor} pixels of x_t, so "
+        f"the maps are enlarged {factor} times onto x_t. The query is cell (row {maps.query[0]}, column "
+        f"{maps.query[1]}), outlined in green. Entropy measures how spread a head's attention is: 0 bits means "
+        f"it looks at one cell, {maps.max_entropy:.0f} bits that it looks at all {side * side} cells equally. "
+        f"Here head {spread + 1} spreads widest and head {sharp + 1} is the most focused. Each map is "
+        "coloured from 0 to its own largest weight."])
+
+
+def time_markdown(view: TimeView, metrics: dict | None) -> str:
+    naive_first, naive_second = view.naive
+    unet_first, unet_second = view.unet
+    naive_gap = float((naive_first - naive_second).abs().max())
+    unet_gap = float((unet_first - unet_second).abs().max())
+    naive_text = ("bit for bit identical (largest difference 0): it has no input for t, so it cannot tell a nearly "
+                  "clean image from a very noisy one" if view.naive_identical
+                  else f"different (largest difference {naive_gap:.3g}), which should never happen")
+    lines = [f"Same x_t, told t = {view.t} and then t = {view.other_t}. The naive CNN's two predictions are "
+             f"{naive_text}. The U-Net's change by up to {unet_gap:.2f} per pixel "
+             f"(mean |difference| {float((unet_first - unet_second).abs().mean()):.3f}).",
+             "", shift_sentence(view.table, "On this image")]
+    section = Metrics.of(metrics).time_conditioning
+    lines += ["", shift_sentence(section, f"On the held-out set ({Metrics.of(metrics).images or '?'} images)")
+              if section else f"Held-out heat map: {NOT_COMPUTED}."]
+    return "\n".join(lines)
+
+
+def shift_sentence(table: dict, where: str) -> str:
+    """Which blocks t drives hardest, from a shift table."""
+    means = {block: float(np.mean(row)) for block, row in zip(table["blocks"], table["shift"])}
+    ranked = sorted(means, key=means.get, reverse=True)
+    def shift(block: str, t: int) -> float:
+        return table["shift"][table["blocks"].index(block)][table["timesteps"].index(t)]
+
+    peak_block, peak_t = max(((block, t) for block in table["blocks"] for t in table["timesteps"]),
+                             key=lambda pair: shift(*pair))
+    peak = shift(peak_block, peak_t)
+    return (f"{where}, t moves `{ranked[0]}` and `{ranked[1]}` hardest (time vector {means[ranked[0]]:.2f} and "
+            f"{means[ranked[1]]:.2f} times the size of their features, averaged over t) and `{ranked[-1]}` least "
+            f"({means[ranked[-1]]:.2f}); the largest share is {peak:.2f}, in `{peak_block}` at t = {peak_t}.")
+
+
+def time_table(section: dict) -> str:
+    timesteps = section["timesteps"]
+    lines = ["| ResBlock | " + " | ".join(f"t = {t}" for t in timesteps) + " |", "|---|" + "---:|" * len(timesteps)]
+    lines += [f"| {block} | " + " | ".join(f"{value:.3f}" for value in row) + " |"
+              for block, row in zip(section["blocks"], section["shift"])]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the model card
+
+def model_card_markdown(metrics: dict) -> str:
+    """The evaluation's "part by part" sections for weights/README.md (empty where not computed)."""
+    lines = []
+    metrics = Metrics.of(metrics)
+    if metrics.knockouts and "bottleneck bypassed" in metrics.knockout_rows():
+        lines += ["", "**The bottleneck and the skips across t.** "
+                  + bottleneck_verdict(metrics.knockouts, metrics.images)]
+    section = metrics.gradients
+    if section:
+        runs = (f"averaged over {len(section['runs']['trained'])} draws of noise and t for the trained weights and "
+                f"{len(section['runs']['random_init'])} runs of freshly initialised U-Nets (seeds "
+                f"{', '.join(map(str, section['fresh_seeds']))})" if section.get("runs") else
+                f"for the trained weights and a freshly initialised U-Net (seed {section.get('fresh_seed', 0)})")
+        lines += ["", f"**Gradient highways.** Parameter-gradient norm of each block, divided by the norm at `out`, "
+                  f"of the noise loss over {section['images']} held-out images with t spread over "
+                  f"{', '.join(map(str, section['timesteps']))}, {runs}:", "",
+                  gradients_table(section), "", gradients_heldout_sentences(section)]
+    section = metrics.concat
+    if section:
+        errors = {int(level): {variant: values[-1] for variant, values in entry["eps_mse"].items()}
+                  for level, entry in section["levels"].items()}
+        lines += ["", "**Concatenation.** Held-out noise error when one half of a decoder level's concatenation is "
+                  "replaced by zeros or by its per-channel mean, as a multiple of the intact U-Net's, on "
+                  f"{section['images']} held-out images (a subset, to keep the evaluation short; level: channels "
+                  "upsampled + skip → out):", "", concat_table(section), "",
+                  concat_verdict(errors, f"at t = {section['timesteps'][-1]}"), "", CONCAT_NOTE]
+    section = metrics.time_conditioning
+    if section:
+        lines += ["", "**Time conditioning.** ‖time vector broadcast over the map‖ / ‖features it is added to‖ per "
+                  "ResBlock and t, mean over the held-out images:", "", time_table(section), "",
+                  shift_sentence(section, "On the held-out set")]
+    return "\n".join(lines)
