@@ -53,13 +53,19 @@ def added(value: float) -> str:
     return _significant(value, 4, "+")
 
 
-def db(value: float) -> str:
-    return f"{value:.1f} dB"
+def db(value: float, decimals: int = 1) -> str:
+    """A level in decibels: 25.3 dB (tables that align their columns ask for more decimals)."""
+    return f"{value:.{decimals}f} dB"
 
 
 def db_change(value: float) -> str:
-    """A difference of two PSNRs, signed: +1.2 dB."""
+    """A signed level in decibels: a difference of two PSNRs, or a signal-to-noise ratio: +1.2 dB."""
     return f"{value:+.1f} dB"
+
+
+def fixed(value: float, decimals: int = 4) -> str:
+    """A number to a fixed count of decimals, for a table whose column lines up: 0.0149, 0.316."""
+    return f"{value:.{decimals}f}"
 
 
 def share(value: float) -> str:
@@ -67,6 +73,26 @@ def share(value: float) -> str:
     return f"{value:.2%}" if 0 < value < 0.01 else f"{value:.1%}"
 
 
+# --- uncertainty ------------------------------------------------------------------------------------------------------
+# A held-out number is an average over images; its 95 % interval (explorer/analysis/intervals.py) is printed after
+# it, in one form: "×61.1 (95 % interval ×57.3 to ×65.0)". Tables print the bounds alone ("×57.3 to ×65.0") under a
+# heading or a row that says "95 % interval".
+
+INTERVAL = "95 % interval"
+
+
+def span(bounds, format=mse) -> str:
+    """A 95 % interval's bounds (a (low, high) pair or an explorer.metrics.Interval): "0.0140 to 0.0159"."""
+    low, high = bounds
+    return f"{format(low)} to {format(high)}"
+
+
 def interval(low: float, high: float, format=mse) -> str:
-    """A 95 % interval, as the text after a number: "(95 % interval 0.01 to 0.02)"."""
-    return f"(95 % interval {format(low)} to {format(high)})"
+    """A 95 % interval, as the text after a number: "(95 % interval 0.0140 to 0.0159)"."""
+    return f"({INTERVAL} {span((low, high), format)})"
+
+
+def with_interval(value: float, bounds, format=mse) -> str:
+    """A held-out number and its 95 % interval: "0.0149 (95 % interval 0.0140 to 0.0159)"; the number alone where
+    `bounds` is None (a results file from before the intervals)."""
+    return format(value) if bounds is None else f"{format(value)} {interval(*bounds, format=format)}"

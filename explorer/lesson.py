@@ -15,9 +15,20 @@ import torch
 
 from explorer.analysis import gradients
 from explorer.emoji_names import on_image
-from explorer.formatting import HELD_OUT, THIS_IMAGE, added, db, interval, mse, ratio, share, times
+from explorer.formatting import (
+    HELD_OUT,
+    THIS_IMAGE,
+    added,
+    db,
+    db_change,
+    mse,
+    ratio,
+    share,
+    times,
+    with_interval,
+)
 from explorer.knockouts import Knockouts, wrong_timestep
-from explorer.metrics import Metrics, Spread
+from explorer.metrics import Interval, Metrics, Spread
 from explorer.study import findings
 from explorer.views import claims, denoising, proofs, receptive
 from explorer.views.context import Context
@@ -133,11 +144,9 @@ def _missing(what: str) -> Measurement:
                        "these weights.", verdict=NOT_COMPUTED, source="weights/metrics.json")
 
 
-def _knockout_rows(ctx: Context, *names: str) -> dict | None:
-    knockouts = (ctx.metrics or {}).get("knockouts")
-    if not knockouts or any(name not in knockouts.get("eps_mse", {}) for name in (INTACT,) + names):
-        return None
-    return knockouts
+def _pair(bounds: Interval | None) -> tuple[float, float] | None:
+    """A 95 % interval as the plain (low, high) a step's values keep beside its number (`<name>_ci95`)."""
+    return None if bounds is None else (bounds.low, bounds.high)
 
 
 # --- the measurements -------------------------------------------------------------------------------------------------
@@ -232,7 +241,7 @@ def measure_scales(ctx: Context, target: Target) -> Measurement:
 
 
 def measure_detail(ctx: Context, target: Target) -> Measurement:
-    metrics = ctx.metrics
+    metrics = Metrics.of(ctx.metrics)
     t = target.t or 250
     inputs = _live_inputs(ctx, target)
     if inputs is None:
@@ -244,19 +253,22 @@ def measure_detail(ctx: Context, target: Target) -> Measurement:
     edge_ratio = view.edge_error["naive"] / max(view.edge_error["unet"], 1e-12)
     flat_ratio = view.flat_error["naive"] / max(view.flat_error["unet"], 1e-12)
     values.update(edge_ratio=edge_ratio, flat_ratio=flat_ratio)
-    if metrics and t in metrics.get("timesteps", []):
-        index = metrics["timesteps"].index(t)
-        unet, naive = metrics["models"]["unet"]["psnr"], metrics["models"]["naive"]["psnr"]
-        values.update(unet_psnr=unet[index], naive_psnr=naive[index], gap=unet[index] - naive[index])
-        text += (f" Over the whole picture ({HELD_OUT}, {metrics.get('images', '?')} images, t = {t}), the U-Net's "
-                 f"x̂₀ scores {db(unet[index])} and the naive CNN's {db(naive[index])}.")
+    if metrics.has("models") and t in metrics.timesteps:
+        unet, naive = metrics.psnr("unet", t), metrics.psnr("naive", t)
+        gap, gap_bounds = metrics.psnr_gap(t)
+        values.update(unet_psnr=unet, unet_psnr_ci95=_pair(metrics.psnr_interval("unet", t)), naive_psnr=naive,
+                      naive_psnr_ci95=_pair(metrics.psnr_interval("naive", t)), gap=gap, gap_ci95=_pair(gap_bounds))
+        text += (f" Over the whole picture ({HELD_OUT}, {metrics.images or '?'} images, t = {t}), the U-Net's "
+                 f"x̂₀ scores {with_interval(unet, values['unet_psnr_ci95'], db)} and the naive CNN's "
+                 f"{with_interval(naive, values['naive_psnr_ci95'], db)}: a difference of "
+                 f"{with_interval(gap, values['gap_ci95'], db_change)}, with the images paired.")
     verdict = (AGREES if edge_ratio > flat_ratio and edge_ratio > 1 else PARTLY if edge_ratio > 1 else DISAGREES)
     return Measurement(text, values, verdict, "live: both models on this x_t; weights/metrics.json: models.*.psnr")
 
 
 def measure_time(ctx: Context, target: Target) -> Measurement:
     inputs = _live_inputs(ctx, target)
-    knockouts = _knockout_rows(ctx, TOLD_WRONG)
+    metrics = Metrics.of(ctx.metrics)
     if inputs is None:
         return NO_IMAGES
     stem, image, t, seed = inputs
@@ -278,14 +290,19 @@ def measure_time(ctx: Context, target: Target) -> Measurement:
                       image_intact_mse=intact_mse)
         text += (f" Told t = {told} while x_t is at t = {t}, the U-Net's ε-MSE ({THIS_IMAGE}) goes from "
                  f"{mse(intact_mse)} to {mse(told_mse)} ({times(values['image_ratio'])}).")
-    if knockouts is None:
+    if not metrics.has_knockouts(TOLD_WRONG):
         return Measurement(text + f" The held-out knock-out table: {NOT_COMPUTED}.", values,
                            AGREES if difference == 0 else DISAGREES, "live; weights/metrics.json missing")
-    ratios = [ratio(w, i) for w, i in zip(knockouts["eps_mse"][TOLD_WRONG], knockouts["eps_mse"][INTACT])]
-    values.update(heldout_ratios=ratios, heldout_timesteps=list(knockouts["timesteps"]))
-    text += (f" As a {HELD_OUT} over {ctx.metrics.get('images', '?')} images, the wrong t "
-             f"({knockouts.get('told_the_wrong_t', 'the far end of the schedule')}) multiplies the U-Net's ε-MSE by "
-             f"{times(min(ratios))} to {times(max(ratios))} over t = {', '.join(map(str, knockouts['timesteps']))}.")
+    timesteps = metrics.knockout_timesteps
+    ratios = [metrics.knockout_ratio(TOLD_WRONG, step) for step in timesteps]
+    bounds = [_pair(metrics.knockout_ratio_interval(TOLD_WRONG, step)) for step in timesteps]
+    values.update(heldout_ratios=ratios, heldout_ratios_ci95=bounds, heldout_timesteps=timesteps)
+    least, most = int(np.argmin(ratios)), int(np.argmax(ratios))
+    text += (f" As a {HELD_OUT} over {metrics.images or '?'} images, the wrong t "
+             f"({metrics.told_the_wrong_t or 'the far end of the schedule'}) multiplies the U-Net's ε-MSE by "
+             f"{with_interval(ratios[least], bounds[least], times)} at t = {timesteps[least]} up to "
+             f"{with_interval(ratios[most], bounds[most], times)} at t = {timesteps[most]} (measured at t = "
+             f"{', '.join(map(str, timesteps))}).")
     verdict = AGREES if difference == 0 and min(ratios) > 1 else PARTLY if difference == 0 else DISAGREES
     return Measurement(text, values, verdict, "live: the naive CNN at two t; weights/metrics.json: knockouts")
 
@@ -293,27 +310,38 @@ def measure_time(ctx: Context, target: Target) -> Measurement:
 def measure_skips(ctx: Context, target: Target) -> Measurement:
     num_levels = ctx.pair.unet.config.num_levels
     cuts = [Knockouts(zero_skips=frozenset({level})) for level in range(1, num_levels + 1)]
-    names = [cut.row_name() for cut in cuts]
-    knockouts = _knockout_rows(ctx, *names)
-    if knockouts is None:
+    metrics = Metrics.of(ctx.metrics)
+    if not metrics.has_knockouts(*cuts):
         return _missing("The held-out knock-out table")
-    timesteps = list(knockouts["timesteps"])
-    intact = knockouts["eps_mse"][INTACT]
-    ratios = {name: [ratio(v, i) for v, i in zip(knockouts["eps_mse"][name], intact)] for name in names}
+    timesteps = metrics.knockout_timesteps
     t = target.t if target.t in timesteps else timesteps[len(timesteps) // 2]
+    skip1, deeper = cuts[0], cuts[2:] or cuts[-1:]
+    first = [metrics.knockout_ratio(skip1, step) for step in timesteps]
+    first_bounds = [_pair(metrics.knockout_ratio_interval(skip1, step)) for step in timesteps]
     index = timesteps.index(t)
-    first = ratios[names[0]]
-    deep = [ratios[name][index] for name in names[2:]] or [ratios[names[-1]][index]]
-    values = {"t": t, "timesteps": timesteps, "skip1_ratios": first, "skip1_at_t": first[index],
-              "ratios_at_t": {name: ratios[name][index] for name in names}, "deep_min": min(deep),
-              "deep_max": max(deep)}
-    skip1_added = knockouts["eps_mse"][names[0]][index] - intact[index]
-    values["skip1_added_at_t"] = skip1_added
-    text = (f"As a {HELD_OUT} at t = {t}, cutting skip1 multiplies the U-Net's ε-MSE by {times(first[index])} "
-            f"(it adds {added(skip1_added)} to {mse(intact[index])}); "
-            f"over t = {', '.join(map(str, timesteps))} by {times(min(first))} to {times(max(first))}. "
-            f"The deeper, coarser skips ({', '.join(str(cut) for cut in cuts[2:])}) cost "
-            f"{times(min(deep))} to {times(max(deep))} at t = {t}.")
+    deep = {cut: metrics.knockout_ratio(cut, t) for cut in deeper}
+    least, most = min(deep, key=deep.get), max(deep, key=deep.get)
+    values = {"t": t, "timesteps": timesteps, "skip1_ratios": first, "skip1_ratios_ci95": first_bounds,
+              "skip1_at_t": first[index], "skip1_at_t_ci95": first_bounds[index],
+              "ratios_at_t": {cut.row_name(): metrics.knockout_ratio(cut, t) for cut in cuts},
+              "deep_min": deep[least], "deep_min_ci95": _pair(metrics.knockout_ratio_interval(least, t)),
+              "deep_max": deep[most], "deep_max_ci95": _pair(metrics.knockout_ratio_interval(most, t)),
+              "skip1_added_at_t": metrics.knockout_added(skip1, t),
+              "skip1_added_at_t_ci95": _pair(metrics.knockout_added_interval(skip1, t)),
+              "intact_at_t": metrics.knockout(INTACT, t),
+              "intact_at_t_ci95": _pair(metrics.knockout_interval(INTACT, t))}
+    low, high = int(np.argmin(first)), int(np.argmax(first))
+
+    def quote(name: str, format=times) -> str:
+        return with_interval(values[name], values[f"{name}_ci95"], format)
+
+    text = (f"As a {HELD_OUT} at t = {t}, cutting skip1 multiplies the U-Net's ε-MSE by {quote('skip1_at_t')}: it "
+            f"adds {quote('skip1_added_at_t', added)} to the intact {quote('intact_at_t', mse)}. Over t = "
+            f"{', '.join(map(str, timesteps))} the multiple goes from "
+            f"{with_interval(first[low], first_bounds[low], times)} at t = {timesteps[low]} to "
+            f"{with_interval(first[high], first_bounds[high], times)} at t = "
+            f"{timesteps[high]}. The deeper, coarser skips ({', '.join(map(str, deeper))}) cost "
+            f"from {quote('deep_min')} for {least} to {quote('deep_max')} for {most} at t = {t}.")
     inputs = _live_inputs(ctx, target)
     if inputs is not None:
         stem, image, t_live, seed = inputs
@@ -334,24 +362,24 @@ def measure_skips(ctx: Context, target: Target) -> Measurement:
 
 
 def measure_concat(ctx: Context, target: Target) -> Measurement:
-    concat = (ctx.metrics or {}).get("concat")
+    metrics = Metrics.of(ctx.metrics)
     try:
-        timesteps = list(concat["timesteps"])
-        level = concat["levels"]["1"]
-        channels, errors = level["channels"], level["eps_mse"]
-        intact, skip_zero, up_zero = errors["intact"], errors["skip_zero"], errors["up_zero"]
+        timesteps = metrics.concat_timesteps
+        channels = metrics.concat_channels(1)
+        t = target.t if target.t in timesteps else timesteps[len(timesteps) // 2]
+        skip_ratio, up_ratio = metrics.concat_ratio(1, "skip_zero", t), metrics.concat_ratio(1, "up_zero", t)
     except (TypeError, KeyError):
         return _missing("The concatenation measurements")
-    t = target.t if target.t in timesteps else timesteps[len(timesteps) // 2]
-    index = timesteps.index(t)
-    skip_ratio, up_ratio = ratio(skip_zero[index], intact[index]), ratio(up_zero[index], intact[index])
     values = {"t": t, "up_channels": channels["up"], "skip_channels": channels["skip"],
-              "out_channels": channels["out"], "skip_zero_ratio": skip_ratio, "up_zero_ratio": up_ratio}
+              "out_channels": channels["out"], "skip_zero_ratio": skip_ratio,
+              "skip_zero_ratio_ci95": _pair(metrics.concat_ratio_interval(1, "skip_zero", t)),
+              "up_zero_ratio": up_ratio, "up_zero_ratio_ci95": _pair(metrics.concat_ratio_interval(1, "up_zero", t))}
     text = (f"At the finest decoder level the upsampled path brings {channels['up']} channels and skip1 "
             f"{channels['skip']}; stacked, that is {channels['up'] + channels['skip']} channels, which a "
-            f"convolution brings down to {channels['out']}. As a {HELD_OUT} over {concat.get('images', '?')} images "
-            f"at t = {t} (the chart in the tab; its table shows this image), blanking the skip half "
-            f"multiplies the ε-MSE by {times(skip_ratio)}, blanking the upsampled half by {times(up_ratio)}: ")
+            f"convolution brings down to {channels['out']}. As a {HELD_OUT} over {metrics.concat_images or '?'} "
+            f"images at t = {t} (the chart in the tab; its table shows this image), blanking the skip half "
+            f"multiplies the ε-MSE by {with_interval(skip_ratio, values['skip_zero_ratio_ci95'], times)}, blanking "
+            f"the upsampled half by {with_interval(up_ratio, values['up_zero_ratio_ci95'], times)}: ")
     if skip_ratio > 1 and up_ratio > 1:
         text += ("the decoder uses both halves, and leans on the "
                  + ("skip" if skip_ratio > up_ratio else "upsampled path") + " more.")
@@ -366,9 +394,8 @@ def measure_concat(ctx: Context, target: Target) -> Measurement:
 def measure_gradients(ctx: Context, target: Target) -> Measurement:
     metrics = Metrics.of(ctx.metrics)
     try:
-        section = metrics.gradients
-        blocks = list(section["blocks"])
-        means = {"trained": section["trained"], "random_init": section["random_init"]}
+        blocks = metrics.gradient_blocks
+        means = {network: metrics.gradient_norms(network) for network in ("trained", "random_init")}
         first = next(i for i, name in enumerate(blocks) if name.startswith("enc"))
         name, head = blocks[first], ("out" if "out" in blocks else blocks[-1])
         # Over seeds where the file has them; a file of one run counts as one run of each.
@@ -379,7 +406,7 @@ def measure_gradients(ctx: Context, target: Target) -> Measurement:
         return _missing("The gradient measurements")
     fresh_relative, fresh_absolute = spreads["random_init", "relative"], spreads["random_init", "absolute"]
     trained_relative, trained_absolute = spreads["trained", "relative"], spreads["trained", "absolute"]
-    values = {"block": name, "head": head, "images": section.get("images"),
+    values = {"block": name, "head": head, "images": metrics.gradient_images,
               "fresh_relative": fresh_relative.mean, "fresh_relative_sd": fresh_relative.sd,
               "fresh_absolute": fresh_absolute.mean, "fresh_absolute_sd": fresh_absolute.sd,
               "fresh_runs": fresh_relative.runs, "trained_relative": trained_relative.mean,
@@ -395,13 +422,14 @@ def measure_gradients(ctx: Context, target: Target) -> Measurement:
         return (f"{times(value.mean)} {what} on average (sd {value.sd:.2g}; {times(value.low)} to "
                 f"{times(value.high)} over {value.runs} runs)")
 
-    fresh_seeds = len(section.get("fresh_seeds") or [section.get("fresh_seed", 0)])
-    losses = (section.get("loss") or {}).get("trained")
-    text = (f"As a {HELD_OUT} over {section.get('images', '?')} images: the gradient of the noise loss that reaches "
-            f"the weights of {name}, the first encoder block, with the skips, as a multiple of the same gradient "
-            f"with every skip cut (above ×1, the skips carry more of the signal). In U-Nets freshly initialised from "
-            f"{fresh_seeds} seed{'s' if fresh_seeds != 1 else ''}, where a highway can be judged (nothing learned "
-            f"yet decides where the signal goes): {spread(fresh_relative, 'relative to the output head')}, and "
+    fresh_seeds = len(metrics.fresh_seeds)
+    losses = metrics.gradient_loss("trained")
+    text = (f"As a {HELD_OUT} over {metrics.gradient_images or '?'} images: the gradient of the noise loss that "
+            f"reaches the weights of {name}, the first encoder block, with the skips, as a multiple of the same "
+            f"gradient with every skip cut (above ×1, the skips carry more of the signal). In U-Nets freshly "
+            f"initialised from {fresh_seeds} seed{'s' if fresh_seeds != 1 else ''}, where a highway can be judged "
+            f"(nothing learned yet decides where the signal goes): "
+            f"{spread(fresh_relative, 'relative to the output head')}, and "
             f"{spread(fresh_absolute, 'in absolute size')}. In the trained U-Net: "
             f"{spread(trained_relative, 'relative')}, {spread(trained_absolute, 'absolute')}"
             + (f" (cutting the skips raises the trained network's loss from {mse(losses['intact'])} to "
@@ -431,10 +459,10 @@ def _one_run(value: float) -> Spread:
 
 
 def measure_noise_scales(ctx: Context, target: Target) -> Measurement:
-    knockouts = _knockout_rows(ctx, BYPASSED, SKIP1_CUT)
-    if knockouts is None:
+    metrics = Metrics.of(ctx.metrics)
+    if not metrics.has_knockouts(BYPASSED, SKIP1_CUT):
         return _missing("The bottleneck knock-out across t")
-    result = proofs.noise_scales(knockouts, (ctx.metrics or {}).get("images"))  # one verdict, shown in both places
+    result = proofs.noise_scales(metrics)  # one verdict, shown in both places
     return Measurement(result.text, result.values, result.verdict, "weights/metrics.json: knockouts")
 
 
@@ -446,14 +474,8 @@ def measure_accumulation(ctx: Context, target: Target) -> Measurement:
                            verdict=NOT_COMPUTED, source="weights/accumulation.json")
     text, verdict = claims.accumulation_sentence(results)
     values = claims.accumulation_values(results)
-    paired = results.get("naive_over_unet")
-    if paired:  # the comparison's own uncertainty: images paired, so tighter than the two intervals side by side
-        first, final = paired["first_gap"], paired["final"]
-        text += (f" With images paired, the naive CNN's path is {times(first['ratio'])} "
-                 f"{interval(*first['ci95'], format=times)} as far off as the U-Net's after the first step and "
-                 f"{times(final['ratio'])} {interval(*final['ci95'], format=times)} at the end ({HELD_OUT}s, "
-                 f"{results['images']} images).")
-        values = {**values, "naive_over_unet": paired}
+    if results.get("naive_over_unet"):
+        values = {**values, "naive_over_unet": results["naive_over_unet"]}
     return Measurement(text, values, verdict, "weights/accumulation.json")
 
 

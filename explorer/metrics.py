@@ -29,6 +29,10 @@ class Interval:
     def __contains__(self, value: float) -> bool:
         return self.low <= value <= self.high
 
+    def __iter__(self):
+        """low, high: an Interval unpacks like the file's [low, high] pair."""
+        return iter((self.low, self.high))
+
 
 @dataclass(frozen=True)
 class Spread:
@@ -43,6 +47,12 @@ class Spread:
 
 def _interval(pair) -> Interval | None:
     return Interval(float(pair[0]), float(pair[1])) if pair else None
+
+
+def _interval_at(pairs, column: int, columns: int) -> Interval | None:
+    """The interval at `column` of a row of [low, high] pairs, or None where the row is missing or does not match
+    the section's timesteps (a file, or a test's variant of it, whose numbers changed without their intervals)."""
+    return _interval(pairs[column]) if pairs and len(pairs) == columns else None
 
 
 def _row_name(knockout) -> str:
@@ -98,12 +108,13 @@ class Metrics(dict):
         return float(self._data["models"][model]["psnr"][self._column(t, self.timesteps)])
 
     def eps_mse_interval(self, model: str, t: int) -> Interval | None:
-        return _interval((self._data["models"][model].get("eps_mse_ci95") or [None] * len(self.timesteps))
-                         [self._column(t, self.timesteps)])
+        timesteps = self.timesteps
+        return _interval_at(self._data["models"][model].get("eps_mse_ci95"), self._column(t, timesteps),
+                            len(timesteps))
 
     def psnr_interval(self, model: str, t: int) -> Interval | None:
-        return _interval((self._data["models"][model].get("psnr_ci95") or [None] * len(self.timesteps))
-                         [self._column(t, self.timesteps)])
+        timesteps = self.timesteps
+        return _interval_at(self._data["models"][model].get("psnr_ci95"), self._column(t, timesteps), len(timesteps))
 
     def blur_sigma(self, t: int) -> float:
         """The blur baseline's chosen width (pixels) at t."""
@@ -122,6 +133,16 @@ class Metrics(dict):
     def knockout_rows(self) -> list[str]:
         return list(self._data["knockouts"]["eps_mse"])
 
+    def has_knockouts(self, *knockouts) -> bool:
+        """Whether the knock-out table is there with the intact row and every one of `knockouts`."""
+        rows = (self.knockouts or {}).get("eps_mse") or {}
+        return all(_row_name(knockout) in rows for knockout in ("intact",) + knockouts)
+
+    @property
+    def told_the_wrong_t(self) -> str | None:
+        """How the "told the wrong t" knock-out chose the wrong t, in words (None in an older file)."""
+        return (self.knockouts or {}).get("told_the_wrong_t")
+
     def knockout(self, knockout, t: int) -> float:
         """Held-out average ε-MSE of the U-Net with `knockout` at t ("intact": nothing broken)."""
         section = self._data["knockouts"]
@@ -138,7 +159,7 @@ class Metrics(dict):
     def _knockout_interval(self, key: str, knockout, t: int) -> Interval | None:
         section = self._data["knockouts"]
         rows = (section.get(key) or {}).get(_row_name(knockout))
-        return _interval(rows[self._column(t, section["timesteps"])]) if rows else None
+        return _interval_at(rows, self._column(t, section["timesteps"]), len(section["timesteps"]))
 
     def knockout_interval(self, knockout, t: int) -> Interval | None:
         return self._knockout_interval("eps_mse_ci95", knockout, t)
@@ -155,14 +176,14 @@ class Metrics(dict):
         column = self._column(t, self.timesteps)
         section = self._data.get("unet_vs_naive") or {}
         ratio = self.eps_mse("unet", t) / self.eps_mse("naive", t)
-        return ratio, _interval((section.get("eps_mse_ratio_ci95") or [None] * (column + 1))[column])
+        return ratio, _interval_at(section.get("eps_mse_ratio_ci95"), column, len(self.timesteps))
 
     def psnr_gap(self, t: int) -> tuple[float, Interval | None]:
         """U-Net PSNR minus naive PSNR at t (dB), and its interval (images paired)."""
         column = self._column(t, self.timesteps)
         section = self._data.get("unet_vs_naive") or {}
         gap = self.psnr("unet", t) - self.psnr("naive", t)
-        return gap, _interval((section.get("psnr_gap_db_ci95") or [None] * (column + 1))[column])
+        return gap, _interval_at(section.get("psnr_gap_db_ci95"), column, len(self.timesteps))
 
     # the part-by-part sections, whole (their views read them as tables); None when not computed
     @property
@@ -184,9 +205,61 @@ class Metrics(dict):
             return None
         return Spread(entry["mean"], entry["sd"], entry["min"], entry["max"], entry["runs"])
 
+    # gradient highways: parameter-gradient norms per block, with the skips and with them cut
+    @property
+    def gradient_blocks(self) -> list[str]:
+        return list(self._data["gradients"]["blocks"])
+
+    def gradient_norms(self, network: str) -> dict[str, list[float]]:
+        """network: "trained" or "random_init" → {"intact": [...], "skips_cut": [...]}, one norm per block (the mean
+        norms over the runs)."""
+        entry = self._data["gradients"][network]
+        return {"intact": list(entry["intact"]), "skips_cut": list(entry["skips_cut"])}
+
+    @property
+    def gradient_images(self) -> int | None:
+        return (self.gradients or {}).get("images")
+
+    @property
+    def fresh_seeds(self) -> list[int]:
+        """The initialisation seeds of the freshly initialised U-Nets (one in an older file)."""
+        section = self.gradients or {}
+        return list(section.get("fresh_seeds") or [section.get("fresh_seed", 0)])
+
+    def gradient_loss(self, network: str) -> dict[str, float] | None:
+        """{"intact": loss, "skips_cut": loss} of `network` over the measured images, or None in an older file."""
+        return ((self.gradients or {}).get("loss") or {}).get(network)
+
+    # concatenation: one half of a decoder level's input blanked (variants "skip_zero", "up_zero", "skip_mean", …)
     @property
     def concat(self) -> dict | None:
         return self._data.get("concat") or None
+
+    @property
+    def concat_timesteps(self) -> list[int]:
+        return list(self._data["concat"]["timesteps"])
+
+    @property
+    def concat_images(self) -> int | None:
+        return (self.concat or {}).get("images")
+
+    def concat_channels(self, level: int) -> dict[str, int]:
+        """{"up": …, "skip": …, "out": …}: the channels decoder level `level` stacks and mixes down to."""
+        return dict(self._data["concat"]["levels"][str(level)]["channels"])
+
+    def concat_eps_mse(self, level: int, variant: str, t: int) -> float:
+        """Held-out average ε-MSE with `variant` at decoder level `level` ("intact": nothing blanked), at t."""
+        section = self._data["concat"]
+        return float(section["levels"][str(level)]["eps_mse"][variant][self._column(t, section["timesteps"])])
+
+    def concat_ratio(self, level: int, variant: str, t: int) -> float:
+        """The variant's ε-MSE as a multiple of the intact U-Net's, at t."""
+        return self.concat_eps_mse(level, variant, t) / self.concat_eps_mse(level, "intact", t)
+
+    def concat_ratio_interval(self, level: int, variant: str, t: int) -> Interval | None:
+        section = self._data["concat"]
+        rows = (section["levels"][str(level)].get("ratio_ci95") or {}).get(variant)
+        return _interval_at(rows, self._column(t, section["timesteps"]), len(section["timesteps"]))
 
     @property
     def time_conditioning(self) -> dict | None:

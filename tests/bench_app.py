@@ -1,7 +1,8 @@
 """Timings of the running app as a page and its clients see it: `python -m tests.bench_app [section ...]`.
 
-Sections startup, scrub, overhead and load start the app (`python app.py`) and drive it with the tests'
-harness (tests/server.py, tests/browser.py, tests/test_load.py), so they live beside it; they are registered
+Sections startup, scrub, overhead, load, click, release and class start the app (`python app.py`) and drive it
+with the tests' harness (tests/server.py, tests/browser.py, tests/test_load.py, tests/page_session.py), so they
+live beside it; they are registered
 with `explorer.bench`'s `@section`, whose command times the rest (models, views, study, proofs) in process.
 This module also holds the page helpers the scrub test shares (drag t, open the Denoising lab, wait for a view).
 """

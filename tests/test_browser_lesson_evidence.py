@@ -30,7 +30,7 @@ def key_number(step: lesson.Step, m: lesson.Measurement) -> str:
             "time": lambda: numbers.mse(v["image_told_mse"]),           # the knocked-out column's heading
             "skips": lambda: numbers.mse(v["image_knocked_mse"]),       # the knocked-out column's heading
             "concat": lambda: numbers.times(v["skip_zero_ratio"]),      # the held-out line beside the chart
-            "gradients": lambda: numbers.smaller_or_larger(v["trained_ratio"]),  # the held-out line under the charts
+            "gradients": lambda: numbers.times(v["fresh_relative"]),    # the held-out line over seeds
             "noise-scales": lambda: numbers.added(v["skip1_added"][0]),  # the verdict under the chart
             "accumulation": lambda: numbers.mse(v["unet"]["final"][0]),  # the held-out line under the chart
             }[step.id]()
@@ -109,7 +109,8 @@ def test_show_me_puts_the_steps_number_on_screen(pages, chromium, app_url, ctx, 
             page.click(f'#lesson-steps input[value="{step.id}"]')
             page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
                                    arg=f"Step {index} of")
-            assert number in page.inner_text("#lesson-step"), (step.id, number)
+            if number not in page.inner_text("#lesson-step"):
+                problems.append((step.id, number, "not in the step's own words"))
             page.click("#lesson-show-me")
             evidence = step.target.evidence
             try:

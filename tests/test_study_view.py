@@ -47,7 +47,7 @@ def test_the_table_prints_study_json_numbers():
     row = re.search(r"<code>unet</code>.*?</tr>", table).group(0)
     assert f"{results.mean('unet', 'eps_mse', 250):.4f}" in row  # 0.1200
     low, high = results.interval("unet", "eps_mse", 250)
-    assert f"[{low:.4f}, {high:.4f}]" in row
+    assert f"{low:.4f} to {high:.4f}" in row  # the 95 % interval, as explorer/formatting.py writes it
     assert "0.1100, 0.1300, 0.1200" in row and "1,004" in row
     assert "predict no noise" in table and "1.0000" in table
     with pytest.raises(ValueError):

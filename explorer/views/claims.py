@@ -25,7 +25,7 @@ from explorer.analysis.metrics import INNER_TIMESTEPS
 from explorer.analysis.spectrum import HIGH_FREQUENCY_FRACTION, normalised_power, radial_power
 from explorer.data import to_uint8
 from explorer.emoji_names import on_image
-from explorer.formatting import HELD_OUT, THIS_IMAGE, db, interval, mse, share, times
+from explorer.formatting import HELD_OUT, THIS_IMAGE, db, mse, share, times, with_interval
 from explorer.views import denoising, levels
 from explorer.views.context import Context
 
@@ -308,6 +308,8 @@ def accumulation_results(ctx: Context) -> dict | None:
 
 
 def accumulation_values(results: dict) -> dict:
+    """The numbers the sentence quotes: per model [mean, low, high] (as the file keeps them), and beside each quoted
+    mean its 95 % interval as `<name>_ci95`; `naive_over_unet_*`: the paired ratios (None in an older file)."""
     steps = str(results["detail_steps"])
     out = {"t": results["t_start"], "steps": results["detail_steps"], "images": results["images"]}
     for name in ("unet", "naive"):
@@ -317,6 +319,16 @@ def accumulation_values(results: dict) -> dict:
                      "jump": model["final"]["1"]["mean"], "added": detail["added"],
                      "largest_one_step": max(row[0] for row in detail["one_step"]),
                      "compounded_share": detail["compounded_share"]}
+        for key in ("first_gap", "final", "jump", "added"):
+            out[name][f"{key}_mean"], out[name][f"{key}_mean_ci95"] = out[name][key][0], tuple(out[name][key][1:])
+    paired = results.get("naive_over_unet") or {}
+    for key in ("first_gap", "final"):
+        if key in paired:
+            out[f"naive_over_unet_{key}"] = paired[key]["ratio"]
+            out[f"naive_over_unet_{key}_ci95"] = tuple(paired[key]["ci95"])
+        else:  # the ratio of the means, with no interval
+            out[f"naive_over_unet_{key}"] = out["naive"][key][0] / out["unet"][key][0]
+            out[f"naive_over_unet_{key}_ci95"] = None
     return out
 
 
@@ -325,27 +337,32 @@ def accumulation_sentence(results: dict) -> tuple[str, str]:
     v = accumulation_values(results)
     unet, naive = v["unet"], v["naive"]
 
+    def quote(m: dict, key: str) -> str:
+        return with_interval(m[f"{key}_mean"], m[f"{key}_mean_ci95"])
+
     def model(name: str, m: dict) -> str:
-        return (f"the {name}'s path is {mse(m['first_gap'][0])} off the ideal one after the first step and "
-                f"{mse(m['final'][0])} {interval(*m['final'][1:])} at the end; its {v['steps']} one-step errors add up "
-                f"to {mse(m['added'][0])}, and a single jump straight to x̂₀ ends {mse(m['jump'][0])} off")
+        return (f"the {name}'s path is {quote(m, 'first_gap')} off the ideal one after the first step and "
+                f"{quote(m, 'final')} at the end; its {v['steps']} one-step errors add up to {quote(m, 'added')}, "
+                f"and a single jump straight to x̂₀ ends {quote(m, 'jump')} off")
+
+    def paired(key: str) -> str:
+        return with_interval(v[f"naive_over_unet_{key}"], v[f"naive_over_unet_{key}_ci95"], times)
 
     text = (f"{HELD_OUT.capitalize()} over the first {v['images']} held-out images, {v['steps']} DDIM steps from "
             f"t = {v['t']} (root-mean-square distance per pixel, images on −1 to 1): {model('U-Net', unet)}; "
             f"{model('naive CNN', naive)}. ")
     grows = unet["final"][0] > unet["first_gap"][0] and naive["final"][0] > naive["first_gap"][0]
     compounds = unet["final"][0] > unet["added"][0] or naive["final"][0] > naive["added"][0]
-    widens = naive["final"][0] / unet["final"][0] > naive["first_gap"][0] / unet["first_gap"][0]
+    widens = v["naive_over_unet_final"] > v["naive_over_unet_first_gap"]
     text += ("The error does pile up over the steps. " if grows else "The error does not pile up over the steps. ")
     text += (f"But it does not compound: the end gap stays below the sum of the one-step errors (it grew beyond it "
              f"on {share(unet['compounded_share'])} of images for the U-Net, {share(naive['compounded_share'])} for "
              "the naive CNN), and many small steps end no further off than one jump. " if not compounds else
              "It compounds: the end gap exceeds the sum of the one-step errors. ")
-    text += (f"The naive CNN's disadvantage grows along the way ({times(naive['first_gap'][0] / unet['first_gap'][0])}"
-             f" after one step, {times(naive['final'][0] / unet['final'][0])} at the end)." if widens else
-             "The naive CNN's disadvantage does not grow along the way "
-             f"({times(naive['first_gap'][0] / unet['first_gap'][0])}"
-             f" after one step, {times(naive['final'][0] / unet['final'][0])} at the end).")
+    text += ("The naive CNN's disadvantage grows along the way" if widens else
+             "The naive CNN's disadvantage does not grow along the way")
+    text += (f": with images paired, its path is {paired('first_gap')} as far off as the U-Net's after the first "
+             f"step and {paired('final')} at the end.")
     verdict = "agrees" if grows and compounds and widens else "partly" if grows else "disagrees"
     return text, verdict
 

@@ -6,6 +6,7 @@ number printed here is read from study.json or computed live from the variants' 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from html import escape
 
 import numpy as np
@@ -18,6 +19,7 @@ from explorer.analysis.denoise import noisy
 from explorer.analysis.metrics import eps_mse, psnr
 from explorer.data import load_image, to_tensor, to_uint8
 from explorer.diffusion import Diffusion
+from explorer.formatting import INTERVAL, THIS_IMAGE, db, fixed, span
 from explorer.render import noise_image
 from explorer.study import findings
 from explorer.study.results import StudyResults
@@ -28,6 +30,7 @@ ZOOM = 3  # 32-pixel pictures shown 96 pixels wide: a whole-number zoom
 SEED = 0  # the live side by side runs each variant's first training seed
 NOISE_LIMIT = 2.5  # predicted noise shown on ±2.5
 ERROR_LIMIT = 1.0  # |x̂_0 - x_0| shown on 0 … 1 (images span -1 … 1)
+_db = partial(db, decimals=2)  # the tables' precision: ε-MSE to four decimals (`fixed`), PSNR to two
 VERDICT_CLASS = {findings.HOLDS: "holds", findings.CONTRADICTED: "contradicted", findings.UNCLEAR: "unclear"}
 
 
@@ -79,11 +82,11 @@ def live_html(x0: torch.Tensor, x_t: torch.Tensor, rows: list[LiveRow], t: int) 
             f"<td>{img(noise_image(row.eps_hat, limit=NOISE_LIMIT), ZOOM, f'{row.name}: predicted noise')}</td>"
             f"<td>{img(Image.fromarray(to_uint8(row.x0_hat)), ZOOM, f'{row.name}: x̂₀')}</td>"
             f"<td>{img(error_picture, ZOOM, f'{row.name}: error of x̂₀')}</td>"
-            f"<td>{row.eps_mse:.4f}</td><td>{row.psnr:.2f} dB</td></tr>")
+            f"<td>{fixed(row.eps_mse)}</td><td>{_db(row.psnr)}</td></tr>")
     return (head + '<table class="study-live"><thead><tr><th>variant</th><th>predicted noise ε̂ '
             '(grey is 0)</th><th>x̂₀</th><th>|x̂₀ − x₀| (darker: worse)</th><th>ε-MSE</th>'
             '<th>x̂₀ PSNR</th></tr></thead><tbody>' + "".join(body) + "</tbody></table>"
-            "<p class=\"study-note\">Scores on this image only, with its noise (seed) — not a held-out average. "
+            f"<p class=\"study-note\">Scores on {THIS_IMAGE} only, with its noise (seed) — not a held-out average. "
             "Each variant's first training seed; the lowest ε-MSE is highlighted.</p>")
 
 
@@ -128,21 +131,22 @@ def table_html(results: StudyResults, t: int) -> str:
     rows = []
     for name in results.variants:
         entry = results.variant(name)
-        low, high = results.interval(name, "eps_mse", t)
-        p_low, p_high = results.interval(name, "psnr", t)
-        seeds = ", ".join(f"{value:.4f}" for value in results.per_seed(name, "eps_mse", t))
+        seeds = ", ".join(fixed(value) for value in results.per_seed(name, "eps_mse", t))
         rows.append(f'<tr><th scope="row"><code>{escape(name)}</code></th><td>{entry["params"]:,}</td>'
                     f'<td>{entry["macs"] / 1e6:.1f} M</td><td>{entry["window"]}</td>'
-                    f'<td>{results.mean(name, "eps_mse", t):.4f} <small>[{low:.4f}, {high:.4f}]</small></td>'
-                    f'<td>{results.mean(name, "psnr", t):.2f} dB <small>[{p_low:.2f}, {p_high:.2f}]</small></td>'
+                    f'<td>{fixed(results.mean(name, "eps_mse", t))}<br>'
+                    f'<small>{span(results.interval(name, "eps_mse", t), fixed)}</small></td>'
+                    f'<td>{_db(results.mean(name, "psnr", t))}<br>'
+                    f'<small>{span(results.interval(name, "psnr", t), _db)}</small></td>'
                     f'<td><small>{seeds}</small></td><td><small>{escape(VARIANTS[name].question)}</small></td></tr>')
     for key, label in (("no_noise", "predict no noise"), ("shipped_unet", "shipped U-Net (64×64, for scale)")):
         eps, value = results.reference(key, "eps_mse", t), results.reference(key, "psnr", t)
         if eps is not None:
             rows.append(f'<tr class="reference"><th scope="row"><em>{label}</em></th><td></td><td></td><td></td>'
-                        f'<td>{eps:.4f}</td><td>{value:.2f} dB</td><td></td><td></td></tr>')
+                        f'<td>{fixed(eps)}</td><td>{_db(value)}</td><td></td><td></td></tr>')
     return ('<table class="study-table"><thead><tr><th>variant</th><th>parameters</th><th>multiply-adds</th>'
-            '<th>window (px)</th><th>ε-MSE [95 % interval]</th><th>x̂₀ PSNR [95 %]</th><th>ε-MSE per seed</th>'
+            f'<th>window (px)</th><th>ε-MSE<br><small>{INTERVAL}</small></th><th>x̂₀ PSNR<br><small>{INTERVAL}</small>'
+            '</th><th>ε-MSE per seed</th>'
             f'<th>what it tests</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
             f'<p class="study-note">Held-out averages over {results.data["heldout_images"]} images at t = {t}, '
             f'mean of the seeds; the interval is over images. Multiply-adds for one {results.resolution}×'

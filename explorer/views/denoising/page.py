@@ -9,9 +9,10 @@ import re
 import numpy as np
 
 from explorer.data import to_uint8
-from explorer.formatting import added, db, db_change, ratio, share, times
+from explorer.formatting import INTERVAL, added, db, db_change, share, span, times
 from explorer.formatting import mse as format_mse
 from explorer.knockouts import Knockouts
+from explorer.metrics import Metrics
 from explorer.views.context import Context
 from explorer.views.denoising.compute import (
     ERROR_LIMIT,
@@ -120,23 +121,48 @@ def side_by_side_html(comparison: Comparison, key: str, note: str = "") -> str:
 
 def knockouts_table_html(knockouts: dict) -> str:
     """The held-out knock-out table from metrics.json: each broken U-Net's noise error (ε-MSE), and its
-    multiple of the intact U-Net's, one row per knock-out; numbers never wrap (the table scrolls instead)."""
-    timesteps = knockouts["timesteps"]
-    intact = knockouts["eps_mse"]["intact"]
+    multiple of the intact U-Net's, one row per knock-out, with the 95 % intervals over images on a row of their own
+    under it; numbers never wrap (the table scrolls instead)."""
+    metrics = Metrics({"knockouts": knockouts})
+    timesteps = metrics.knockout_timesteps
     head = "".join(f'<th scope="col">t = {t}</th>' for t in timesteps)
     rows = []
-    for name, values in knockouts["eps_mse"].items():
-        cells = "".join(f"<td>{value:.4f}</td>" if name == "intact" else
-                        f"<td>{value:.4f} <small>({added(value - base)}, {times(ratio(value, base))})</small></td>"
-                        for value, base in zip(values, intact))
-        rows.append(f'<tr><th scope="row">{html.escape(name)}</th>{cells}</tr>')
+    for name in metrics.knockout_rows():
+        if name == "intact":
+            cells = [(format_mse(metrics.knockout(name, t)), _intact_span(metrics, t)) for t in timesteps]
+        else:
+            cells = [(f"{format_mse(metrics.knockout(name, t))} <small>({added(metrics.knockout_added(name, t))}, "
+                      f"{times(metrics.knockout_ratio(name, t))})</small>", _knockout_span(metrics, name, t))
+                     for t in timesteps]
+        rows.append(f'<tr><th scope="row">{html.escape(name)}</th>'
+                    + "".join(f"<td>{value}</td>" for value, _ in cells) + "</tr>")
+        if all(bounds for _, bounds in cells):
+            rows.append(f'<tr class="knockout-interval" style="color: #4b5563"><th scope="row"><small>{INTERVAL}</small></th>'
+                        + "".join(f"<td><small>{bounds}</small></td>" for _, bounds in cells) + "</tr>")
     return ('<div class="knockout-table"><p>Noise error ε-MSE of the U-Net, held-out average (mean squared error '
             'of its predicted noise; lower is better), and in brackets the error each knock-out adds to the intact '
-            'U-Net\'s and how many times the intact U-Net\'s it is. Predicting no noise at all would score the '
+            'U-Net\'s and how many times the intact U-Net\'s it is; under each row, the 95 % interval of each of '
+            'these numbers over images. Predicting no noise at all would score the '
             'noise\'s own variance, 1 by construction: a knock-out near 1 has broken the network.</p>'
             f'<div class="knockout-scroll" style="overflow-x: auto; max-width: 100%;"><table><thead><tr>'
             f'<th scope="col">U-Net</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
-            f'<p>"Told the wrong t": {html.escape(knockouts["told_the_wrong_t"])}.</p></div>')
+            f'<p>"Told the wrong t": {html.escape(metrics.told_the_wrong_t or "n/a")}.</p></div>')
+
+
+def _intact_span(metrics: Metrics, t: int) -> str | None:
+    bounds = metrics.knockout_interval("intact", t)
+    return None if bounds is None else span(bounds, format_mse)
+
+
+def _knockout_span(metrics: Metrics, name: str, t: int) -> str | None:
+    """The interval row's cell of a knock-out: its ε-MSE's, added error's and ratio's intervals, as the row above
+    writes the numbers; None where the file has none."""
+    bounds = (metrics.knockout_interval(name, t), metrics.knockout_added_interval(name, t),
+              metrics.knockout_ratio_interval(name, t))
+    if not all(bounds):
+        return None
+    eps, more, multiple = bounds
+    return f"{span(eps, format_mse)} ({span(more, added)}, {span(multiple, times)})"
 
 
 def steps_note(ctx: Context, t: int, num_steps: int) -> str:

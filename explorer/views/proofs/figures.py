@@ -60,7 +60,9 @@ def gradients_heldout_figure(metrics: dict | None) -> dict:
         return _empty_figure("Held-out images: " + NOT_COMPUTED)
     return gradient_figure(_gradient_series(section["blocks"], section["trained"], section["random_init"]),
                            f"Held-out: {section['images']} images, t spread over "
-                           f"{', '.join(map(str, section['timesteps']))}")
+                           f"{', '.join(map(str, section['timesteps']))}"
+                           + (f"; mean norms over {len(section['runs']['trained'])} runs (trained) and "
+                              f"{len(section['runs']['random_init'])} (fresh)" if section.get("runs") else ""))
 
 
 def concat_heldout_figure(metrics: dict | None) -> dict:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorer.formatting import HELD_OUT, added, mse, ratio, smaller_or_larger, times
-from explorer.metrics import Metrics
+from explorer.formatting import HELD_OUT, added, smaller_or_larger, times, with_interval
+from explorer.knockouts import Knockouts
+from explorer.metrics import Interval, Metrics
 from explorer.views.context import Context
 from explorer.views.proofs.compute import (
     BOTTLENECK_ROWS,
@@ -21,6 +22,13 @@ from explorer.views.proofs.compute import (
 from explorer.views.proofs.figures import VARIANT_TITLES
 
 _times = times  # the one ratio format (explorer/formatting.py)
+BYPASSED = Knockouts(bypass_mid=True).row_name()
+SKIP1_CUT = Knockouts(zero_skips=frozenset({1})).row_name()
+
+
+def _pair(bounds: Interval | None) -> tuple[float, float] | None:
+    """A 95 % interval as the plain (low, high) kept in a verdict's values beside its number (`<name>_ci95`)."""
+    return None if bounds is None else (bounds.low, bounds.high)
 
 
 def enc1_sentence(blocks: list[str], intact: list[float], cut: list[float], which: str) -> str:
@@ -104,23 +112,23 @@ def concat_markdown(ctx: Context, errors: dict[int, dict[str, float]], t: int) -
     intact = next(iter(errors.values()))["intact"]
     lines += ["", f"Multiples of the intact U-Net's noise error ({intact:.4f}) on this image at t = {t}.",
               "", concat_verdict(errors)]
-    heldout = concat_heldout_sentence(Metrics.of(ctx.metrics).concat, t)
+    heldout = concat_heldout_sentence(Metrics.of(ctx.metrics), t)
     return "\n".join(lines + (["", heldout] if heldout else []))
 
 
-def concat_heldout_sentence(section: dict | None, t: int) -> str:
+def concat_heldout_sentence(metrics: Metrics, t: int) -> str:
     """The held-out multipliers at dec1 at t, as the lesson's step quotes them (the chart below has every t)."""
     try:
-        timesteps, errors = list(section["timesteps"]), section["levels"]["1"]["eps_mse"]
-        intact, skip_zero, up_zero = errors["intact"], errors["skip_zero"], errors["up_zero"]
+        timesteps = metrics.concat_timesteps
+        if t not in timesteps:
+            return (f"{HELD_OUT.capitalize()}s are measured at t = {', '.join(map(str, timesteps))}: the chart below.")
+        skip, up = (with_interval(metrics.concat_ratio(1, variant, t), metrics.concat_ratio_interval(1, variant, t),
+                                  times) for variant in ("skip_zero", "up_zero"))
     except (TypeError, KeyError):
         return ""
-    if t not in timesteps:
-        return (f"{HELD_OUT.capitalize()}s are measured at t = {', '.join(map(str, timesteps))}: the chart below.")
-    i = timesteps.index(t)
-    return (f"{HELD_OUT.capitalize()} over {section.get('images', '?')} images at t = {t} (the chart below), at dec1: "
-            f"blanking the skip half multiplies the ε-MSE by **{times(ratio(skip_zero[i], intact[i]))}**, blanking "
-            f"the upsampled half by **{times(ratio(up_zero[i], intact[i]))}**.")
+    return (f"{HELD_OUT.capitalize()} over {metrics.concat_images or '?'} images at t = {t} (the chart below), at "
+            f"dec1: blanking the skip half multiplies the ε-MSE by **{skip}**, blanking the upsampled half by "
+            f"**{up}**.")
 
 
 def concat_verdict(errors: dict[int, dict[str, float]], where: str = "on this image") -> str:
@@ -169,42 +177,53 @@ class NoiseScales:
     verdict: str  # agrees | partly | disagrees
 
 
-def noise_scales(knockouts: dict, images: int | None = None) -> NoiseScales:
+def noise_scales(metrics: Metrics) -> NoiseScales:
     """Both halves of the claim, each judged by the error a knock-out adds (a difference of ε-MSE: a ratio over the
-    tiny error of the intact U-Net at large t would blow up) and reported with its ratio beside it."""
-    timesteps = list(knockouts["timesteps"])
-    rows = knockouts["eps_mse"]
-    intact = rows["intact"]
+    tiny error of the intact U-Net at large t would blow up) and reported with its ratio beside it; every held-out
+    number with its 95 % interval where the file has one."""
+    timesteps = metrics.knockout_timesteps
     low, high = timesteps[0], timesteps[-1]
 
-    def costs(name: str) -> tuple[list[float], list[float]]:
-        return [v - i for v, i in zip(rows[name], intact)], [ratio(v, i) for v, i in zip(rows[name], intact)]
+    def costs(name: str) -> dict:
+        return {"added": [metrics.knockout_added(name, t) for t in timesteps],
+                "added_ci95": [_pair(metrics.knockout_added_interval(name, t)) for t in timesteps],
+                "ratios": [metrics.knockout_ratio(name, t) for t in timesteps],
+                "ratios_ci95": [_pair(metrics.knockout_ratio_interval(name, t)) for t in timesteps]}
 
-    bypass_added, bypass_ratio = costs("bottleneck bypassed")
-    skip_added, skip_ratio = costs("skip1 cut")
-    peak_b = timesteps[int(np.argmax(bypass_added))]
-    peak_b_ratio = timesteps[int(np.argmax(bypass_ratio))]
-    peak_s = timesteps[int(np.argmax(skip_added))]
+    bypass, skip = costs(BYPASSED), costs(SKIP1_CUT)
+
+    def cost(row: dict, index: int) -> str:
+        return (f"{with_interval(row['added'][index], row['added_ci95'][index], added)} at t = {timesteps[index]}, "
+                f"that is {with_interval(row['ratios'][index], row['ratios_ci95'][index], times)} the intact error")
+
+    peak_b = timesteps[int(np.argmax(bypass["added"]))]
+    peak_b_ratio = timesteps[int(np.argmax(bypass["ratios"]))]
+    peak_s = timesteps[int(np.argmax(skip["added"]))]
     bottleneck_holds = peak_b == high
     skip_holds = peak_s == low
-    text = (f"{HELD_OUT.capitalize()} over {images or 'the'} images. Bypassing the bottleneck "
-            f"adds {added(bypass_added[0])} to the intact U-Net's ε-MSE at t = {low} ({times(bypass_ratio[0])}) and "
-            f"{added(bypass_added[-1])} at t = {high} ({times(bypass_ratio[-1])}); the added error is largest at "
+    text = (f"{HELD_OUT.capitalize()} over {metrics.images or 'the'} images. Bypassing the bottleneck adds to the "
+            f"intact U-Net's ε-MSE {cost(bypass, 0)}, and {cost(bypass, -1)}; the added error is largest at "
             f"t = {peak_b}, the ratio at t = {peak_b_ratio}. ")
     text += ("So the bottleneck matters most at the largest t, as the lesson says. " if bottleneck_holds else
              f"So, against the lesson, the bottleneck does not matter most at large t: its largest cost is at "
              f"t = {peak_b}. ")
-    text += (f"Cutting skip1 adds {added(skip_added[0])} at t = {low} ({times(skip_ratio[0])}) and "
-             f"{added(skip_added[-1])} at t = {high} ({times(skip_ratio[-1])}). ")
+    text += f"Cutting skip1 adds {cost(skip, 0)}, and {cost(skip, -1)}. "
     text += ("So the finest skip costs the most at small t, as the lesson says" if skip_holds else
              f"So, against the lesson, the finest skip costs the most at t = {peak_s}, not at small t")
-    text += (f"; but it breaks the network at every t: at t = {high} its ε-MSE, {mse(rows['skip1 cut'][-1])}, is near "
-             "that of predicting no noise at all (the noise's own variance, which is 1 by construction). "
-             "The ratio grows with t only "
-             f"because the intact error shrinks to {mse(intact[-1])}."
-             if skip_ratio[-1] > skip_ratio[0] else ".")
-    values = {"timesteps": timesteps, "bottleneck_added": bypass_added, "bottleneck_ratios": bypass_ratio,
-              "skip1_added": skip_added, "skip1_ratios": skip_ratio, "bottleneck_peak_t": peak_b,
+    broken, intact = metrics.knockout(SKIP1_CUT, high), metrics.knockout("intact", high)
+    broken_ci95 = _pair(metrics.knockout_interval(SKIP1_CUT, high))
+    intact_ci95 = _pair(metrics.knockout_interval("intact", high))
+    text += (f"; but it breaks the network at every t: at t = {high} its ε-MSE, "
+             f"{with_interval(broken, broken_ci95)}, is near that of predicting no noise at all (the noise's own "
+             "variance, which is 1 by construction). The ratio grows with t only because the intact error shrinks "
+             f"to {with_interval(intact, intact_ci95)}."
+             if skip["ratios"][-1] > skip["ratios"][0] else ".")
+    values = {"timesteps": timesteps,
+              "bottleneck_added": bypass["added"], "bottleneck_added_ci95": bypass["added_ci95"],
+              "bottleneck_ratios": bypass["ratios"], "bottleneck_ratios_ci95": bypass["ratios_ci95"],
+              "skip1_added": skip["added"], "skip1_added_ci95": skip["added_ci95"], "skip1_ratios": skip["ratios"],
+              "skip1_ratios_ci95": skip["ratios_ci95"], "skip1_at_high": broken, "skip1_at_high_ci95": broken_ci95,
+              "intact_at_high": intact, "intact_at_high_ci95": intact_ci95, "bottleneck_peak_t": peak_b,
               "bottleneck_ratio_peak_t": peak_b_ratio, "skip1_peak_t": peak_s}
     verdict = ("agrees" if bottleneck_holds and skip_holds else "disagrees" if not (bottleneck_holds or skip_holds)
                else "partly")
@@ -212,11 +231,12 @@ def noise_scales(knockouts: dict, images: int | None = None) -> NoiseScales:
 
 
 def bottleneck_verdict(knockouts: dict | None, images: int | None = None) -> str:
-    """What the held-out knock-out numbers say about the lesson's claim, in words made from the numbers."""
-    if not knockouts or "bottleneck bypassed" not in knockouts.get("eps_mse", {}) \
-            or "skip1 cut" not in knockouts["eps_mse"]:
+    """What the held-out knock-out numbers (metrics.json's knockouts section) say about the lesson's claim, in words
+    made from the numbers."""
+    metrics = Metrics({"knockouts": knockouts, "images": images})
+    if not metrics.has_knockouts(BYPASSED, SKIP1_CUT):
         return f"Held-out verdict: {NOT_COMPUTED}."
-    result = noise_scales(knockouts, images)
+    result = noise_scales(metrics)
     mark = {"agrees": "✓ agrees with the lesson", "partly": "◑ agrees only in part",
             "disagrees": "✗ disagrees with the lesson"}[result.verdict]
     return f"**Verdict: {mark}.** {result.text}"
