@@ -17,6 +17,7 @@ from explorer.analysis import gradients
 from explorer.emoji_names import on_image
 from explorer.formatting import (
     HELD_OUT,
+    INTERVAL,
     THIS_IMAGE,
     added,
     db,
@@ -65,6 +66,8 @@ GLOSSARY = {
     "cycles per image": "how many times a pattern repeats across the image; more cycles means finer detail.",
     "upsampled path": "the decoder's coarser features, enlarged to the size of the level they rejoin.",
     "DDIM": "a sampler that walks from noise (or from x_t) down to a clean image in a chosen number of steps.",
+    INTERVAL: "where a held-out average would likely land with another draw of images like these, found by "
+              "resampling the images (a bootstrap); a number measured on one image has none.",
 }
 
 @dataclass(frozen=True)
@@ -630,7 +633,7 @@ def steps(ctx: Context) -> list[Step]:
              "same patch of each network's estimate, enlarged, and each network's error on the edge pixels and "
              "on the rest.",
              Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-detail"), measure_detail,
-             ("x̂₀", "PSNR")),
+             ("x̂₀", "PSNR", INTERVAL)),
         step("time", "Problem 4: the naive CNN cannot know t",
              "The naive CNN is never given t: it must guess from the picture alone how noisy it is. The U-Net "
              "turns t into a vector and adds it inside every block, so it can treat an almost clean image "
@@ -640,7 +643,7 @@ def steps(ctx: Context) -> list[Step]:
              "U-Net's column stays dark. Its noise error is in the column's heading.",
              Target("denoising", "00a9-fe0f", time_t, 0, knockouts=Knockouts(told_t=told),
                     evidence=DENOISE_VIEW, focus=KNOCKED_COLUMN), measure_time,
-             ("timestep t", "time embedding", "knock-out", "ε-MSE")),
+             ("timestep t", "time embedding", "knock-out", "ε-MSE", INTERVAL)),
         step("skips", "Skip connections carry the detail",
              "A skip connection copies an encoder level's features straight across to the decoder level of the "
              "same size. The finest one, skip1, carries full-resolution features: where each edge and each grain "
@@ -649,7 +652,7 @@ def steps(ctx: Context) -> list[Step]:
              "grain and its clean-image estimate falls apart.",
              Target("denoising", "1f353", 250, 0, knockouts=Knockouts(zero_skips=frozenset({1})), evidence=DENOISE_VIEW,
                     focus=KNOCKED_COLUMN), measure_skips,
-             ("skip connection", "knock-out", "ε-MSE")),
+             ("skip connection", "knock-out", "ε-MSE", INTERVAL)),
         step("concat", "Concatenation keeps both sources",
              "The U-Net does not add a skip to the decoder's features: it stacks the two side by side, so the "
              "decoder sees both whole and learns how to mix them. Blank one half and see how much the decoder "
@@ -657,7 +660,7 @@ def steps(ctx: Context) -> list[Step]:
              "In the Part by part tab, concatenation: for each decoder level, the channels from the skip and from the "
              "upsampled path, and the error when either half is blanked.",
              Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-concat"), measure_concat,
-             ("concatenation", "skip connection", "upsampled path", "ε-MSE")),
+             ("concatenation", "skip connection", "upsampled path", "ε-MSE", INTERVAL)),
         step("gradients", "Gradient highways",
              "Training sends an error signal, the gradient, backwards from the output to every weight. Through a "
              "long plain stack it must cross every layer and can fade on the way. Skip connections give it a "
@@ -672,7 +675,7 @@ def steps(ctx: Context) -> list[Step]:
              "In the Part by part tab, bottleneck against skips: how much each knock-out multiplies the error, "
              "against t, and below the chart the same verdict as here, with the error each knock-out adds.",
              Target(PROOFS_TAB, "1f353", 500, 0, evidence="proof-bottleneck"), measure_noise_scales,
-             ("bottleneck", "skip connection", "knock-out", "ε-MSE")),
+             ("bottleneck", "skip connection", "knock-out", "ε-MSE", INTERVAL)),
         step("accumulation", "The accumulation problem",
              "Sampling runs the network again and again, each step starting from the last one's output. The "
              "lesson warns that small errors pile up, so a network a little worse per step could end far worse. "
@@ -681,7 +684,7 @@ def steps(ctx: Context) -> list[Step]:
              "In the Part by part tab, the accumulation chart: each network's distance from the ideal path, step "
              "by step, over held-out images, beside the sum of its one-step errors.",
              Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-accumulation"),
-             measure_accumulation, ("DDIM", "x̂₀")),
+             measure_accumulation, ("DDIM", "x̂₀", INTERVAL)),
     ]
 
 

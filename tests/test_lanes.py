@@ -99,3 +99,38 @@ def test_every_listener_of_the_app_is_registered_in_a_lane(ctx):
                     or not getattr(block_fn.fn, "quiet", False))]
     assert outside == []
     assert any(block_fn.concurrency_id == lanes.LONG_LANE for block_fn in demo.fns.values())
+
+
+def test_a_run_whose_completion_was_sent_no_longer_blocks_the_next():
+    """Gradio sends "process_completed" a moment before it takes the event off its active jobs; a listener with
+    trigger_mode="always_last" sends its next run in that moment, and must not be refused as a second job."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from gradio.server_messages import ProcessCompletedMessage
+
+    from explorer.server import internals
+
+    @lanes.long_job("refresh")
+    def refresh():
+        return None
+
+    block_fn = SimpleNamespace(fn=refresh)
+    running = SimpleNamespace(session_hash="s1", fn=block_fn, request=None, concurrency_id=lanes.LONG_LANE)
+    pushed = []
+
+    async def push(body, request, username):
+        pushed.append(body.session_hash)
+        return True, "joined"
+
+    queue = SimpleNamespace(max_size=None, push=push, event_queue_per_concurrency_id={},
+                            active_jobs=[[running]], send_message=lambda event, message: None)
+    demo = SimpleNamespace(_queue=queue, fns={0: block_fn})
+    internals.guard_queue(demo, lanes.Lanes())
+    body = SimpleNamespace(fn_index=0, session_hash="s1")
+
+    refused = asyncio.run(queue.push(body=body, request=None, username=None))
+    assert refused[0] is False and "still waiting or running" in refused[1]  # the first still runs: refused
+    queue.send_message(running, ProcessCompletedMessage(output={}, success=True))
+    assert asyncio.run(queue.push(body=body, request=None, username=None)) == (True, "joined")
+    assert pushed == ["s1"]

@@ -98,3 +98,51 @@ def test_a_copy_can_be_changed_without_touching_the_original(metrics):
     assert isinstance(changed, Metrics) and metrics.images != -1 and Metrics.of(changed) is changed
     assert Metrics.of({"images": 3}).images == 3
     assert not Metrics.of(None) and Metrics.of(None).gradients is None, "not computed reads as an empty file"
+
+
+def test_an_interval_unpacks_and_a_mismatched_row_reads_as_none(metrics):
+    t = metrics.knockout_timesteps[0]
+    low, high = metrics.knockout_interval("intact", t)
+    assert low <= metrics.knockout("intact", t) <= high
+    changed = copy.deepcopy(metrics)
+    changed["knockouts"]["timesteps"] = changed["knockouts"]["timesteps"][:2]  # numbers changed, intervals not
+    changed["knockouts"]["eps_mse"] = {name: row[:2] for name, row in changed["knockouts"]["eps_mse"].items()}
+    assert changed.knockout_interval("intact", t) is None and changed.knockout_ratio_interval("skip1 cut", t) is None
+    assert Metrics.of({"knockouts": {"timesteps": [10], "eps_mse": {"intact": [0.1]}}}).knockout_interval(
+        "intact", 10) is None
+
+
+def test_knockout_table_accessors(metrics):
+    assert metrics.has_knockouts() and metrics.has_knockouts(Knockouts(zero_skips=frozenset({1})), "told the wrong t")
+    assert not metrics.has_knockouts("skip9 cut") and not Metrics.of(None).has_knockouts()
+    assert metrics.told_the_wrong_t == metrics["knockouts"]["told_the_wrong_t"]
+    assert Metrics.of(None).told_the_wrong_t is None
+
+
+def test_gradient_accessors(metrics):
+    if not metrics.has("gradients"):
+        pytest.skip("metrics.json has no gradients section")
+    section = metrics["gradients"]
+    assert metrics.gradient_blocks == section["blocks"] and metrics.gradient_images == section["images"]
+    norms = metrics.gradient_norms("random_init")
+    assert norms == {"intact": section["random_init"]["intact"], "skips_cut": section["random_init"]["skips_cut"]}
+    assert metrics.fresh_seeds == section.get("fresh_seeds", [section.get("fresh_seed", 0)])
+    assert metrics.gradient_loss("trained") == (section.get("loss") or {}).get("trained")
+    assert Metrics.of({"gradients": {"fresh_seed": 3}}).fresh_seeds == [3]
+
+
+def test_concat_accessors(metrics):
+    if not metrics.has("concat"):
+        pytest.skip("metrics.json has no concat section")
+    section = metrics["concat"]
+    t = metrics.concat_timesteps[1]
+    index = section["timesteps"].index(t)
+    level = section["levels"]["1"]
+    assert metrics.concat_channels(1) == level["channels"] and metrics.concat_images == section["images"]
+    assert metrics.concat_eps_mse(1, "up_zero", t) == level["eps_mse"]["up_zero"][index]
+    ratio = metrics.concat_ratio(1, "skip_zero", t)
+    assert ratio == pytest.approx(level["eps_mse"]["skip_zero"][index] / level["eps_mse"]["intact"][index])
+    if "ratio_ci95" in level:
+        assert ratio in metrics.concat_ratio_interval(1, "skip_zero", t)
+    with pytest.raises(KeyError, match="was not evaluated"):
+        metrics.concat_ratio(1, "skip_zero", 7)

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from explorer import explanations
+from explorer import formatting as numbers
 from explorer.analysis.receptive_field import Field
 from explorer.data import load_image
 from explorer.explanations import (
@@ -259,13 +260,15 @@ def test_domain_note_for_an_upload_quotes_this_images_numbers(ctx):
     comparison = compare(ctx, image, t, seed)
     unet, naive = comparison.predictions["unet"].eps_mse, comparison.predictions["naive"].eps_mse
     assert "trained on emoji only" in note.lower()
-    assert f"is {unet:.3g} and the naive CNN's {naive:.3g}" in note
-    assert f"{unet / naive:.2f} times" in note
+    assert f"is {numbers.mse(unet)} and the naive CNN's {numbers.mse(naive)}" in note
+    assert f"{numbers.share(unet / naive)} of the naive CNN's" in note
     assert "11×11 pixels" in note and "held-out emoji" in note
     if ctx.metrics:
         index = ctx.metrics["timesteps"].index(t)
         held = ctx.metrics["models"]["unet"]["eps_mse"][index] / ctx.metrics["models"]["naive"]["eps_mse"][index]
-        assert f"on the held-out emoji at t = {t}: {held:.2f} times" in note
+        bounds = ctx.metrics.unet_over_naive(t)[1]
+        quoted = numbers.with_interval(held, bounds, numbers.share)
+        assert f"held-out emoji at t = {t} (held-out average) it is {quoted}" in note
     assert domain.upload_note(ctx, image, t, seed, f"Image: held-out example `{ctx.examples[0].stem}`") == ""
 
 
@@ -282,7 +285,7 @@ def test_domain_note_appears_in_the_page_after_an_upload(ctx, tmp_path, app_url,
         page.wait_for_function(
             "() => (document.querySelector('#domain-note') || {}).innerText?.includes('Trained on emoji only')")
         text = page.inner_text("#domain-note")
-        assert f"is {expected.unet:.3g} and the naive CNN's {expected.naive:.3g}" in text, text
+        assert f"is {numbers.mse(expected.unet)} and the naive CNN's {numbers.mse(expected.naive)}" in text, text
         page.click("#random-image")
         page.wait_for_function(
             "() => !(document.querySelector('#domain-note') || {}).innerText?.includes('Trained on emoji only')")

@@ -182,9 +182,22 @@ def guard_queue(demo, lanes) -> None:
     def kind_of(block_fn) -> str | None:
         return getattr(getattr(block_fn, "fn", None), "long_job", None)  # lanes.long_job's mark, kept by wraps
 
+    # Gradio tells a client its event is complete a moment before it takes the event off its active jobs; a page
+    # whose listener sends the next run as soon as the last completes (trigger_mode="always_last") would be
+    # refused in that moment. An event counts as running until its completion has been sent.
+    send = queue.send_message
+
+    def marking(event, message):
+        if str(getattr(message, "msg", "")).endswith("process_completed"):
+            event.completed = True
+        return send(event, message)
+
+    queue.send_message = marking
+
     def events(lane: str) -> tuple[list, list]:
         waiting = queue.event_queue_per_concurrency_id.get(lane)
-        running = [event for job in queue.active_jobs if job for event in job if event.concurrency_id == lane]
+        running = [event for job in queue.active_jobs if job for event in job
+                   if event.concurrency_id == lane and not getattr(event, "completed", False)]
         return (list(waiting.queue) if waiting is not None else []), running
 
     def jobs(events: list) -> list[Job]:

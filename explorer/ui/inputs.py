@@ -9,6 +9,7 @@ import gradio as gr
 import numpy as np
 
 from explorer.data import ImageError
+from explorer.formatting import db_change, fixed
 from explorer.render import tensor_image
 from explorer.server import lanes, limits, session_state
 from explorer.ui import validate
@@ -30,8 +31,8 @@ class Inputs:
 def noise_level(ctx: Context, t: int) -> str:
     signal = float(ctx.diffusion.sqrt_alphas_cumprod[t])
     noise = float(ctx.diffusion.sqrt_one_minus_alphas_cumprod[t])
-    return (f"**t = {t}** · signal √ᾱ = {signal:.3f} · noise √(1−ᾱ) = {noise:.3f} · "
-            f"SNR = {ctx.diffusion.snr_db(t):+.1f} dB")
+    return (f"**t = {t}** · signal √ᾱ = {fixed(signal, 3)} · noise √(1−ᾱ) = {fixed(noise, 3)} · "
+            f"SNR = {db_change(ctx.diffusion.snr_db(t))}")
 
 
 def previews(ctx: Context, image, t, seed):

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from explorer.analysis.metrics import eps_mse
-from explorer.metrics import Metrics
+from explorer.formatting import HELD_OUT, THIS_IMAGE, mse, share, with_interval
+from explorer.metrics import Interval, Metrics
 from explorer.views.context import Context
 
 UPLOAD_SOURCE = "Image: your upload"  # how the input panel's source line starts for an uploaded image
@@ -49,12 +50,13 @@ def scores(ctx: Context, image: np.ndarray, t: int, seed: int) -> DomainScores:
     return DomainScores(int(t), unet, naive)
 
 
-def heldout_ratio(ctx: Context, t: int) -> tuple[int, float] | None:
-    """(evaluated t nearest to t, U-Net ε-MSE / naive ε-MSE on the held-out emoji there), from metrics.json."""
+def heldout_ratio(ctx: Context, t: int) -> tuple[int, float, Interval | None] | None:
+    """(evaluated t nearest to t, U-Net ε-MSE / naive ε-MSE on the held-out emoji there, its 95 % interval), from
+    metrics.json."""
     metrics = Metrics.of(ctx.metrics)
     try:
         nearest = min(metrics.timesteps, key=lambda evaluated: abs(evaluated - t))
-        return int(nearest), metrics.eps_mse("unet", nearest) / metrics.eps_mse("naive", nearest)
+        return int(nearest), *metrics.unet_over_naive(nearest)
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
 
@@ -67,13 +69,13 @@ def _window(ctx: Context) -> str:
 
 def note_for_scores(ctx: Context, result: DomainScores) -> str:
     """The note, in Markdown, for scores already computed on a non-emoji image."""
-    text = (f"**Trained on emoji only.** On this image at t = {result.t}, the U-Net's noise error (ε-MSE) is "
-            f"{result.unet:.3g} and the naive CNN's {result.naive:.3g}: the U-Net's is {result.ratio:.2f} times "
-            f"the naive CNN's")
+    text = (f"**Trained on emoji only.** On {THIS_IMAGE} at t = {result.t}, the U-Net's noise error (ε-MSE) is "
+            f"{mse(result.unet)} and the naive CNN's {mse(result.naive)}: the U-Net's is {share(result.ratio)} of "
+            f"the naive CNN's.")
     held = heldout_ratio(ctx, result.t)
     if held is not None:
-        text += f" (on the held-out emoji at t = {held[0]}: {held[1]:.2f} times)"
-    text += (". Both networks were trained on emoji only. The U-Net learned what emoji look like, and that "
+        text += f" On the held-out emoji at t = {held[0]} ({HELD_OUT}) it is {with_interval(held[1], held[2], share)}."
+    text += (" Both networks were trained on emoji only. The U-Net learned what emoji look like, and that "
              "knowledge fits other pictures less well; the naive CNN, which sees only " + _window(ctx) + ", "
              "learned a local denoiser that works much the same on any picture. The U-Net's advantage is "
              "measured on the kind of image it was trained for: the held-out emoji.")

@@ -137,7 +137,8 @@ def knockouts_table_html(knockouts: dict) -> str:
         rows.append(f'<tr><th scope="row">{html.escape(name)}</th>'
                     + "".join(f"<td>{value}</td>" for value, _ in cells) + "</tr>")
         if all(bounds for _, bounds in cells):
-            rows.append(f'<tr class="knockout-interval" style="color: #4b5563"><th scope="row"><small>{INTERVAL}</small></th>'
+            rows.append('<tr class="knockout-interval" style="color: #4b5563">'
+                        f'<th scope="row"><small>{INTERVAL}</small></th>'
                         + "".join(f"<td><small>{bounds}</small></td>" for _, bounds in cells) + "</tr>")
     return ('<div class="knockout-table"><p>Noise error ε-MSE of the U-Net, held-out average (mean squared error '
             'of its predicted noise; lower is better), and in brackets the error each knock-out adds to the intact '

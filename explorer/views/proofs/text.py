@@ -3,10 +3,11 @@ verdicts, and the model card's part-by-part sections. Every number goes through 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-from explorer.formatting import HELD_OUT, added, smaller_or_larger, times, with_interval
+from explorer.formatting import HELD_OUT, added, fixed, mse, smaller_or_larger, times, with_interval
 from explorer.knockouts import Knockouts
 from explorer.metrics import Interval, Metrics
 from explorer.views.context import Context
@@ -22,6 +23,7 @@ from explorer.views.proofs.compute import (
 from explorer.views.proofs.figures import VARIANT_TITLES
 
 _times = times  # the one ratio format (explorer/formatting.py)
+_shift = partial(fixed, decimals=3)  # a time-conditioning share, as the heat map's table prints it
 BYPASSED = Knockouts(bypass_mid=True).row_name()
 SKIP1_CUT = Knockouts(zero_skips=frozenset({1})).row_name()
 
@@ -49,7 +51,7 @@ def gradients_markdown(view: GradientView, metrics: dict | None) -> str:
     else:
         lines.append(f"Held-out summary: {NOT_COMPUTED}.")
     loss_cut, loss_intact = view.trained.loss["skips_cut"], view.trained.loss["intact"]
-    lines.append(f"Cutting every skip raises this batch's noise error from {loss_intact:.4f} to {loss_cut:.4f}, so "
+    lines.append(f"Cutting every skip raises this batch's noise error from {mse(loss_intact)} to {mse(loss_cut)}, so "
                  "every gradient grows with it; dividing by the gradient at `out` compares where the signal goes, "
                  "not how large the error is.")
     return "\n\n".join(lines)
@@ -110,7 +112,7 @@ def concat_markdown(ctx: Context, errors: dict[int, dict[str, float]], t: int) -
         lines.append(f"| dec{level} | {c['up'] + c['skip']} = {c['up']} upsampled (dec{level}.up) + {c['skip']} "
                      f"from skip{level}, mixed down to {c['out']} | " + " | ".join(cells) + " |")
     intact = next(iter(errors.values()))["intact"]
-    lines += ["", f"Multiples of the intact U-Net's noise error ({intact:.4f}) on this image at t = {t}.",
+    lines += ["", f"Multiples of the intact U-Net's noise error ({mse(intact)}) on this image at t = {t}.",
               "", concat_verdict(errors)]
     heldout = concat_heldout_sentence(Metrics.of(ctx.metrics), t)
     return "\n".join(lines + (["", heldout] if heldout else []))
@@ -294,9 +296,13 @@ def shift_sentence(table: dict, where: str) -> str:
     peak_block, peak_t = max(((block, t) for block in table["blocks"] for t in table["timesteps"]),
                              key=lambda pair: shift(*pair))
     peak = shift(peak_block, peak_t)
+    bounds = table.get("shift_ci95")  # held-out only: [block][t] → [low, high]
+    if bounds:
+        bounds = bounds[table["blocks"].index(peak_block)][table["timesteps"].index(peak_t)]
     return (f"{where}, t moves `{ranked[0]}` and `{ranked[1]}` hardest (time vector {means[ranked[0]]:.2f} and "
             f"{means[ranked[1]]:.2f} times the size of their features, averaged over t) and `{ranked[-1]}` least "
-            f"({means[ranked[-1]]:.2f}); the largest share is {peak:.2f}, in `{peak_block}` at t = {peak_t}.")
+            f"({means[ranked[-1]]:.2f}); the largest share is {with_interval(peak, bounds or None, _shift)}, in "
+            f"`{peak_block}` at t = {peak_t}.")
 
 
 def time_table(section: dict) -> str:
