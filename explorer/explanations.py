@@ -15,6 +15,7 @@ from explorer.analysis.receptive_field import Field
 from explorer.analysis.spectrum import HIGH_FREQUENCY_FRACTION
 from explorer.analysis.structure import BlockSpec
 from explorer.diffusion import Diffusion
+from explorer.formatting import times
 from explorer.metrics import Metrics
 
 TITLES = {
@@ -111,13 +112,6 @@ _WHY = {
 # ---- numbers from metrics.json -------------------------------------------------------------------
 
 
-def ratio_text(ratio: float) -> str:
-    """A factor as the texts print it: ×12.7, ×1.46, ×2,697."""
-    if ratio >= 100:
-        return f"×{ratio:,.0f}"
-    return f"×{ratio:.3g}"
-
-
 def knockout_ratios(metrics: dict | None, row: str) -> list[tuple[int, float]] | None:
     """[(t, ε-MSE with the knock-out / intact ε-MSE)] per evaluated t, or None when not measured."""
     metrics = Metrics.of(metrics)
@@ -130,7 +124,7 @@ def ratio_range(pairs: list[tuple[int, float]]) -> str:
     """"×1.46 (t = 500) to ×4.3 (t = 900)": the smallest and largest factor and where they occur."""
     low = min(pairs, key=lambda pair: pair[1])
     high = max(pairs, key=lambda pair: pair[1])
-    return f"{ratio_text(low[1])} (t = {low[0]}) to {ratio_text(high[1])} (t = {high[0]})"
+    return f"{times(low[1])} (t = {low[0]}) to {times(high[1])} (t = {high[0]})"
 
 
 def _held_out(metrics: dict) -> str:

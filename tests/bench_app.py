@@ -413,6 +413,9 @@ CLASS_SESSIONS = 32
 CLASS_BLOCK = "dec2"        # the block each learner clicks
 CLASS_RELEASED_T = 600      # where each learner lets go of t once
 LONG_TABS = ("proofs",)     # tabs whose refresh is a long job (the Part-by-part backward passes)
+CLASS_READING_S = (4.0, 8.0)  # a learner reads what a step shows before going on: uniform in this range, seeded
+CLASS_ARRIVAL_S = 3.0       # the learners open the page within this many seconds of each other (seeded)
+CLASS_SEED = 21
 
 
 @dataclass
@@ -422,6 +425,7 @@ class Learner:
     (seconds from the class's start)."""
 
     quick: dict[str, list[float]] = field(default_factory=dict)
+    direct: dict[str, list[float]] = field(default_factory=dict)  # answered outside the queue (queue=False)
     strips: list[float] = field(default_factory=list)
     long: dict[str, list[float]] = field(default_factory=dict)
     reverse_first: float | None = None
@@ -466,15 +470,19 @@ class LatestOnly:
             thread.join()
 
 
-def walk_the_lesson(page, learner: Learner, began: float) -> None:
-    """One learner, as the page sends it: open the page; every step of the Lesson (Next, the step, Show me, the
-    events its changes fire, the shown tab's refresh); a block click with what follows it; t let go once in the
-    Denoising lab (the exact view); one reverse process, streamed. The strip of t values is asked for as the
-    view's script asks (when the Denoising lab shows an image, seed or knock-outs it has no strip for) and runs
-    beside the steps, one at a time per page."""
+def walk_the_lesson(page, learner: Learner, began: float, read=lambda: None) -> None:
+    """One learner, as the page sends it: open the page; every step of the Lesson (back to the Lesson tab, Next,
+    the step, Show me, the events its changes fire, the tab's select and refresh); a block click with what follows
+    it; t let go once in the Denoising lab (the exact view); one reverse process, streamed. `read()` is the
+    learner reading what is shown (a pause) after each step, before the click and before letting go of t. The
+    strip of t values is asked for as the view's script asks (when the Denoising lab shows an image, seed or
+    knock-outs it has no strip for) and runs beside the steps, one at a time per page. After each action the
+    page writes its address once (one direct request, urlstate.SCHEDULE_JS)."""
     shown_keys: set[str] = set()
 
-    def note(what: str, reply, kind: str = "quick") -> None:
+    def note(what: str, reply, kind: str = "quick", index: int | None = None) -> None:
+        if kind == "quick" and index is not None and page.dependencies[index].get("queue") is False:
+            kind = "direct"  # the address write, the evidence buttons …: never in the queue, counted apart
         getattr(learner, kind).setdefault(what, []).append(reply.seconds)
         if reply.error:
             learner.errors.append(f"{what}: {reply.error}")
@@ -486,11 +494,16 @@ def walk_the_lesson(page, learner: Learner, began: float) -> None:
 
     strips = LatestOnly(page, page.event("scrub-request", "click"), strip_arrived)
 
+    url_write = page.event("lesson-url-write", "click")
+
     def send(what: str, index: int, event_data=None, kind: str = "quick"):
         before = dict(page.values)
         reply = page.call(index, event_data)
-        note(what, reply, kind)
-        follow(page.changed_by(index, reply, before), f"after {what}")
+        note(what, reply, kind, index)
+        changed = page.changed_by(index, reply, before)
+        follow(changed, f"after {what}")
+        if changed and kind == "quick":
+            note(f"after {what}", page.call(url_write), index=url_write)
         return reply
 
     def follow(components: list[int], what: str) -> None:
@@ -498,7 +511,7 @@ def walk_the_lesson(page, learner: Learner, began: float) -> None:
         indices = list(dict.fromkeys(i for c in components for i in page.events(c, "change")))
         handles = [(index, page.submit(index)) for index in indices]
         for index, handle in handles:
-            note(what, page.wait(index, handle))
+            note(what, page.wait(index, handle), index=index)
 
     def refresh(tab: str) -> None:
         """What the page's script does once a tab is shown: press its refresh button; in the Denoising lab, ask
@@ -516,17 +529,22 @@ def walk_the_lesson(page, learner: Learner, began: float) -> None:
     send("page load", page.event(0, "load"))
     steps = [value for _, value in page.components[page.by_elem_id["lesson-steps"]]["props"]["choices"]]
     for number, _ in enumerate(steps):
-        if number:  # Next moves the step list on, whose change opens the step
+        if number:  # back to the Lesson tab; Next moves the step list on, whose change opens the step
+            send("tab", page.event("tab-lesson", "select"))
             send("next step", page.event("lesson-next", "click"))
         shown = send("show me", page.event("lesson-show-me", "click"))
         tab = shown.outputs[0].get("selected") if shown.outputs and isinstance(shown.outputs[0], dict) else None
-        if tab:
+        if tab:  # the page selects the step's tab: its select event, and its refresh
+            send("tab", page.event(f"tab-{tab}", "select"))
             refresh(tab)
+        read()
     send("tab", page.event("tab-architecture", "select"))
     refresh("architecture")
+    read()
     send("block click", page.event("diagram", "click"), {"block_id": CLASS_BLOCK})
     send("tab", page.event("tab-denoising", "select"))
     refresh("denoising")
+    read()
     page.set("timestep", CLASS_RELEASED_T)
     follow([page.by_elem_id["timestep"]], "after letting go of t")
     send("exact view after letting go of t", page.event("refresh-denoising", "click"))
@@ -540,40 +558,55 @@ def walk_the_lesson(page, learner: Learner, began: float) -> None:
 def class_of_32() -> list[Row]:
     """32 learners at once walk the Lesson against one app process (`python app.py`, its default lanes), each
     from an address of its own on loopback (127.0.0.2 …), as the page's script talks to the app (see
-    `walk_the_lesson`; $BENCH_CLASS_SESSIONS sets another number). Single-step requests' p50 and p95 (target
-    p50 ≤ 1 s), every strip within 15 s, the long jobs' waits and when the last learner was done; no errors."""
+    `walk_the_lesson`; $BENCH_CLASS_SESSIONS sets another number). They open the page within CLASS_ARRIVAL_S
+    seconds of each other and read each step for CLASS_READING_S seconds (uniform, seeded) before going on.
+    Single-step requests' p50 and p95 (target p50 ≤ 1 s), every strip within 15 s, the long jobs' waits and when
+    the last learner was done; no errors."""
+    import random
+
     from tests.page_session import PageSession, page_config
 
     sessions = int(os.environ.get("BENCH_CLASS_SESSIONS", CLASS_SESSIONS))
+    seeds = random.Random(CLASS_SEED)
+    arrivals = sorted(seeds.uniform(0, CLASS_ARRIVAL_S) for _ in range(sessions))
+    readers = [random.Random(seeds.random()) for _ in range(sessions)]
     with _running_app() as url:
         config = page_config(url)
         learners = [Learner() for _ in range(sessions)]
         pages = [PageSession(url, config, address=f"127.0.0.{2 + i}") for i in range(sessions)]
         began = time.perf_counter()
 
-        def run(page, learner):
+        def run(page, learner, arrival, reader):
             try:
-                walk_the_lesson(page, learner, began)
+                time.sleep(arrival)
+                walk_the_lesson(page, learner, began, lambda: time.sleep(reader.uniform(*CLASS_READING_S)))
             except Exception as error:  # noqa: BLE001 - a learner's failure is reported, not raised
                 learner.errors.append(f"the walk failed: {error!r}")
                 learner.finished = time.perf_counter() - began
             finally:
                 page.close()
 
-        threads = [threading.Thread(target=run, args=pair) for pair in zip(pages, learners)]
+        threads = [threading.Thread(target=run, args=four) for four in zip(pages, learners, arrivals, readers)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
     quick = [s for learner in learners for values in learner.quick.values() for s in values]
     kinds = sorted({kind for learner in learners for kind in learner.quick})
+    low, high = CLASS_READING_S
     rows = [(f"{sessions} learners: single-step requests, all kinds", statistics.median(quick) * 1000,
              percentile_95(quick) * 1000, f"{len(quick)} requests; target p50 ≤ 1000 ms: "
-                                 f"{'met' if statistics.median(quick) <= 1 else 'NOT met'}")]
+                                 f"{'met' if statistics.median(quick) <= 1 else 'NOT met'}; the learners opened "
+                                 f"the page within {CLASS_ARRIVAL_S:.0f} s and read each step {low:.0f}-{high:.0f} s "
+                                 f"(seeded) before going on")]
     for kind in kinds:
         values = [s for learner in learners for s in learner.quick.get(kind, [])]
         rows.append((f"  {kind}", statistics.median(values) * 1000, percentile_95(values) * 1000,
                      f"{len(values)} requests"))
+    direct = [s for learner in learners for values in learner.direct.values() for s in values]
+    if direct:
+        rows.append(("requests answered outside the queue (address, evidence, note)", statistics.median(direct) * 1000,
+                     percentile_95(direct) * 1000, f"{len(direct)} requests; not in the single-step figures"))
     strips = [s for learner in learners for s in learner.strips]
     worst = [max(learner.strips) for learner in learners if learner.strips]
     if strips:
@@ -592,6 +625,8 @@ def class_of_32() -> list[Row]:
     finished = sorted(learner.finished for learner in learners)
     rows.append(("a learner's whole walk (last one done)", statistics.median(finished) * 1000, finished[-1] * 1000,
                  f"the last learner was done {finished[-1]:.0f} s after the class began"))
+    rows.append(("load average (1, 5, 15 min) when the class ended", float("nan"), float("nan"),
+                 ", ".join(f"{value:.1f}" for value in os.getloadavg())))
     errors = [error for learner in learners for error in learner.errors]
     rows.append((f"errors: {len(errors)}", float("nan"), float("nan"),
                  "; ".join(sorted(set(errors)))[:400] if errors else "none (target: none)"))

@@ -105,7 +105,7 @@ def test_every_file_that_touches_an_internal_is_listed():
     listed = {part.strip() for item in internals.INTERNALS for part in item.where.split(",")}
     for name in listed:
         assert (ROOT / "explorer" / name).is_file(), name
-    assert listed == {"server/internals.py", "ui/scrub.js"}
+    assert listed == {"server/internals.py", "ui/scrub.js", "ui/keys.js"}
     plotly_private = re.compile(r"\._fullLayout|\._offset|\._length|\.l2p\b")
     scripts = {path.relative_to(ROOT / "explorer").as_posix() for path in (ROOT / "explorer").rglob("*.js")
                if plotly_private.search(path.read_text())}

@@ -24,10 +24,10 @@ from explorer.explanations import (
     field_facts,
     first_block_seeing_everything,
     knockout_ratios,
-    ratio_text,
     reverse_process_note,
     sweep_caption,
 )
+from explorer.formatting import times
 from explorer.views import domain
 from tests import browser
 
@@ -50,7 +50,7 @@ def expected_range(metrics: dict, row: str) -> str:
     ratios = [(t, value / base)
               for t, value, base in zip(metrics["knockouts"]["timesteps"], table[row], table["intact"])]
     low, high = min(ratios, key=lambda p: p[1]), max(ratios, key=lambda p: p[1])
-    return f"{ratio_text(low[1])} (t = {low[0]}) to {ratio_text(high[1])} (t = {high[0]})"
+    return f"{times(low[1])} (t = {low[0]}) to {times(high[1])} (t = {high[0]})"
 
 
 # ---- explanations quote this model's measurements -------------------------------------------------------------
@@ -63,7 +63,7 @@ def test_skip_explanations_quote_the_knockout_table(ctx, metrics):
         assert expected_range(metrics, f"{name} cut") in text, text
         assert f"on the {metrics['images']} held-out images" in text
     ratio_10 = metrics["knockouts"]["eps_mse"]["skip1 cut"][0] / metrics["knockouts"]["eps_mse"]["intact"][0]
-    assert ratio_text(ratio_10) in why(ctx, "skip1", metrics)
+    assert times(ratio_10) in why(ctx, "skip1", metrics)
 
 
 def test_skip1_does_not_say_edges_first_and_matches_its_measured_damage(ctx, metrics):
@@ -100,10 +100,10 @@ def test_new_measurements_are_quoted_when_present_and_absent_otherwise(ctx, metr
         "channels": {"up": 64, "skip": 32, "out": 32},
         "eps_mse": {"intact": intact, "skip_zero": [v * 7.0 for v in intact], "up_zero": [v * 1.5 for v in intact]}}}}
     full["time_conditioning"] = {"timesteps": timesteps, "blocks": ["enc2"], "shift": [[0.05, 0.1, 0.2, 0.3, 0.4]]}
-    assert "by ×3 (t = " in why(ctx, "mid.res1", full)
+    assert f"by {times(3.0)} (t = " in why(ctx, "mid.res1", full)  # every ratio printed by formatting.times
     text = why(ctx, "dec1", full)
-    assert "zeroing the 32 channels from the skip multiplies the noise error by ×7" in text
-    assert "zeroing the 64 upsampled channels by ×1.5" in text
+    assert f"zeroing the 32 channels from the skip multiplies the noise error by {times(7.0)}" in text
+    assert f"zeroing the 64 upsampled channels by {times(1.5)}" in text
     assert "5% to 40%" in why(ctx, "enc2", full)
 
 

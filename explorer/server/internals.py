@@ -73,6 +73,10 @@ INTERNALS = (
              "fallback only (`privateAxes` in scrub.js): the t marker of the held-out curves is placed from the "
              "public layout range and the plot area's drag rectangle, and from Plotly's computed axes when those "
              "are missing"),
+    Internal("gradio", "the page's markup: the gallery's .thumbnail-item / .grid-container, the tab row's "
+             "[role=tablist], the step list's radio inputs", "ui/keys.js",
+             "the gallery, the step list and each tab row as one Tab stop moved with the arrow keys (Gradio has no "
+             "option for it); the browser tests of the keyboard fail when the markup changes"),
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from explorer.explanations import ratio_text
+from explorer.formatting import times
 from explorer.study.results import StudyResults
 
 HOLDS = "holds"
@@ -82,11 +82,11 @@ class Finding:
         numbers = (f"held-out ε-MSE averaged over t: {c.without} {self.without_mean:.4f} "
                    f"({len(self.without_seeds)} seeds), {c.with_} {self.with_mean:.4f} ({len(self.with_seeds)} seeds)")
         if self.verdict == HOLDS:
-            return (f"Holds when both are trained: {c.without} errs {ratio_text(self.ratio)} as much as {c.with_} "
+            return (f"Holds when both are trained: {c.without} errs {times(self.ratio)} as much as {c.with_} "
                     f"({numbers}).")
         if self.verdict == CONTRADICTED:
             return (f"Contradicted when both are trained: {c.without} does better than {c.with_}, "
-                    f"{ratio_text(1 / self.ratio)} less error ({numbers}).")
+                    f"{times(1 / self.ratio)} less error ({numbers}).")
         return (f"Not shown when both are trained: the difference is within what changing the training seed "
                 f"changes ({numbers}).")
 

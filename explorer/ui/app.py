@@ -64,6 +64,7 @@ def build_app(ctx: Context) -> gr.Blocks:
         lanes.listen(tab_study.select, lambda: study.TAB, None, active_tab, api_name=False)
         lanes.listen(tab_lesson.select, lambda: lesson.LESSON_TAB, None, active_tab, api_name=False)
         architecture.wire_evidence(demo, tabs, active_tab)
+        receptive.follow_architecture(ctx, demo)
         keys.wire(demo)
         lesson.wire(ctx, demo, lesson_view, lesson.find_controls(demo, tabs, active_tab, panel, selected_block),
                     url_note)

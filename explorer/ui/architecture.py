@@ -112,12 +112,6 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
             raise gr.Error("No block arrived with this click: click a block in the diagram, or use select_block")
         return with_facts(show_block(image, t, seed, name))
 
-    def follow_selection(image, t, seed, name, shown):
-        """Another tab chose a block: show it here too (nothing to do when this tab chose it)."""
-        if name == shown or name not in ctx.block_names():
-            return (gr.skip(),) * 4
-        return show_block(image, t, seed, name)[:4]
-
     def show_levels(image, t, seed):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         outputs = levels.record_levels(ctx, image, t, seed)
@@ -144,9 +138,6 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                  preprocess=False, show_progress="hidden",
                  api_description="One block of either network: the diagram with it selected, what it does, its "
                                  "output for x_t, and its facts as numbers (shapes, parameters, receptive field)")
-    lanes.listen(selected_block.change, follow_selection, shared + [selected_block, chooser], block_outputs[:4],
-                 api_name=False,
-                 preprocess=False, show_progress="hidden")
     level_outputs = [level_image, spectrum, skip_spectrum, naive_image, naive_spectrum, naive_summary]
     # The app opens on the Lesson tab: this tab is filled by its refresh when it is shown, not at page load (a
     # page-load fill of the block would race a shared link's block, set from the URL by explorer/ui/lesson.py,
@@ -159,6 +150,9 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                  preprocess=False,
                  api_description="The skips' high-frequency share against t (8 forward passes)")
 
+    # No listener follows `selected_block` here: another tab can change it only while this one is hidden (the
+    # Receptive-field list, a lesson step, a link), and showing this tab runs the refresh below, which shows the
+    # shared block. A follower ran one queued request per click made in this very tab, where it had nothing to do.
     def refresh(image, t, seed, name):
         return show_block(image, t, seed, name) + show_levels(image, t, seed)
 

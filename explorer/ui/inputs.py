@@ -182,9 +182,6 @@ def build(ctx: Context) -> Inputs:
 
     def previews_with_numbers(image, t, seed):
         return (*previews(ctx, image, t, seed), numbers.noise_level(ctx, validate.timestep(t)))
-    lanes.on([image_state.change, t.change, seed.change], lambda *args: shown_previews(ctx, *args), shared,
-             preview_outputs, api_name=False, show_progress="hidden", trigger_mode="always_last",
-             preprocess=False)  # validate.* checks the raw values: Gradio's own checks fail on 'abc' with no message
     # The same view through the API, where a bad argument must be an error: a button the page never shows.
     lanes.listen(gr.Button(visible=False).click, previews_with_numbers, shared, preview_outputs + [level_numbers],
                  api_name="previews", show_progress="hidden", preprocess=False,
@@ -203,7 +200,13 @@ def build(ctx: Context) -> Inputs:
             return gr.skip(), label  # the previews' line already says what is wrong
         return domain.upload_note(ctx, image, t, seed, source_text), label
 
-    lanes.on([image_state.change, t.change, seed.change], domain_update, [image_state, t, seed, source],
-             [domain_text, source],
+    def panel_update(image, t, seed, source_text, request: gr.Request):
+        """The previews and the domain note together: one queued request per change of the image, t or seed."""
+        noted = domain_update(image, t, seed, source_text, request)
+        return shown_previews(ctx, image, t, seed) + noted
+
+    # validate.* checks the raw values: Gradio's own checks fail on 'abc' with no message.
+    lanes.on([image_state.change, t.change, seed.change], panel_update, [image_state, t, seed, source],
+             preview_outputs + [domain_text, source],
              api_name=False, show_progress="hidden", trigger_mode="always_last", preprocess=False)
     return Inputs(image_state, t, seed, source)

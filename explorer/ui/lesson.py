@@ -330,10 +330,11 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
     lanes.listen(view.chooser.change, open_step, [view.chooser, view.visited, view.cache],
                  [view.body, view.words, view.progress, view.visited, view.cache, view.previous, view.next],
                  api_name=False, show_progress="minimal")
+    # Moving along the list computes nothing (the list's change opens the step): answered outside the queue.
     lanes.listen(view.previous.click, lambda step_id: move(step_id, -1), view.chooser, view.chooser, api_name=False,
-                 show_progress="hidden")
+                 show_progress="hidden", queue=False)
     lanes.listen(view.next.click, lambda step_id: move(step_id, 1), view.chooser, view.chooser, api_name=False,
-                 show_progress="hidden")
+                 show_progress="hidden", queue=False)
     lanes.listen(view.show_me.click, show_me, view.chooser, outputs + [view.scroll], api_name=False,
                  show_progress="hidden").then(
         None, view.scroll, None, js=SCROLL_JS, api_name=False, show_progress="hidden")
@@ -366,9 +367,14 @@ def wire(ctx: Context, demo: gr.Blocks, view: LessonView, controls: Controls, no
     def write_url(*values):
         return urlstate.encode(current_state(ctx, *values))
 
-    # queue=False: writing the address is instant and must not wait behind the views' computations.
-    lanes.on([component.change for component in tracked], write_url, tracked, view.url, api_name=False,
-             show_progress="hidden", trigger_mode="always_last", preprocess=False, queue=False).then(
+    # The changes of one event are gathered in the page (urlstate.SCHEDULE_JS) into one press of a hidden button:
+    # one address write per event, not one per setting it changed. queue=False: writing the address is instant
+    # and must not wait behind the views' computations.
+    write_button = gr.Button(visible="hidden", elem_id=urlstate.WRITE_BUTTON)
+    gr.on([component.change for component in tracked], None, None, None, js=urlstate.SCHEDULE_JS, api_name=False,
+          queue=False, show_progress="hidden")
+    lanes.listen(write_button.click, write_url, tracked, view.url, api_name=False, show_progress="hidden",
+                 trigger_mode="always_last", preprocess=False, queue=False).then(
         None, view.url, None, js=urlstate.WRITE_JS, api_name=False, show_progress="hidden")
     lanes.listen(controls.source.change, lambda source, shown: upload_note(ctx, source, shown), [controls.source, note],
                  note, api_name=False, show_progress="hidden", queue=False)

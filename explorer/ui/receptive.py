@@ -1,6 +1,8 @@
 """The Receptive-field tab: click a pixel, see what each network's output there depends on."""
 from __future__ import annotations
 
+import json
+
 import gradio as gr
 
 from explorer.server import lanes
@@ -70,9 +72,6 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
         """The block list changed here: show its field, and make it the shared choice (output is not a block)."""
         return show(image, t, seed, y, x, name) + (name if name in ctx.block_names() else gr.skip(),)
 
-    def follow_selection(name):
-        return name if name in receptive.spatial_blocks(ctx) else gr.skip()
-
     shared = [inputs.image, inputs.t, inputs.seed]
     outputs = [gallery, numbers, picker]
     lanes.listen(picker.click, on_pick, shared + [block], [y_box, x_box] + outputs, api_name=False, preprocess=False,
@@ -83,5 +82,25 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                              "table as text and as numbers, x_t with the pixel marked")
     lanes.listen(block.input, choose_block, shared + [y_box, x_box, block], outputs + [selected_block], api_name=False,
                  preprocess=False, show_progress="hidden", trigger_mode="always_last")
-    lanes.listen(selected_block.change, follow_selection, selected_block, block, api_name=False, preprocess=False)
     return Refresh("receptive", [y_box, x_box, block], outputs, show)
+
+
+# The page's own follower of the Architecture tab's block list (no request): a spatial block chosen there becomes
+# this tab's block; any other leaves it as it is (undefined: Gradio leaves the output alone).
+FOLLOW_JS = "(name) => SPATIAL.includes(name) ? name : undefined"
+
+
+def follow_architecture(ctx: Context, demo: gr.Blocks) -> None:
+    """Let this tab's block list follow the Architecture tab's, in the page (call once both tabs exist).
+
+    A diagram click, or a block picked from that tab's list, sets its list (`block-chooser`); this list takes the
+    same block when it has a spatial position. Run in the page, a click costs no queued request for it. The other
+    ways the shared block changes set this list themselves: a lesson step or a link (explorer/ui/lesson.py), and
+    this list itself (`choose_block`)."""
+    by_id = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    chooser, block = by_id.get("block-chooser"), by_id.get("rf-block")
+    if chooser is None or block is None:
+        return
+    spatial = json.dumps(receptive.spatial_blocks(ctx))
+    chooser.change(None, chooser, block, js=FOLLOW_JS.replace("SPATIAL", spatial), api_name=False, queue=False,
+                   show_progress="hidden")

@@ -26,6 +26,13 @@ MAX_NOTES = 12  # rejected settings listed in the note; the rest are counted
 # Replaces the query part of the address bar; an empty query leaves the bare path.
 WRITE_JS = Path(__file__).with_name("urlstate.js").read_text(encoding="utf-8")
 
+# Run in the page on every change of a recorded setting: presses the hidden button WRITE_BUTTON (whose event
+# computes the query) once the changes of one event have all arrived, URL_QUIET_MS after the last of them.
+WRITE_BUTTON = "lesson-url-write"
+URL_QUIET_MS = 250
+SCHEDULE_JS = (Path(__file__).with_name("urlstate_schedule.js").read_text(encoding="utf-8")
+               .replace("URL_QUIET_MS", str(URL_QUIET_MS)).replace("lesson-url-write", WRITE_BUTTON))
+
 
 @dataclass(frozen=True)
 class Choices:

@@ -119,13 +119,17 @@ def side_by_side_html(comparison: Comparison, key: str, note: str = "") -> str:
             + '</div>')
 
 
+# A number and its interval row start at the same place, so a column cut by the sideways scroll shows both.
+LEFT = ' style="text-align: left"'
+
+
 def knockouts_table_html(knockouts: dict) -> str:
     """The held-out knock-out table from metrics.json: each broken U-Net's noise error (ε-MSE), and its
     multiple of the intact U-Net's, one row per knock-out, with the 95 % intervals over images on a row of their own
     under it; numbers never wrap (the table scrolls instead)."""
     metrics = Metrics({"knockouts": knockouts})
     timesteps = metrics.knockout_timesteps
-    head = "".join(f'<th scope="col">t = {t}</th>' for t in timesteps)
+    head = "".join(f'<th scope="col"{LEFT}>t = {t}</th>' for t in timesteps)
     rows = []
     for name in metrics.knockout_rows():
         if name == "intact":
@@ -135,11 +139,11 @@ def knockouts_table_html(knockouts: dict) -> str:
                       f"{times(metrics.knockout_ratio(name, t))})</small>", _knockout_span(metrics, name, t))
                      for t in timesteps]
         rows.append(f'<tr><th scope="row">{html.escape(name)}</th>'
-                    + "".join(f"<td>{value}</td>" for value, _ in cells) + "</tr>")
+                    + "".join(f"<td{LEFT}>{value}</td>" for value, _ in cells) + "</tr>")
         if all(bounds for _, bounds in cells):
             rows.append('<tr class="knockout-interval" style="color: #4b5563">'
                         f'<th scope="row"><small>{INTERVAL}</small></th>'
-                        + "".join(f"<td><small>{bounds}</small></td>" for _, bounds in cells) + "</tr>")
+                        + "".join(f"<td{LEFT}><small>{bounds}</small></td>" for _, bounds in cells) + "</tr>")
     return ('<div class="knockout-table"><p>Noise error ε-MSE of the U-Net, held-out average (mean squared error '
             'of its predicted noise; lower is better), and in brackets the error each knock-out adds to the intact '
             'U-Net\'s and how many times the intact U-Net\'s it is; under each row, the 95 % interval of each of '

@@ -1,0 +1,76 @@
+"""The requests the page sends for a block click, counted in real Chromium.
+
+A class on one Space shares two compute slots among every learner's queued requests, so each queued request a
+click sets off waits behind the others' (issue 21). These tests count what the page sends, so that a follower
+nobody needs cannot come back unnoticed: a block click queues the click alone (the Architecture tab shows its own
+choice; the Receptive-field list follows it in the page) and writes the address once. No timing is asserted.
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from tests import browser
+from tests.test_browser import TIMEOUT_MS, VIEWPORT, block, open_architecture, open_tab, wait_for_image, wait_for_panel
+
+QUIET_S = 2.0  # after the page shows the result: time for any follower still on its way to be sent
+
+
+@pytest.fixture
+def page(pages, app_url):
+    closable, page, errors = browser.open_page(pages, app_url, VIEWPORT, TIMEOUT_MS, ready="#views [role=tab]")
+    yield page
+    closable.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+class Sent:
+    """The requests for backend events a page sends, by what fires them ("diagram.click", "lesson-url-write.click"
+    …) and how (queued: joins the queue; direct: /run/predict)."""
+
+    def __init__(self, page, app_url: str):
+        with urllib.request.urlopen(app_url + "config") as response:
+            config = json.load(response)
+        names = {c["id"]: c.get("props", {}).get("elem_id") or f"{c['type']}#{c['id']}" for c in config["components"]}
+        self.triggers = [",".join(f"{names.get(target, target)}.{event}" for target, event in dependency["targets"])
+                         for dependency in config["dependencies"]]
+        self.requests: list[tuple[str, str]] = []
+        page.on("request", self._seen)
+
+    def _seen(self, request) -> None:
+        if request.method != "POST" or not ("queue/join" in request.url or "run/predict" in request.url):
+            return
+        body = json.loads(request.post_data or "{}")
+        how = "queued" if "queue/join" in request.url else "direct"
+        self.requests.append((how, self.triggers[body["fn_index"]]))
+
+    def take(self) -> list[tuple[str, str]]:
+        taken, self.requests = self.requests, []
+        return taken
+
+
+def settle(page, done: str, arg=None) -> None:
+    """Wait until the page shows the result (`done`, a JavaScript predicate), then QUIET_S for stragglers."""
+    page.wait_for_function(done, arg=arg, timeout=TIMEOUT_MS)
+    time.sleep(QUIET_S)
+
+
+def test_a_block_click_queues_the_click_alone_and_writes_the_address_once(page, app_url):
+    sent = Sent(page, app_url)
+    open_tab(page, "receptive")  # its list is in the page from now on
+    wait_for_image(page, "#rf-overlays")
+    open_architecture(page)
+    settle(page, "() => new URLSearchParams(location.search).get('tab') === 'architecture'")
+    sent.take()
+    block(page, "enc1").click()
+    wait_for_panel(page, "enc1")
+    settle(page, """() => document.querySelector('#rf-block input').value === 'enc1'
+                          && new URLSearchParams(location.search).get('block') === 'enc1'""")
+    requests = sent.take()
+    queued = [what for how, what in requests if how == "queued"]
+    assert queued == ["diagram.click"], requests
+    assert [what for _, what in requests].count("lesson-url-write.click") == 1, requests
+
