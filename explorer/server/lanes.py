@@ -34,7 +34,10 @@ QUICK_LANE = "quick"              # single-step views: a block click, one denois
 LONG_LANE = "long"                # long jobs (see `long_job`): they never hold up the quick lane
 LONG_JOBS = 1                     # slices of long jobs computed at once, all users together (`FairLane`)
 LONG_ACTIVE = 8                   # long jobs started at once; they take their slices in turn, client by client
-LONG_PLACES = 16                  # long jobs waiting to start, all clients together: more are refused with a message
+# Long jobs waiting to start, all clients together: more are refused with a message. One client is held to
+# LONG_PER_CLIENT by its own cap; this bounds many clients together. A class of 32 (each with a strip, a Part-by-part
+# refresh and a reverse process, at its own pace) had 13 jobs refused at 16 places (issue 21, docs/benchmarks.md).
+LONG_PLACES = 64
 LONG_PER_CLIENT = 3               # long jobs one client (address) may have waiting or running
 QUICK_PLACES = 64                 # single-step requests waiting, all clients together: long jobs never take these
 LONG_NICE = 10                    # long jobs run in threads of this lower priority: a click gets the cores first
