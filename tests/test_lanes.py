@@ -105,6 +105,7 @@ def test_a_run_whose_completion_was_sent_no_longer_blocks_the_next():
     """Gradio sends "process_completed" a moment before it takes the event off its active jobs; a listener with
     trigger_mode="always_last" sends its next run in that moment, and must not be refused as a second job."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
     from types import SimpleNamespace
 
     from gradio.server_messages import ProcessCompletedMessage
@@ -129,8 +130,32 @@ def test_a_run_whose_completion_was_sent_no_longer_blocks_the_next():
     internals.guard_queue(demo, lanes.Lanes())
     body = SimpleNamespace(fn_index=0, session_hash="s1")
 
-    refused = asyncio.run(queue.push(body=body, request=None, username=None))
+    def ask():  # in a thread of its own: a test before this one may have left an event loop running here
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, queue.push(body=body, request=None, username=None)).result()
+
+    refused = ask()
     assert refused[0] is False and "still waiting or running" in refused[1]  # the first still runs: refused
     queue.send_message(running, ProcessCompletedMessage(output={}, success=True))
-    assert asyncio.run(queue.push(body=body, request=None, username=None)) == (True, "joined")
+    assert ask() == (True, "joined")
     assert pushed == ["s1"]
+
+
+def test_a_refresh_may_be_asked_for_again_while_the_last_waits(ctx):
+    """The page's refreshes (`long_job(refresh=True)`) can reach the server twice at once: both are taken, within
+    the client's limit; any other long job of one session is refused while the first waits or runs."""
+    lane = lanes.Lanes()
+    first = lanes.Job("s1", "Part-by-part refresh", "10.0.0.1")
+    assert lane.refusal("Part-by-part refresh", "s1", "10.0.0.1", 0, 64, [first], [], refresh=True) is None
+    assert lane.refusal("Part-by-part refresh", "s1", "10.0.0.1", 0, 64, [first], []) is not None
+    crowd = [lanes.Job("s1", "Part-by-part refresh", "10.0.0.1")] * lanes.LONG_PER_CLIENT
+    assert lane.refusal("Part-by-part refresh", "s1", "10.0.0.1", 0, 64, crowd, [], refresh=True) is not None
+
+    from explorer.ui.app import build_app
+
+    with lanes.building(quick=2, long=1):
+        demo = build_app(ctx)
+    marks = {getattr(block_fn.fn, "long_job", None): getattr(block_fn.fn, "long_job_refresh", False)
+             for block_fn in demo.fns.values() if getattr(block_fn.fn, "long_job", None)}
+    assert marks.pop("Part-by-part refresh") is True  # the app's refresh, sent by its hidden button
+    assert marks and not any(marks.values()), marks  # a reverse process, a strip …: one per session

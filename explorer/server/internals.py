@@ -209,12 +209,14 @@ def guard_queue(demo, lanes) -> None:
                 for event in events]
 
     async def admitted(body, request, username):
-        kind = kind_of(demo.fns.get(body.fn_index)) if isinstance(body.fn_index, int) else None
+        block_fn = demo.fns.get(body.fn_index) if isinstance(body.fn_index, int) else None
+        kind = kind_of(block_fn)
+        refresh = bool(getattr(getattr(block_fn, "fn", None), "long_job_refresh", False))
         async with lock:
             quick_waiting, _ = events(QUICK_LANE) if not kind else ([], [])
             long_waiting, long_running = events(LONG_LANE) if kind else ([], [])
             refused = lanes.refusal(kind, body.session_hash, lanes.client(request), len(quick_waiting), places,
-                                    jobs(long_waiting), jobs(long_running))
+                                    jobs(long_waiting), jobs(long_running), refresh)
             if refused is not None:
                 return False, *refused
             return await push(body=body, request=request, username=username)

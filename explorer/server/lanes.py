@@ -43,12 +43,17 @@ QUICK_PLACES = 64                 # single-step requests waiting, all clients to
 LONG_NICE = 10                    # long jobs run in threads of this lower priority: a click gets the cores first
 
 
-def long_job(kind: str):
+def long_job(kind: str, refresh: bool = False):
     """Mark an event function as a long job of `kind` (seconds of compute: a reverse process, a strip of t
     values, four backward passes). Long jobs run in a lane of their own, so a click never waits behind one;
-    the lane is shared fairly between clients (`FairLane`, `refusal`)."""
+    the lane is shared fairly between clients (`FairLane`, `refusal`).
+
+    refresh: the page asks for it again whenever its inputs change, to keep a view up to date. Gradio's page
+    can send the next such request before it has recorded that the last one is under way (two triggers a few
+    milliseconds apart), so a session may have two at once; the per-client limit still holds."""
     def mark(fn):
         fn.long_job = kind
+        fn.long_job_refresh = refresh
         return fn
     return mark
 
@@ -186,8 +191,9 @@ class Lanes:
         it); every function quiet (`limits.quiet`)."""
         kind = getattr(fn, "long_job", None)
         if kind:
+            refresh = getattr(fn, "long_job_refresh", False)
             fn = self.threads.wrap(zerogpu.gpu_job(fn, kind), kind)
-            fn.long_job = kind  # whatever gpu_job returned, the queue's admission reads the kind here
+            fn.long_job, fn.long_job_refresh = kind, refresh  # whatever gpu_job returned: the admission reads them
         return limits.quiet(fn, name)  # by its module-level name: tests/leaky_app.py plants its leak there
 
     def listen(self, register, fn, inputs=None, outputs=None, **options):
@@ -201,12 +207,12 @@ class Lanes:
         return register(fn=self.wrap(fn, name), inputs=inputs, outputs=outputs, **lane, **options)
 
     def refusal(self, kind: str | None, session: str | None, client: str, quick_waiting: int, quick_places: int,
-                long_waiting: list[Job], long_running: list[Job]) -> tuple[str, str] | None:
+                long_waiting: list[Job], long_running: list[Job], refresh: bool = False) -> tuple[str, str] | None:
         """Whether an event may join the queue: None, or (message, Gradio's code) when it is refused because
 
         - it is a single-step request and `quick_places` of them are waiting (long jobs never take these places);
         - it is a session's second long job of one kind while the first waits or runs (the page never asks twice:
-          its long events wait for their previous run);
+          its long events wait for their previous run), unless that kind is a `refresh` (see `long_job`);
         - its client (address, see `client_of`) already has LONG_PER_CLIENT long jobs waiting or running: session
           ids are the client's to pick, so a rule per session alone limits nothing;
         - LONG_PLACES long jobs are waiting (where Gradio's one `max_size` let 40 sessions × 2 long jobs refuse
@@ -218,7 +224,7 @@ class Lanes:
                 return f"The server is busy ({quick_waiting} requests waiting): try again in a moment", "queue_full"
             return None
         jobs = long_waiting + long_running
-        if session and any(job.session == session and job.kind == kind for job in jobs):
+        if session and not refresh and any(job.session == session and job.kind == kind for job in jobs):
             limits.log.warning("refused a second %s of one session", kind)
             return (f"Your {kind} is still waiting or running: wait for it to finish, then start the next one",
                     "error")
