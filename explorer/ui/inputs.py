@@ -9,6 +9,7 @@ import gradio as gr
 import numpy as np
 
 from explorer.data import ImageError
+from explorer.emoji_names import emoji_name
 from explorer.formatting import db_change, fixed
 from explorer.render import tensor_image
 from explorer.server import lanes, limits, session_state
@@ -19,6 +20,13 @@ from explorer.views.context import Context
 PREVIEW_SCALE = 3
 BY_NAME = "choose one by name with /choose_example; /examples lists the names"
 
+
+
+def source_text(stem: str) -> str:
+    """The input panel's caption for a held-out example: its emoji name, then its file's code (the code is what
+    a link and the Lesson name it by)."""
+    name = emoji_name(stem)
+    return f"Image: held-out example, the {name} `{stem}`" if name != stem else f"Image: held-out example `{stem}`"
 
 @dataclass
 class Inputs:
@@ -101,7 +109,7 @@ def build(ctx: Context) -> Inputs:
                 upload = gr.UploadButton("Upload your own image", file_count="single", type="filepath",
                                          elem_id="upload", size="sm")
                 random_button = gr.Button("Random held-out image", size="sm", elem_id="random-image")
-            source = gr.Markdown(f"Image: held-out example `{ctx.examples[0].stem}`" if ctx.examples else "",
+            source = gr.Markdown(source_text(ctx.examples[0].stem) if ctx.examples else "",
                                  elem_id="image-source", label="Image source")
             domain_text = gr.Markdown(elem_id="domain-note")  # uploads only: both networks know emoji only
         with gr.Column(scale=2, min_width=300):
@@ -138,7 +146,7 @@ def build(ctx: Context) -> Inputs:
         if not 0 <= index < len(ctx.examples):
             raise gr.Error(f"There is no example number {index}")
         path = ctx.examples[index]
-        return ctx.image(path), f"Image: held-out example `{path.stem}`"
+        return ctx.image(path), source_text(path.stem)
 
     def upload_image(file):
         # preprocess=False: Gradio's UploadButton preprocessing leaves an empty temp file per upload.
@@ -154,11 +162,11 @@ def build(ctx: Context) -> Inputs:
         if not ctx.examples:
             raise gr.Error("No held-out images are shipped with these weights")
         path = random.choice(ctx.examples)
-        return ctx.image(path), f"Image: held-out example `{path.stem}`"
+        return ctx.image(path), source_text(path.stem)
 
     def choose_example(name):
         path = example_by_name(ctx, name)
-        return ctx.image(path), f"Image: held-out example `{path.stem}`"
+        return ctx.image(path), source_text(path.stem)
 
     lanes.listen(gallery.select, pick_example, None, [image_state, source], api_name="pick_example",
                  api_description="A click on the gallery (page only: through the API use /choose_example)")
@@ -188,7 +196,7 @@ def build(ctx: Context) -> Inputs:
                  api_description="x₀ and x_t (PNG files) for the session's image, the noise level "
                                  "as text and as numbers (signal, noise, SNR in dB)")
 
-    first_label = f"Image: held-out example `{ctx.examples[0].stem}`" if ctx.examples else ""
+    first_label = source_text(ctx.examples[0].stem) if ctx.examples else ""
 
     def domain_update(image, t, seed, source_text, request: gr.Request):
         label = gr.skip()

@@ -18,7 +18,7 @@ from explorer import lesson
 from explorer.knockouts import Knockouts
 from explorer.server import lanes
 from explorer.ui import urlstate
-from explorer.ui.inputs import Inputs
+from explorer.ui.inputs import Inputs, source_text
 from explorer.views import kept, receptive
 from explorer.views.context import Context
 
@@ -109,11 +109,6 @@ def find_controls(demo: gr.Blocks, tabs: gr.Tabs, active_tab: gr.State, panel: I
     tab_ids = tuple(block.id for block in demo.blocks.values() if isinstance(block, gr.Tab) and block.id)
     return Controls(tabs, active_tab, panel.image, panel.source, panel.t, panel.seed, selected_block,
                     tab_ids=tab_ids, **found)
-
-
-def source_text(stem: str) -> str:
-    """The image caption of the input panel, as it reads for a held-out example."""
-    return f"Image: held-out example `{stem}`"
 
 
 def image_of_source(ctx: Context, text: str | None) -> str | None:
