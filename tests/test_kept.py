@@ -28,10 +28,10 @@ class Counting:
 
 
 @pytest.fixture(autouse=True)
-def empty():
-    kept.clear()
+def empty(ctx):
+    ctx.kept.clear()
     yield
-    kept.clear()
+    ctx.kept.clear()
 
 
 @pytest.fixture
@@ -108,3 +108,13 @@ def test_the_kept_strip_equals_a_fresh_one(ctx, image):
     frames = kept.scrub_frames(ctx, image, 0, knockouts)
     assert [frame.t for frame in frames] == [frame.t for frame in fresh]
     assert all(np.array_equal(a.images[name], b.images[name]) for a, b in zip(frames, fresh) for name in a.images)
+
+
+def test_each_app_keeps_its_own_results(ctx, image):
+    """Kept results belong to one Context (one app), not to the process: another app computes its own."""
+    import copy
+
+    other = copy.copy(ctx)
+    other.kept = type(ctx.kept)()
+    assert kept.compare(other, image, 250, 0, Knockouts()) is not kept.compare(ctx, image, 250, 0, Knockouts())
+    assert len(ctx.kept.comparisons) == 1 and len(other.kept.comparisons) == 1

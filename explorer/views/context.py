@@ -21,6 +21,7 @@ from explorer.diffusion import Diffusion
 from explorer.metrics import Metrics
 from explorer.study.results import StudyResults, results
 from explorer.study.results import load as load_variant
+from explorer.views.memo import Kept
 from explorer.weights import DEFAULT_DIR, ModelPair, load_pair
 
 MAX_SEED = 2**31 - 1
@@ -43,6 +44,7 @@ class Context:
     fields: dict[str, object] = field(default_factory=dict)  # theoretical receptive fields by block name
     study: StudyResults | None = None  # weights/study/study.json, None when the study was not run
     cpu_study_models: dict[str, torch.nn.Module] = field(default_factory=dict)  # each variant's first training seed
+    kept: Kept = field(default_factory=Kept)  # results many sessions share, computed once (explorer/views/kept.py)
 
     @classmethod
     def load(cls, weights_dir: Path = DEFAULT_DIR) -> Context:

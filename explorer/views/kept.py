@@ -16,14 +16,6 @@ from explorer.data import image_digest
 from explorer.knockouts import Knockouts
 from explorer.views import denoising, receptive
 from explorer.views.context import Context
-from explorer.views.memo import Memo
-
-# A strip holds 48 frames of 64×64 tiles (about 4 MB); a class needs one per knock-out setting of the Lesson.
-_strips = Memo(8)
-_comparisons = Memo(64)
-_fields = Memo(64)
-_measurements = Memo(64)
-_views = Memo(16)  # whole tabs' outputs (the Part-by-part tab: pictures and figures, some 100 KB each)
 
 
 def _models(ctx: Context) -> tuple:
@@ -34,35 +26,29 @@ def scrub_frames(ctx: Context, image: np.ndarray, seed: int, knockouts: Knockout
     """`denoising.scrub_frames` on the scrub grid, kept."""
     grid = denoising.scrub_grid()
     key = (_models(ctx), image_digest(image), int(seed), knockouts, tuple(grid))
-    return _strips.get(key, lambda: denoising.scrub_frames(ctx, image, seed, grid, knockouts))
+    return ctx.kept.strips.get(key, lambda: denoising.scrub_frames(ctx, image, seed, grid, knockouts))
 
 
 def compare(ctx: Context, image: np.ndarray, t: int, seed: int, knockouts: Knockouts) -> denoising.Comparison:
     """`denoising.compare`, kept (its tensors are read, never written, by the views)."""
     key = (_models(ctx), image_digest(image), int(t), int(seed), knockouts)
-    return _comparisons.get(key, lambda: denoising.compare(ctx, image, t, seed, knockouts))
+    return ctx.kept.comparisons.get(key, lambda: denoising.compare(ctx, image, t, seed, knockouts))
 
 
 def receptive_fields(ctx: Context, image: np.ndarray, t: int, seed: int, y: int, x: int,
                      block: str) -> list[receptive.FieldView]:
     """`receptive.views` (the backward passes for one pixel), kept."""
     key = (_models(ctx), image_digest(image), int(t), int(seed), int(y), int(x), block)
-    return _fields.get(key, lambda: receptive.views(ctx, image, t, seed, y, x, block))
+    return ctx.kept.fields.get(key, lambda: receptive.views(ctx, image, t, seed, y, x, block))
 
 
 def measurement(ctx: Context, step_id: str, index: int, measure):
     """A Lesson step's measurement (`index` 0: the step's own, 1 …: its extras), kept: `measure(ctx)` reads
     the shipped metrics or runs the models on the step's fixed target, the same for every learner."""
-    return _measurements.get((_models(ctx), step_id, index), lambda: measure(ctx))
+    return ctx.kept.measurements.get((_models(ctx), step_id, index), lambda: measure(ctx))
 
 
 def view(ctx: Context, name: str, image: np.ndarray, inputs: tuple, compute):
     """A whole tab's outputs, `compute()`, kept for the tab `name`, the image and its other `inputs` (each one
     that changes what the tab shows, as hashable values)."""
-    return _views.get((_models(ctx), name, image_digest(image), inputs), compute)
-
-
-def clear() -> None:
-    """Forget every kept result (tests)."""
-    for memo in (_strips, _comparisons, _fields, _measurements, _views):
-        memo.clear()
+    return ctx.kept.views.get((_models(ctx), name, image_digest(image), inputs), compute)

@@ -54,3 +54,20 @@ class Memo:
 
     def __len__(self) -> int:
         return len(self._values)
+
+
+class Kept:
+    """The kept results of one app (one `Context`): a bounded memo per kind of result."""
+
+    def __init__(self) -> None:
+        # A strip holds 48 frames of 64×64 tiles (about 4 MB); a class needs one per knock-out setting of the Lesson.
+        self.strips = Memo(8)
+        self.comparisons = Memo(64)
+        self.fields = Memo(64)
+        self.measurements = Memo(64)
+        self.views = Memo(16)  # whole tabs' outputs (the Part-by-part tab: pictures and figures, some 100 KB each)
+
+    def clear(self) -> None:
+        """Forget every kept result (tests)."""
+        for memo in (self.strips, self.comparisons, self.fields, self.measurements, self.views):
+            memo.clear()
