@@ -12,7 +12,6 @@ from explorer.views.context import Context
 from explorer.views.proofs.compute import (
     GRADIENT_BATCH,
     _noise_batch,
-    _tables,
     attention,
     bottleneck_live,
     concat_live,
@@ -88,7 +87,7 @@ def bench_rows(path_row, time_ms) -> list[tuple[str, float, float, str]]:
         return attention_analysis.attention_maps(unet, x_t, t, "mid.attn", 2, 2)
 
     def time_path():
-        _tables.clear()  # the uncached path: a new image
+        ctx.kept.shift_tables.clear()  # the uncached path: a new image
         view = time_view(ctx, image, t, seed, other_timestep(t, ctx.diffusion.num_timesteps))
         return time_html(view), time_markdown(view, ctx.metrics), time_heatmap(view.table, "this image", t)
 

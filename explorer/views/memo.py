@@ -66,8 +66,11 @@ class Kept:
         self.fields = Memo(64)
         self.measurements = Memo(64)
         self.views = Memo(16)  # whole tabs' outputs (the Part-by-part tab: pictures and figures, some 100 KB each)
+        self.parts = Memo(32)  # the Part-by-part tab's measured parts: four backward passes and a dozen forwards
+        self.shift_tables = Memo(32)  # blocks × t time shift per image and seed
 
     def clear(self) -> None:
         """Forget every kept result (tests)."""
-        for memo in (self.strips, self.comparisons, self.fields, self.measurements, self.views):
+        for memo in (self.strips, self.comparisons, self.fields, self.measurements, self.views, self.parts,
+                     self.shift_tables):
             memo.clear()

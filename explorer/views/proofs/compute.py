@@ -17,7 +17,6 @@ from explorer.data import image_digest, to_tensor
 from explorer.diffusion import NUM_TIMESTEPS
 from explorer.knockouts import single_knockouts, wrong_timestep
 from explorer.views.context import Context
-from explorer.views.memo import Memo
 
 GRADIENT_BATCH = 4  # noise draws of the current image per gradient variant (4 variants: 16 samples in all)
 NOT_COMPUTED = "not computed yet for these weights"
@@ -66,13 +65,11 @@ def concat_live(ctx: Context, image: np.ndarray, t: int, seed: int) -> dict[int,
     return concat_analysis.concat_errors(ctx.pair.unet, x_t, t, eps)
 
 
-_measured = Memo(32)
-
 
 def measured_parts(ctx: Context, image: np.ndarray, t: int, seed: int) -> tuple[GradientView, dict, dict]:
     """The tab's three measured parts for this image, t and seed: gradients, concatenation halves, knock-outs
     (kept: four backward passes and a dozen forward passes, the same for everyone who asks the same)."""
-    return _measured.get((id(ctx.pair.unet), image_digest(image), int(t), int(seed)),
+    return ctx.kept.parts.get((ctx.pair.unet, image_digest(image), int(t), int(seed)),
                          lambda: (gradients(ctx, image, t, seed), concat_live(ctx, image, t, seed),
                                   bottleneck_live(ctx, image, t, seed)))
 
@@ -145,8 +142,6 @@ class TimeView:
     table: dict
 
 
-_tables = Memo(32)
-
 
 def image_shift_table(ctx: Context, image: np.ndarray, seed: int) -> dict:
     """Blocks × t time shift for this image and seed (kept: it does not depend on the current t)."""
@@ -155,7 +150,7 @@ def image_shift_table(ctx: Context, image: np.ndarray, seed: int) -> dict:
         eps = make_noise(seed, (1, *x0.shape[1:]))
         return timecond.image_shift_table(ctx.pair.unet, ctx.diffusion, x0, eps)
 
-    return _tables.get((id(ctx.pair.unet), image_digest(image), int(seed)), compute)
+    return ctx.kept.shift_tables.get((ctx.pair.unet, image_digest(image), int(seed)), compute)
 
 
 def time_view(ctx: Context, image: np.ndarray, t: int, seed: int, other_t: int) -> TimeView:
