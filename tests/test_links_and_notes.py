@@ -117,7 +117,8 @@ def test_evidence_buttons_open_their_proof_and_select_its_block(page):
     open_tab(page, "architecture")
     block(page, "dec4.attn").click()
     wait_for_panel(page, "dec4.attn")
-    page.click('#block-evidence button[data-evidence="proof-attention"]')
+    # The buttons follow the shown block in an event of their own, after the panel: press the block's own.
+    page.click('#block-evidence button[data-evidence="proof-attention"][data-query-block="dec4.attn"]')
     page.wait_for_selector("#tab-proofs-button[aria-selected=true]")
     page.wait_for_selector('#proof-attention-block input[value="dec4.attn"]:checked')
     page.wait_for_function("""() => { const e = document.getElementById('proof-attention');

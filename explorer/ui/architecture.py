@@ -6,6 +6,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from explorer.data import image_digest
 from explorer.diagram import DIAGRAM_CSS
 from explorer.explanations import sweep_caption
 from explorer.server import lanes
@@ -94,11 +95,16 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
         sweep = gr.Plot(label="High-frequency share against t", elem_id="sweep-plot", visible=False, show_label=False)
         gr.Markdown(sweep_caption(ctx.image_size), elem_id="sweep-caption")
 
+    # What the block panel shows: (block, t, seed, image digest). A tab refresh asked for before a newer click
+    # can arrive after it; it redraws the panel only when the panel shows something else than it was asked for.
+    shown = gr.State(None)
+
     def show_block(image, t, seed, name):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
         name = validate.block(ctx, name)
         view = architecture.block_panel(ctx, image, t, seed, name)
-        return architecture.diagram(ctx, name), name, view.markdown, view.activation, name
+        return (architecture.diagram(ctx, name), name, view.markdown, view.activation, name,
+                (name, t, seed, image_digest(image)))
 
     def with_facts(shown: tuple) -> tuple:
         return shown + (numbers.block_facts(ctx, shown[1]),)
@@ -124,7 +130,7 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
         image, seed = validate.image(ctx, image), validate.seed(seed)
         return gr.update(value=levels.high_frequency_sweep(ctx, image, seed), visible=True)
 
-    block_outputs = [diagram, chooser, panel, activation, selected_block]
+    block_outputs = [diagram, chooser, panel, activation, selected_block, shown]
     shared = [inputs.image, inputs.t, inputs.seed]
     # The evidence buttons follow the shown block, whichever control or tab chose it (no model call).
     lanes.listen(chooser.change, lambda name: architecture.evidence_html(ctx, name), chooser, evidence, api_name=False,
@@ -153,10 +159,14 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
     # No listener follows `selected_block` here: another tab can change it only while this one is hidden (the
     # Receptive-field list, a lesson step, a link), and showing this tab runs the refresh below, which shows the
     # shared block. A follower ran one queued request per click made in this very tab, where it had nothing to do.
-    def refresh(image, t, seed, name):
-        return show_block(image, t, seed, name) + show_levels(image, t, seed)
+    def refresh(image, t, seed, name, panel_shows):
+        wanted = (validate.block(ctx, name), validate.timestep(t), validate.seed(seed),
+                  image_digest(validate.image(ctx, image)))
+        block_part = (tuple(gr.skip() for _ in block_outputs) if panel_shows is not None
+                      and tuple(panel_shows) == wanted else show_block(image, t, seed, name))
+        return block_part + show_levels(image, t, seed)
 
-    return Refresh("architecture", [selected_block], block_outputs + level_outputs, refresh)
+    return Refresh("architecture", [selected_block, shown], block_outputs + level_outputs, refresh)
 
 
 def wire_evidence(demo: gr.Blocks, tabs: gr.Tabs, active_tab: gr.State) -> None:
