@@ -188,33 +188,39 @@ def _running_app():
         yield url
 
 
-@section("scrub")
-def scrub() -> list[Row]:
-    """Dragging t in real Chromium (the page and the app on this machine): side-by-side updates per second."""
+@contextlib.contextmanager
+def _bench_page():
+    """The app to measure (`_running_app`) and one 1400×1000 Chromium page on it, not loaded yet: (page, url)."""
     from tests import browser
 
-    rows = []
     with _running_app() as url, browser.sync_playwright() as playwright:
         chromium = browser.launch(playwright)
         try:
-            page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-            open_denoising(page, url)
-            for seconds in (2.0, 4.0):
-                for start, end in ((0.05, 0.95), (0.95, 0.05)):
-                    began = time.perf_counter()
-                    result = drag_t(page, start, end, seconds)
-                    rate = result["updates"] / result["seconds"]
-                    lags = sorted(result["lags"]) or [float("nan")]
-                    wait_for_exact(page, result["released"])
-                    exact_ms = (time.perf_counter() - began - result["seconds"]) * 1000
-                    rows.append((f"drag t {start:.2f}→{end:.2f} of the track in {seconds:.0f} s", rate, rate,
-                                 f"updates per second (target ≥ 15; {result['updates']} updates for "
-                                 f"{result['inputs']} slider moves across {result['crossed']} strip frames); "
-                                 f"move→frame lag median "
-                                 f"{statistics.median(lags):.0f} ms, max {lags[-1]:.0f} ms; exact view for t = "
-                                 f"{result['released']} {exact_ms:.0f} ms after letting go"))
+            yield chromium.new_page(viewport={"width": 1400, "height": 1000}), url
         finally:
             chromium.close()
+
+
+@section("scrub")
+def scrub() -> list[Row]:
+    """Dragging t in real Chromium (the page and the app on this machine): side-by-side updates per second."""
+    rows = []
+    with _bench_page() as (page, url):
+        open_denoising(page, url)
+        for seconds in (2.0, 4.0):
+            for start, end in ((0.05, 0.95), (0.95, 0.05)):
+                began = time.perf_counter()
+                result = drag_t(page, start, end, seconds)
+                rate = result["updates"] / result["seconds"]
+                lags = sorted(result["lags"]) or [float("nan")]
+                wait_for_exact(page, result["released"])
+                exact_ms = (time.perf_counter() - began - result["seconds"]) * 1000
+                rows.append((f"drag t {start:.2f}→{end:.2f} of the track in {seconds:.0f} s", rate, rate,
+                             f"updates per second (target ≥ 15; {result['updates']} updates for "
+                             f"{result['inputs']} slider moves across {result['crossed']} strip frames); "
+                             f"move→frame lag median "
+                             f"{statistics.median(lags):.0f} ms, max {lags[-1]:.0f} ms; exact view for t = "
+                             f"{result['released']} {exact_ms:.0f} ms after letting go"))
     return rows
 
 
@@ -360,24 +366,17 @@ RELEASE_IN_PAGE = """async ([start, end, seconds]) => {
 def block_click() -> list[Row]:
     """A click on a diagram block in real Chromium (page and app on this machine), until the panel and the
     diagram show it; target median ≤ 400 ms."""
-    from tests import browser
-
     names = ["dec2", "enc1", "mid.attn", "dec1", "enc2", "dec3"]
     times = []
-    with _running_app() as url, browser.sync_playwright() as playwright:
-        chromium = browser.launch(playwright)
-        try:
-            page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(url)
-            page.click("#tab-architecture-button")
-            page.wait_for_function("() => { const h = document.querySelector('#block-panel h3');"
-                                   " return h && h.textContent.includes('mid.attn'); }", timeout=120_000)
-            time.sleep(2)  # the tab's level maps and the events after them settle
-            for index in range(24):
-                times.append(page.evaluate(CLICK_IN_PAGE, names[index % len(names)]))
-                time.sleep(0.6)  # a reader's pause: the events a click sends after it are done
-        finally:
-            chromium.close()
+    with _bench_page() as (page, url):
+        page.goto(url)
+        page.click("#tab-architecture-button")
+        page.wait_for_function("() => { const h = document.querySelector('#block-panel h3');"
+                               " return h && h.textContent.includes('mid.attn'); }", timeout=120_000)
+        time.sleep(2)  # the tab's level maps and the events after them settle
+        for index in range(24):
+            times.append(page.evaluate(CLICK_IN_PAGE, names[index % len(names)]))
+            time.sleep(0.6)  # a reader's pause: the events a click sends after it are done
     median = statistics.median(times)
     return [("block click → panel and diagram show it", median, percentile_95(times),
              f"{len(times)} clicks on 6 blocks; target median ≤ 400 ms: {'met' if median <= 400 else 'NOT met'}")]
@@ -387,21 +386,14 @@ def block_click() -> list[Row]:
 def release_t() -> list[Row]:
     """Letting go of t in the Denoising lab in real Chromium, until the exact view for the released t is shown
     (the strip's frame is shown before it); target ≤ 250 ms."""
-    from tests import browser
-
     times = []
-    with _running_app() as url, browser.sync_playwright() as playwright:
-        chromium = browser.launch(playwright)
-        try:
-            page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-            open_denoising(page, url)
-            for index in range(12):
-                start, end = (0.2, 0.6) if index % 2 == 0 else (0.6, 0.2)
-                wait_ms, _ = page.evaluate(RELEASE_IN_PAGE, [start, end + 0.01 * index, 0.5])
-                times.append(wait_ms)
-                time.sleep(0.6)
-        finally:
-            chromium.close()
+    with _bench_page() as (page, url):
+        open_denoising(page, url)
+        for index in range(12):
+            start, end = (0.2, 0.6) if index % 2 == 0 else (0.6, 0.2)
+            wait_ms, _ = page.evaluate(RELEASE_IN_PAGE, [start, end + 0.01 * index, 0.5])
+            times.append(wait_ms)
+            time.sleep(0.6)
     median = statistics.median(times)
     return [("let go of t → exact view shown", median, percentile_95(times),
              f"{len(times)} drags of 0.5 s; target ≤ 250 ms: {'met' if median <= 250 else 'NOT met'} (median)")]
