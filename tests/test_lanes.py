@@ -142,8 +142,8 @@ def test_a_run_whose_completion_was_sent_no_longer_blocks_the_next():
 
 
 def test_a_refresh_may_be_asked_for_again_while_the_last_waits(ctx):
-    """The page's refreshes (`long_job(refresh=True)`) can reach the server twice at once: both are taken, within
-    the client's limit; any other long job of one session is refused while the first waits or runs."""
+    """A tab's refreshes (marked `long_job_refresh` by ui/refresh.py) can reach the server twice at once: both are
+    taken, within the client's limit; any other long job of one session is refused while the first waits or runs."""
     lane = lanes.Lanes()
     first = lanes.Job("s1", "Part-by-part refresh", "10.0.0.1")
     assert lane.refusal("Part-by-part refresh", "s1", "10.0.0.1", 0, 64, [first], [], refresh=True) is None

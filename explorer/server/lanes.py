@@ -43,17 +43,16 @@ QUICK_PLACES = 64                 # single-step requests waiting, all clients to
 LONG_NICE = 10                    # long jobs run in threads of this lower priority: a click gets the cores first
 
 
-def long_job(kind: str, refresh: bool = False):
+def long_job(kind: str):
     """Mark an event function as a long job of `kind` (seconds of compute: a reverse process, a strip of t
     values, four backward passes). Long jobs run in a lane of their own, so a click never waits behind one;
     the lane is shared fairly between clients (`FairLane`, `refusal`).
 
-    refresh: the page asks for it again whenever its inputs change, to keep a view up to date. Gradio's page
-    can send the next such request before it has recorded that the last one is under way (two triggers a few
-    milliseconds apart), so a session may have two at once; the per-client limit still holds."""
+    A tab's refresh (explorer/ui/refresh.py) is also marked `long_job_refresh`: the page asks for it again
+    whenever its inputs change, and Gradio's page can send the next one before it has recorded that the last
+    is under way (two triggers a few milliseconds apart), so a session may have two at once."""
     def mark(fn):
         fn.long_job = kind
-        fn.long_job_refresh = refresh
         return fn
     return mark
 
@@ -212,7 +211,7 @@ class Lanes:
 
         - it is a single-step request and `quick_places` of them are waiting (long jobs never take these places);
         - it is a session's second long job of one kind while the first waits or runs (the page never asks twice:
-          its long events wait for their previous run), unless that kind is a `refresh` (see `long_job`);
+          its long events wait for their previous run), unless it is a tab's refresh (see `long_job`);
         - its client (address, see `client_of`) already has LONG_PER_CLIENT long jobs waiting or running: session
           ids are the client's to pick, so a rule per session alone limits nothing;
         - LONG_PLACES long jobs are waiting (where Gradio's one `max_size` let 40 sessions × 2 long jobs refuse

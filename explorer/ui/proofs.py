@@ -190,7 +190,7 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         shown, view = time_shown(image, t, seed, other)
         return shown + (numbers.time_conditioning(view),)
 
-    @lanes.long_job("Part-by-part refresh", refresh=True)
+    @lanes.long_job("Part-by-part refresh")
     def show_all(image, t, seed, name, y, x, other):
         image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
 

@@ -70,7 +70,9 @@ def wire(triggers: list, active_tab: gr.State, shared: list, refreshes: list[Ref
     t = shared[1]
     for refresh in refreshes:
         button = gr.Button(visible="hidden", elem_id=f"refresh-{refresh.tab}", elem_classes=["refresh-trigger"])
-        lanes.listen(button.click, quiet_on_bad_inputs(refresh), shared + refresh.inputs, refresh.outputs,
+        run = quiet_on_bad_inputs(refresh)
+        run.long_job_refresh = True  # asked for again on every change: two of one session may meet (lanes)
+        lanes.listen(button.click, run, shared + refresh.inputs, refresh.outputs,
                      api_name=False,
                      preprocess=False, show_progress="hidden", trigger_mode="always_last")
     every_tab = [refresh.tab for refresh in refreshes]
