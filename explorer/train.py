@@ -50,13 +50,19 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="allow --out to be the shipped weights/ folder and replace a model there")
     parser.add_argument("--checkpoint-dir", type=Path, default=Path("checkpoints"))
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint of --name")
+    parser.add_argument("--init-from", type=Path,
+                        help="start from another run's checkpoint (weights, optimiser, random state, step): a decay "
+                             "branch of the study's ladder starts from its constant-rate trunk this way")
     parser.add_argument("--steps", type=int, default=20000, help="total optimiser steps")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall time")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
-                        help="learning rate after the linear warm-up: constant, or a cosine decay to 0 at --steps")
+    parser.add_argument("--schedule", choices=["constant", "cosine", "wsd"], default="constant",
+                        help="learning rate after the linear warm-up: constant, a cosine decay to 0 at --steps, or "
+                             "wsd (warm-up, stable, decay): constant, then a linear decay to 0 over the last "
+                             "--decay-fraction of --steps")
+    parser.add_argument("--decay-fraction", type=float, default=0.15, help="wsd: the share of --steps that decays")
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--ema-decay", type=float, default=0.999, help="U-Net and study variants; 0: no EMA")
     parser.add_argument("--image-size", type=int, default=64)
@@ -170,12 +176,25 @@ class ValidationLoss:
         return total / len(self.x0)
 
 
+def decay_start(steps: int, fraction: float) -> int:
+    """The step where a wsd schedule of `steps` starts to decay (the trunk's branch point): 600 → 510."""
+    return steps - round(fraction * steps)
+
+
 def learning_rate(args, step: int) -> float:
-    """The learning rate of optimiser step `step` (0-based): linear warm-up, then constant or cosine to 0."""
+    """The learning rate of optimiser step `step` (0-based): linear warm-up, then constant, cosine or wsd to 0.
+
+    wsd equals constant up to `decay_start`, so a run at constant rate is the common trunk of every wsd
+    budget: a branch taken from its checkpoint at decay_start(B) and decayed to B is a whole wsd run of B steps.
+    """
     warm = min(1.0, (step + 1) / max(1, args.warmup))
     if args.schedule == "cosine" and step >= args.warmup:
         progress = (step - args.warmup) / max(1, args.steps - args.warmup)
         return args.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    if args.schedule == "wsd":
+        start = decay_start(args.steps, args.decay_fraction)
+        if step >= start:
+            return args.lr * warm * (args.steps - step) / max(1, args.steps - start)
     return args.lr * warm
 
 
@@ -223,10 +242,13 @@ def main(argv=None) -> None:
     checkpoint_path = args.checkpoint_dir / f"{name}.pt"
     state = dict(step=0, images_seen=0, wall_time_s=0.0, curve=[], best_validation=float("inf"),
                  evals_without_improvement=0, best_state=None, best_step=None)
-    if args.resume:
-        if not checkpoint_path.exists():
-            raise SystemExit(f"--resume: no checkpoint at {checkpoint_path}")
-        checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+    if args.resume and not checkpoint_path.exists():
+        raise SystemExit(f"--resume: no checkpoint at {checkpoint_path}")
+    if args.init_from is not None and not args.resume and not args.init_from.exists():
+        raise SystemExit(f"--init-from: no checkpoint at {args.init_from}")
+    start_from = checkpoint_path if args.resume else args.init_from
+    if start_from is not None:
+        checkpoint = torch.load(start_from, map_location="cpu", weights_only=False)
         model.load_state_dict(checkpoint["model"])
         if ema is not None:
             ema.load_state_dict(checkpoint["ema"])
@@ -234,7 +256,10 @@ def main(argv=None) -> None:
         generator.set_state(checkpoint["generator"])
         noise_generator.set_state(checkpoint["noise_generator"])
         state.update(checkpoint["state"])
-        print(f"resumed {name} at step {state['step']} ({state['images_seen']} images seen)")
+        if not args.resume:
+            state["branched_from_step"] = state["step"]
+        print(f"{'resumed' if args.resume else 'started from ' + str(start_from) + ':'} {name} at step "
+              f"{state['step']} ({state['images_seen']} images seen)")
 
     def save_checkpoint() -> None:
         args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -262,6 +287,8 @@ def main(argv=None) -> None:
             training=dict(steps=state["step"], images_seen=state["images_seen"], batch_size=args.batch_size,
                           image_size=args.image_size, variant=args.variant,
                           lr=args.lr, warmup=args.warmup, schedule=args.schedule,
+                          decay_fraction=args.decay_fraction if args.schedule == "wsd" else None,
+                          branched_from_step=state.get("branched_from_step"),
                           ema_decay=args.ema_decay if ema is not None else None,
                           bf16=use_bf16, seed=args.seed, wall_time_s=round(state["wall_time_s"], 1),
                           device=(torch.cuda.get_device_name() if device.type == "cuda"
