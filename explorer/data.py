@@ -47,9 +47,9 @@ MAX_PIXELS = 90_000_000       # what an image may claim in its header (a JPEG is
 DECODE_BUDGET = 160 * 2**20   # bytes one decode may allocate: a 40-megapixel RGB PNG, any JPEG photo
 LARGE_DECODE = 16 * 2**20     # decodes above this run one at a time, and give their memory back after
 # Formats taken, told apart by their content (Pillow's own identification), never by the file's name. HEIF
-# counts when a plugin (pillow-heif) registers it. The rest (JPEG 2000, ICO/CUR, PSD, TGA …) are refused by name:
-# JPEG 2000 took +720 MiB and seconds of CPU from a 3 KB file, an ICO decodes the largest image it holds
-# whatever its header says.
+# counts when a plugin (pillow-heif) registers it. The rest (JPEG 2000, ICO/CUR, PSD, TGA …) are refused by their
+# first bytes (`sniff_format`), before any decoder runs: JPEG 2000 took +720 MiB and seconds of CPU from a 3 KB file,
+# an ICO decodes the largest image it holds whatever its header says.
 ACCEPTED_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "WEBP", "TIFF", "BMP", "AVIF", "HEIF")
 ACCEPTED_TEXT = "PNG, JPEG, GIF, WebP, TIFF, BMP or AVIF"
 FORMAT_NAMES = {"JPEG2000": "JPEG 2000", "ICO": "ICO (icon)", "CUR": "CUR (cursor)", "ICNS": "ICNS (icon)",
@@ -203,35 +203,83 @@ def _without_paths(text: str) -> str:
     return re.sub(r"(?<![\w.:/])/(?:[^\s'\"/]+/)+[^\s'\"]*", "…", text)
 
 
-def _refused_format(source) -> str | None:
-    """The name of the format `source` holds when Pillow knows it but ACCEPTED_FORMATS does not (else None)."""
-    try:
-        if hasattr(source, "seek"):
-            source.seek(0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(source) as image:  # the header only: nothing is decoded
-                return FORMAT_NAMES.get(image.format, image.format)
-    except Exception:  # noqa: BLE001 - not an image at all
+# The first bytes of each format: an upload is told apart by these before any decoder runs (Pillow's ICO plugin
+# decodes the largest image an icon holds inside `Image.open`: a 308 KB ICO holding a 9000×9000 PNG took +616 MiB).
+SIGNATURES = (
+    (0, b"\x89PNG\r\n\x1a\n", "PNG"), (0, b"\xff\xd8\xff", "JPEG"), (0, b"GIF87a", "GIF"), (0, b"GIF89a", "GIF"),
+    (0, b"II*\x00", "TIFF"), (0, b"MM\x00*", "TIFF"), (0, b"II+\x00", "TIFF"), (0, b"MM\x00+", "TIFF"),
+    (0, b"BM", "BMP"),
+    (0, b"icns", "ICNS"),
+    (0, b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG2000"), (0, b"\xff\x4f\xff\x51", "JPEG2000"),
+    (0, b"8BPS", "PSD"), (0, b"%!PS", "EPS"), (0, b"\xc5\xd0\xd3\xc6", "EPS"), (0, b"DDS ", "DDS"),
+    (0, b"qoif", "QOI"),
+)
+AVIF_BRANDS = {b"avif", b"avis"}
+HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+SNIFF_BYTES = 64
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The format the first bytes of a file announce (Pillow's names: "PNG", "ICO" …), or None when they announce
+    none this app knows. Reads nothing but `head`."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[4:8] == b"ftyp":  # ISO media: the major brand, then the compatible ones, in the ftyp box
+        size = int.from_bytes(head[:4], "big")
+        brands = {head[8:12]} | {head[i:i + 4] for i in range(16, min(size, len(head)) - 3, 4)}
+        if brands & AVIF_BRANDS:
+            return "AVIF"
+        if brands & HEIF_BRANDS:
+            return "HEIF"
         return None
+    if head[:4] in (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00") and int.from_bytes(head[4:6], "little") > 0:
+        return "ICO" if head[2] == 1 else "CUR"  # reserved 0, type 1 or 2, then at least one image
+    if head[:1] == b"\x0a" and head[1:2] in (b"\x00", b"\x02", b"\x03", b"\x04", b"\x05") and head[2:3] == b"\x01":
+        return "PCX"
+    for offset, magic, name in SIGNATURES:
+        if head[offset:offset + len(magic)] == magic:
+            return name
+    if len(head) >= 18 and head[1] in (0, 1) and head[2] in (1, 2, 3, 9, 10, 11) and head[16] in (1, 8, 15, 16, 24, 32):
+        return "TGA"  # no magic of its own: its header's fields, only to name it in the refusal
+    return None
+
+
+def _head(source) -> bytes:
+    """The first SNIFF_BYTES of a path or file object, leaving a file object where it was."""
+    if hasattr(source, "read"):
+        where = source.tell()
+        head = source.read(SNIFF_BYTES)
+        source.seek(where)
+        return head
+    with open(source, "rb") as file:
+        return file.read(SNIFF_BYTES)
 
 
 def _open(source) -> Image.Image:
+    """Open `source` with the one decoder its first bytes name, when that format is accepted; refuse it unopened
+    otherwise (a refused format by its name)."""
     if isinstance(source, Image.Image):
         return source
     if isinstance(source, bytes):
         source = io.BytesIO(source)
     try:
+        found = sniff_format(_head(source))
+        Image.init()  # every plugin registered: the formats below must be known to Image.open
+        if found in ("JPEG", "MPO"):
+            formats = [name for name in ("JPEG", "MPO") if name in Image.OPEN]
+        else:
+            formats = [found] if found in ACCEPTED_FORMATS and found in Image.OPEN else []
+        if not formats:
+            if found:
+                raise ImageError(f"{FORMAT_NAMES.get(found, found)} images are not accepted: save it as "
+                                 f"{ACCEPTED_TEXT}")
+            raise ImageError(f"this file is not an image that can be read ({ACCEPTED_TEXT})")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.init()  # every plugin registered: the formats below must be known to Image.open
-            return Image.open(source, formats=[name for name in ACCEPTED_FORMATS if name in Image.OPEN])
+            return Image.open(source, formats=formats)
     except FileNotFoundError:
         raise ImageError("the file is no longer on the server: upload it again") from None
     except UnidentifiedImageError:
-        refused = _refused_format(source)
-        if refused:
-            raise ImageError(f"{refused} images are not accepted: save it as {ACCEPTED_TEXT}") from None
         raise ImageError(f"this file is not an image that can be read ({ACCEPTED_TEXT})") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"this image is too large: at most {MAX_PIXELS // 1_000_000} megapixels") from None
