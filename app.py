@@ -66,9 +66,11 @@ def main() -> None:
     torch.set_num_threads(args.threads or threads_per_request(args.concurrency))
     with lanes.building(args.concurrency, args.long_jobs, args.behind_proxy) as app_lanes:
         demo = build_app(Context.load(args.weights))
-    demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
+    # api_open=False: the direct routes (/gradio_api/run/…, /gradio_api/api/…) would skip the queue and its lanes.
+    demo.queue(default_concurrency_limit=args.concurrency, api_open=False)  # places: server/admission.py
     limits.harden(demo, app_lanes)
-    demo.launch(server_name=args.host, server_port=args.port, **launch_options(),
+    os.environ["FORWARDED_ALLOW_IPS"] = lanes.forwarded_allow_ips(args.behind_proxy)  # read by uvicorn at launch
+    demo.launch(server_name=args.host, server_port=args.port, **launch_options(), **app_lanes.launch_options(),
                 **limits.launch_options(args.cache_mb * 2**20, args.max_sessions))
 
 

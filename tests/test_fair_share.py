@@ -22,31 +22,33 @@ from tests.server import ROOT
 # --- the long lane ----------------------------------------------------------------------------------------------
 
 def test_the_lane_takes_clients_in_turn():
-    """One client queues five slices, then another client asks for one: it gets the lane after one slice of
-    the first client's, not after all five (a queue in arrival order would serve it last)."""
-    lane, order, release = lanes.FairLane(1), [], threading.Event()
+    """One client queues five slices, then another client asks for one: it gets the lane at the next turn, not
+    after all five (a queue in arrival order would serve it last). Counted, not timed: each thread is started once
+    the lane shows the one before it waiting."""
+    clock = [0.0]
+    lane, order, release = lanes.fair.FairLane(1, clock=lambda: clock[0]), [], threading.Event()
 
     def slice_of(client: str, wait: bool = False):
         with lane.turn(client):
             order.append(client)
+            clock[0] += 1.0  # each slice takes one second of the fake clock
             if wait:
                 release.wait(10)
 
     first = threading.Thread(target=slice_of, args=("attacker", True))
     first.start()
     while not order:
-        time.sleep(0.01)
-    threads = [threading.Thread(target=slice_of, args=("attacker",)) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-        time.sleep(0.02)  # the attacker's slices wait first
-    honest = threading.Thread(target=slice_of, args=("honest",))
-    honest.start()
-    time.sleep(0.05)
+        time.sleep(0.005)
+    threads = []
+    for count, client in enumerate(["attacker"] * 5 + ["honest"], start=1):
+        threads.append(threading.Thread(target=slice_of, args=(client,)))
+        threads[-1].start()
+        while lane.waiting() < count:
+            time.sleep(0.005)
     release.set()
-    for thread in [first, honest, *threads]:
+    for thread in [first, *threads]:
         thread.join(10)
-    assert order.index("honest") <= 2, order
+    assert order.index("honest") == 1, order
 
 
 def test_the_client_is_the_peer_unless_behind_a_trusted_proxy():

@@ -110,7 +110,6 @@ def test_a_run_whose_completion_was_sent_no_longer_blocks_the_next():
 
     from gradio.server_messages import ProcessCompletedMessage
 
-    from explorer.server import internals
 
     @lanes.long_job("refresh")
     def refresh():
@@ -124,10 +123,10 @@ def test_a_run_whose_completion_was_sent_no_longer_blocks_the_next():
         pushed.append(body.session_hash)
         return True, "joined"
 
-    queue = SimpleNamespace(max_size=None, push=push, event_queue_per_concurrency_id={},
+    queue = SimpleNamespace(max_size=None, push=push, event_queue_per_concurrency_id={}, get_events=lambda: None,
                             active_jobs=[[running]], send_message=lambda event, message: None)
     demo = SimpleNamespace(_queue=queue, fns={0: block_fn})
-    internals.guard_queue(demo, lanes.Lanes())
+    lanes.Lanes().guard(demo)
     body = SimpleNamespace(fn_index=0, session_hash="s1")
 
     def ask():  # in a thread of its own: a test before this one may have left an event loop running here
@@ -143,13 +142,11 @@ def test_a_run_whose_completion_was_sent_no_longer_blocks_the_next():
 
 def test_a_refresh_may_be_asked_for_again_while_the_last_waits(ctx):
     """A tab's refreshes (marked `long_job_refresh` by ui/refresh.py) can reach the server twice at once: both are
-    taken, within the client's limit; any other long job of one session is refused while the first waits or runs."""
-    lane = lanes.Lanes()
+    taken; any other long job of one session is refused while the first waits or runs."""
+    rules = lanes.Lanes().admission
     first = lanes.Job("s1", "Part-by-part refresh", "10.0.0.1")
-    assert lane.refusal("Part-by-part refresh", "s1", "10.0.0.1", 0, 64, [first], [], refresh=True) is None
-    assert lane.refusal("Part-by-part refresh", "s1", "10.0.0.1", 0, 64, [first], []) is not None
-    crowd = [lanes.Job("s1", "Part-by-part refresh", "10.0.0.1")] * lanes.LONG_PER_CLIENT
-    assert lane.refusal("Part-by-part refresh", "s1", "10.0.0.1", 0, 64, crowd, [], refresh=True) is not None
+    assert rules.refusal("Part-by-part refresh", "s1", "10.0.0.1", [first], [], refresh=True) is None
+    assert rules.refusal("Part-by-part refresh", "s1", "10.0.0.1", [first], []) is not None
 
     from explorer.ui.app import build_app
 

@@ -14,6 +14,7 @@ points Gradio at its temp folder.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import secrets
 import time
@@ -43,9 +44,11 @@ INTERNALS = (
              "gradio-app/gradio#8098 (cache clean-up deletes files other sessions use)"),
     Internal("gradio", "processing_utils.save_pil_to_cache", HERE,
              "output images written atomically, so a reader never sees half a file (`atomic_cache_writes`)"),
-    Internal("gradio", "Blocks._queue (push, queue per concurrency id, active jobs), Blocks.fns", HERE,
-             "the fair long lane and its per-client admission, refused at join with a message (`guard_queue`); "
-             "Gradio's one `max_size` counts all lanes together",
+    Internal("gradio", "Blocks._queue (push, get_events, queue per concurrency id, active jobs, send_message, "
+             "broadcast_estimations), Blocks.fns", HERE,
+             "who joins each lane and who starts next, decided by `lanes.py` (fair shares by address, then "
+             "session; places; refusals with their words) and applied here (`hook_queue`); Gradio's one "
+             "`max_size` counts all lanes together and its pick is first come, first served",
              "gradio-app/gradio#6158 (concurrency_id, the public part the lanes use)"),
     Internal("gradio", "Blocks.process_api", HERE,
              "a payload Gradio itself cannot take is one log line and a message, not a traceback and an empty "
@@ -168,23 +171,61 @@ def session_entries(demo) -> dict[str, int]:
 
 # --- the built app ---------------------------------------------------------------------------------------------
 
-def guard_queue(demo, lanes) -> None:
-    """Ask `lanes.refusal(...)` (lanes.Lanes) whether an event may join the queue, when it is asked; a refused
-    event gets HTTP 400 with the message. Asked of Gradio's queue itself (its waiting and running events), so no
-    count of ours can drift. Gradio's own `max_size` becomes the quick lane's places (QUICK_PLACES without one):
-    it counted every lane together, so waiting long jobs refused clicks with "Queue is full"."""
+@dataclass(frozen=True)
+class QueuedEvent:
+    """An event in Gradio's queue, as plain values: its id, its lane (`concurrency_id`), the session, the event
+    function the app registered (with the marks `lanes.long_job` set on it), the HTTP request that sent it."""
+    id: str
+    lane: str
+    session: str | None
+    fn: object
+    request: object
+    arrived: int      # the order of joining
+    joined: float     # when it joined (time.monotonic)
+
+
+_ARRIVALS = itertools.count()  # the order events joined, kept on each event
+
+
+def _record(event) -> QueuedEvent:
+    if not hasattr(event, "arrived"):
+        event.arrived = next(_ARRIVALS)
+    return QueuedEvent(getattr(event, "_id", str(id(event))), event.concurrency_id, event.session_hash,
+                       getattr(event.fn, "fn", None), event.request, event.arrived,
+                       getattr(event, "enqueue_time", 0.0))
+
+
+def _error_message(text: str):
+    from gradio.server_messages import ProcessCompletedMessage
+
+    return ProcessCompletedMessage(output={"error": text, "visible": True, "duration": None, "title": "Dropped"},
+                                   success=False, title="Dropped")
+
+
+def hook_queue(demo, admit, choose, lanes: tuple[str, ...]) -> None:
+    """Let the app decide who joins Gradio's queue and who starts next, in the `lanes` (concurrency ids) it names.
+
+    - `admit(fn, session, request, view)` when an event asks to join: None to let it in, else (message, status)
+      where status is "busy" (the Space is full: HTTP 503 for the page) or "refused" (HTTP 400). `fn` is the
+      event function (None for an unknown event), `view.waiting(lane)` / `view.running(lane)` the queue's
+      `QueuedEvent`s. A refusal to gradio_client (header x-gradio-user: api) is sent as a validation message (HTTP
+      422), the one kind whose words gradio_client shows (it turns a 400 into "400 Bad Request", a 503 into
+      "Queue is full!").
+    - `choose(lane, waiting, running, free)` whenever Gradio could start an event of the lane (`free` slots) and
+      after each join (free 0): returns (order, start, drop) — the waiting ids in the order they will start
+      (Gradio tells each visitor its position from this order), the id to start now or None, and {id: message}
+      for waiting events to drop (their client is told the message).
+    Gradio's own `max_size` is turned off: it counted every lane together.
+
+    Reached into: `Queue.push` (the join), `Queue.get_events` (the pick, under Gradio's delete lock),
+    `event_queue_per_concurrency_id`, `active_jobs`, `send_message`, `broadcast_estimations`.
+    """
     import asyncio
 
-    from explorer.server.lanes import LONG_LANE, QUICK_LANE, QUICK_PLACES, Job  # lanes.py imports this module
-
     queue = demo._queue
-    places = queue.max_size or QUICK_PLACES
-    queue.max_size = None  # each lane counts its own places
-    push = queue.push
+    queue.max_size = None
+    push, pick_any = queue.push, queue.get_events
     lock = asyncio.Lock()  # the checks and the enqueueing together, one event at a time
-
-    def kind_of(block_fn) -> str | None:
-        return getattr(getattr(block_fn, "fn", None), "long_job", None)  # lanes.long_job's mark, kept by wraps
 
     # Gradio tells a client its event is complete a moment before it takes the event off its active jobs; a page
     # whose listener sends the next run as soon as the last completes (trigger_mode="always_last") would be
@@ -198,30 +239,85 @@ def guard_queue(demo, lanes) -> None:
 
     queue.send_message = marking
 
-    def events(lane: str) -> tuple[list, list]:
-        waiting = queue.event_queue_per_concurrency_id.get(lane)
-        running = [event for job in queue.active_jobs if job for event in job
-                   if event.concurrency_id == lane and not getattr(event, "completed", False)]
-        return (list(waiting.queue) if waiting is not None else []), running
+    class View:
+        def waiting(self, lane: str) -> list[QueuedEvent]:
+            waiting = queue.event_queue_per_concurrency_id.get(lane)
+            return [_record(event) for event in (waiting.queue if waiting is not None else [])]
 
-    def jobs(events: list) -> list[Job]:
-        return [Job(event.session_hash, kind_of(event.fn) or "long job", lanes.client(event.request))
-                for event in events]
+        def running(self, lane: str) -> list[QueuedEvent]:
+            return [_record(event) for job in queue.active_jobs if job for event in job
+                    if event.concurrency_id == lane and not getattr(event, "completed", False)]
+
+    view = View()
+
+    def arrange(lane: str, free: int):
+        """Order the lane's waiting list as `choose` says, drop what it drops; the event to start, or None."""
+        line = queue.event_queue_per_concurrency_id.get(lane)
+        if line is None or not line.queue:
+            return None
+        by_id = {_record(event).id: event for event in line.queue}
+        order, start, drop = choose(lane, [_record(event) for event in line.queue], view.running(lane), free)
+        for event_id, text in drop.items():
+            event = by_id.pop(event_id, None)
+            if event is not None:
+                queue.event_ids_to_events.pop(event_id, None)
+                if event.session_hash in queue.pending_messages_per_session:  # its stream may be gone already
+                    send(event, _error_message(text))
+        line.queue[:] = [by_id[event_id] for event_id in order if event_id in by_id] + \
+            [event for event_id, event in by_id.items() if event_id not in order]
+        if start is None or start not in by_id:
+            return None
+        event = by_id[start]
+        line.queue.remove(event)
+        return event
+
+    def get_events():
+        for lane in lanes:
+            line = queue.event_queue_per_concurrency_id.get(lane)
+            if line is None or not line.queue:
+                continue
+            free = (line.concurrency_limit - line.current_concurrency) if line.concurrency_limit is not None else 1
+            if free <= 0:
+                continue
+            event = arrange(lane, free)
+            if event is not None:
+                return [event], False, lane
+        # the other concurrency ids (none in this app), as Gradio picks them
+        ours = {lane: queue.event_queue_per_concurrency_id.pop(lane) for lane in lanes
+                if lane in queue.event_queue_per_concurrency_id}
+        try:
+            return pick_any()
+        finally:
+            queue.event_queue_per_concurrency_id.update(ours)
 
     async def admitted(body, request, username):
-        block_fn = demo.fns.get(body.fn_index) if isinstance(body.fn_index, int) else None
-        kind = kind_of(block_fn)
-        refresh = bool(getattr(getattr(block_fn, "fn", None), "long_job_refresh", False))
+        fn_index = getattr(body, "fn_index", None)
+        block_fn = demo.fns.get(fn_index) if isinstance(fn_index, int) else None
         async with lock:
-            quick_waiting, _ = events(QUICK_LANE) if not kind else ([], [])
-            long_waiting, long_running = events(LONG_LANE) if kind else ([], [])
-            refused = lanes.refusal(kind, body.session_hash, lanes.client(request), len(quick_waiting), places,
-                                    jobs(long_waiting), jobs(long_running), refresh)
+            refused = admit(getattr(block_fn, "fn", None) if block_fn is not None else None,
+                            body.session_hash, request, view)
             if refused is not None:
-                return False, *refused
-            return await push(body=body, request=request, username=username)
+                text, status = refused
+                headers = getattr(request, "headers", None) or {}
+                if headers.get("x-gradio-user") == "api":
+                    return False, [{"__type__": "validate", "is_valid": False, "message": text,
+                                    "parameter_name": "this request"}], "validator_error"
+                return False, text, "queue_full" if status == "busy" else "error"
+            joined = await push(body=body, request=request, username=username)
+            lane = getattr(block_fn, "concurrency_id", None)
+            if joined[0] and lane in lanes:
+                async with queue.delete_lock:
+                    arrange(lane, 0)
+                queue.broadcast_estimations(lane)
+            return joined
 
     queue.push = admitted
+    queue.get_events = get_events
+
+
+def api_names(demo) -> set[str]:
+    """The API names of the app's events (`Blocks.fns`)."""
+    return {block_fn.api_name for block_fn in demo.fns.values() if isinstance(block_fn.api_name, str)}
 
 
 def guard_payloads(demo, detail) -> None:

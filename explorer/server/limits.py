@@ -42,6 +42,8 @@ CACHE_FILES = 2000                # files and folders it may hold: 1,000 tiny fi
 CACHE_SWEEP_S = 10.0
 FILES_PER_UPLOAD = 1              # files one upload request may carry (Gradio's own limit is 1,000)
 MAX_SESSIONS = 200                # sessions whose state (the image, the last outputs) the server keeps
+MAX_STEPS = 250                   # DDIM steps of one reverse process: enough to watch errors add up; 1000 held the
+                                  # long lane for 50 s (ui/validate.py checks it, zerogpu.py asks GPU time for it)
 CLIENT_GRACE_S = 5.0              # a job whose session has had no open event stream this long is stopped
 TEMP_PARENT = "unet-explorer"
 MEMORY_REPORT_ENV = "UNET_EXPLORER_MEMORY_REPORT"   # tests only: a file the memory report goes to on SIGUSR1
@@ -117,6 +119,40 @@ class BodyLimit:
             await self.refuse(send, limit, upload)
 
 
+EVENT_ROUTES = ("/gradio_api/queue/join", "/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/")
+
+
+class UnknownEvents:
+    """ASGI middleware: a request for an event the app does not have (an unknown API name, or fn_index) answers 404
+    with a message and one log line. Gradio 6.31 answered 500 and logged an 80-line traceback (a KeyError, or
+    route_utils.FnIndexInferError, raised before any of the app's code runs)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(EVENT_ROUTES):
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as error:  # noqa: BLE001 - only the two kinds below; anything else is re-raised
+            if started or not (isinstance(error, KeyError) or type(error).__name__ == "FnIndexInferError"):
+                raise
+            log.warning("refused POST %s: no such event (%s)", scope["path"][:120], type(error).__name__)
+            body = json.dumps({"detail": "This app has no such event: read its API page for the events it has",
+                               "error": "This app has no such event"}).encode()
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": body})
+
+
 class NoSniff:
     """ASGI middleware: `X-Content-Type-Options: nosniff` on every response, so a browser never runs a served file
     (an upload, a cached output) as something other than the type the server gave it."""
@@ -148,17 +184,19 @@ def path_free(text: str) -> str:
 # --- who is still listening ------------------------------------------------------------------------------------
 
 class Listeners:
-    """Open event streams per session.
+    """Open event streams per session, and when each session last joined the queue.
 
     Gradio stops a generator when its client's stream closes, but not one whose client never opened a
-    stream; `gone(session, since)` tells the reverse process to stop in both cases.
+    stream; `gone(session, since)` tells a job (and the queue, for the events still waiting) that nobody reads it.
     """
 
-    def __init__(self):
+    def __init__(self, clock=time.monotonic):
         self._lock = threading.Lock()
         self._open: dict[str, int] = {}
         self._closed_at: dict[str, float] = {}
+        self._joined_at: dict[str, float] = {}
         self._pid = os.getpid()
+        self.clock = clock
 
     def opened(self, session: str) -> None:
         with self._lock:
@@ -172,20 +210,32 @@ class Listeners:
                 self._open[session] = count
             else:
                 self._open.pop(session, None)
-                self._closed_at[session] = time.monotonic()
-                if len(self._closed_at) > 10 * MAX_SESSIONS:  # forget the oldest sessions
-                    for old in sorted(self._closed_at, key=self._closed_at.get)[:MAX_SESSIONS]:
-                        del self._closed_at[old]
+                self._closed_at[session] = self.clock()
+                self._forget(self._closed_at)
+
+    def joined(self, session: str) -> None:
+        """`session` sent an event: the grace for opening its stream counts from now."""
+        with self._lock:
+            self._joined_at[session] = self.clock()
+            self._forget(self._joined_at)
+
+    @staticmethod
+    def _forget(times: dict[str, float]) -> None:
+        if len(times) > 10 * MAX_SESSIONS:  # forget the oldest sessions
+            for old in sorted(times, key=times.get)[:MAX_SESSIONS]:
+                del times[old]
 
     def gone(self, session: str | None, since: float, grace: float = CLIENT_GRACE_S) -> bool:
-        """True when `session` has had no open stream for `grace` seconds (counted from `since` at the latest)."""
+        """True when `session` has had no open stream for `grace` seconds, counted from its stream's close or its
+        last join, whichever came later (from `since` when neither is known)."""
         if not session or os.getpid() != self._pid:  # a forked ZeroGPU worker never hears of streams: the
             return False                                  # parent stops its job (LowPriorityThreads.slice)
         with self._lock:
             if self._open.get(session):
                 return False
-            last = max(since, self._closed_at.get(session, since))
-        return time.monotonic() - last > grace
+            known = [self._closed_at.get(session), self._joined_at.get(session)]
+            last = max((when for when in known if when is not None), default=since)
+        return self.clock() - last > grace
 
 
 LISTENERS = Listeners()  # process-wide server bookkeeping (like Gradio's own queue), never model state
@@ -438,6 +488,11 @@ def quiet(fn, name: str):
             error.print_exception = False
             log.warning("refused %s: %s", name, str(error.message)[:200].replace("\n", " "))
             return error
+        if isinstance(error, OverflowError) or (isinstance(error, ValueError) and re.search(
+                r"\b(nan|inf|infinity)\b", str(error), re.IGNORECASE)):
+            log.warning("refused %s: a number out of range (%s)", name, str(error)[:120].replace("\n", " "))
+            return gr.Error("A number in this request is out of range (above 1.8e308, infinite or not a number): "
+                            "use values within what the page offers", print_exception=False)
         kind = type(error).__name__
         if kind in seen:  # a traceback the first time a kind of failure shows up, one line after that
             log.error("failed %s: %s: %s", name, kind, str(error)[:200].replace("\n", " "))
@@ -534,7 +589,7 @@ def harden(demo, lanes) -> None:
         internals.check()
     except internals.UntestedFramework as error:
         raise SystemExit(str(error)) from None
-    internals.guard_queue(demo, lanes)
+    lanes.guard(demo)
     internals.guard_payloads(demo, path_free)
     internals.atomic_cache_writes(write_once)
     internals.separate_uploads(FILES_PER_UPLOAD)
@@ -549,7 +604,7 @@ def launch_options(cache_budget: int = CACHE_BUDGET, max_sessions: int = MAX_SES
     from starlette.middleware import Middleware
 
     sweeper = CacheSweeper(internals.upload_folder(), cache_budget)
-    middleware = [Middleware(NoSniff), Middleware(StreamWatch), Middleware(UploadWake, sweeper=sweeper),
-                  Middleware(BodyLimit)]
+    middleware = [Middleware(NoSniff), Middleware(UnknownEvents), Middleware(StreamWatch),
+                  Middleware(UploadWake, sweeper=sweeper), Middleware(BodyLimit)]
     return dict(app_kwargs={"middleware": middleware}, max_file_size=MAX_UPLOAD,
                 state_session_capacity=max_sessions)

@@ -23,6 +23,8 @@ import os
 import re
 from typing import TYPE_CHECKING
 
+from explorer.server.limits import MAX_STEPS
+
 if TYPE_CHECKING:  # torch is imported when a job runs, not when lanes.py is
     from explorer.devices import Placement
 
@@ -40,7 +42,7 @@ SECONDS = {
     "Part-by-part refresh": 10,
 }
 DEFAULT_SECONDS = 10
-REVERSE_BASE_S, REVERSE_PER_STEP_S = 5, 0.05  # 250 steps (the most allowed): 17.5 s
+REVERSE_BASE_S, REVERSE_PER_STEP_S = 5, 0.05  # MAX_STEPS (250, the most allowed): 17.5 s
 
 
 def on_zerogpu() -> bool:
@@ -66,9 +68,9 @@ def reverse_seconds(*args, **kwargs) -> int:
     """The duration asked for a reverse process of `num_steps` (the argument before the gr.Request)."""
     steps = kwargs.get("num_steps", args[-2] if len(args) >= 2 else None)
     try:
-        steps = min(max(int(steps), 1), 250)
-    except (TypeError, ValueError):
-        steps = 250
+        steps = min(max(int(steps), 1), MAX_STEPS)
+    except (TypeError, ValueError, OverflowError):
+        steps = MAX_STEPS
     return round(REVERSE_BASE_S + REVERSE_PER_STEP_S * steps)
 
 
