@@ -71,7 +71,7 @@ def main() -> None:
     limits.harden(demo, app_lanes)
     os.environ["FORWARDED_ALLOW_IPS"] = lanes.forwarded_allow_ips(args.behind_proxy)  # read by uvicorn at launch
     demo.launch(server_name=args.host, server_port=args.port, **launch_options(), **app_lanes.launch_options(),
-                **limits.launch_options(args.cache_mb * 2**20, args.max_sessions))
+                **limits.launch_options(args.cache_mb * 2**20, args.max_sessions, client=app_lanes.client))
 
 
 if __name__ == "__main__":

@@ -625,5 +625,310 @@ def class_of_32() -> list[Row]:
     return rows
 
 
+
+# --- issue 29: fair shares, measured from outside -----------------------------------------------------------------
+# The app runs alone (`python app.py --behind-proxy 1`); clients are told apart by the X-Forwarded-For line they
+# send, as a Space's proxy would write it. Each visitor speaks Gradio's queue protocol by hand (join, then read its
+# session's event stream), so a refusal's words and each event's times are seen exactly.
+
+HONEST = "198.51.100.1"
+
+
+class Visitor:
+    """One session from `address`: `ask(index, data)` joins an event; a reader thread follows the session's stream
+    while it has events pending; `done[event]` is (seconds from asking to completion, success, error text)."""
+
+    def __init__(self, url: str, address: str):
+        import uuid
+
+        import httpx
+
+        self.url, self.address, self.hash = url, address, uuid.uuid4().hex[:12]
+        self.http = httpx.Client(timeout=600, headers={"x-forwarded-for": address})
+        self.asked: dict[str, float] = {}
+        self.first: dict[str, float] = {}
+        self.done: dict[str, tuple[float, bool, str]] = {}
+        self.refused: list[str] = []
+        self._lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+        self.stopped = False
+
+    def ask(self, index: int, data: list) -> str | None:
+        began = time.perf_counter()
+        answer = self.http.post(self.url + "gradio_api/queue/join", json={
+            "data": data, "fn_index": index, "session_hash": self.hash, "event_data": None, "trigger_id": None})
+        if answer.status_code != 200:
+            self.refused.append(f"{answer.status_code}: {str(answer.json().get('detail'))[:160]}")
+            return None
+        event = answer.json()["event_id"]
+        with self._lock:
+            self.asked[event] = began
+            if self._reader is None:
+                self._reader = threading.Thread(target=self._read, daemon=True)
+                self._reader.start()
+        return event
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(set(self.asked) - set(self.done))
+
+    def _read(self) -> None:
+        while not self.stopped:
+            try:
+                with self.http.stream("GET", self.url + "gradio_api/queue/data",
+                                      params={"session_hash": self.hash}) as stream:
+                    for line in stream.iter_lines():
+                        if self.stopped:
+                            return
+                        if not line.startswith("data:"):
+                            continue
+                        message, now = json.loads(line[5:]), time.perf_counter()
+                        event = message.get("event_id")
+                        if message.get("msg") == "process_generating" and event not in self.first:
+                            self.first[event] = now - self.asked.get(event, now)
+                        if message.get("msg") == "process_completed" and event in self.asked:
+                            error = str((message.get("output") or {}).get("error") or "")
+                            self.done[event] = (now - self.asked[event], bool(message.get("success")), error)
+                        if message.get("msg") == "close_stream":
+                            break
+            except Exception:  # noqa: BLE001 - a broken stream: its events count as unanswered
+                time.sleep(0.2)
+            with self._lock:
+                if not set(self.asked) - set(self.done):
+                    self._reader = None
+                    return
+
+    def wait(self, event: str | None, timeout: float) -> tuple[float, bool, str] | None:
+        deadline = time.monotonic() + timeout
+        while event is not None and event not in self.done and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.done.get(event) if event else None
+
+    def close(self) -> None:
+        self.stopped = True
+        self.http.close()
+
+
+@dataclass
+class Endpoints:
+    """The events the fair-share benchmarks ask for, with their default inputs (from /config)."""
+    single_step: tuple[int, list]
+    strip: tuple[int, list]
+    reverse: tuple[int, list]
+    steps_at: int   # the position of the reverse process's number of steps in its inputs
+
+    def reverse_with(self, steps: int) -> tuple[int, list]:
+        index, data = self.reverse
+        data = list(data)
+        data[self.steps_at] = steps
+        return index, data
+
+
+def endpoints(url: str) -> Endpoints:
+    import httpx
+
+    config = httpx.get(url + "config", timeout=60).json()
+    values = {component["id"]: component.get("props", {}).get("value") for component in config["components"]}
+    by_elem = {component.get("props", {}).get("elem_id"): component["id"] for component in config["components"]}
+
+    def event(api_name: str | None = None, target: str | None = None) -> tuple[int, list]:
+        for dependency in config["dependencies"]:
+            if (api_name and dependency.get("api_name") == api_name) or (
+                    target and by_elem.get(target) in [t[0] for t in dependency["targets"]]):
+                return dependency["id"], [values.get(i) for i in dependency["inputs"]]
+        raise KeyError(api_name or target)
+
+    reverse = event("denoise_from_here")
+    inputs = next(d["inputs"] for d in config["dependencies"] if d["id"] == reverse[0])
+    return Endpoints(event("denoise"), event(target="scrub-request"), reverse, inputs.index(by_elem["ddim-steps"]))
+
+
+@contextlib.contextmanager
+def _fair_app():
+    """The app behind one trusted proxy (`--behind-proxy 1`), or $BENCH_URL (started so)."""
+    if os.environ.get("BENCH_URL"):
+        yield os.environ["BENCH_URL"].rstrip("/") + "/"
+        return
+    from tests.server import running_app
+
+    with running_app("--behind-proxy", "1") as url:
+        yield url
+
+
+def _seconds(values: list[float]) -> tuple[float, float]:
+    return (statistics.median(values) * 1000, percentile_95(values) * 1000) if values else (float("nan"),) * 2
+
+
+@section("fair-class")
+def fair_class() -> list[Row]:
+    """32 learners behind one address (a school's NAT), each asking a 20-step reverse process and the strip of t
+    values within 5 s of each other: all answered (none refused) within 240 s?"""
+    import random
+
+    with _fair_app() as url:
+        ends = endpoints(url)
+        learners = [Visitor(url, "203.0.113.50") for _ in range(32)]
+        seeds = random.Random(29)
+        arrivals = sorted(seeds.uniform(0, 5) for _ in learners)
+        began = time.perf_counter()
+        asked: list[tuple[Visitor, str, str]] = []
+
+        def arrive(learner: Visitor, at: float) -> None:
+            time.sleep(max(0.0, at - (time.perf_counter() - began)))
+            for kind, (index, data) in (("reverse process", ends.reverse_with(20)), ("strip", ends.strip)):
+                event = learner.ask(index, data)
+                if event:
+                    asked.append((learner, kind, event))
+
+        threads = [threading.Thread(target=arrive, args=pair) for pair in zip(learners, arrivals)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for learner, _, event in asked:
+            learner.wait(event, max(1.0, 300 - (time.perf_counter() - began)))
+        last = time.perf_counter() - began
+        for learner in learners:
+            learner.close()
+    refused = [text for learner in learners for text in learner.refused]
+    rows = []
+    for kind in ("reverse process", "strip"):
+        times = [learner.done[event][0] for learner, k, event in asked if k == kind and event in learner.done
+                 and learner.done[event][1]]
+        p50, p95 = _seconds(times)
+        rows.append((f"class of 32, one address: {kind}, asking to arrival", p50, p95,
+                     f"{len(times)} of 32 answered; slowest {max(times, default=float('nan')):.1f} s"))
+    answered = sum(1 for learner, _, event in asked if learner.done.get(event, (0, False))[1])
+    rows.append((f"class of 32: {answered} of 64 jobs answered, {len(refused)} refused", float("nan"), last * 1000,
+                 f"all within 240 s: {'met' if answered == 64 and last <= 240 else 'NOT met'} (last done "
+                 f"{last:.0f} s after the first asked)" + (f"; first refusal: {refused[0]}" if refused else "")))
+    return rows
+
+
+def _single_steps(visitor: Visitor, ends: Endpoints, seconds: float, pause: float = 0.5) -> list[float]:
+    """A visitor asking one single-step request at a time for `seconds`, `pause` s apart: each one's seconds."""
+    times, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = visitor.wait(visitor.ask(*ends.single_step), 120)
+        if result and result[1]:
+            times.append(result[0])
+        time.sleep(pause)
+    return times
+
+
+@section("fair-quick")
+def fair_quick() -> list[Row]:
+    """One address sending 10 single-step requests a second (from 20 sessions, each reading its stream) while
+    another visitor asks single steps one at a time: the visitor's p50 (target ≤ 1 s) beside the attacker's."""
+    with _fair_app() as url:
+        ends = endpoints(url)
+        alone = _single_steps(Visitor(url, HONEST), ends, 15)
+        attackers = [Visitor(url, "203.0.113.66") for _ in range(20)]
+        stop, sent = threading.Event(), []
+
+        def hammer() -> None:
+            began, count = time.perf_counter(), 0
+            while not stop.is_set():
+                visitor = attackers[count % len(attackers)]
+                event = visitor.ask(*ends.single_step)
+                sent.append((visitor, event))
+                count += 1
+                time.sleep(max(0.0, began + count / 10 - time.perf_counter()))
+
+        thread = threading.Thread(target=hammer)
+        thread.start()
+        time.sleep(10)  # the attacker's line builds up first
+        honest = _single_steps(Visitor(url, "198.51.100.2"), ends, 40)
+        stop.set()
+        thread.join()
+        answered = [visitor.done[event][0] for visitor, event in sent if event and event in visitor.done
+                    and visitor.done[event][1]]
+        refused = [text for visitor in attackers for text in visitor.refused]
+        for visitor in attackers:
+            visitor.close()
+    rows = [("single step, a visitor alone", *_seconds(alone), f"{len(alone)} requests"),
+            ("single step, a visitor beside 10 requests/s from one address", *_seconds(honest),
+             f"{len(honest)} requests; target p50 ≤ 1000 ms: "
+             f"{'met' if honest and statistics.median(honest) <= 1 else 'NOT met'}"),
+            ("  the attacker's single steps", *_seconds(answered),
+             f"{len(sent)} sent, {len(answered)} answered, {len(refused)} refused"
+             + (f"; e.g. {refused[0]}" if refused else ""))]
+    return rows
+
+
+def _honest_long(url: str, ends: Endpoints, address: str) -> tuple[float, float]:
+    """A visitor asks the strip and a 20-step reverse process at once (as the page does): each one's seconds."""
+    visitor = Visitor(url, address)
+    strip, reverse = visitor.ask(*ends.strip), visitor.ask(*ends.reverse_with(20))
+    times = [visitor.wait(event, 300) for event in (strip, reverse)]
+    visitor.close()
+    return tuple(t[0] if t and t[1] else float("nan") for t in times)
+
+
+@section("fair-long")
+def fair_long() -> list[Row]:
+    """15 addresses each holding 3 long jobs (250-step reverse processes, asked again as each ends) while an
+    honest visitor asks the strip of t values and a 20-step reverse process: each within 20 s?"""
+    with _fair_app() as url:
+        ends = endpoints(url)
+        alone = _honest_long(url, ends, HONEST)
+        holders = [Visitor(url, f"203.0.113.{1 + n // 3}") for n in range(45)]
+        stop, finished = threading.Event(), []
+
+        def hold(visitor: Visitor) -> None:
+            while not stop.is_set():
+                event = visitor.ask(*ends.reverse_with(250))
+                result = visitor.wait(event, 1200) if event else None
+                if result:
+                    finished.append(result[0])
+                if not event:
+                    time.sleep(1)
+
+        threads = [threading.Thread(target=hold, args=(visitor,), daemon=True) for visitor in holders]
+        for thread in threads:
+            thread.start()
+        time.sleep(20)  # the 45 jobs start and take the lane for a while
+        beside = [_honest_long(url, ends, f"198.51.100.{10 + n}") for n in range(3)]
+        stop.set()
+        refused = [text for visitor in holders for text in visitor.refused]
+        for visitor in holders:
+            visitor.close()
+    strips, reverses = [b[0] for b in beside], [b[1] for b in beside]
+    met = all(value <= 20 for value in strips + reverses)
+    return [("strip of t values, a visitor alone", alone[0] * 1000, float("nan"), ""),
+            ("20-step reverse process, a visitor alone", alone[1] * 1000, float("nan"), ""),
+            ("strip, beside 15 addresses × 3 long jobs", *_seconds(strips),
+             f"3 visitors: {', '.join(f'{v:.1f}' for v in strips)} s; target ≤ 20 s: {'met' if met else 'NOT met'}"),
+            ("20-step reverse process, beside them", *_seconds(reverses),
+             f"3 visitors: {', '.join(f'{v:.1f}' for v in reverses)} s"),
+            ("  the 15 addresses' 250-step reverse processes", *_seconds(finished),
+             f"{len(finished)} finished while measured, {len(refused)} refused")]
+
+
+@section("fair-ico")
+def fair_ico() -> list[Row]:
+    """A 308 KB ICO holding a 9000×9000 PNG, uploaded and read by the app: refused, resident memory up ≤ 50 MiB."""
+    import httpx
+
+    from tests.test_load import rss_mib, server_pid
+    from tests.test_sniff import icon, png_of_zeros
+
+    data = icon(png_of_zeros(9000))
+    with _fair_app() as url:
+        pid = server_pid(url)
+        before = rss_mib(pid)
+        peak_before = rss_mib(pid, "VmHWM")
+        path = httpx.post(url + "gradio_api/upload", files={"files": ("huge.ico", data)}, timeout=60).json()[0]
+        config = httpx.get(url + "config", timeout=60).json()
+        index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "upload_image")
+        visitor = Visitor(url, HONEST)
+        result = visitor.wait(visitor.ask(index, [{"path": path, "meta": {"_type": "gradio.FileData"}}]), 120)
+        visitor.close()
+        after, peak = rss_mib(pid), rss_mib(pid, "VmHWM")
+    return [(f"ICO of {len(data) // 1024} KB holding a 9000×9000 PNG", float("nan"), float("nan"),
+             f"answer: {result[2][:90] if result else 'none'}; resident {before:.0f} → {after:.0f} MiB "
+             f"(+{after - before:.0f}), peak {peak_before:.0f} → {peak:.0f} MiB; target ≤ +50 MiB: "
+             f"{'met' if after - before <= 50 and peak - peak_before <= 50 else 'NOT met'}")]
+
 if __name__ == "__main__":
     main()

@@ -645,9 +645,10 @@ def test_a_dropped_session_is_told_and_its_label_follows(app, config):
 
 
 def test_the_long_lane_is_shared_fairly_between_clients(app, config):
-    """One client (one address behind the proxy) asks for 40 reverse processes of 250 steps from 40 sessions; it
-    gets LONG_PER_CLIENT of them and a message for the rest. Another client's strip of t values then waits one
-    slice, not 40 runs: it is done before the first of the 40 ends. A click stays answered meanwhile."""
+    """One address behind the proxy (a class, or an attacker) asks for 40 reverse processes of 250 steps from 40
+    sessions: all are taken (no fixed cap per address refuses a learner with nothing running). Another address's
+    strip of t values then waits at most a slice, not 40 runs: it is done before the first of the 40 ends (the
+    address that has had least compute goes first, server/fair.py). A click stays answered meanwhile."""
     index, data = reverse(config, 250)
     attackers, refused = [], []
     for _ in range(40):
@@ -658,8 +659,7 @@ def test_the_long_lane_is_shared_fairly_between_clients(app, config):
             session.listen()
         else:
             refused.append(response.json().get("detail", ""))
-    assert len(attackers) <= 3, f"one client got {len(attackers)} long jobs into the lane"
-    assert refused and all("long jobs waiting or running" in text for text in refused), refused[:2]
+    assert not refused, refused[:2]
     attackers[0][0].wait(attackers[0][1], "process_starts")
     skips = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "skip-switches")
     names = [choice[1] if isinstance(choice, list) else choice for choice in skips["props"]["choices"]]
@@ -674,15 +674,73 @@ def test_the_long_lane_is_shared_fairly_between_clients(app, config):
     assert click.wait(preview, "process_completed", timeout=WAIT_S * 2).get("success") is True
     strip_done = honest.wait(strip, "process_completed", timeout=WAIT_S * 3)
     waited = time.monotonic() - started
-    first_end = attackers[0][0].wait(attackers[0][1], "process_completed", timeout=WAIT_S * 5)
+    ended = [session for session, event in attackers
+             if any(m.get("msg") == "process_completed" for m in list(session.messages))]
+    since = len(app.log_text())
     for session, _ in attackers:
         session.close()
     honest.close()
     click.close()
     print(f"\nthe honest client's strip arrived after {waited:.1f} s beside {len(attackers)} reverse processes")
     assert strip_done.get("success") is True, str(strip_done)[:300]
-    assert strip_done["_order"] < first_end["_order"], (
-        f"the strip waited for a whole 250-step reverse process of another client ({waited:.0f} s)")
+    assert not ended, f"the strip waited for a whole 250-step reverse process of another client ({waited:.0f} s)"
+    # The 40 left: their runs stop within a slice and their waiting jobs are dropped.
+    app.wait_for_log(r"reverse process stopped .*(client left|nobody reads)", since, timeout=WAIT_S * 2)
+
+
+# --- issue 29: every refusal in words, for the page and for gradio_client ----------------------------------------
+
+def test_gradio_client_users_get_the_words_of_a_refusal(app):
+    """gradio_client turns a 400 into "400 Bad Request" and a 503 into "Queue is full!": a refusal reaches it as a
+    validation message (422), the one kind whose words it shows."""
+    client = api_client(app.url)
+    first = client.submit(250, 0, 250, api_name="/denoise_from_here")
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while first.status().code.name in ("STARTING", "JOINING_QUEUE") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with pytest.raises(Exception, match="reverse process is still waiting or running"):
+            client.predict(250, 0, 20, api_name="/denoise_from_here")
+    finally:
+        first.cancel()
+
+
+def test_an_unknown_event_answers_4xx_in_one_log_line(app):
+    since = len(app.log_text())
+    body = {"data": [], "fn_index": 99999, "session_hash": uuid.uuid4().hex[:12], "trigger_id": None}
+    answers = [httpx.post(app.url + "gradio_api/queue/join", json=body, timeout=30),
+               httpx.post(app.url + "gradio_api/call/no_such_event", json={"data": []}, timeout=30),
+               httpx.post(app.url + "gradio_api/run/no_such_event", json={"data": []}, timeout=30)]
+    for answer in answers:
+        assert 400 <= answer.status_code < 500, (answer.request.url, answer.status_code, answer.text[:200])
+        assert "no such event" in answer.text, answer.text[:200]
+    time.sleep(1.0)
+    text = app.log_text()[since:]
+    assert "Traceback" not in text, text[-3000:]
+    assert len(re.findall(r"refused .*(unknown event|no such event)", text)) == 3, text[-2000:]
+
+
+def test_the_run_route_is_closed(app, config):
+    """POST /gradio_api/run/<api> would compute outside the queue, its lanes and its places: closed."""
+    answer = httpx.post(app.url + "gradio_api/run/previews", json={"data": [None, 250, 0]}, timeout=30)
+    assert answer.status_code == 404 and "join the queue" in answer.text, (answer.status_code, answer.text[:200])
+
+
+def test_a_number_beyond_floats_is_a_message_without_traceback(app, config):
+    since = len(app.log_text())
+    session = Session(app.url)
+    index = fn_index(config, "denoise_from_here")
+    body = (f'{{"data": [null, 250, 0, 1e309], "fn_index": {index}, "session_hash": "{session.hash}", '
+            '"trigger_id": null}')
+    answer = httpx.post(app.url + "gradio_api/queue/join", content=body.encode(), timeout=30,
+                        headers={"content-type": "application/json"})
+    assert answer.status_code == 200, answer.text[:200]
+    session.listen()
+    message = error_of(session.wait(answer.json()["event_id"], "process_completed"))
+    session.close()
+    assert "could not be computed" not in message and len(message) > 10, message
+    time.sleep(0.5)
+    assert "Traceback" not in app.log_text()[since:], app.log_text()[since:][-3000:]
 
 
 # --- what a fresh machine downloads -----------------------------------------------------------------------------

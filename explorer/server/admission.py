@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from explorer.server import fair
 from explorer.server.limits import CLIENT_GRACE_S, LISTENERS, log
+from explorer.server.session_state import MOVES
 
 QUICK_LANE = "quick"              # single-step views: a block click, one denoising step, a receptive field …
 LONG_LANE = "long"                # long jobs (see `lanes.long_job`): they never hold up the quick lane
@@ -96,6 +97,7 @@ class Admission:
                                bool(getattr(fn, "long_job_refresh", False)))
         if refused is None and session:
             self.listeners.joined(session)
+            MOVES.arrived(session)  # a session whose replica died is told so, once
         return refused
 
     def job(self, event) -> Job:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from explorer.server import internals
-from explorer.server.session_state import EVICTIONS
+from explorer.server.session_state import EVICTIONS, MOVED_MESSAGE
 from explorer.server.session_state import MESSAGE as EVICTED_MESSAGE
 
 log = logging.getLogger("unet_explorer")
@@ -430,18 +430,76 @@ class CacheSweeper:
                 log.exception("cache sweep failed")
 
 
-class UploadWake:
-    """ASGI middleware: wake the cache sweeper after every upload."""
+class UploadShares:
+    """The uploads each address has on disk and has not had read yet: one address keeps at most `files` of them
+    (and `budget` bytes); past that its own oldest go, never another address's. 1,100 tiny uploads from one address
+    in 13 s evicted other visitors' pending uploads and previews, since the sweeper takes the oldest files of all."""
 
-    def __init__(self, app, sweeper: CacheSweeper):
-        self.app, self.sweeper = app, sweeper
+    def __init__(self, files: int = CACHE_FILES // 8, budget: int = CACHE_BUDGET // 8, discard=None):
+        self.files, self.budget = files, budget
+        self.discard = discard or (lambda path: discard_upload(str(path)))
+        self._lock = threading.Lock()
+        self._held: dict[str, list[tuple[Path, int]]] = {}
+
+    def added(self, address: str, paths: list[str]) -> int:
+        """Record `address`'s new uploads; delete its oldest past its share. Returns how many were deleted."""
+        removed = []
+        with self._lock:
+            held = [(path, size) for path, size in self._held.get(address, []) if path.exists()]
+            for name in paths:
+                path = Path(name)
+                with contextlib.suppress(OSError):
+                    held.append((path, path.stat().st_size))
+            while held and (len(held) > self.files or sum(size for _, size in held) > self.budget):
+                removed.append(held.pop(0)[0])
+            if held:
+                self._held[address] = held
+            else:
+                self._held.pop(address, None)
+            if len(self._held) > 10 * MAX_SESSIONS:  # addresses whose uploads were all read or swept
+                for other in [key for key, value in self._held.items() if not any(p.exists() for p, _ in value)]:
+                    del self._held[other]
+        for path in removed:
+            self.discard(path)
+        if removed:
+            log.info("an address over its share of the upload cache: removed its %d oldest uploads", len(removed))
+        return len(removed)
+
+
+UPLOADS = UploadShares()
+
+
+class UploadWake:
+    """ASGI middleware: after every upload, hold its address to its share of the cache (`UploadShares`, the address
+    told by `client(request)`) and wake the cache sweeper."""
+
+    def __init__(self, app, sweeper: CacheSweeper, client=None, shares: UploadShares = UPLOADS):
+        self.app, self.sweeper, self.client, self.shares = app, sweeper, client, shares
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].rstrip("/").endswith(UPLOAD_PATH):
+            return await self.app(scope, receive, send)
+        status, body = 0, []
+
+        async def kept(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and status == 200 and sum(map(len, body)) < 65536:
+                body.append(message.get("body", b""))
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, kept)
         finally:
-            if scope["type"] == "http" and scope["path"].rstrip("/").endswith(UPLOAD_PATH):
-                self.sweeper.wake.set()
+            if status == 200 and self.client is not None:
+                from starlette.requests import Request
+
+                with contextlib.suppress(ValueError, TypeError):
+                    paths = json.loads(b"".join(body))
+                    if isinstance(paths, list):
+                        self.shares.added(self.client(Request(scope)), [str(p) for p in paths])
+            self.sweeper.wake.set()
 
 
 def discard_upload(path: str) -> None:
@@ -503,8 +561,11 @@ def quiet(fn, name: str):
 
     def tell_evicted() -> None:
         request = internals.current_request()
-        if EVICTIONS.take(getattr(request, "session_hash", None), "warning"):
+        session = getattr(request, "session_hash", None)
+        if EVICTIONS.take(session, "warning"):
             gr.Warning(EVICTED_MESSAGE)
+        elif EVICTIONS.take(session, "moved"):
+            gr.Warning(MOVED_MESSAGE)
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
@@ -599,12 +660,13 @@ def harden(demo, lanes) -> None:
     internals.patient_startup_check()
 
 
-def launch_options(cache_budget: int = CACHE_BUDGET, max_sessions: int = MAX_SESSIONS) -> dict:
-    """Keyword arguments for `demo.launch`: the middleware, the upload cap and the session bound."""
+def launch_options(cache_budget: int = CACHE_BUDGET, max_sessions: int = MAX_SESSIONS, client=None) -> dict:
+    """Keyword arguments for `demo.launch`: the middleware, the upload cap and the session bound. `client(request)`:
+    the address a request counts as (`lanes.Lanes.client`), for each address's share of the upload cache."""
     from starlette.middleware import Middleware
 
     sweeper = CacheSweeper(internals.upload_folder(), cache_budget)
     middleware = [Middleware(NoSniff), Middleware(UnknownEvents), Middleware(StreamWatch),
-                  Middleware(UploadWake, sweeper=sweeper), Middleware(BodyLimit)]
+                  Middleware(UploadWake, sweeper=sweeper, client=client), Middleware(BodyLimit)]
     return dict(app_kwargs={"middleware": middleware}, max_file_size=MAX_UPLOAD,
                 state_session_capacity=max_sessions)

@@ -35,6 +35,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from explorer.server.session_state import REPLICA_ENV, SESSIONS_ENV
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 HEALTH_PATH = "/config"  # answers 200 once the Blocks are built and the server listens: what "ready" means here
 HEADER = "X-Replica"
@@ -110,10 +112,14 @@ backend replicas
 def replica_env(replica: Replica, environ: dict | None = None) -> dict:
     """The environment of `python app.py` for one replica: its port on 127.0.0.1 and a temp folder of its own
     (replicas started at once would otherwise sweep each other's new folders, see limits.temp_root)."""
-    temp = Path(tempfile.gettempdir()) / "unet-explorer-replicas" / replica.name
+    folder = Path(tempfile.gettempdir()) / "unet-explorer-replicas"
+    temp = folder / replica.name
     temp.mkdir(parents=True, exist_ok=True)
+    # A folder all replicas share: which replica had each session, so one whose replica died is told it moved
+    # (session_state.Moves).
     return {**(os.environ if environ is None else environ), "GRADIO_SERVER_NAME": "127.0.0.1",
-            "GRADIO_SERVER_PORT": str(replica.port), "TMPDIR": str(temp), "PYTHONUNBUFFERED": "1"}
+            "GRADIO_SERVER_PORT": str(replica.port), "TMPDIR": str(temp), "PYTHONUNBUFFERED": "1",
+            REPLICA_ENV: replica.name, SESSIONS_ENV: str(folder / "sessions")}
 
 
 def replica_command(app_args: list[str] = ()) -> list[str]:
