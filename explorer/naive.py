@@ -55,6 +55,12 @@ class NaiveCNN(nn.Module):
             h = probe.keep(f"layer{index}", self.layers[start + 1:start + 2](h))
         return h
 
+    image_size = 64  # the size it was trained at; being all convolutions, it takes any size
+
+    def time_embedding(self, t: torch.Tensor) -> torch.Tensor | None:
+        """The time vector of `naive-t` (B, 4·TIME_BASE); None for the shipped naive CNN, which is not told t."""
+        return self.time_mlp(t) if self.time_conditioning else None
+
     def blocks(self) -> list[BlockInfo]:
         return [BlockInfo(f"layer{index}", "conv", module=self.layers[start])
                 for index, start in enumerate(range(0, len(self.layers), 2), start=1)]

@@ -22,7 +22,8 @@ class Probe:
     """Recording and knock-out settings for one forward pass.
 
     record: block names whose outputs to keep (``"*"`` keeps every block).
-    zero_skips: levels (1-based) whose skip connection is replaced by zeros.
+    zero_skips: skips (1-based, the `skip` number of a model's skip blocks: for our U-Net its levels) replaced by
+        zeros where the decoder receives them.
     attention: False turns every self-attention layer into the identity.
     timestep: the t told to the network, in place of the true one (None: the true t).
     keep_grad: keep recorded tensors in the autograd graph (for gradients
@@ -31,7 +32,9 @@ class Probe:
     zero_concat: level → (half, replacement): at that decoder level, the "skip" or the "up" half of
         the concatenation is replaced by zeros ("zero") or by its own per-channel spatial mean
         ("mean"). The replaced tensor is what gets recorded under the half's block name
-        (skip{level} or dec{level}.up), because that is what the decoder receives.
+        (skip{level} or dec{level}.up), because that is what the decoder receives. A diffusers model, with
+        several skips per level, keys this by skip number; its "up" half is whatever the ResNet that
+        concatenates the skip receives beside it.
     record_attention: attention block names (e.g. "mid.attn") whose softmax weights to keep in
         `attention_weights` as (B, heads, HW queries, HW keys). Only these are computed explicitly.
     record_time: ResBlock names (``"*"``: all) whose time projection to keep: `time_vectors[name]`

@@ -223,6 +223,13 @@ class BlockInfo:
     level: int | None = None  # 1-based U-Net level, None outside the levels
     part: str = ""  # "encoder", "bottleneck", "decoder", "" for time/in/out
     module: nn.Module | None = field(default=None, compare=False, repr=False)
+    # A skip block (kind "skip") says what it carries: `skip` is its number as the probe and the knock-outs count
+    # skips (Probe.zero_skips, the token skipN), `source` the block whose output it carries, `target` the block
+    # that receives it concatenated with the decoder's own features.
+    skip: int | None = None
+    source: str = ""
+    target: str = ""
+    group: str = ""  # the container a block belongs to, in models that have them (diffusers: "down_blocks.1")
 
 
 class UNet(nn.Module):
@@ -311,6 +318,19 @@ class UNet(nn.Module):
 
         return probe.keep("out", self.out_conv(F.silu(self.out_norm(h))))  # (B, 3, H, W)
 
+    @property
+    def image_size(self) -> int:
+        """The side of the square images it was built for."""
+        return self.config.image_size
+
+    @property
+    def in_channels(self) -> int:
+        return self.config.in_channels
+
+    def time_embedding(self, t: torch.Tensor) -> torch.Tensor | None:
+        """The vector every ResBlock is told for timesteps t (B,): (B, time_emb_dim), None when not told t."""
+        return self.time_mlp(t) if self.time_mlp is not None else None
+
     def blocks(self) -> list[BlockInfo]:
         """Every named block, in the order the forward pass runs them."""
         config = self.config
@@ -326,7 +346,9 @@ class UNet(nn.Module):
         for index, up, level in zip(range(config.num_levels, 0, -1), self.upsamples, self.decoder):
             out.append(BlockInfo(f"dec{index}.up", "up", index, "decoder", up))
             if config.skip != "none":
-                out.append(BlockInfo(f"skip{index}", "skip", index, "decoder"))
+                target = f"dec{index}.res1" if len(level.res) > 1 else f"dec{index}"
+                out.append(BlockInfo(f"skip{index}", "skip", index, "decoder", skip=index, source=f"enc{index}",
+                                     target=target))
             out += _level_blocks(f"dec{index}", index, "decoder", level)
         out.append(BlockInfo("out", "out", module=self.out_conv))
         return out
