@@ -193,3 +193,15 @@ def test_other_errors_pass_through_unchanged():
     assert zerogpu.quota_message(error, "strip of t values") is None
     timeout = gr.Error("No GPU was available after 60s", title="ZeroGPU queue timeout")
     assert "No GPU was free for the reverse process" in zerogpu.quota_message(timeout, "reverse process")
+
+
+def test_the_gpu_time_asked_follows_the_one_step_limit():
+    """The duration asked for a reverse process is bounded by the app's one step limit (limits.MAX_STEPS, which the
+    page's field and its check read), not by a number of its own."""
+    from explorer.server import limits
+    from explorer.ui import validate
+
+    assert validate.MAX_STEPS == limits.MAX_STEPS
+    most = round(zerogpu.REVERSE_BASE_S + zerogpu.REVERSE_PER_STEP_S * limits.MAX_STEPS)
+    assert zerogpu.reverse_seconds(5, 10**9, None) == most
+    assert zerogpu.reverse_seconds(5, float("inf"), None) == most

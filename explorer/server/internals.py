@@ -206,11 +206,12 @@ def hook_queue(demo, admit, choose, lanes: tuple[str, ...]) -> None:
     """Let the app decide who joins Gradio's queue and who starts next, in the `lanes` (concurrency ids) it names.
 
     - `admit(fn, session, request, view)` when an event asks to join: None to let it in, else (message, status)
-      where status is "busy" (the Space is full: HTTP 503 for the page) or "refused" (HTTP 400). `fn` is the
-      event function (None for an unknown event), `view.waiting(lane)` / `view.running(lane)` the queue's
-      `QueuedEvent`s. A refusal to gradio_client (header x-gradio-user: api) is sent as a validation message (HTTP
-      422), the one kind whose words gradio_client shows (it turns a 400 into "400 Bad Request", a 503 into
-      "Queue is full!").
+      where status ("busy": the Space is full; "refused": this client holds its share) is for the app's own use.
+      `fn` is the event function (None for an unknown event), `view.waiting(lane)` / `view.running(lane)` the
+      queue's `QueuedEvent`s. A refusal is sent to the page as HTTP 400, whose detail the page shows (for a 503 it
+      shows its own "This application is currently busy"), and to gradio_client (header x-gradio-user: api) as a
+      validation message (HTTP 422), the one kind whose words gradio_client shows (it turns a 400 into "400 Bad
+      Request", a 503 into "Queue is full!").
     - `choose(lane, waiting, running, free)` whenever Gradio could start an event of the lane (`free` slots) and
       after each join (free 0): returns (order, start, drop) — the waiting ids in the order they will start
       (Gradio tells each visitor its position from this order), the id to start now or None, and {id: message}
@@ -302,7 +303,7 @@ def hook_queue(demo, admit, choose, lanes: tuple[str, ...]) -> None:
                 if headers.get("x-gradio-user") == "api":
                     return False, [{"__type__": "validate", "is_valid": False, "message": text,
                                     "parameter_name": "this request"}], "validator_error"
-                return False, text, "queue_full" if status == "busy" else "error"
+                return False, text, "error"  # HTTP 400: the page shows its words (a 503, its own "busy" line)
             joined = await push(body=body, request=request, username=username)
             lane = getattr(block_fn, "concurrency_id", None)
             if joined[0] and lane in lanes:
