@@ -130,3 +130,57 @@ def test_harden_refuses_to_start_on_an_untested_gradio(monkeypatch):
     monkeypatch.delenv(internals.OVERRIDE, raising=False)
     with pytest.raises(SystemExit, match="framework internals"):
         limits.harden(object(), lanes.Lanes())
+
+
+# --- the fence decides nothing: no import circle through it (issue 30) ---------------------------------------------
+
+def server_imports(sources: dict[str, str]) -> dict[str, set[str]]:
+    """module name -> the explorer.server modules it imports (at any depth of the file), from their sources."""
+    graph = {}
+    for name, source in sources.items():
+        found = set()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and node.module == "explorer.server":
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("explorer.server."):
+                found.add(node.module.split(".")[2])
+            elif isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[2] for alias in node.names
+                          if alias.name.startswith("explorer.server.")}
+        graph[name] = found & set(sources)
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import circle of `graph`, each as the path that closes it."""
+    found = []
+
+    def walk(node: str, path: list[str]) -> None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in path:
+                found.append(path[path.index(nxt):] + [nxt])
+            elif len(path) < len(graph):
+                walk(nxt, path + [nxt])
+
+    for start in sorted(graph):
+        walk(start, [start])
+    return found
+
+
+def server_sources() -> dict[str, str]:
+    return {path.stem: path.read_text() for path in (ROOT / "explorer" / "server").glob("*.py")
+            if path.stem != "__init__"}
+
+
+def test_the_server_has_no_import_circle_and_the_fence_imports_none_of_it():
+    graph = server_imports(server_sources())
+    assert graph["internals"] == set(), "internals.py applies what the lanes decide; it imports none of them"
+    assert circles(graph) == []
+
+
+def test_the_circle_guard_sees_a_planted_circle():
+    planted = {**server_sources()}
+    planted["internals"] += "\n\ndef planted():\n    from explorer.server.lanes import LONG_LANE\n"
+    graph = server_imports(planted)
+    assert graph["internals"] == {"lanes"}
+    assert any(circle[0] == "internals" or "internals" in circle for circle in circles(graph))
