@@ -45,6 +45,7 @@ class Session:
         self.hash = secrets.token_hex(6)
         self.served: list[str | None] = []
         self.chosen: str | None = None  # the example this session last chose
+        self.logs: list[str] = []       # the warnings and infos the server sent it
 
     def _seen(self, response: httpx.Response) -> httpx.Response:
         self.served.append(response.headers.get(replicas.HEADER))
@@ -65,6 +66,8 @@ class Session:
                 if not line.startswith("data:"):
                     continue
                 message = json.loads(line[len("data:"):])
+                if message.get("msg") == "log":
+                    self.logs.append(str(message.get("log")))
                 if message.get("event_id") == event_id and message.get("msg") == "process_completed":
                     assert message.get("success"), (self.address, api_name, message.get("output"))
                     return message["output"]["data"]
@@ -181,6 +184,13 @@ def test_two_replicas_keep_each_client_on_one_and_survive_the_death_of_one(tmp_p
             for session in kept:
                 assert session.shown_example() == session.chosen, session.address
                 assert set(session.served) == {survivor}, (session.address, session.served)
+            # The dead replica's own sessions go on with the survivor: each is told once that it moved.
+            orphans = [session for session in sessions[:len(ADDRESSES) + 2] if session.served[0] == victim]
+            for session in orphans:
+                session.call("/choose_example", names[0])
+                session.call("/choose_example", names[1])
+                told = [text for text in session.logs if "moved to another copy" in text]
+                assert len(told) == 1, (session.address, session.logs)
             assert cluster.proxy.poll() is None, (tmp_path / "haproxy.log").read_text()
             failover = time.monotonic()
     finally:

@@ -14,8 +14,8 @@ Gradio's queue. The rules, for each lane (quick: single-step requests; long: see
   newcomer's job starts at once however many jobs others hold.
 - **One of each kind per session** in the long lane, waiting or running (a tab's refresh may be asked twice).
 - **Abandoned work**: a waiting event whose session has had no open event stream for `limits.CLIENT_GRACE_S`
-  (counted from the stream's close, or from the join when it never opened one) is dropped with a message;
-  Gradio itself drops a session's waiting events the moment its page's stream closes.
+  since its stream closed, or `limits.OPEN_GRACE_S` since it joined without opening one, is dropped with a
+  message; Gradio itself drops a session's waiting events the moment its page's stream closes.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from explorer.server import fair
-from explorer.server.limits import CLIENT_GRACE_S, LISTENERS, log
+from explorer.server.limits import LISTENERS, log
 from explorer.server.session_state import MOVES
 
 QUICK_LANE = "quick"              # single-step views: a block click, one denoising step, a receptive field …
@@ -140,7 +140,7 @@ class Admission:
         """(order, start, drop) for a lane's waiting events (see internals.hook_queue)."""
         drop, live = {}, []
         for event in waiting:
-            if self.listeners.gone(event.session, event.joined, CLIENT_GRACE_S):
+            if self.listeners.gone(event.session, event.joined):
                 what = getattr(event.fn, "long_job", None) or "request"
                 drop[event.id] = f"Your {what} was dropped: nobody was waiting for it"
                 log.info("dropped a waiting %s: its session left", what)

@@ -44,7 +44,9 @@ FILES_PER_UPLOAD = 1              # files one upload request may carry (Gradio's
 MAX_SESSIONS = 200                # sessions whose state (the image, the last outputs) the server keeps
 MAX_STEPS = 250                   # DDIM steps of one reverse process: enough to watch errors add up; 1000 held the
                                   # long lane for 50 s (ui/validate.py checks it, zerogpu.py asks GPU time for it)
-CLIENT_GRACE_S = 5.0              # a job whose session has had no open event stream this long is stopped
+CLIENT_GRACE_S = 5.0              # a job whose session's event stream closed this long ago is stopped
+OPEN_GRACE_S = 15.0               # … and one whose session joined this long ago and never opened its stream (a
+                                  # page opens it at once; on a loaded 2-core machine 45 streams took over 5 s)
 TEMP_PARENT = "unet-explorer"
 MEMORY_REPORT_ENV = "UNET_EXPLORER_MEMORY_REPORT"   # tests only: a file the memory report goes to on SIGUSR1
 
@@ -225,17 +227,21 @@ class Listeners:
             for old in sorted(times, key=times.get)[:MAX_SESSIONS]:
                 del times[old]
 
-    def gone(self, session: str | None, since: float, grace: float = CLIENT_GRACE_S) -> bool:
-        """True when `session` has had no open stream for `grace` seconds, counted from its stream's close or its
-        last join, whichever came later (from `since` when neither is known)."""
+    def gone(self, session: str | None, since: float, grace: float = CLIENT_GRACE_S,
+             open_grace: float = OPEN_GRACE_S) -> bool:
+        """True when nobody reads `session`: no stream open, and either its stream closed `grace` seconds ago (after
+        its last join), or it joined `open_grace` seconds ago and opened none since (from `since` when neither is
+        known)."""
         if not session or os.getpid() != self._pid:  # a forked ZeroGPU worker never hears of streams: the
             return False                                  # parent stops its job (LowPriorityThreads.slice)
         with self._lock:
             if self._open.get(session):
                 return False
-            known = [self._closed_at.get(session), self._joined_at.get(session)]
-            last = max((when for when in known if when is not None), default=since)
-        return self.clock() - last > grace
+            closed, joined = self._closed_at.get(session), self._joined_at.get(session)
+        if closed is not None and (joined is None or closed >= joined):
+            return self.clock() - closed > grace
+        return self.clock() - (joined if joined is not None else since) > (open_grace if joined is not None
+                                                                              else grace)
 
 
 LISTENERS = Listeners()  # process-wide server bookkeeping (like Gradio's own queue), never model state
