@@ -33,7 +33,7 @@ from explorer.data import ImageFolder, is_held_out
 from explorer.diffusion import Diffusion
 from explorer.formatting import ratio, times
 from explorer.knockouts import single_knockouts, wrong_timestep_rule
-from explorer.views.proofs import model_card_markdown
+from explorer.model_card import model_card_markdown
 
 BATCH_SIZE = 64
 DEFAULT_IMAGES = weights.DEFAULT_DIR / "heldout"

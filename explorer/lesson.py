@@ -1,6 +1,7 @@
-"""The guided lesson: "Why U-Net?" in ten short steps, each one proven on the live models.
+"""The guided lesson: "Why U-Net?" in short steps (`STEPS`), each one proven on the live models.
 
-Pure data and functions (no gradio). A `Step` holds its words (which never contain a measured number),
+Pure data and functions (no gradio). Each step is a record (`Claim`) in `STEPS`; `steps(ctx)` makes them into
+`Step`s for the loaded models. A `Step` holds its words (which never contain a measured number),
 the app state its "Show me" button puts the app in (`Target`), and `measure(ctx)`, which reads
 weights/metrics.json or runs the models and returns the step's numbers together with the sentences
 that show them. Where the numbers disagree with the lesson, the sentences say so: they branch on the data.
@@ -8,7 +9,7 @@ that show them. Where the numbers disagree with the lesson, the sentences say so
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -32,7 +33,7 @@ from explorer.knockouts import Knockouts, wrong_timestep
 from explorer.metrics import Interval, Metrics, Spread
 from explorer.study import findings
 from explorer.views import claims, denoising, proofs, receptive
-from explorer.views.context import Context
+from explorer.views.context import DEFAULT_SEED, DEFAULT_T, Context
 
 NOT_COMPUTED = "not computed yet"
 AGREES, DISAGREES, PARTLY = "agrees", "disagrees", "partly"
@@ -83,7 +84,7 @@ class Target:
     t: int | None = None
     seed: int | None = None
     block: str | None = None
-    pixel: tuple[int, int] | None = None  # (y, x)
+    pixel: tuple[int, int] | str | None = None  # (y, x), or CENTRE (made a number by `resolved`)
     knockouts: Knockouts = Knockouts()
     evidence: str = ""
     focus: str = ""  # a CSS selector inside the evidence: the part the step speaks of, scrolled into view sideways
@@ -116,6 +117,26 @@ class Step:
     extras: tuple[Callable[[Context], Measurement], ...] = ()
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A step as data: its words, its target (for any models: see `resolved`), how it is measured."""
+
+    id: str
+    title: str
+    text: str  # 2–5 sentences in our words; no measured numbers
+    see: str  # "What you should see"
+    target: Target
+    measure: Callable[[Context, Target], Measurement]
+    words: tuple[str, ...] = ()  # glossary entries shown with the step
+
+
+# Where the steps start: one held-out emoji, the app's default t and seed. A step changes only what it must.
+DEFAULT_IMAGE = "1f353"
+TIME_IMAGE = "00a9-fe0f"  # the time step's image: at t = 250 it still shows what the wrong t breaks
+DEFAULT_TARGET = Target("denoising", DEFAULT_IMAGE, DEFAULT_T, DEFAULT_SEED)
+CENTRE = "centre"  # a target's pixel: the centre of the image, whatever its size
+
+
 
 # --- images ---------------------------------------------------------------------------------------------------------
 
@@ -135,7 +156,7 @@ def _live_inputs(ctx: Context, target: Target) -> tuple[str, np.ndarray, int, in
     stem = image_stem(ctx, target.image)
     if stem is None:
         return None
-    return stem, image_array(ctx, stem), target.t or 250, target.seed or 0
+    return stem, image_array(ctx, stem), target.t or DEFAULT_T, target.seed or DEFAULT_SEED
 
 
 NO_IMAGES = Measurement("No held-out images are shipped with these weights, so this live measurement cannot run.",
@@ -245,7 +266,7 @@ def measure_scales(ctx: Context, target: Target) -> Measurement:
 
 def measure_detail(ctx: Context, target: Target) -> Measurement:
     metrics = Metrics.of(ctx.metrics)
-    t = target.t or 250
+    t = target.t or DEFAULT_T
     inputs = _live_inputs(ctx, target)
     if inputs is None:
         return NO_IMAGES
@@ -568,124 +589,144 @@ def _skips_by_t(study) -> tuple[str, str]:
     return text, AGREES if holds else DISAGREES
 
 
+def at(tab: str, evidence: str, **settings) -> Target:
+    """A step's target: the Lesson's default image, t and seed (`DEFAULT_TARGET`) on `tab`, unless `settings` say
+    otherwise, with the page brought to `evidence`."""
+    return replace(DEFAULT_TARGET, tab=tab, evidence=evidence, **settings)
+
+
+# The lesson, in order: one record per step. `steps` makes them into `Step`s for the loaded models.
+STEPS: tuple[Claim, ...] = (
+    Claim("task", "The task: a noise value for every pixel",
+          "A diffusion model removes noise a little at a time. At each step it gets the noisy image x_t and "
+          "the timestep t, and it must say how much of every pixel is noise: its answer ε̂ is an image of its "
+          "own, not a label. That is dense prediction, like outlining objects pixel by pixel, but with "
+          "continuous values. Taking ε̂ out of x_t gives the network's guess of the clean image, x̂₀.",
+          "In the Denoising lab: the clean image, x_t and the true noise on top; below, each network's "
+          "predicted noise, predicted clean image and error map, each the size of the input.",
+          at("denoising", DENOISE_VIEW), measure_task,
+          ("x_t", "timestep t", "ε̂", "x̂₀", "dense prediction", "ε-MSE")),
+    Claim("alignment", "Every pixel must line up",
+          "The noise differs from one pixel to the next, so a prediction is only worth something at the exact "
+          "pixel it belongs to. Move a good prediction over by a single pixel and see what is left of it.",
+          "In the Part by part tab, one pixel off: the U-Net's clean-image estimate with its own predicted noise, "
+          "and with that noise moved one pixel to the right, with both errors below.",
+          at(PROOFS_TAB, "proof-shift"), measure_shift,
+          ("ε̂", "x̂₀", "ε-MSE", "PSNR")),
+    Claim("window", "Problem 1: the naive CNN sees a small window",
+          "Each convolution lets an output pixel look one step further in every direction. Stacked, the "
+          "naive CNN's answer at a pixel depends only on a small square around it, its receptive field: "
+          "nothing outside can change it. The U-Net halves the resolution level by level, so the same small "
+          "kernels cover more and more of the image, and its attention layers look at all of it.",
+          "In the Receptive field tab, at the centre pixel: a small bright square for the naive CNN, and a "
+          "field spread over the whole image for the U-Net, with the numbers below.",
+          at("receptive", "rf-evidence", block=receptive.OUTPUT, pixel=CENTRE),
+          measure_window, ("receptive field", "gradient", "self-attention", "GroupNorm")),
+    Claim("windows", "Bigger pictures, same small window",
+          "A convolution's window is a fixed number of pixels, whatever the size of the picture. On a larger "
+          "image the naive CNN's square shrinks to a speck, while the U-Net's deeper levels still reach far, "
+          "and its attention reaches everywhere.",
+          "In the Part by part tab, the table of windows: each window's side in pixels and its share of an image "
+          "at three sizes.",
+          at(PROOFS_TAB, "proof-windows"), measure_windows,
+          ("receptive field", "self-attention", "GroupNorm")),
+    Claim("scales", "Problem 2: one scale only",
+          "Noise has coarse parts (slow blotches) and fine parts (grain from pixel to pixel). The naive CNN "
+          "works at full resolution from start to end, so every layer looks at the image at the same scale. "
+          "The U-Net's encoder halves its maps level by level and the decoder doubles them back, so each "
+          "level handles a different scale, and the skips hand the fine scales across.",
+          "In the Part by part tab, scales: the power of skip1 and of the upsampled path it joins, split by "
+          "frequency, with the high band shaded and the share of each map's power in it; beside it, how far up "
+          "in frequency the image still stands above the noise at each t.",
+          at(PROOFS_TAB, "proof-scales"), measure_scales,
+          ("spectrum", "cycles per image", "skip connection", "upsampled path", "bottleneck")),
+    Claim("detail", "Problem 3: fine detail gets lost",
+          "A plain stack of convolutions mixes each pixel with its neighbours again and again, so the lesson "
+          "expects sharp edges to wash out. The U-Net keeps a full-resolution copy of its early features and "
+          "hands it to the decoder. Zoom in where the image has the most edges, and compare each network's error "
+          "there with its error on the flat parts.",
+          "In the Part by part tab, where detail gets lost: the busiest patch of the clean image beside the "
+          "same patch of each network's estimate, enlarged, and each network's error on the edge pixels and "
+          "on the rest.",
+          at(PROOFS_TAB, "proof-detail"), measure_detail,
+          ("x̂₀", "PSNR", INTERVAL)),
+    Claim("time", "Problem 4: the naive CNN cannot know t",
+          "The naive CNN is never given t: it must guess from the picture alone how noisy it is. The U-Net "
+          "turns t into a vector and adds it inside every block, so it can treat an almost clean image "
+          "differently from almost pure noise. Lie to the U-Net about t and see what that costs.",
+          "In the Denoising lab, with the U-Net told the wrong timestep: in the knocked-out U-Net column the "
+          "predicted noise no longer looks like the true noise, and the error map lights up, while the intact "
+          "U-Net's column stays dark. Its noise error is in the column's heading.",
+          at("denoising", DENOISE_VIEW, image=TIME_IMAGE, knockouts=Knockouts(told_wrong=True),
+             focus=KNOCKED_COLUMN), measure_time,
+          ("timestep t", "time embedding", "knock-out", "ε-MSE", INTERVAL)),
+    Claim("skips", "Skip connections carry the detail",
+          "A skip connection copies an encoder level's features straight across to the decoder level of the "
+          "same size. The finest one, skip1, carries full-resolution features: where each edge and each grain "
+          "of noise sits. Cut it, and the decoder has to rebuild that detail from the coarse path alone.",
+          "In the Denoising lab with skip1 cut: the knocked-out U-Net's predicted noise loses its pixel-level "
+          "grain and its clean-image estimate falls apart.",
+          at("denoising", DENOISE_VIEW, knockouts=Knockouts(zero_skips=frozenset({1})), focus=KNOCKED_COLUMN),
+          measure_skips,
+          ("skip connection", "knock-out", "ε-MSE", INTERVAL)),
+    Claim("concat", "Concatenation keeps both sources",
+          "The U-Net does not add a skip to the decoder's features: it stacks the two side by side, so the "
+          "decoder sees both whole and learns how to mix them. Blank one half and see how much the decoder "
+          "relied on it.",
+          "In the Part by part tab, concatenation: for each decoder level, the channels from the skip and from the "
+          "upsampled path, and the error when either half is blanked.",
+          at(PROOFS_TAB, "proof-concat"), measure_concat,
+          ("concatenation", "skip connection", "upsampled path", "ε-MSE", INTERVAL)),
+    Claim("gradients", "Gradient highways",
+          "Training sends an error signal, the gradient, backwards from the output to every weight. Through a "
+          "long plain stack it must cross every layer and can fade on the way. Skip connections give it a "
+          "short path from the decoder straight back to the early encoder blocks.",
+          "In the Part by part tab, gradient highways: the size of the gradient that reaches each block, with the "
+          "skips and with them cut, for the trained and for an untrained U-Net.",
+          at(PROOFS_TAB, "proof-gradients"), measure_gradients, ("gradient",)),
+    Claim("noise-scales", "Noise at different scales: bottleneck and skips",
+          "The lesson says that at high t, when little of the image is left, the coarse bottleneck matters "
+          "most, and that at low t the fine detail carried by the skips matters most. Both claims can be "
+          "tested: bypass the bottleneck, or cut the finest skip, at each t.",
+          "In the Part by part tab, bottleneck against skips: how much each knock-out multiplies the error, "
+          "against t, and below the chart the same verdict as here, with the error each knock-out adds.",
+          at(PROOFS_TAB, "proof-bottleneck", t=500), measure_noise_scales,
+          ("bottleneck", "skip connection", "knock-out", "ε-MSE", INTERVAL)),
+    Claim("accumulation", "The accumulation problem",
+          "Sampling runs the network again and again, each step starting from the last one's output. The "
+          "lesson warns that small errors pile up, so a network a little worse per step could end far worse. "
+          "To see it, follow each network's path from a noisy image and compare it with the ideal path, the one "
+          "the true noise gives, which lands exactly on the clean image.",
+          "In the Part by part tab, the accumulation chart: each network's distance from the ideal path, step "
+          "by step, over held-out images, beside the sum of its one-step errors.",
+          at(PROOFS_TAB, "proof-accumulation"),
+          measure_accumulation, ("DDIM", "x̂₀", INTERVAL)),
+)
+
+
 def steps(ctx: Context) -> list[Step]:
-    """The lesson, in order. Targets depend on the loaded models (the centre pixel, the number of levels)."""
-    centre = (ctx.image_size // 2, ctx.image_size // 2)
-    # Like the held-out knock-out table, tell the U-Net the far end of the schedule. At this t both pictures still
-    # show the emoji, so what the wrong t breaks is visible, not only in the numbers.
-    time_t = 250
-    told = wrong_timestep(time_t, ctx.diffusion.num_timesteps)
+    """The lesson, in order (`STEPS`), each target made concrete for the loaded models (`resolved`)."""
+    return [make_step(claim, ctx) for claim in STEPS]
 
-    def step(id, title, text, see, target, measure, words=()):
-        extras = ((lambda c: measure_trained(c, TRAINED_CLAIMS[id])),) if id in TRAINED_CLAIMS else ()
-        return Step(id, title, text, see, target, lambda c: measure(c, target), tuple(words), extras)
 
-    return [
-        step("task", "The task: a noise value for every pixel",
-             "A diffusion model removes noise a little at a time. At each step it gets the noisy image x_t and "
-             "the timestep t, and it must say how much of every pixel is noise: its answer ε̂ is an image of its "
-             "own, not a label. That is dense prediction, like outlining objects pixel by pixel, but with "
-             "continuous values. Taking ε̂ out of x_t gives the network's guess of the clean image, x̂₀.",
-             "In the Denoising lab: the clean image, x_t and the true noise on top; below, each network's "
-             "predicted noise, predicted clean image and error map, each the size of the input.",
-             Target("denoising", "1f353", 250, 0, evidence=DENOISE_VIEW), measure_task,
-             ("x_t", "timestep t", "ε̂", "x̂₀", "dense prediction", "ε-MSE")),
-        step("alignment", "Every pixel must line up",
-             "The noise differs from one pixel to the next, so a prediction is only worth something at the exact "
-             "pixel it belongs to. Move a good prediction over by a single pixel and see what is left of it.",
-             "In the Part by part tab, one pixel off: the U-Net's clean-image estimate with its own predicted noise, "
-             "and with that noise moved one pixel to the right, with both errors below.",
-             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-shift"), measure_shift,
-             ("ε̂", "x̂₀", "ε-MSE", "PSNR")),
-        step("window", "Problem 1: the naive CNN sees a small window",
-             "Each convolution lets an output pixel look one step further in every direction. Stacked, the "
-             "naive CNN's answer at a pixel depends only on a small square around it, its receptive field: "
-             "nothing outside can change it. The U-Net halves the resolution level by level, so the same small "
-             "kernels cover more and more of the image, and its attention layers look at all of it.",
-             "In the Receptive field tab, at the centre pixel: a small bright square for the naive CNN, and a "
-             "field spread over the whole image for the U-Net, with the numbers below.",
-             Target("receptive", "1f353", 250, 0, block=receptive.OUTPUT, pixel=centre, evidence="rf-evidence"),
-             measure_window, ("receptive field", "gradient", "self-attention", "GroupNorm")),
-        step("windows", "Bigger pictures, same small window",
-             "A convolution's window is a fixed number of pixels, whatever the size of the picture. On a larger "
-             "image the naive CNN's square shrinks to a speck, while the U-Net's deeper levels still reach far, "
-             "and its attention reaches everywhere.",
-             "In the Part by part tab, the table of windows: each window's side in pixels and its share of an image "
-             "at three sizes.",
-             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-windows"), measure_windows,
-             ("receptive field", "self-attention", "GroupNorm")),
-        step("scales", "Problem 2: one scale only",
-             "Noise has coarse parts (slow blotches) and fine parts (grain from pixel to pixel). The naive CNN "
-             "works at full resolution from start to end, so every layer looks at the image at the same scale. "
-             "The U-Net's encoder halves its maps level by level and the decoder doubles them back, so each "
-             "level handles a different scale, and the skips hand the fine scales across.",
-             "In the Part by part tab, scales: the power of skip1 and of the upsampled path it joins, split by "
-             "frequency, with the high band shaded and the share of each map's power in it; beside it, how far up "
-             "in frequency the image still stands above the noise at each t.",
-             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-scales"), measure_scales,
-             ("spectrum", "cycles per image", "skip connection", "upsampled path", "bottleneck")),
-        step("detail", "Problem 3: fine detail gets lost",
-             "A plain stack of convolutions mixes each pixel with its neighbours again and again, so the lesson "
-             "expects sharp edges to wash out. The U-Net keeps a full-resolution copy of its early features and "
-             "hands it to the decoder. Zoom in where the image has the most edges, and compare each network's error "
-             "there with its error on the flat parts.",
-             "In the Part by part tab, where detail gets lost: the busiest patch of the clean image beside the "
-             "same patch of each network's estimate, enlarged, and each network's error on the edge pixels and "
-             "on the rest.",
-             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-detail"), measure_detail,
-             ("x̂₀", "PSNR", INTERVAL)),
-        step("time", "Problem 4: the naive CNN cannot know t",
-             "The naive CNN is never given t: it must guess from the picture alone how noisy it is. The U-Net "
-             "turns t into a vector and adds it inside every block, so it can treat an almost clean image "
-             "differently from almost pure noise. Lie to the U-Net about t and see what that costs.",
-             "In the Denoising lab, with the U-Net told the wrong timestep: in the knocked-out U-Net column the "
-             "predicted noise no longer looks like the true noise, and the error map lights up, while the intact "
-             "U-Net's column stays dark. Its noise error is in the column's heading.",
-             Target("denoising", "00a9-fe0f", time_t, 0, knockouts=Knockouts(told_t=told),
-                    evidence=DENOISE_VIEW, focus=KNOCKED_COLUMN), measure_time,
-             ("timestep t", "time embedding", "knock-out", "ε-MSE", INTERVAL)),
-        step("skips", "Skip connections carry the detail",
-             "A skip connection copies an encoder level's features straight across to the decoder level of the "
-             "same size. The finest one, skip1, carries full-resolution features: where each edge and each grain "
-             "of noise sits. Cut it, and the decoder has to rebuild that detail from the coarse path alone.",
-             "In the Denoising lab with skip1 cut: the knocked-out U-Net's predicted noise loses its pixel-level "
-             "grain and its clean-image estimate falls apart.",
-             Target("denoising", "1f353", 250, 0, knockouts=Knockouts(zero_skips=frozenset({1})), evidence=DENOISE_VIEW,
-                    focus=KNOCKED_COLUMN), measure_skips,
-             ("skip connection", "knock-out", "ε-MSE", INTERVAL)),
-        step("concat", "Concatenation keeps both sources",
-             "The U-Net does not add a skip to the decoder's features: it stacks the two side by side, so the "
-             "decoder sees both whole and learns how to mix them. Blank one half and see how much the decoder "
-             "relied on it.",
-             "In the Part by part tab, concatenation: for each decoder level, the channels from the skip and from the "
-             "upsampled path, and the error when either half is blanked.",
-             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-concat"), measure_concat,
-             ("concatenation", "skip connection", "upsampled path", "ε-MSE", INTERVAL)),
-        step("gradients", "Gradient highways",
-             "Training sends an error signal, the gradient, backwards from the output to every weight. Through a "
-             "long plain stack it must cross every layer and can fade on the way. Skip connections give it a "
-             "short path from the decoder straight back to the early encoder blocks.",
-             "In the Part by part tab, gradient highways: the size of the gradient that reaches each block, with the "
-             "skips and with them cut, for the trained and for an untrained U-Net.",
-             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-gradients"), measure_gradients, ("gradient",)),
-        step("noise-scales", "Noise at different scales: bottleneck and skips",
-             "The lesson says that at high t, when little of the image is left, the coarse bottleneck matters "
-             "most, and that at low t the fine detail carried by the skips matters most. Both claims can be "
-             "tested: bypass the bottleneck, or cut the finest skip, at each t.",
-             "In the Part by part tab, bottleneck against skips: how much each knock-out multiplies the error, "
-             "against t, and below the chart the same verdict as here, with the error each knock-out adds.",
-             Target(PROOFS_TAB, "1f353", 500, 0, evidence="proof-bottleneck"), measure_noise_scales,
-             ("bottleneck", "skip connection", "knock-out", "ε-MSE", INTERVAL)),
-        step("accumulation", "The accumulation problem",
-             "Sampling runs the network again and again, each step starting from the last one's output. The "
-             "lesson warns that small errors pile up, so a network a little worse per step could end far worse. "
-             "To see it, follow each network's path from a noisy image and compare it with the ideal path, the one "
-             "the true noise gives, which lands exactly on the clean image.",
-             "In the Part by part tab, the accumulation chart: each network's distance from the ideal path, step "
-             "by step, over held-out images, beside the sum of its one-step errors.",
-             Target(PROOFS_TAB, "1f353", 250, 0, evidence="proof-accumulation"),
-             measure_accumulation, ("DDIM", "x̂₀", INTERVAL)),
-    ]
+def resolved(target: Target, ctx: Context) -> Target:
+    """`target` for these models: the centre pixel (`CENTRE`) and the wrong t (`Knockouts(told_wrong=True)`:
+    the far end of the schedule, as in the held-out knock-out table) as numbers."""
+    if target.pixel == CENTRE:
+        target = replace(target, pixel=(ctx.image_size // 2, ctx.image_size // 2))
+    if target.knockouts.told_wrong:
+        told = wrong_timestep(target.t or DEFAULT_T, ctx.diffusion.num_timesteps)
+        target = replace(target, knockouts=replace(target.knockouts, told_wrong=False, told_t=told))
+    return target
+
+
+def make_step(claim: Claim, ctx: Context) -> Step:
+    """One record of `STEPS` as a `Step`: its measurement bound to its target, and the trained alternatives' answer
+    to the same claim where the study has one (`TRAINED_CLAIMS`)."""
+    target = resolved(claim.target, ctx)
+    extras = ((lambda c: measure_trained(c, TRAINED_CLAIMS[claim.id])),) if claim.id in TRAINED_CLAIMS else ()
+    return Step(claim.id, claim.title, claim.text, claim.see, target, lambda c: claim.measure(c, target),
+                tuple(claim.words), extras)
 
 
 def glossary_lines(words: tuple[str, ...]) -> list[str]:

@@ -10,8 +10,6 @@ from PIL import Image
 
 from explorer.data import to_uint8
 
-_VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b",
-            "#fde725"]
 _DIVERGING = ["#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b"]
 _HEAT = ["#000004", "#320a5e", "#781c6d", "#bc3754", "#ed6925", "#fbb61a", "#fcffa4"]  # inferno-like
 
@@ -23,7 +21,7 @@ def _lut(anchors: list[str]) -> np.ndarray:
     return np.stack([np.interp(steps, positions, colours[:, c]) for c in range(3)], axis=1).round().astype(np.uint8)
 
 
-COLORMAPS = {"viridis": _lut(_VIRIDIS), "diverging": _lut(_DIVERGING), "heat": _lut(_HEAT)}
+COLORMAPS = {"diverging": _lut(_DIVERGING), "heat": _lut(_HEAT)}
 
 
 def enlarge(image: Image.Image, scale: int) -> Image.Image:
@@ -43,8 +41,9 @@ def noise_image(eps: torch.Tensor, scale: int = 1, limit: float = 2.5) -> Image.
     return tensor_image((eps / limit).clamp(-1, 1), scale)
 
 
-def colorize(values: torch.Tensor | np.ndarray, vmin: float, vmax: float, cmap: str = "viridis") -> np.ndarray:
-    """(H, W) values → (H, W, 3) uint8 through a colour map, clipped to [vmin, vmax]."""
+def colorize(values: torch.Tensor | np.ndarray, vmin: float, vmax: float, cmap: str) -> np.ndarray:
+    """(H, W) values → (H, W, 3) uint8 through the colour map `cmap` (a key of COLORMAPS), clipped to
+    [vmin, vmax]."""
     if isinstance(values, torch.Tensor):
         values = values.detach().float().cpu().numpy()
     else:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import formatting as numbers
-from explorer import lesson
+from explorer import formatting, lesson
 from tests import browser
 
 TIMEOUT_MS = 90_000
@@ -21,18 +20,18 @@ SIZES = {"desktop": {"width": 1400, "height": 900}, "phone": {"width": 390, "hei
 def key_number(step: lesson.Step, m: lesson.Measurement) -> str:
     """The number each step's evidence must show, as the step writes it. A new step must add its own here."""
     v = m.values
-    return {"task": lambda: numbers.mse(v["unet_eps_mse"]),            # the U-Net column's heading
-            "alignment": lambda: numbers.mse(v["shifted_mse"]),         # the one-pixel-off table
+    return {"task": lambda: formatting.mse(v["unet_eps_mse"]),            # the U-Net column's heading
+            "alignment": lambda: formatting.mse(v["shifted_mse"]),         # the one-pixel-off table
             "window": lambda: f"{v['naive_theory']}×{v['naive_theory']}",  # the receptive-field table
-            "windows": lambda: numbers.share(v["naive_shares"][-1]),    # the table of windows
-            "scales": lambda: numbers.share(v["skip1_high"]),           # the verdict under the spectra
-            "detail": lambda: numbers.mse(v["edge_error"]["naive"]),    # the edge/flat table
-            "time": lambda: numbers.mse(v["image_told_mse"]),           # the knocked-out column's heading
-            "skips": lambda: numbers.mse(v["image_knocked_mse"]),       # the knocked-out column's heading
-            "concat": lambda: numbers.times(v["skip_zero_ratio"]),      # the held-out line beside the chart
-            "gradients": lambda: numbers.times(v["fresh_relative"]),    # the held-out line over seeds
-            "noise-scales": lambda: numbers.added(v["skip1_added"][0]),  # the verdict under the chart
-            "accumulation": lambda: numbers.mse(v["unet"]["final"][0]),  # the held-out line under the chart
+            "windows": lambda: formatting.share(v["naive_shares"][-1]),    # the table of windows
+            "scales": lambda: formatting.share(v["skip1_high"]),           # the verdict under the spectra
+            "detail": lambda: formatting.mse(v["edge_error"]["naive"]),    # the edge/flat table
+            "time": lambda: formatting.mse(v["image_told_mse"]),           # the knocked-out column's heading
+            "skips": lambda: formatting.mse(v["image_knocked_mse"]),       # the knocked-out column's heading
+            "concat": lambda: formatting.times(v["skip_zero_ratio"]),      # the held-out line beside the chart
+            "gradients": lambda: formatting.times(v["fresh_relative"]),    # the held-out line over seeds
+            "noise-scales": lambda: formatting.added(v["skip1_added"][0]),  # the verdict under the chart
+            "accumulation": lambda: formatting.mse(v["unet"]["final"][0]),  # the held-out line under the chart
             }[step.id]()
 
 

@@ -12,13 +12,12 @@ import re
 
 import pytest
 
-from explorer import formatting as numbers
-from explorer import lesson
+from explorer import formatting, lesson
 from explorer.metrics import Metrics
 from explorer.views import denoising, proofs
 from explorer.views.proofs import text as proofs_text
 
-FORMATS = (numbers.times, numbers.mse, numbers.added, numbers.db, numbers.db_change, numbers.share)
+FORMATS = (formatting.times, formatting.mse, formatting.added, formatting.db, formatting.db_change, formatting.share)
 SPREAD_OVER_RUNS = "_sd"  # a measure reported over seeds (mean, sd, range) rather than over images
 
 
@@ -55,9 +54,9 @@ def check_intervals(step_id: str, m: lesson.Measurement) -> int:
     for name, value, bounds, in_list in quoted_pairs(m.values):
         found = [fmt for fmt in FORMATS if appears(fmt(value), m.text)]
         for fmt in found:
-            assert numbers.with_interval(value, bounds, fmt) in m.text, (
+            assert formatting.with_interval(value, bounds, fmt) in m.text, (
                 f"{step_id}: {name} = {fmt(value)} is quoted without its interval "
-                f"{numbers.interval(*bounds, format=fmt)}")
+                f"{formatting.interval(*bounds, format=fmt)}")
         assert in_list or found, f"{step_id}: {name} has an interval but the text never quotes it"
         count += bool(found)
     return count
@@ -66,16 +65,16 @@ def check_intervals(step_id: str, m: lesson.Measurement) -> int:
 def test_every_held_out_number_a_step_quotes_carries_its_interval(measured):
     for step_id, m in measured.items():
         quoted = check_intervals(step_id, m)
-        if numbers.HELD_OUT in m.text and not any(key.endswith(SPREAD_OVER_RUNS) for key in m.values):
+        if formatting.HELD_OUT in m.text and not any(key.endswith(SPREAD_OVER_RUNS) for key in m.values):
             assert quoted, f"{step_id} quotes a held-out average with no interval: {m.text}"
-            assert numbers.INTERVAL in m.text
+            assert formatting.INTERVAL in m.text
 
 
 def test_a_step_that_quotes_intervals_glosses_the_word(ctx, measured):
     for step in lesson.steps(ctx):
-        if numbers.INTERVAL in measured[step.id].text:
-            assert numbers.INTERVAL in step.words, f"{step.id} quotes intervals without the glossary line"
-    assert not re.search(r"[0-9]", lesson.GLOSSARY[numbers.INTERVAL])
+        if formatting.INTERVAL in measured[step.id].text:
+            assert formatting.INTERVAL in step.words, f"{step.id} quotes intervals without the glossary line"
+    assert not re.search(r"[0-9]", lesson.GLOSSARY[formatting.INTERVAL])
 
 
 def test_the_intervals_are_the_files(ctx, measured):
@@ -107,17 +106,17 @@ def test_a_file_without_intervals_gives_the_numbers_alone(ctx, measured):
         if step.id == "accumulation":  # weights/accumulation.json, not metrics.json
             continue
         m = step.measure(bare)
-        assert numbers.INTERVAL not in m.text, step.id
+        assert formatting.INTERVAL not in m.text, step.id
         assert m.verdict == measured[step.id].verdict, step.id
     skips = next(step for step in lesson.steps(ctx) if step.id == "skips").measure(bare)
-    assert numbers.times(skips.values["skip1_at_t"]) in skips.text
+    assert formatting.times(skips.values["skip1_at_t"]) in skips.text
 
 
 def test_one_interval_form():
-    assert numbers.with_interval(0.01494, (0.01395, 0.01597)) == "0.01494 (95 % interval 0.01395 to 0.01597)"
-    assert numbers.with_interval(61.1, (57.3, 65.5), numbers.times) == "×61.1 (95 % interval ×57.3 to ×65.5)"
-    assert numbers.with_interval(61.1, None, numbers.times) == "×61.1"
-    assert numbers.span((3.41, 3.87), numbers.db_change) == "+3.4 dB to +3.9 dB"
+    assert formatting.with_interval(0.01494, (0.01395, 0.01597)) == "0.01494 (95 % interval 0.01395 to 0.01597)"
+    assert formatting.with_interval(61.1, (57.3, 65.5), formatting.times) == "×61.1 (95 % interval ×57.3 to ×65.5)"
+    assert formatting.with_interval(61.1, None, formatting.times) == "×61.1"
+    assert formatting.span((3.41, 3.87), formatting.db_change) == "+3.4 dB to +3.9 dB"
 
 
 def test_the_views_quote_held_out_intervals(ctx):
@@ -126,15 +125,16 @@ def test_the_views_quote_held_out_intervals(ctx):
     assert table.count('class="knockout-interval"') == len(metrics.knockout_rows())
     t = metrics.knockout_timesteps[-1]
     skip1 = metrics.knockout_ratio_interval("skip1 cut", t)
-    assert numbers.span(skip1, numbers.times) in table
-    assert numbers.span(metrics.knockout_interval("intact", t)) in table
+    assert formatting.span(skip1, formatting.times) in table
+    assert formatting.span(metrics.knockout_interval("intact", t)) in table
     verdict = proofs.bottleneck_verdict(metrics.knockouts, metrics.images)
     first = metrics.knockout_timesteps[0]
     added = metrics.knockout_added("bottleneck bypassed", first)
-    assert numbers.with_interval(added, metrics.knockout_added_interval("bottleneck bypassed", first),
-                                 numbers.added) in verdict
+    assert formatting.with_interval(added, metrics.knockout_added_interval("bottleneck bypassed", first),
+                                 formatting.added) in verdict
     if metrics.has("concat"):
         t = metrics.concat_timesteps[2]
         sentence = proofs_text.concat_heldout_sentence(metrics, t)
         ratio = metrics.concat_ratio(1, "skip_zero", t)
-        assert numbers.with_interval(ratio, metrics.concat_ratio_interval(1, "skip_zero", t), numbers.times) in sentence
+        bounds = metrics.concat_ratio_interval(1, "skip_zero", t)
+        assert formatting.with_interval(ratio, bounds, formatting.times) in sentence

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer import formatting as numbers
+from explorer import formatting
 from explorer.analysis.denoise import predict
 from explorer.ui.app import build_app
 from explorer.views import architecture, denoising
@@ -80,8 +80,8 @@ def test_the_note_quotes_the_side_by_sides_own_numbers(ctx):
     unet = predict(ctx.pair.unet, ctx.diffusion, x_t, t, x0, eps).eps_mse
     naive = predict(ctx.pair.naive, ctx.diffusion, x_t, t, x0, eps).eps_mse
     assert note.startswith("<b>Trained on emoji only.</b>") and "**" not in note
-    assert f"t = {t}" in note and numbers.mse(unet) in note and numbers.mse(naive) in note
-    assert f"{numbers.share(unet / naive)} of the naive CNN's" in note
+    assert f"t = {t}" in note and formatting.mse(unet) in note and formatting.mse(naive) in note
+    assert f"{formatting.share(unet / naive)} of the naive CNN's" in note
     view = denoising.side_by_side_html(comparison, "key", note)
     assert 'id="denoise-domain-note"' in view and note in view
     assert "denoise-domain-note" not in denoising.side_by_side_html(comparison, "key")

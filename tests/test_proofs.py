@@ -376,5 +376,7 @@ def test_evaluation_sections_keep_their_keys(tiny):
 def test_same_noise_as_the_app(ctx, image):
     """The gradient batch's first noise is exactly the app's ε for the seed."""
     _, _, eps = ctx.x_t(image, 250, 7)
-    assert torch.equal(proofs._noise_batch(7, 3, (3, 64, 64))[:1], eps)
+    from explorer.views.proofs.compute import _noise_batch  # the module's own helper, not the package's API
+
+    assert torch.equal(_noise_batch(7, 3, (3, 64, 64))[:1], eps)
     assert torch.equal(eps, make_noise(7, (1, 3, 64, 64)))

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer import explanations
-from explorer import formatting as numbers
+from explorer import explanations, formatting
 from explorer.analysis.receptive_field import Field
 from explorer.data import load_image
 from explorer.explanations import (
@@ -260,14 +259,14 @@ def test_domain_note_for_an_upload_quotes_this_images_numbers(ctx):
     comparison = compare(ctx, image, t, seed)
     unet, naive = comparison.predictions["unet"].eps_mse, comparison.predictions["naive"].eps_mse
     assert "trained on emoji only" in note.lower()
-    assert f"is {numbers.mse(unet)} and the naive CNN's {numbers.mse(naive)}" in note
-    assert f"{numbers.share(unet / naive)} of the naive CNN's" in note
+    assert f"is {formatting.mse(unet)} and the naive CNN's {formatting.mse(naive)}" in note
+    assert f"{formatting.share(unet / naive)} of the naive CNN's" in note
     assert "11×11 pixels" in note and "held-out emoji" in note
     if ctx.metrics:
         index = ctx.metrics["timesteps"].index(t)
         held = ctx.metrics["models"]["unet"]["eps_mse"][index] / ctx.metrics["models"]["naive"]["eps_mse"][index]
         bounds = ctx.metrics.unet_over_naive(t)[1]
-        quoted = numbers.with_interval(held, bounds, numbers.share)
+        quoted = formatting.with_interval(held, bounds, formatting.share)
         assert f"held-out emoji at t = {t} (held-out average) it is {quoted}" in note
     assert domain.upload_note(ctx, image, t, seed, f"Image: held-out example `{ctx.examples[0].stem}`") == ""
 
@@ -285,7 +284,7 @@ def test_domain_note_appears_in_the_page_after_an_upload(ctx, tmp_path, app_url,
         page.wait_for_function(
             "() => (document.querySelector('#domain-note') || {}).innerText?.includes('Trained on emoji only')")
         text = page.inner_text("#domain-note")
-        assert f"is {numbers.mse(expected.unet)} and the naive CNN's {numbers.mse(expected.naive)}" in text, text
+        assert f"is {formatting.mse(expected.unet)} and the naive CNN's {formatting.mse(expected.naive)}" in text, text
         page.click("#random-image")
         page.wait_for_function(
             "() => !(document.querySelector('#domain-note') || {}).innerText?.includes('Trained on emoji only')")

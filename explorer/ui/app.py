@@ -1,18 +1,19 @@
 """The whole explorer as a Gradio Blocks app: the input panel on top, one tab per view."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
 
-from explorer.server import lanes
 from explorer.ui import architecture, denoising, inputs, keys, lesson, proofs, receptive, refresh, scrub, study
+from explorer.ui.wiring import Wire, register, wire
 from explorer.views.context import Context
 from explorer.weights import curve_loss_name
 
 CSS = Path(__file__).with_name("app.css").read_text(encoding="utf-8")
-
-TABS = ("architecture", "denoising", "receptive")
+VIEWS_CSS = Path(__file__).with_name("views.css").read_text(encoding="utf-8")  # the views' HTML (explorer/views/)
+TAB_IDS = (lesson.LESSON_TAB, architecture.TAB, denoising.TAB, receptive.TAB, proofs.TAB, study.TAB)
 
 
 def _count(value) -> str:
@@ -32,7 +33,19 @@ def weights_note(ctx: Context) -> str:
     return note
 
 
+def selects(tab_id: str) -> str:
+    """A tab's `select`: the shown tab becomes `tab_id`."""
+    return tab_id
+
+
+def tab_wires(tabs: dict[str, gr.Tab], active_tab: gr.State) -> list[Wire]:
+    """Each tab, when selected, becomes the shown tab (`active_tab`), whose refresh then runs (ui/refresh.py)."""
+    return [wire(tab.select, functools.partial(selects, tab_id), None, active_tab, context=False, api_name=False)
+            for tab_id, tab in tabs.items()]
+
+
 def build_app(ctx: Context) -> gr.Blocks:
+    course = lesson.Course.of(ctx, TAB_IDS)
     with gr.Blocks(title="U-Net Explorer", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# U-Net Explorer\nWhy do diffusion models use a U-Net? Two real networks, trained on Noto "
                     "emoji, run live below: a plain five-layer CNN and a time-conditioned U-Net. Pick an image and "
@@ -41,36 +54,45 @@ def build_app(ctx: Context) -> gr.Blocks:
         selected_block = gr.State(architecture.DEFAULT_BLOCK)
         url_note = lesson.note_component()
         panel = inputs.build(ctx)
+        register(ctx, inputs.wires(panel))
         with gr.Tabs(elem_id="views", overflow_behavior="wrap", selected=lesson.LESSON_TAB) as tabs:
             with gr.Tab("Lesson", id=lesson.LESSON_TAB, elem_id="tab-lesson") as tab_lesson:
-                lesson_view = lesson.build(ctx)
-            with gr.Tab("Architecture", id="architecture", elem_id="tab-architecture") as tab_architecture:
-                architecture_refresh = architecture.build(ctx, panel, selected_block)
-            with gr.Tab("Denoising lab", id="denoising", elem_id="tab-denoising") as tab_denoising:
-                denoising_refresh = denoising.build(ctx, panel)
-            with gr.Tab("Receptive field", id="receptive", elem_id="tab-receptive") as tab_receptive:
-                receptive_refresh = receptive.build(ctx, panel, selected_block)
+                lesson_view = lesson.build(course)
+            with gr.Tab("Architecture", id=architecture.TAB, elem_id="tab-architecture") as tab_architecture:
+                arch = architecture.build(ctx, selected_block)
+                register(ctx, architecture.wires(arch, panel.shared))
+            with gr.Tab("Denoising lab", id=denoising.TAB, elem_id="tab-denoising") as tab_denoising:
+                lab = denoising.build(ctx)
+                register(ctx, denoising.wires(lab, panel.shared, ctx.diffusion.max_t))
+            with gr.Tab("Receptive field", id=receptive.TAB, elem_id="tab-receptive") as tab_receptive:
+                field = receptive.build(ctx)
+                register(ctx, receptive.wires(field, panel.shared, selected_block))
             with gr.Tab("Part by part", id=proofs.TAB, elem_id="tab-proofs") as tab_proofs:
-                proofs_refresh = proofs.build(ctx, panel)
+                parts = proofs.build(ctx)
+                register(ctx, proofs.wires(parts, panel.shared))
             with gr.Tab("Trained alternatives", id=study.TAB, elem_id="tab-study") as tab_study:
-                study_refresh = study.build(ctx, panel)
+                alternatives = study.build(ctx)
+                register(ctx, study.wires(alternatives, panel.shared))
         refresh.wire([panel.image.change, panel.t.change, panel.seed.change, active_tab.change], active_tab,
-                     [panel.image, panel.t, panel.seed], [architecture_refresh, denoising_refresh, receptive_refresh,
-                                                      proofs_refresh, study_refresh])
-        lanes.listen(tab_architecture.select, lambda: "architecture", None, active_tab, api_name=False)
-        lanes.listen(tab_receptive.select, lambda: "receptive", None, active_tab, api_name=False)
-        lanes.listen(tab_denoising.select, lambda: "denoising", None, active_tab, api_name=False)
-        lanes.listen(tab_proofs.select, lambda: proofs.TAB, None, active_tab, api_name=False)
-        lanes.listen(tab_study.select, lambda: study.TAB, None, active_tab, api_name=False)
-        lanes.listen(tab_lesson.select, lambda: lesson.LESSON_TAB, None, active_tab, api_name=False)
-        architecture.wire_evidence(demo, tabs, active_tab)
-        receptive.follow_architecture(ctx, demo)
-        keys.wire(demo)
-        lesson.wire(ctx, demo, lesson_view, lesson.find_controls(demo, tabs, active_tab, panel, selected_block),
-                    url_note)
+                     panel.shared, [architecture.refresher(ctx, arch), denoising.refresher(ctx, lab),
+                                    receptive.refresher(ctx, field), proofs.refresher(ctx, parts),
+                                    study.refresher(ctx, alternatives)])
+        register(ctx, tab_wires({architecture.TAB: tab_architecture, receptive.TAB: tab_receptive,
+                                 denoising.TAB: tab_denoising, proofs.TAB: tab_proofs, study.TAB: tab_study,
+                                 lesson.LESSON_TAB: tab_lesson}, active_tab))
+        evidence_scroll = gr.Textbox(visible="hidden", elem_id="evidence-scroll")
+        register(ctx, architecture.evidence_wires(arch, tabs, active_tab, evidence_scroll, parts.block,
+                                                  lesson.SCROLL_JS))
+        register(ctx, receptive.follow_wires(ctx, field, arch.chooser))
+        register(ctx, keys.wires(demo))
+        controls = lesson.Controls(tabs, active_tab, panel.image, panel.source, panel.t, panel.seed, selected_block,
+                                   field.y_box, field.x_box, field.block, lab.override_t, lab.told_t, lab.skips,
+                                   lab.attention, lab.bottleneck, lab.steps)
+        register(course, lesson.wires(lesson_view, controls, url_note, lesson.write_button(), demo))
     return demo
 
 
 def launch_options() -> dict:
     # No run history: Gradio would rewrite the browser's localStorage after every event (tens of ms per step of t).
-    return dict(css=CSS + scrub.PAGE_CSS + lesson.CSS + study.CSS, theme=gr.themes.Soft(), run_history=False)
+    css = CSS + VIEWS_CSS + scrub.PAGE_CSS + lesson.CSS + study.CSS
+    return dict(css=css, theme=gr.themes.Soft(), run_history=False)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -10,12 +11,15 @@ from explorer.data import image_digest
 from explorer.diagram import DIAGRAM_CSS
 from explorer.explanations import sweep_caption
 from explorer.server import lanes
-from explorer.ui import lesson, proofs, validate
-from explorer.ui.inputs import Inputs
+from explorer.ui import validate
 from explorer.ui.plots import plot
-from explorer.ui.refresh import Refresh
-from explorer.views import architecture, levels, numbers
+from explorer.ui.refresh import Refresh, tab_refresh
+from explorer.ui.wiring import Wire, wire
+from explorer.views import architecture, levels, numbers, proofs
 from explorer.views.context import Context
+
+TAB = "architecture"
+PROOFS_TAB = "proofs"  # the "Part by part" tab, which the evidence buttons open
 
 # One listener on the root survives re-renders of the SVG inside it. The block panel is a live region: a
 # screen reader reads the new block's heading when a click changes it.
@@ -45,8 +49,110 @@ def chooser_order(names: list[str]) -> list[str]:
     return ordered
 
 
-def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
-    default = DEFAULT_BLOCK if DEFAULT_BLOCK in ctx.block_names() else ctx.block_names()[1]
+def default_block(ctx: Context) -> str:
+    return DEFAULT_BLOCK if DEFAULT_BLOCK in ctx.block_names() else ctx.block_names()[1]
+
+
+@dataclass
+class Architecture:
+    diagram: gr.HTML
+    chooser: gr.Dropdown
+    panel: gr.Markdown
+    evidence: gr.HTML
+    activation: gr.HTML
+    block_numbers: gr.JSON
+    level_image: gr.HTML
+    spectrum: gr.Plot
+    skip_spectrum: gr.Plot
+    naive_summary: gr.Markdown
+    naive_image: gr.HTML
+    naive_spectrum: gr.Plot
+    sweep_button: gr.Button
+    sweep: gr.Plot
+    shown: gr.State  # what the block panel shows: (block, t, seed, image digest)
+    levels_button: gr.Button  # the /levels endpoint: a button the page never shows
+    selected_block: gr.State  # the block the tabs share
+
+    @property
+    def block_outputs(self) -> list:
+        return [self.diagram, self.chooser, self.panel, self.activation, self.selected_block, self.shown]
+
+    @property
+    def level_outputs(self) -> list:
+        return [self.level_image, self.spectrum, self.skip_spectrum, self.naive_image, self.naive_spectrum,
+                self.naive_summary]
+
+
+# --- handlers ---------------------------------------------------------------------------------------------------------
+
+def show_block(ctx: Context, image, t, seed, name) -> tuple:
+    """The block outputs: the diagram with `name` selected, the chooser, the panel, the activation, the shared
+    block and what the panel now shows."""
+    image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+    name = validate.block(ctx, name)
+    view = architecture.block_panel(ctx, image, t, seed, name)
+    return (architecture.diagram(ctx, name), name, view.markdown, view.activation, name,
+            (name, t, seed, image_digest(image)))
+
+
+def select_block(ctx: Context, image, t, seed, name) -> tuple:
+    """The /select_block endpoint: `show_block` and the block's facts as numbers."""
+    shown = show_block(ctx, image, t, seed, name)
+    return shown + (numbers.block_facts(ctx, shown[1]),)
+
+
+def on_click(ctx: Context, image, t, seed, evt: gr.EventData) -> tuple:
+    name = validate.event_fields(evt).get("block_id")
+    if name is None:
+        raise gr.Error("No block arrived with this click: click a block in the diagram, or use select_block")
+    return select_block(ctx, image, t, seed, name)
+
+
+def evidence_for(ctx: Context, name) -> str:
+    """The evidence buttons of the shown block (no model call)."""
+    return architecture.evidence_html(ctx, name)
+
+
+def show_levels(ctx: Context, image, t, seed) -> tuple:
+    image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+    outputs = levels.record_levels(ctx, image, t, seed)
+    return (levels.level_grid(ctx, outputs), plot(levels.spectrum_figure(ctx, outputs, t)),
+            plot(levels.spectrum_figure(ctx, outputs, t, group="skips")), levels.naive_grid(ctx, outputs),
+            plot(levels.spectrum_figure(ctx, outputs, t, group="naive")), levels.scales_markdown(ctx, outputs))
+
+
+@lanes.long_job("frequency sweep")
+def run_sweep(ctx: Context, image, seed):
+    image, seed = validate.image(ctx, image), validate.seed(seed)
+    return gr.update(value=levels.high_frequency_sweep(ctx, image, seed), visible=True)
+
+
+def refresh(ctx: Context, image, t, seed, name, panel_shows) -> tuple:
+    """The tab shown, or its inputs changed: the shared block and every level. A refresh asked for before a newer
+    block click can arrive after it, so the panel is redrawn only when it shows something else than asked for."""
+    wanted = (validate.block(ctx, name), validate.timestep(t), validate.seed(seed),
+              image_digest(validate.image(ctx, image)))
+    block_part = (tuple(gr.skip() for _ in range(6)) if panel_shows is not None and tuple(panel_shows) == wanted
+                  else show_block(ctx, image, t, seed, name))
+    return block_part + show_levels(ctx, image, t, seed)
+
+
+def open_evidence(ctx: Context, evt: gr.EventData) -> tuple:
+    """A "See the evidence" button: the Part-by-part tab selected, the shared tab state, what the page's script
+    scrolls to, and the attention section's block when the button's block is one (else left as it is)."""
+    data = validate.event_dict(evt, "Press one of the block's evidence buttons")
+    section = data.get("evidence")
+    if section not in architecture.EVIDENCE:
+        raise gr.Error("That link names no section of Part by part: click a block, then one of its buttons")
+    block = data.get("block")
+    return (gr.Tabs(selected=PROOFS_TAB), PROOFS_TAB, json.dumps({"tab": PROOFS_TAB, "evidence": section}),
+            block if block in proofs.attention_blocks(ctx) else gr.skip())
+
+
+# --- layout -----------------------------------------------------------------------------------------------------------
+
+def build(ctx: Context, selected_block: gr.State) -> Architecture:
+    default = default_block(ctx)
     gr.Markdown("Click a block (or tab to it and press Enter, or pick it from the list) to read what it does "
                 "and watch its output for the current image. The naive CNN is drawn on the right at the same "
                 "scale.")
@@ -62,7 +168,16 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                                css_template=EVIDENCE_CSS, elem_id="block-evidence")
             activation = gr.HTML(elem_id="block-activation", label="Block output (activation maps)")
             block_numbers = gr.JSON(visible=False, label="Block facts (numbers)", elem_id="block-numbers")
+    level_parts = build_levels(ctx)
+    shown = gr.State(None)
+    levels_button = gr.Button(visible=False)
+    return Architecture(diagram, chooser, panel, evidence, activation, block_numbers, *level_parts, shown,
+                        levels_button, selected_block)
 
+
+def build_levels(ctx: Context) -> tuple:
+    """The "All levels at once" accordion: (level maps, spectra, skip spectra, naive summary, naive maps, naive
+    spectra, sweep button, sweep)."""
     with gr.Accordion("All levels at once: feature maps and spectra", open=True, elem_id="all-levels"):
         gr.Markdown("Each row is one level of the U-Net for the current x_t, each tile one of its most active "
                     "channels, shown at the level's own resolution (enlarged by a whole number, so a 4×4 map "
@@ -94,102 +209,49 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                                      size="sm", elem_id="sweep-button")
         sweep = gr.Plot(label="High-frequency share against t", elem_id="sweep-plot", visible=False, show_label=False)
         gr.Markdown(sweep_caption(ctx.image_size), elem_id="sweep-caption")
-
-    # What the block panel shows: (block, t, seed, image digest). A tab refresh asked for before a newer click
-    # can arrive after it; it redraws the panel only when the panel shows something else than it was asked for.
-    shown = gr.State(None)
-
-    def show_block(image, t, seed, name):
-        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
-        name = validate.block(ctx, name)
-        view = architecture.block_panel(ctx, image, t, seed, name)
-        return (architecture.diagram(ctx, name), name, view.markdown, view.activation, name,
-                (name, t, seed, image_digest(image)))
-
-    def with_facts(shown: tuple) -> tuple:
-        return shown + (numbers.block_facts(ctx, shown[1]),)
-
-    def select_block(image, t, seed, name):
-        return with_facts(show_block(image, t, seed, name))
-
-    def on_click(image, t, seed, evt: gr.EventData):
-        name = validate.event_fields(evt).get("block_id")
-        if name is None:
-            raise gr.Error("No block arrived with this click: click a block in the diagram, or use select_block")
-        return with_facts(show_block(image, t, seed, name))
-
-    def show_levels(image, t, seed):
-        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
-        outputs = levels.record_levels(ctx, image, t, seed)
-        return (levels.level_grid(ctx, outputs), plot(levels.spectrum_figure(ctx, outputs, t)),
-                plot(levels.spectrum_figure(ctx, outputs, t, group="skips")), levels.naive_grid(ctx, outputs),
-                plot(levels.spectrum_figure(ctx, outputs, t, group="naive")), levels.scales_markdown(ctx, outputs))
-
-    @lanes.long_job("frequency sweep")
-    def run_sweep(image, seed):
-        image, seed = validate.image(ctx, image), validate.seed(seed)
-        return gr.update(value=levels.high_frequency_sweep(ctx, image, seed), visible=True)
-
-    block_outputs = [diagram, chooser, panel, activation, selected_block, shown]
-    shared = [inputs.image, inputs.t, inputs.seed]
-    # The evidence buttons follow the shown block, whichever control or tab chose it (no model call).
-    lanes.listen(chooser.change, lambda name: architecture.evidence_html(ctx, name), chooser, evidence, api_name=False,
-                 queue=False, show_progress="hidden")
-    lanes.listen(diagram.click, on_click, shared, block_outputs + [block_numbers], api_name="click_block",
-                 preprocess=False,
-                 show_progress="hidden", api_description="A click on the diagram (page only: through the API use "
-                                                         "/select_block)")
-    lanes.listen(chooser.input, select_block, shared + [chooser], block_outputs + [block_numbers],
-                 api_name="select_block",
-                 preprocess=False, show_progress="hidden",
-                 api_description="One block of either network: the diagram with it selected, what it does, its "
-                                 "output for x_t, and its facts as numbers (shapes, parameters, receptive field)")
-    level_outputs = [level_image, spectrum, skip_spectrum, naive_image, naive_spectrum, naive_summary]
-    # The app opens on the Lesson tab: this tab is filled by its refresh when it is shown, not at page load (a
-    # page-load fill of the block would race a shared link's block, set from the URL by explorer/ui/lesson.py,
-    # and every page opened would pay for level maps it may never show). The levels alone: the /levels endpoint.
-    lanes.listen(gr.Button(visible=False).click, show_levels, shared, level_outputs, api_name="levels",
-                 preprocess=False,
-                 show_progress="hidden",
-                 api_description="Every level's feature maps and their spectra, both networks")
-    lanes.listen(sweep_button.click, run_sweep, [inputs.image, inputs.seed], sweep, api_name="frequency_sweep",
-                 preprocess=False,
-                 api_description="The skips' high-frequency share against t (8 forward passes)")
-
-    # No listener follows `selected_block` here: another tab can change it only while this one is hidden (the
-    # Receptive-field list, a lesson step, a link), and showing this tab runs the refresh below, which shows the
-    # shared block. A follower ran one queued request per click made in this very tab, where it had nothing to do.
-    def refresh(image, t, seed, name, panel_shows):
-        wanted = (validate.block(ctx, name), validate.timestep(t), validate.seed(seed),
-                  image_digest(validate.image(ctx, image)))
-        block_part = (tuple(gr.skip() for _ in block_outputs) if panel_shows is not None
-                      and tuple(panel_shows) == wanted else show_block(image, t, seed, name))
-        return block_part + show_levels(image, t, seed)
-
-    return Refresh("architecture", [selected_block, shown], block_outputs + level_outputs, refresh)
+    return level_image, spectrum, skip_spectrum, naive_summary, naive_image, naive_spectrum, sweep_button, sweep
 
 
-def wire_evidence(demo: gr.Blocks, tabs: gr.Tabs, active_tab: gr.State) -> None:
-    """Connect the block panel's "See the evidence" buttons to the "Part by part" tab (call once every tab exists).
+# --- wiring -----------------------------------------------------------------------------------------------------------
 
-    A press selects that tab, picks the block in the attention section when it is an attention block, then the
-    lesson's script refreshes the tab and brings the section into view with the keyboard focus on it."""
-    by_id = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
-    evidence, attention_block = by_id["block-evidence"], by_id.get("proof-attention-block")
-    scroll = gr.Textbox(visible="hidden", elem_id="evidence-scroll")
-    attention_choices = {value for _, value in getattr(attention_block, "choices", None) or []}
+def wires(layout: Architecture, shared: list) -> list[Wire]:
+    """`shared`: the input panel's (image, t, seed)."""
+    block_outputs = layout.block_outputs + [layout.block_numbers]
+    return [
+        # The evidence buttons follow the shown block, whichever control or tab chose it (no model call).
+        wire(layout.chooser.change, evidence_for, [layout.chooser], layout.evidence, api_name=False, queue=False,
+             show_progress="hidden"),
+        wire(layout.diagram.click, on_click, shared, block_outputs, api_name="click_block", preprocess=False,
+             show_progress="hidden",
+             api_description="A click on the diagram (page only: through the API use /select_block)"),
+        wire(layout.chooser.input, select_block, shared + [layout.chooser], block_outputs, api_name="select_block",
+             preprocess=False, show_progress="hidden",
+             api_description="One block of either network: the diagram with it selected, what it does, its "
+                             "output for x_t, and its facts as numbers (shapes, parameters, receptive field)"),
+        # The app opens on the Lesson tab: this tab is filled by its refresh when it is shown, not at page load (a
+        # page-load fill of the block would race a shared link's block, set from the URL by explorer/ui/lesson.py,
+        # and every page opened would pay for level maps it may never show). The levels alone: /levels.
+        wire(layout.levels_button.click, show_levels, shared, layout.level_outputs, api_name="levels",
+             preprocess=False, show_progress="hidden",
+             api_description="Every level's feature maps and their spectra, both networks"),
+        wire(layout.sweep_button.click, run_sweep, [shared[0], shared[2]], layout.sweep, api_name="frequency_sweep",
+             preprocess=False, api_description="The skips' high-frequency share against t (8 forward passes)"),
+    ]
 
-    def open_evidence(evt: gr.EventData):
-        data = validate.event_dict(evt, "Press one of the block's evidence buttons")
-        section = data.get("evidence")
-        if section not in architecture.EVIDENCE:
-            raise gr.Error("That link names no section of Part by part: click a block, then one of its buttons")
-        out = {tabs: gr.Tabs(selected=proofs.TAB), active_tab: proofs.TAB,
-               scroll: json.dumps({"tab": proofs.TAB, "evidence": section})}
-        if attention_block is not None and data.get("block") in attention_choices:
-            out[attention_block] = data["block"]
-        return out
 
-    outputs = [tabs, active_tab, scroll] + ([attention_block] if attention_block is not None else [])
-    lanes.listen(evidence.click, open_evidence, None, outputs, api_name=False, show_progress="hidden").then(
-        None, scroll, None, js=lesson.SCROLL_JS, api_name=False, show_progress="hidden")
+def refresher(ctx: Context, layout: Architecture) -> Refresh:
+    """No listener follows the shared block here: another tab can change it only while this one is hidden (the
+    Receptive-field list, a lesson step, a link), and showing this tab runs this refresh, which shows the shared
+    block. A follower ran one queued request per click made in this very tab, where it had nothing to do."""
+    return tab_refresh(TAB, ctx, refresh, [layout.selected_block, layout.shown],
+                       layout.block_outputs + layout.level_outputs)
+
+
+def evidence_wires(layout: Architecture, tabs: gr.Tabs, active_tab: gr.State, scroll: gr.Textbox,
+                   attention_block: gr.Radio, scroll_js: str) -> list[Wire]:
+    """The block panel's "See the evidence" buttons open the "Part by part" tab: a press selects it, picks the
+    block in the attention section when it is an attention block, then the lesson's script (`scroll_js`) refreshes
+    the tab and brings the section into view with the keyboard focus on it."""
+    return [wire(layout.evidence.click, open_evidence, None, [tabs, active_tab, scroll, attention_block],
+                 api_name=False, show_progress="hidden",
+                 then=dict(inputs=scroll, outputs=None, js=scroll_js, api_name=False, show_progress="hidden"))]

@@ -12,14 +12,15 @@ from explorer.data import ImageError
 from explorer.emoji_names import emoji_name
 from explorer.formatting import db_change, fixed
 from explorer.render import tensor_image
-from explorer.server import lanes, limits, session_state
+from explorer.server import limits, session_state
 from explorer.ui import validate
+from explorer.ui.wiring import Wire, wire
 from explorer.views import domain, numbers
-from explorer.views.context import Context
+from explorer.views.context import DEFAULT_SEED, DEFAULT_T, Context
 
 PREVIEW_SCALE = 3
 BY_NAME = "choose one by name with /choose_example; /examples lists the names"
-
+UPLOADED = "Image: your upload (centre square, resized to 64×64)"
 
 
 def source_text(stem: str) -> str:
@@ -28,13 +29,48 @@ def source_text(stem: str) -> str:
     name = emoji_name(stem)
     return f"Image: held-out example, the {name} `{stem}`" if name != stem else f"Image: held-out example `{stem}`"
 
+
+def first_image(ctx: Context) -> np.ndarray:
+    """The image a session starts with: the first held-out example (white when none is shipped)."""
+    return ctx.image(ctx.examples[0]) if ctx.examples else np.full((ctx.image_size,) * 2 + (3,), 255, np.uint8)
+
+
+def first_source(ctx: Context) -> str:
+    return source_text(ctx.examples[0].stem) if ctx.examples else ""
+
+
 @dataclass
 class Inputs:
+    """The panel's components. `image`, `t` and `seed` are what every view reads (`shared`)."""
+
     image: gr.State
     t: gr.Slider
     seed: gr.Number
     source: gr.Markdown
+    gallery: gr.Gallery
+    upload: gr.UploadButton
+    random_button: gr.Button
+    domain_text: gr.Markdown
+    level: gr.Markdown
+    level_numbers: gr.JSON
+    x0_view: gr.Image
+    xt_view: gr.Image
+    example_name: gr.Textbox
+    example_names: gr.JSON
+    examples_button: gr.Button
+    choose_button: gr.Button
+    previews_button: gr.Button
 
+    @property
+    def shared(self) -> list:
+        return [self.image, self.t, self.seed]
+
+    @property
+    def previews(self) -> list:
+        return [self.x0_view, self.xt_view, self.level]
+
+
+# --- handlers ---------------------------------------------------------------------------------------------------------
 
 def noise_level(ctx: Context, t: int) -> str:
     signal = float(ctx.diffusion.sqrt_alphas_cumprod[t])
@@ -48,6 +84,15 @@ def previews(ctx: Context, image, t, seed):
     t, seed = validate.timestep(t), validate.seed(seed)
     x0, x_t, eps = ctx.x_t(image, t, seed)
     return (tensor_image(x0, PREVIEW_SCALE), tensor_image(x_t, PREVIEW_SCALE), noise_level(ctx, t))
+
+
+def previews_with_numbers(ctx: Context, image, t, seed):
+    """The /previews endpoint: x₀, x_t, the noise level as text and as numbers."""
+    return (*previews(ctx, image, t, seed), numbers.noise_level(ctx, validate.timestep(t)))
+
+
+def xt_alt(t: int) -> str:
+    return f"x_t at t = {t}: the clean image with noise added, what both networks see"
 
 
 def example_by_name(ctx: Context, name) -> Path:
@@ -79,10 +124,70 @@ def shown_previews(ctx: Context, image, t, seed):
         gr.Warning(f"{error.message}.")
         return gr.skip(), gr.skip(), f"**Not shown:** {error.message}. The pictures still show the last valid values."
     t = validate.timestep(t)
-    return (gr.update(value=x0, alt_text="x₀, the clean image"),
-            gr.update(value=x_t, alt_text=f"x_t at t = {t}: the clean image with noise added, what both networks see"),
-            level)
+    return (gr.update(value=x0, alt_text="x₀, the clean image"), gr.update(value=x_t, alt_text=xt_alt(t)), level)
 
+
+def pick_example(ctx: Context, evt: gr.EventData):
+    # gr.EventData, not gr.SelectData: through the API no selection arrives, and SelectData fails on that
+    # before this function could say so.
+    index = validate.event_data(evt, "index", "Pick an example by clicking it in the gallery "
+                                              f"(through the API: {BY_NAME})")
+    if isinstance(index, (list, tuple)) and index:
+        index = index[0]
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise gr.Error(f"Pick an example by clicking it in the gallery (no selection arrived; through the API: "
+                       f"{BY_NAME})")
+    if not 0 <= index < len(ctx.examples):
+        raise gr.Error(f"There is no example number {index}")
+    path = ctx.examples[index]
+    return ctx.image(path), source_text(path.stem)
+
+
+def upload_image(ctx: Context, file):
+    # preprocess=False: Gradio's UploadButton preprocessing leaves an empty temp file per upload.
+    path = validate.uploaded_file(file)
+    try:
+        return ctx.image(path), UPLOADED
+    except ImageError as error:
+        raise gr.Error(f"Could not use this upload: {error}") from None
+    finally:
+        limits.discard_upload(path)  # the session keeps the 64×64 pixels, not the file
+
+
+def random_example(ctx: Context):
+    if not ctx.examples:
+        raise gr.Error("No held-out images are shipped with these weights")
+    path = random.choice(ctx.examples)
+    return ctx.image(path), source_text(path.stem)
+
+
+def choose_example(ctx: Context, name):
+    path = example_by_name(ctx, name)
+    return ctx.image(path), source_text(path.stem)
+
+
+def example_names(ctx: Context) -> list[str]:
+    return [path.stem for path in ctx.examples]
+
+
+def domain_update(ctx: Context, image, t, seed, source, request: gr.Request):
+    """The note for an image that is not an emoji, and the caption when Gradio dropped the session's image."""
+    label = gr.skip()
+    if session_state.EVICTIONS.take(getattr(request, "session_hash", None), "label"):
+        source = label = f"{first_source(ctx)} (your earlier image was dropped while the page was idle)"
+    try:
+        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+    except gr.Error:
+        return gr.skip(), label  # the previews' line already says what is wrong
+    return domain.upload_note(ctx, image, t, seed, source), label
+
+
+def panel_update(ctx: Context, image, t, seed, source, request: gr.Request):
+    """The previews and the domain note together: one queued request per change of the image, t or seed."""
+    return shown_previews(ctx, image, t, seed) + domain_update(ctx, image, t, seed, source, request)
+
+
+# --- layout -----------------------------------------------------------------------------------------------------------
 
 # Skip links for keyboard users: past the 24 example thumbnails straight to the tabs or to the diagram.
 SKIP_LINKS = """<nav class="skip-links" aria-label="Skip links">
@@ -93,8 +198,8 @@ SKIP_JS = Path(__file__).with_name("skip_links.js").read_text(encoding="utf-8")
 
 
 def build(ctx: Context) -> Inputs:
-    """The panel's components and its own events; returns what the views read."""
-    first = ctx.image(ctx.examples[0]) if ctx.examples else np.full((ctx.image_size,) * 2 + (3,), 255, np.uint8)
+    """The panel's components (its events: `wires`)."""
+    first = first_image(ctx)
     image_state = gr.State(first)
     session_state.EVICTIONS.watch(image_state, first)  # a dropped session's image is said to be lost
     gr.HTML(SKIP_LINKS, js_on_load=SKIP_JS, elem_id="skip-links")
@@ -109,112 +214,65 @@ def build(ctx: Context) -> Inputs:
                 upload = gr.UploadButton("Upload your own image", file_count="single", type="filepath",
                                          elem_id="upload", size="sm")
                 random_button = gr.Button("Random held-out image", size="sm", elem_id="random-image")
-            source = gr.Markdown(source_text(ctx.examples[0].stem) if ctx.examples else "",
-                                 elem_id="image-source", label="Image source")
+            source = gr.Markdown(first_source(ctx), elem_id="image-source", label="Image source")
             domain_text = gr.Markdown(elem_id="domain-note")  # uploads only: both networks know emoji only
         with gr.Column(scale=2, min_width=300):
-            t = gr.Slider(1, ctx.diffusion.max_t, value=250, step=1,
+            t = gr.Slider(1, ctx.diffusion.max_t, value=DEFAULT_T, step=1,
                           label=f"Timestep t (1: almost clean, {ctx.diffusion.max_t}: almost pure noise)",
                           elem_id="timestep")
-            level = gr.Markdown(noise_level(ctx, 250), elem_id="noise-level", label="Noise level")
+            level = gr.Markdown(noise_level(ctx, DEFAULT_T), elem_id="noise-level", label="Noise level")
             level_numbers = gr.JSON(visible=False, label="Noise level (numbers)", elem_id="noise-level-numbers")
-            seed = gr.Number(value=0, precision=0, label="Noise seed (the same seed draws the same noise)",
+            seed = gr.Number(value=DEFAULT_SEED, precision=0, label="Noise seed (the same seed draws the same noise)",
                              minimum=0, maximum=2**31 - 1, elem_id="seed")
         with gr.Column(scale=2, min_width=300):
-            x0_first, xt_first, _ = previews(ctx, first, 250, 0)
-            with gr.Row():
-                # PNG: lossless (WebP, Gradio's default, blurs the noise) and half the encoding time.
-                x0_view = gr.Image(x0_first, label="x₀: clean image", interactive=False, height=200, format="png",
-                                   elem_id="x0-preview", buttons=[], show_label=False, min_width=120,
-                                   alt_text="x₀, the clean image")
-                xt_view = gr.Image(xt_first, label="x_t: what the networks see", interactive=False, height=200,
-                                   format="png",
-                                   elem_id="xt-preview", buttons=[], show_label=False, min_width=120,
-                                   alt_text="x_t at t = 250: the clean image with noise added, what both networks see")
+            x0_view, xt_view = preview_images(ctx, first)
             gr.Markdown("Left: the clean image x₀. Right: x_t, the noisy image both networks see.")
-
-    def pick_example(evt: gr.EventData):
-        # gr.EventData, not gr.SelectData: through the API no selection arrives, and SelectData fails on that
-        # before this function could say so.
-        index = validate.event_data(evt, "index", "Pick an example by clicking it in the gallery "
-                                                  f"(through the API: {BY_NAME})")
-        if isinstance(index, (list, tuple)) and index:
-            index = index[0]
-        if not isinstance(index, int) or isinstance(index, bool):
-            raise gr.Error(f"Pick an example by clicking it in the gallery (no selection arrived; through the API: "
-                           f"{BY_NAME})")
-        if not 0 <= index < len(ctx.examples):
-            raise gr.Error(f"There is no example number {index}")
-        path = ctx.examples[index]
-        return ctx.image(path), source_text(path.stem)
-
-    def upload_image(file):
-        # preprocess=False: Gradio's UploadButton preprocessing leaves an empty temp file per upload.
-        path = validate.uploaded_file(file)
-        try:
-            return ctx.image(path), "Image: your upload (centre square, resized to 64×64)"
-        except ImageError as error:
-            raise gr.Error(f"Could not use this upload: {error}") from None
-        finally:
-            limits.discard_upload(path)  # the session keeps the 64×64 pixels, not the file
-
-    def random_example():
-        if not ctx.examples:
-            raise gr.Error("No held-out images are shipped with these weights")
-        path = random.choice(ctx.examples)
-        return ctx.image(path), source_text(path.stem)
-
-    def choose_example(name):
-        path = example_by_name(ctx, name)
-        return ctx.image(path), source_text(path.stem)
-
-    lanes.listen(gallery.select, pick_example, None, [image_state, source], api_name="pick_example",
-                 api_description="A click on the gallery (page only: through the API use /choose_example)")
-    lanes.listen(upload.upload, upload_image, upload, [image_state, source], api_name="upload_image", preprocess=False,
-                 api_description="Use your own image (centre square, resized to 64×64) in this session")
-    lanes.listen(random_button.click, random_example, None, [image_state, source], api_name="random_image",
-                 api_description="Use a random held-out example in this session")
-    # Choosing an example by name: API only (the page has the gallery), so hidden components hold the name and list.
+    # Choosing an example by name: API only (the page has the gallery), so hidden components hold the name and list,
+    # and the API's own views are buttons the page never shows.
     example_name = gr.Textbox(visible=False, label="Example name", elem_id="example-name")
-    example_names = gr.JSON(visible=False, label="Held-out example names", elem_id="example-names")
-    lanes.listen(gr.Button(visible=False).click, lambda: [path.stem for path in ctx.examples], None, example_names,
-                 api_name="examples", show_progress="hidden",
-                 api_description="The names of the held-out examples, for /choose_example")
-    lanes.listen(gr.Button(visible=False).click, choose_example, example_name, [image_state, source],
-                 api_name="choose_example",
-                 show_progress="hidden", preprocess=False,
-                 api_description="Use the held-out example with this name (see /examples) in "
-                                 "this session: the later calls of the same client see it")
-    shared = [image_state, t, seed]
-    preview_outputs = [x0_view, xt_view, level]
+    example_names_box = gr.JSON(visible=False, label="Held-out example names", elem_id="example-names")
+    examples_button, choose_button, previews_button = (gr.Button(visible=False) for _ in range(3))
+    return Inputs(image_state, t, seed, source, gallery, upload, random_button, domain_text, level, level_numbers,
+                  x0_view, xt_view, example_name, example_names_box, examples_button, choose_button, previews_button)
 
-    def previews_with_numbers(image, t, seed):
-        return (*previews(ctx, image, t, seed), numbers.noise_level(ctx, validate.timestep(t)))
-    # The same view through the API, where a bad argument must be an error: a button the page never shows.
-    lanes.listen(gr.Button(visible=False).click, previews_with_numbers, shared, preview_outputs + [level_numbers],
-                 api_name="previews", show_progress="hidden", preprocess=False,
-                 api_description="x₀ and x_t (PNG files) for the session's image, the noise level "
-                                 "as text and as numbers (signal, noise, SNR in dB)")
 
-    first_label = source_text(ctx.examples[0].stem) if ctx.examples else ""
+def preview_images(ctx: Context, first: np.ndarray) -> tuple[gr.Image, gr.Image]:
+    x0_first, xt_first, _ = previews(ctx, first, DEFAULT_T, DEFAULT_SEED)
+    with gr.Row():
+        # PNG: lossless (WebP, Gradio's default, blurs the noise) and half the encoding time.
+        x0_view = gr.Image(x0_first, label="x₀: clean image", interactive=False, height=200, format="png",
+                           elem_id="x0-preview", buttons=[], show_label=False, min_width=120,
+                           alt_text="x₀, the clean image")
+        xt_view = gr.Image(xt_first, label="x_t: what the networks see", interactive=False, height=200,
+                           format="png", elem_id="xt-preview", buttons=[], show_label=False, min_width=120,
+                           alt_text=xt_alt(DEFAULT_T))
+    return x0_view, xt_view
 
-    def domain_update(image, t, seed, source_text, request: gr.Request):
-        label = gr.skip()
-        if session_state.EVICTIONS.take(getattr(request, "session_hash", None), "label"):
-            source_text = label = f"{first_label} (your earlier image was dropped while the page was idle)"
-        try:
-            image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
-        except gr.Error:
-            return gr.skip(), label  # the previews' line already says what is wrong
-        return domain.upload_note(ctx, image, t, seed, source_text), label
 
-    def panel_update(image, t, seed, source_text, request: gr.Request):
-        """The previews and the domain note together: one queued request per change of the image, t or seed."""
-        noted = domain_update(image, t, seed, source_text, request)
-        return shown_previews(ctx, image, t, seed) + noted
+# --- wiring -----------------------------------------------------------------------------------------------------------
 
-    # validate.* checks the raw values: Gradio's own checks fail on 'abc' with no message.
-    lanes.on([image_state.change, t.change, seed.change], panel_update, [image_state, t, seed, source],
-             preview_outputs + [domain_text, source],
-             api_name=False, show_progress="hidden", trigger_mode="always_last", preprocess=False)
-    return Inputs(image_state, t, seed, source)
+def wires(panel: Inputs) -> list[Wire]:
+    chosen = [panel.image, panel.source]
+    return [
+        wire(panel.gallery.select, pick_example, None, chosen, api_name="pick_example",
+             api_description="A click on the gallery (page only: through the API use /choose_example)"),
+        wire(panel.upload.upload, upload_image, [panel.upload], chosen, api_name="upload_image", preprocess=False,
+             api_description="Use your own image (centre square, resized to 64×64) in this session"),
+        wire(panel.random_button.click, random_example, None, chosen, api_name="random_image",
+             api_description="Use a random held-out example in this session"),
+        wire(panel.examples_button.click, example_names, None, panel.example_names, api_name="examples",
+             show_progress="hidden", api_description="The names of the held-out examples, for /choose_example"),
+        wire(panel.choose_button.click, choose_example, [panel.example_name], chosen, api_name="choose_example",
+             show_progress="hidden", preprocess=False,
+             api_description="Use the held-out example with this name (see /examples) in "
+                             "this session: the later calls of the same client see it"),
+        # The same view through the API, where a bad argument must be an error.
+        wire(panel.previews_button.click, previews_with_numbers, panel.shared, panel.previews + [panel.level_numbers],
+             api_name="previews", show_progress="hidden", preprocess=False,
+             api_description="x₀ and x_t (PNG files) for the session's image, the noise level "
+                             "as text and as numbers (signal, noise, SNR in dB)"),
+        # validate.* checks the raw values: Gradio's own checks fail on 'abc' with no message.
+        wire([panel.image.change, panel.t.change, panel.seed.change], panel_update, panel.shared + [panel.source],
+             panel.previews + [panel.domain_text, panel.source],
+             api_name=False, show_progress="hidden", trigger_mode="always_last", preprocess=False),
+    ]

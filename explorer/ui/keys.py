@@ -10,9 +10,11 @@ from pathlib import Path
 
 import gradio as gr
 
+from explorer.ui.wiring import Wire, wire
+
 _JS = Path(__file__).with_name("keys.js").read_text(encoding="utf-8")
 
 
-def wire(demo: gr.Blocks) -> None:
-    """Install the keyboard script once per page load (call inside `demo`'s Blocks context)."""
-    demo.load(None, None, None, js=_JS, api_name=False, show_progress="hidden", queue=False)
+def wires(demo: gr.Blocks) -> list[Wire]:
+    """Install the keyboard script once per page load."""
+    return [wire(demo.load, None, js=_JS, api_name=False, show_progress="hidden", queue=False)]

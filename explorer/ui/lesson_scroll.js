@@ -1,4 +1,5 @@
 (payload) => {
+  PRESS_BUTTON;
   let wanted = {};
   try { wanted = JSON.parse(payload || '{}'); } catch (e) { return; }
   const shown = (element) => element && element.getClientRects().length > 0;
@@ -7,9 +8,7 @@
   const go = () => {
     if (!refreshed && shown(document.getElementById('tab-' + wanted.tab))) {
       // A tab switched from here is not refreshed by a click on its button: press its refresh (explorer/ui/refresh.py).
-      const holder = document.getElementById('refresh-' + wanted.tab);
-      const button = holder && (holder.tagName === 'BUTTON' ? holder : holder.querySelector('button'));
-      if (button) button.click();
+      pressButton('refresh-' + wanted.tab);
       refreshed = true;
     }
     const target = wanted.evidence ? document.getElementById(wanted.evidence) : null;

@@ -1,28 +1,189 @@
 """The "Part by part" tab: each of the lesson's claims about a part of the U-Net, measured live."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from explorer.server import lanes
 from explorer.ui import validate
-from explorer.ui.inputs import Inputs
 from explorer.ui.picker import picked_pixel, picker_js
 from explorer.ui.plots import plot
-from explorer.ui.refresh import Refresh
+from explorer.ui.refresh import Refresh, tab_refresh
+from explorer.ui.wiring import Pack, Wire, wire
 from explorer.views import claims, kept, numbers, proofs
 from explorer.views.context import Context
 
 TAB = "proofs"
 
 
-def build(ctx: Context, inputs: Inputs) -> Refresh:
-    side = ctx.image_size
+@dataclass(frozen=True)
+class Query:
+    """The attention section's query as the page sends it: the block and the pixel (raw values: checked by
+    `attention_shown`). The field names are the /proof_attention endpoint's parameter names."""
+
+    name: object
+    y: object
+    x: object
+
+
+@dataclass
+class Proofs:
+    gradients_live: gr.Plot
+    gradients_text: gr.Markdown
+    concat_table: gr.Markdown
+    bottleneck_chart: gr.Plot
+    bottleneck_text: gr.Markdown
+    block: gr.Radio
+    picker: gr.HTML
+    y_box: gr.Number
+    x_box: gr.Number
+    attention_maps: gr.HTML
+    attention_text: gr.Markdown
+    attention_data: gr.JSON
+    other_t: gr.Slider
+    time_pairs: gr.HTML
+    time_text: gr.Markdown
+    time_data: gr.JSON
+    time_live: gr.Plot
+    scales_chart: gr.Plot
+    snr_chart: gr.Plot
+    scales_text: gr.Markdown
+    detail_zoom: gr.HTML
+    detail_text: gr.Markdown
+    shift_pictures: gr.HTML
+    shift_text: gr.Markdown
+
+    @property
+    def query(self) -> Pack:
+        return Pack(Query, [self.block, self.y_box, self.x_box])
+
+    @property
+    def attention_outputs(self) -> list:
+        return [self.picker, self.attention_maps, self.attention_text]
+
+    @property
+    def time_outputs(self) -> list:
+        return [self.time_pairs, self.time_text, self.time_live]
+
+    @property
+    def outputs(self) -> list:
+        """Every output of the tab's refresh, in `show_all`'s order."""
+        return [self.gradients_live, self.gradients_text, self.concat_table, self.bottleneck_chart,
+                self.bottleneck_text, *self.attention_outputs, *self.time_outputs, self.scales_chart, self.snr_chart,
+                self.scales_text, self.detail_zoom, self.detail_text, self.shift_pictures, self.shift_text]
+
+
+# --- handlers ---------------------------------------------------------------------------------------------------------
+
+def claims_views(ctx: Context, image, t, seed) -> tuple:
+    """The scales, detail and one-pixel-off sections (valid inputs)."""
+    stem = claims.stem_of(ctx, image)
+    scales = claims.scales_view(ctx, stem, image, t, seed)
+    detail = claims.detail_view(ctx, stem, image, t, seed)
+    shift = claims.shift_view(ctx, stem, image, t, seed)
+    shifted = [(f"U-Net's x̂₀, noise {name}", claims.Image.fromarray(picture))
+               for name, picture in (("aligned", shift.x0_hat["aligned"]),
+                                     ("moved one pixel right", shift.x0_hat["shifted"]))]
+    return (plot(claims.scales_figure(scales)), plot(claims.snr_figure(scales)),
+            claims.scales_sentence(scales) + "\n\n" + claims.snr_sentence(scales),
+            proofs.figures_html(claims.detail_images(detail), "detail-zoom", scale=1),
+            claims.detail_sentence(detail), proofs.figures_html(shifted, "shift-pair"),
+            claims.shift_sentence(shift))
+
+
+def attention_block(ctx: Context, name) -> str:
     blocks = proofs.attention_blocks(ctx)
-    default_block = "mid.attn" if "mid.attn" in blocks else blocks[0]
+    if not isinstance(name, str) or name not in blocks:
+        shown = str(name)[:40] if name is not None else "nothing"
+        raise gr.Error(f"Unknown attention block {shown!r}: pick one of {', '.join(blocks)}")
+    return name
+
+
+def attention_shown(ctx: Context, image, t, seed, query: Query):
+    """The section's outputs and the view they show."""
+    side = ctx.image_size
+    image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+    name = attention_block(ctx, query.name)
+    y, x = validate.coordinate(query.y, side, "y"), validate.coordinate(query.x, side, "x")
+    try:
+        view = proofs.attention(ctx, image, t, seed, name, y, x)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    return (proofs.attention_picker(ctx, image, t, seed, name, y, x), proofs.attention_html(view),
+            proofs.attention_markdown(view)), view
+
+
+def attention_view(ctx: Context, image, t, seed, query: Query) -> tuple:
+    return attention_shown(ctx, image, t, seed, query)[0]
+
+
+def attention_with_numbers(ctx: Context, image, t, seed, query: Query) -> tuple:
+    """The /proof_attention endpoint: the section and its entropies as numbers."""
+    shown, view = attention_shown(ctx, image, t, seed, query)
+    return shown + (numbers.attention(view),)
+
+
+def on_pick(ctx: Context, image, t, seed, name, evt: gr.EventData) -> tuple:
+    y, x = picked_pixel(evt, ctx.image_size)
+    return (y, x) + attention_view(ctx, image, t, seed, Query(name, y, x))
+
+
+def time_shown(ctx: Context, image, t, seed, other):
+    """The section's outputs and the view they show."""
+    image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+    other = validate.timestep(other, "The second t")
+    view = proofs.time_view(ctx, image, t, seed, other)
+    return (proofs.time_html(view), proofs.time_markdown(view, ctx.metrics),
+            plot(proofs.time_heatmap(view.table, f"This image (seed {seed})", t))), view
+
+
+def time_view(ctx: Context, image, t, seed, other) -> tuple:
+    return time_shown(ctx, image, t, seed, other)[0]
+
+
+def time_with_numbers(ctx: Context, image, t, seed, other) -> tuple:
+    """The /proof_time endpoint: the section and the time shift per block as numbers."""
+    shown, view = time_shown(ctx, image, t, seed, other)
+    return shown + (numbers.time_conditioning(view),)
+
+
+@lanes.long_job("Part-by-part refresh")
+def show_all(ctx: Context, image, t, seed, query: Query, other) -> tuple:
+    """The whole tab (`Proofs.outputs`), kept: a class on one Lesson step asks for the same image, t, seed and
+    picks."""
+    image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+
+    def compute():
+        gradients, concat, live = proofs.measured_parts(ctx, image, t, seed)
+        return (plot(proofs.gradients_live_figure(gradients)), proofs.gradients_markdown(gradients, ctx.metrics),
+                proofs.concat_markdown(ctx, concat, t), plot(proofs.bottleneck_figure(ctx.metrics, t, live)),
+                proofs.bottleneck_markdown(live, t, ctx.metrics),
+                *attention_view(ctx, image, t, seed, query), *time_view(ctx, image, t, seed, other),
+                *claims_views(ctx, image, t, seed))
+
+    inputs = (t, seed, str(query.name), str(query.y), str(query.x), str(other))
+    return kept.view(ctx, "proofs", image, inputs, compute)
+
+
+# --- layout -----------------------------------------------------------------------------------------------------------
+
+def build(ctx: Context) -> Proofs:
     gr.Markdown("The lesson makes a claim about each part of the U-Net. Here each claim meets a measurement on "
                 "these trained weights, for your image, t and seed (and, where it has been measured, on the "
                 "held-out set). Where the numbers disagree with the lesson, the text says so.")
+    gradients = build_gradients(ctx)
+    concat = build_concat(ctx)
+    bottleneck = build_bottleneck()
+    attention = build_attention(ctx)
+    time = build_time(ctx)
+    scales = build_scales()
+    detail_shift = build_detail_windows_shift(ctx)
+    build_accumulation(ctx)
+    return Proofs(*gradients, concat, *bottleneck, *attention, *time, *scales, *detail_shift)
 
+
+def build_gradients(ctx: Context) -> tuple:
     with gr.Column(variant="panel", elem_id="proof-gradients"):
         gr.Markdown("### Gradient highways\nLesson: *skip connections let the training signal flow straight back "
                     "to the early layers.* One backward pass of the noise loss gives every parameter's gradient; each "
@@ -34,7 +195,10 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
             gr.Plot(plot(proofs.gradients_heldout_figure(ctx.metrics)), label="Held-out",
                     elem_id="proof-gradients-heldout", show_label=False)
         gradients_text = gr.Markdown(elem_id="proof-gradients-text")
+    return gradients_live, gradients_text
 
+
+def build_concat(ctx: Context) -> gr.Markdown:
     with gr.Column(variant="panel", elem_id="proof-concat"):
         gr.Markdown("### What each decoder level takes from each source\nLesson: *the skip is concatenated, not "
                     "added, so both sources reach the decoder whole.* Each decoder level stacks the upsampled path "
@@ -44,7 +208,10 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
         gr.Plot(plot(proofs.concat_heldout_figure(ctx.metrics)), label="Held-out", elem_id="proof-concat-heldout",
                 show_label=False)
         gr.Markdown(proofs.CONCAT_NOTE, elem_id="proof-concat-note")
+    return concat_table
 
+
+def build_bottleneck() -> tuple:
     with gr.Column(variant="panel", elem_id="proof-bottleneck"):
         gr.Markdown("### The bottleneck and the skips across t\nLesson: *at large t the bottleneck matters most; at "
                     "small t, the skips.* Each line is the noise error with one part switched off, as a multiple of "
@@ -52,14 +219,21 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
                     "skip cut, attention off. The Denoising lab has the same switches.")
         bottleneck_chart = gr.Plot(label="Knock-outs against t", elem_id="proof-bottleneck-chart", show_label=False)
         bottleneck_text = gr.Markdown(elem_id="proof-bottleneck-verdict")
+    return bottleneck_chart, bottleneck_text
 
+
+def build_attention(ctx: Context) -> tuple:
+    """(block, picker, y, x, maps, entropy text, entropy numbers)."""
+    side = ctx.image_size
+    blocks = proofs.attention_blocks(ctx)
     with gr.Column(variant="panel", elem_id="proof-attention"):
         gr.Markdown("### Attention maps\nLesson: *self-attention gives global context at low resolution.* Pick a "
                     "block and click a position of x_t (the query): the maps show where that position looks, per "
                     "head and averaged.")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=280):
-                block = gr.Radio(blocks, value=default_block, label="Attention block", elem_id="proof-attention-block")
+                block = gr.Radio(blocks, value="mid.attn" if "mid.attn" in blocks else blocks[0],
+                                 label="Attention block", elem_id="proof-attention-block")
                 gr.Markdown("**Click a query position on x_t**")
                 picker = gr.HTML(elem_id="proof-attention-picker", js_on_load=picker_js("proof-source"),
                                  label="x_t with the query")
@@ -73,7 +247,11 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
                 attention_text = gr.Markdown(elem_id="proof-attention-entropy", label="Attention entropy")
                 attention_data = gr.JSON(visible=False, label="Attention entropy (numbers)",
                                          elem_id="proof-attention-numbers")
+    return block, picker, y_box, x_box, attention_maps, attention_text, attention_data
 
+
+def build_time(ctx: Context) -> tuple:
+    """(second t, pairs, summary, numbers, live heat map)."""
     with gr.Column(variant="panel", elem_id="proof-time"):
         gr.Markdown("### Time conditioning\nLesson: *the network must know t; the naive CNN cannot.* Both networks "
                     "get the same x_t and are told two different t.")
@@ -89,7 +267,10 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
             heldout_time = ctx.metrics.time_conditioning if ctx.metrics else None
             gr.Plot(plot(proofs.time_heatmap(heldout_time, "Held-out images")),
                     label="Held-out", elem_id="proof-time-heldout", show_label=False)
+    return other_t, time_pairs, time_text, time_data, time_live
 
+
+def build_scales() -> tuple:
     with gr.Column(variant="panel", elem_id="proof-scales"):
         gr.Markdown("### Scales: what the skip brings, and what the noise drowns\nLesson: *a fixed-resolution network "
                     "cannot process every scale; the skips hand the fine scales across.* The first chart splits the "
@@ -101,7 +282,11 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
             scales_chart = gr.Plot(label="Spectra", elem_id="proof-scales-chart", show_label=False)
             snr_chart = gr.Plot(label="Image against noise", elem_id="proof-snr-chart", show_label=False)
         scales_text = gr.Markdown(elem_id="proof-scales-text")
+    return scales_chart, snr_chart, scales_text
 
+
+def build_detail_windows_shift(ctx: Context) -> tuple:
+    """Where detail gets lost, the windows table and one pixel off: (zoom, detail text, shift pictures, text)."""
     with gr.Column(variant="panel", elem_id="proof-detail"):
         gr.Markdown("### Where detail gets lost\nLesson: *a plain stack of convolutions washes out fine detail.* "
                     "Below: the busiest patch of the clean image (the most edge pixels), and the same patch of each "
@@ -109,19 +294,20 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
                     "the edge pixels with its error elsewhere.")
         detail_zoom = gr.HTML(elem_id="proof-detail-zoom")
         detail_text = gr.Markdown(elem_id="proof-detail-text")
-
     with gr.Column(variant="panel", elem_id="proof-windows"):
         gr.Markdown("### How much of a bigger picture each window sees\nLesson: *11×11 is far too small for "
                     "256×256 or 512×512 images.*")
         gr.Markdown(claims.windows_markdown(claims.windows_view(ctx)), elem_id="proof-windows-table")
-
     with gr.Column(variant="panel", elem_id="proof-shift"):
         gr.Markdown("### One pixel off\nLesson: *the predicted noise must line up exactly with the input; "
                     "off-by-one errors create artifacts.* The U-Net's own predicted noise, used as it is and moved "
                     "one pixel to the right.")
         shift_pictures = gr.HTML(elem_id="proof-shift-pictures")
         shift_text = gr.Markdown(elem_id="proof-shift-text")
+    return detail_zoom, detail_text, shift_pictures, shift_text
 
+
+def build_accumulation(ctx: Context) -> None:
     with gr.Column(variant="panel", elem_id="proof-accumulation"):
         results = claims.accumulation_results(ctx)
         gr.Markdown("### Do small errors pile up over the sampling steps?\nLesson: *errors accumulate across "
@@ -136,97 +322,27 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
                     "Held-out trajectories: not computed yet for these weights (weights/accumulation.json is "
                     "missing; docs/training.md says how to make it).", elem_id="proof-accumulation-text")
 
-    def claims_views(image, t, seed):
-        stem = claims.stem_of(ctx, image)
-        scales = claims.scales_view(ctx, stem, image, t, seed)
-        detail = claims.detail_view(ctx, stem, image, t, seed)
-        shift = claims.shift_view(ctx, stem, image, t, seed)
-        shifted = [(f"U-Net's x̂₀, noise {name}", claims.Image.fromarray(picture))
-                   for name, picture in (("aligned", shift.x0_hat["aligned"]),
-                                         ("moved one pixel right", shift.x0_hat["shifted"]))]
-        return (plot(claims.scales_figure(scales)), plot(claims.snr_figure(scales)),
-                claims.scales_sentence(scales) + "\n\n" + claims.snr_sentence(scales),
-                proofs.figures_html(claims.detail_images(detail), "detail-zoom", scale=1),
-                claims.detail_sentence(detail), proofs.figures_html(shifted, "shift-pair"),
-                claims.shift_sentence(shift))
 
-    def attention_block(name) -> str:
-        if not isinstance(name, str) or name not in blocks:
-            shown = str(name)[:40] if name is not None else "nothing"
-            raise gr.Error(f"Unknown attention block {shown!r}: pick one of {', '.join(blocks)}")
-        return name
+# --- wiring -----------------------------------------------------------------------------------------------------------
 
-    def attention_shown(image, t, seed, name, y, x):
-        """The section's outputs and the view they show."""
-        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
-        name = attention_block(name)
-        y, x = validate.coordinate(y, side, "y"), validate.coordinate(x, side, "x")
-        try:
-            view = proofs.attention(ctx, image, t, seed, name, y, x)
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-        return (proofs.attention_picker(ctx, image, t, seed, name, y, x), proofs.attention_html(view),
-                proofs.attention_markdown(view)), view
-
-    def attention_view(image, t, seed, name, y, x):
-        return attention_shown(image, t, seed, name, y, x)[0]
-
-    def attention_with_numbers(image, t, seed, name, y, x):
-        shown, view = attention_shown(image, t, seed, name, y, x)
-        return shown + (numbers.attention(view),)
-
-    def time_shown(image, t, seed, other):
-        """The section's outputs and the view they show."""
-        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
-        other = validate.timestep(other, "The second t")
-        view = proofs.time_view(ctx, image, t, seed, other)
-        return (proofs.time_html(view), proofs.time_markdown(view, ctx.metrics),
-                plot(proofs.time_heatmap(view.table, f"This image (seed {seed})", t))), view
-
-    def time_view(image, t, seed, other):
-        return time_shown(image, t, seed, other)[0]
-
-    def time_with_numbers(image, t, seed, other):
-        shown, view = time_shown(image, t, seed, other)
-        return shown + (numbers.time_conditioning(view),)
-
-    @lanes.long_job("Part-by-part refresh")
-    def show_all(image, t, seed, name, y, x, other):
-        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
-
-        def compute():
-            gradients, concat, live = proofs.measured_parts(ctx, image, t, seed)
-            return (plot(proofs.gradients_live_figure(gradients)), proofs.gradients_markdown(gradients, ctx.metrics),
-                    proofs.concat_markdown(ctx, concat, t), plot(proofs.bottleneck_figure(ctx.metrics, t, live)),
-                    proofs.bottleneck_markdown(live, t, ctx.metrics),
-                    *attention_view(image, t, seed, name, y, x), *time_view(image, t, seed, other),
-                    *claims_views(image, t, seed))
-
-        # The whole tab, kept: a class on one Lesson step asks for the same image, t, seed and picks.
-        return kept.view(ctx, "proofs", image, (t, seed, str(name), str(y), str(x), str(other)), compute)
-
-    def on_pick(image, t, seed, name, evt: gr.EventData):
-        y, x = picked_pixel(evt, side)
-        return (y, x) + attention_view(image, t, seed, name, y, x)
-
-    shared = [inputs.image, inputs.t, inputs.seed]
-    attention_outputs = [picker, attention_maps, attention_text]
-    time_outputs = [time_pairs, time_text, time_live]
-    lanes.listen(picker.click, on_pick, shared + [block], [y_box, x_box] + attention_outputs, api_name=False,
-                 preprocess=False,
-                  show_progress="hidden")
-    lanes.on([block.input, y_box.submit, x_box.submit], attention_with_numbers, shared + [block, y_box, x_box],
-             attention_outputs + [attention_data], api_name="proof_attention", preprocess=False, show_progress="hidden",
-             trigger_mode="always_last",
+def wires(layout: Proofs, shared: list) -> list[Wire]:
+    """`shared`: the input panel's (image, t, seed)."""
+    return [
+        wire(layout.picker.click, on_pick, shared + [layout.block], [layout.y_box, layout.x_box]
+             + layout.attention_outputs, api_name=False, preprocess=False, show_progress="hidden"),
+        wire([layout.block.input, layout.y_box.submit, layout.x_box.submit], attention_with_numbers,
+             shared + [layout.query], layout.attention_outputs + [layout.attention_data], api_name="proof_attention",
+             preprocess=False, show_progress="hidden", trigger_mode="always_last",
              api_description="Where the attention block's query at pixel (y, x) looks: x_t with the query, the maps "
-                             "per head, their entropies as text and as numbers")
-    lanes.listen(other_t.change, time_with_numbers, shared + [other_t], time_outputs + [time_data],
-                 api_name="proof_time",
-                 preprocess=False, show_progress="hidden", trigger_mode="always_last",
-                 api_description="Both networks told t and another t for the same x_t: the predictions, the "
-                                 "summary, the time shift per block as a figure and as numbers")
-    outputs = [gradients_live, gradients_text, concat_table, bottleneck_chart, bottleneck_text,
-               *attention_outputs, *time_outputs, scales_chart, snr_chart, scales_text, detail_zoom, detail_text,
-               shift_pictures, shift_text]
-    # Four backward passes per refresh: computed when t is let go of, not at every step of a drag.
-    return Refresh(TAB, [block, y_box, x_box, other_t], outputs, show_all, follows_drag=False)
+                             "per head, their entropies as text and as numbers"),
+        wire(layout.other_t.change, time_with_numbers, shared + [layout.other_t],
+             layout.time_outputs + [layout.time_data], api_name="proof_time", preprocess=False,
+             show_progress="hidden", trigger_mode="always_last",
+             api_description="Both networks told t and another t for the same x_t: the predictions, the "
+                             "summary, the time shift per block as a figure and as numbers"),
+    ]
+
+
+def refresher(ctx: Context, layout: Proofs) -> Refresh:
+    """Four backward passes per refresh: computed when t is let go of, not at every step of a drag."""
+    return tab_refresh(TAB, ctx, show_all, [layout.query, layout.other_t], layout.outputs, follows_drag=False)

@@ -2,21 +2,85 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
-from explorer.server import lanes
 from explorer.ui import validate
 from explorer.ui.architecture import chooser_order
-from explorer.ui.inputs import Inputs
 from explorer.ui.picker import picked_pixel, picker_js
-from explorer.ui.refresh import Refresh
+from explorer.ui.refresh import Refresh, tab_refresh
+from explorer.ui.wiring import Wire, wire
 from explorer.views import kept, receptive
 from explorer.views.context import Context
 from explorer.views.numbers import receptive_fields as field_numbers
 
+TAB = "receptive"
 
-def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
+# The page's own follower of the Architecture tab's block list (no request): a spatial block chosen there becomes
+# this tab's block; any other leaves it as it is (undefined: Gradio leaves the output alone).
+FOLLOW_JS = Path(__file__).with_name("follow_block.js").read_text(encoding="utf-8")
+
+
+@dataclass
+class Receptive:
+    picker: gr.HTML
+    y_box: gr.Number
+    x_box: gr.Number
+    block: gr.Dropdown
+    gallery: gr.HTML
+    numbers: gr.Markdown
+    field_data: gr.JSON
+
+    @property
+    def outputs(self) -> list:
+        return [self.gallery, self.numbers, self.picker]
+
+
+# --- handlers ---------------------------------------------------------------------------------------------------------
+
+def measure(ctx: Context, image, t, seed, y, x, name):
+    side = ctx.image_size
+    image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+    y, x = validate.coordinate(y, side, "y"), validate.coordinate(x, side, "x")
+    if name != receptive.OUTPUT:
+        name = validate.block(ctx, name)
+        if name not in receptive.spatial_blocks(ctx):
+            raise gr.Error(f"{name} has no spatial position (it is one vector per image): pick a spatial block")
+    return image, t, seed, y, x, kept.receptive_fields(ctx, image, t, seed, y, x, name)
+
+
+def render(ctx: Context, image, t, seed, y, x, fields) -> tuple:
+    return (receptive.overlays_image(fields), receptive.numbers_markdown(ctx, fields, t),
+            receptive.clickable_image(ctx, image, t, seed, y, x))
+
+
+def show(ctx: Context, image, t, seed, y, x, name) -> tuple:
+    """The heat maps, the table and x_t with the pixel marked (the tab's refresh)."""
+    return render(ctx, *measure(ctx, image, t, seed, y, x, name))
+
+
+def show_with_numbers(ctx: Context, image, t, seed, y, x, name) -> tuple:
+    """The heat maps, the table as text and as numbers, and x_t with the pixel marked."""
+    measured = measure(ctx, image, t, seed, y, x, name)
+    _, t, seed, _, _, fields = measured
+    return render(ctx, *measured) + (field_numbers(ctx, fields, t, seed),)
+
+
+def on_pick(ctx: Context, image, t, seed, name, evt: gr.EventData) -> tuple:
+    row, col = picked_pixel(evt, ctx.image_size)
+    return (row, col) + show(ctx, image, t, seed, row, col, name)
+
+
+def choose_block(ctx: Context, image, t, seed, y, x, name) -> tuple:
+    """The block list changed here: show its field, and make it the shared choice (output is not a block)."""
+    return show(ctx, image, t, seed, y, x, name) + (name if name in ctx.block_names() else gr.skip(),)
+
+
+# --- layout -----------------------------------------------------------------------------------------------------------
+
+def build(ctx: Context) -> Receptive:
     side = ctx.image_size
     centre = side // 2
     gr.Markdown("Click any pixel of x_t. Each heat map shows how strongly that pixel's predicted noise depends on "
@@ -41,66 +105,36 @@ def build(ctx: Context, inputs: Inputs, selected_block: gr.State) -> Refresh:
                 "block by block along each network; the dashed line is the whole image.")
     gr.Plot(receptive.depth_figure(ctx), label="Theoretical receptive field by depth", elem_id="rf-depth",
             show_label=False)
+    return Receptive(picker, y_box, x_box, block, gallery, numbers, field_data)
 
-    def measure(image, t, seed, y, x, name):
-        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
-        y, x = validate.coordinate(y, side, "y"), validate.coordinate(x, side, "x")
-        if name != receptive.OUTPUT:
-            name = validate.block(ctx, name)
-            if name not in receptive.spatial_blocks(ctx):
-                raise gr.Error(f"{name} has no spatial position (it is one vector per image): pick a spatial block")
-        return image, t, seed, y, x, kept.receptive_fields(ctx, image, t, seed, y, x, name)
 
-    def render(image, t, seed, y, x, fields):
-        return (receptive.overlays_image(fields), receptive.numbers_markdown(ctx, fields, t),
-                receptive.clickable_image(ctx, image, t, seed, y, x))
+# --- wiring -----------------------------------------------------------------------------------------------------------
 
-    def show(image, t, seed, y, x, name):
-        return render(*measure(image, t, seed, y, x, name))
-
-    def show_with_numbers(image, t, seed, y, x, name):
-        """The heat maps, the table as text and as numbers, and x_t with the pixel marked."""
-        measured = measure(image, t, seed, y, x, name)
-        _, t, seed, _, _, fields = measured
-        return render(*measured) + (field_numbers(ctx, fields, t, seed),)
-
-    def on_pick(image, t, seed, name, evt: gr.EventData):
-        row, col = picked_pixel(evt, side)
-        return (row, col) + show(image, t, seed, row, col, name)
-
-    def choose_block(image, t, seed, y, x, name):
-        """The block list changed here: show its field, and make it the shared choice (output is not a block)."""
-        return show(image, t, seed, y, x, name) + (name if name in ctx.block_names() else gr.skip(),)
-
-    shared = [inputs.image, inputs.t, inputs.seed]
-    outputs = [gallery, numbers, picker]
-    lanes.listen(picker.click, on_pick, shared + [block], [y_box, x_box] + outputs, api_name=False, preprocess=False,
-                 show_progress="hidden")
-    lanes.on([y_box.submit, x_box.submit], show_with_numbers, shared + [y_box, x_box, block], outputs + [field_data],
-             api_name="receptive_field", preprocess=False, show_progress="hidden", trigger_mode="always_last",
+def wires(layout: Receptive, shared: list, selected_block: gr.State) -> list[Wire]:
+    """`shared`: the input panel's (image, t, seed); `selected_block`: the block the tabs share."""
+    pixel = [layout.y_box, layout.x_box]
+    return [
+        wire(layout.picker.click, on_pick, shared + [layout.block], pixel + layout.outputs, api_name=False,
+             preprocess=False, show_progress="hidden"),
+        wire([layout.y_box.submit, layout.x_box.submit], show_with_numbers, shared + pixel + [layout.block],
+             layout.outputs + [layout.field_data], api_name="receptive_field", preprocess=False,
+             show_progress="hidden", trigger_mode="always_last",
              api_description="What the prediction (or a block's unit) at pixel (y, x) depends on: heat maps, the "
-                             "table as text and as numbers, x_t with the pixel marked")
-    lanes.listen(block.input, choose_block, shared + [y_box, x_box, block], outputs + [selected_block], api_name=False,
-                 preprocess=False, show_progress="hidden", trigger_mode="always_last")
-    return Refresh("receptive", [y_box, x_box, block], outputs, show)
+                             "table as text and as numbers, x_t with the pixel marked"),
+        wire(layout.block.input, choose_block, shared + pixel + [layout.block], layout.outputs + [selected_block],
+             api_name=False, preprocess=False, show_progress="hidden", trigger_mode="always_last"),
+    ]
 
 
-# The page's own follower of the Architecture tab's block list (no request): a spatial block chosen there becomes
-# this tab's block; any other leaves it as it is (undefined: Gradio leaves the output alone).
-FOLLOW_JS = "(name) => SPATIAL.includes(name) ? name : undefined"
+def refresher(ctx: Context, layout: Receptive) -> Refresh:
+    return tab_refresh(TAB, ctx, show, [layout.y_box, layout.x_box, layout.block], layout.outputs)
 
 
-def follow_architecture(ctx: Context, demo: gr.Blocks) -> None:
-    """Let this tab's block list follow the Architecture tab's, in the page (call once both tabs exist).
-
-    A diagram click, or a block picked from that tab's list, sets its list (`block-chooser`); this list takes the
-    same block when it has a spatial position. Run in the page, a click costs no queued request for it. The other
-    ways the shared block changes set this list themselves: a lesson step or a link (explorer/ui/lesson.py), and
-    this list itself (`choose_block`)."""
-    by_id = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
-    chooser, block = by_id.get("block-chooser"), by_id.get("rf-block")
-    if chooser is None or block is None:
-        return
+def follow_wires(ctx: Context, layout: Receptive, chooser: gr.Dropdown) -> list[Wire]:
+    """This tab's block list follows the Architecture tab's (`chooser`), in the page: a diagram click, or a block
+    picked from that list, sets it; this list takes the same block when it has a spatial position, at no queued
+    request. The other ways the shared block changes set this list themselves: a lesson step or a link
+    (explorer/ui/lesson.py), and this list itself (`choose_block`)."""
     spatial = json.dumps(receptive.spatial_blocks(ctx))
-    chooser.change(None, chooser, block, js=FOLLOW_JS.replace("SPATIAL", spatial), api_name=False, queue=False,
-                   show_progress="hidden")
+    return [wire(chooser.change, None, [chooser], layout.block, js=FOLLOW_JS.replace("SPATIAL", spatial),
+                 api_name=False, queue=False, show_progress="hidden")]

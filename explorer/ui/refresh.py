@@ -19,6 +19,8 @@ import gradio as gr
 
 from explorer.server import lanes
 from explorer.ui import validate
+from explorer.ui.pagejs import with_press
+from explorer.ui.wiring import bind, flat
 
 
 @dataclass
@@ -30,13 +32,20 @@ class Refresh:
     follows_drag: bool = True  # False: refreshed when the t slider is released, not while it is dragged
 
 
+def tab_refresh(tab: str, ctx, handler: Callable, inputs: list, outputs: list, follows_drag: bool = True) -> Refresh:
+    """A tab's `Refresh` from a module-level handler: `handler(ctx, image, t, seed, *inputs)`, a `Pack` among
+    `inputs` given as its one value."""
+    return Refresh(tab, flat(inputs), outputs, bind(handler, ctx, ["image", "t", "seed", *inputs]), follows_drag)
+
+
 # Tracks whether the t slider is held by a pointer, so that a tab refreshed on release is not also refreshed at
 # every `change` of a drag (keys, typed values and values set by the server still refresh it through `change`).
 TRACK_DRAG = Path(__file__).with_name("track_drag.js").read_text(encoding="utf-8")
 
 
-# Fills in TRACK_DRAG, UNLESS_DRAGGED and TABS (press_shown); the placeholders keep the file valid JavaScript.
-PRESS_SHOWN = Path(__file__).with_name("press_shown.js").read_text(encoding="utf-8")
+# Fills in TRACK_DRAG, UNLESS_DRAGGED and TABS (press_shown), and pressButton (pagejs); the placeholders keep the file
+# valid JavaScript.
+PRESS_SHOWN = with_press(Path(__file__).with_name("press_shown.js").read_text(encoding="utf-8"))
 
 
 def press_shown(tabs: list[str], unless_dragged: bool = False) -> str:

@@ -1,3 +1,4 @@
+PRESS_BUTTON;
 const S = window.__sbs = window.__sbs || {strip: {}, requested: null, t: null};
 S.element = element;
 const root = () => S.element.querySelector('.sbs');
@@ -122,9 +123,7 @@ function settle() {
     const key = r.dataset.key;
     if (key && S.strip.key !== key && S.requested !== key) {
         S.requested = key;
-        const holder = document.getElementById('scrub-request');
-        const button = holder && (holder.tagName === 'BUTTON' ? holder : holder.querySelector('button'));
-        if (button) button.click();
+        pressButton('scrub-request');
     }
     const now = Number(slider() ? slider().value : r.dataset.t);
     show(now);

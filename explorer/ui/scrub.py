@@ -11,6 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from explorer.ui.pagejs import with_press
 from explorer.ui.refresh import TRACK_DRAG
 
 # Scoped by Gradio to the view's root element.
@@ -19,7 +20,7 @@ VIEW_CSS = Path(__file__).with_name("scrub.css").read_text(encoding="utf-8")
 # Page-wide rules for the reverse process (its pictures are gr.Image and gr.HTML outputs).
 PAGE_CSS = Path(__file__).with_name("reverse.css").read_text(encoding="utf-8")
 
-VIEW_JS = TRACK_DRAG + Path(__file__).with_name("scrub.js").read_text(encoding="utf-8")
+VIEW_JS = TRACK_DRAG + with_press(Path(__file__).with_name("scrub.js").read_text(encoding="utf-8"))
 # The strip's meta tells the view's script when a new strip has arrived.
 META_JS = Path(__file__).with_name("scrub_meta.js").read_text(encoding="utf-8")
 

@@ -1,30 +1,63 @@
 """The "Trained alternatives" tab: the study of architectures, its curves and table, and a live side by side."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from explorer.server import lanes
 from explorer.ui import validate
-from explorer.ui.inputs import Inputs
 from explorer.ui.plots import plot
-from explorer.ui.refresh import Refresh
+from explorer.ui.refresh import Refresh, tab_refresh
+from explorer.ui.wiring import Wire, wire
 from explorer.views import study
-from explorer.views.context import Context
+from explorer.views.context import DEFAULT_T, Context
 
 TAB = "study"
-DEFAULT_T = 250
 CSS = (Path(__file__).with_name("study.css")).read_text()
+MISSING = ("The study of trained alternatives has not been run for these weights: "
+           "docs/training.md says how to train and score it.")
 
 
-def build(ctx: Context, inputs: Inputs) -> Refresh:
+@dataclass
+class Study:
+    """The tab's components; without a study only `missing` (the note saying so)."""
+
+    missing: gr.Markdown | None = None
+    table_t: gr.Dropdown | None = None
+    table: gr.HTML | None = None
+    live: gr.HTML | None = None
+    live_data: gr.JSON | None = None
+    live_button: gr.Button | None = None
+
+
+# --- handlers ---------------------------------------------------------------------------------------------------------
+
+def show_table(ctx: Context, t) -> str:
+    results = ctx.study
+    t = validate.timestep(t, "The table's t")
+    if t not in results.timesteps:
+        raise gr.Error(f"The study was scored at t = {', '.join(map(str, results.timesteps))}; pick one of them")
+    return study.table_html(results, t)
+
+
+def show_live(ctx: Context, image, t, seed) -> tuple:
+    """Every trained variant on the image at t: the side by side as HTML, and its scores as numbers."""
+    image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+    x0, x_t, rows = study.live_rows(ctx.study_models, ctx.diffusion, image, t, seed, ctx.study.resolution)
+    return study.live_html(x0, x_t, rows, t), study.live_numbers(rows, t, seed)
+
+
+def missing(ctx: Context, image, t, seed) -> tuple:
+    return (MISSING,)
+
+
+# --- layout -----------------------------------------------------------------------------------------------------------
+
+def build(ctx: Context) -> Study:
     results = ctx.study
     if results is None:
-        missing = ("The study of trained alternatives has not been run for these weights: "
-                   "docs/training.md says how to train and score it.")
-        note = gr.Markdown(missing, elem_id="study-missing")
-        return Refresh(TAB, [], [note], lambda image, t, seed: (missing,))
+        return Study(missing=gr.Markdown(MISSING, elem_id="study-missing"))
     gr.Markdown("### Trained alternatives\n" + study.protocol_markdown(results), elem_id="study-intro")
     gr.HTML(study.findings_html(results), elem_id="study-findings", label="What the trained alternatives say")
     gr.Plot(plot(study.curves_figure(results)), label="Learning curves", elem_id="study-curves", show_label=False)
@@ -37,23 +70,27 @@ def build(ctx: Context, inputs: Inputs) -> Refresh:
                 f"study's {results.resolution}×{results.resolution}.")
     live = gr.HTML(elem_id="study-live", label="Side by side on this image")
     live_data = gr.JSON(visible=False, label="Side by side (numbers)", elem_id="study-live-data")
+    live_button = gr.Button("Compare on this image", elem_id="study-live-button", visible="hidden")
+    return Study(None, table_t, table, live, live_data, live_button)
 
-    def show_table(t):
-        t = validate.timestep(t, "The table's t")
-        if t not in results.timesteps:
-            raise gr.Error(f"The study was scored at t = {', '.join(map(str, results.timesteps))}; pick one of them")
-        return study.table_html(results, t)
 
-    def show_live(image, t, seed):
-        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
-        x0, x_t, rows = study.live_rows(ctx.study_models, ctx.diffusion, image, t, seed, results.resolution)
-        return study.live_html(x0, x_t, rows, t), study.live_numbers(rows, t, seed)
+# --- wiring -----------------------------------------------------------------------------------------------------------
 
-    lanes.listen(table_t.change, show_table, table_t, table, api_name="study_table", show_progress="hidden",
-                 api_description="The study's held-out table at one of its timesteps (HTML)")
-    shown = [inputs.image, inputs.t, inputs.seed]
-    lanes.listen(gr.Button("Compare on this image", elem_id="study-live-button", visible="hidden").click,
-show_live, shown, [live, live_data], api_name="study_live", show_progress="hidden", preprocess=False,
-api_description="Every trained variant on the current image at t: predicted noise, x̂₀, its error, and "
-  "the scores on this image")
-    return Refresh(TAB, [], [live, live_data], show_live)
+def wires(layout: Study, shared: list) -> list[Wire]:
+    """`shared`: the input panel's (image, t, seed)."""
+    if layout.missing is not None:
+        return []
+    return [
+        wire(layout.table_t.change, show_table, [layout.table_t], layout.table, api_name="study_table",
+             show_progress="hidden", api_description="The study's held-out table at one of its timesteps (HTML)"),
+        wire(layout.live_button.click, show_live, shared, [layout.live, layout.live_data], api_name="study_live",
+             show_progress="hidden", preprocess=False,
+             api_description="Every trained variant on the current image at t: predicted noise, x̂₀, its error, "
+                             "and the scores on this image"),
+    ]
+
+
+def refresher(ctx: Context, layout: Study) -> Refresh:
+    if layout.missing is not None:
+        return tab_refresh(TAB, ctx, missing, [], [layout.missing])
+    return tab_refresh(TAB, ctx, show_live, [], [layout.live, layout.live_data])

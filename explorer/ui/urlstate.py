@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from explorer import knockouts
 from explorer.diffusion import NUM_TIMESTEPS
 from explorer.knockouts import Knockouts
+from explorer.ui.pagejs import with_press
 from explorer.views.context import MAX_SEED
 
 KEYS = ("step", "tab", "image", "t", "seed", "block", "pixel", "knockouts")
@@ -30,7 +31,7 @@ WRITE_JS = Path(__file__).with_name("urlstate.js").read_text(encoding="utf-8")
 # computes the query) once the changes of one event have all arrived, URL_QUIET_MS after the last of them.
 WRITE_BUTTON = "lesson-url-write"
 URL_QUIET_MS = 250
-SCHEDULE_JS = (Path(__file__).with_name("urlstate_schedule.js").read_text(encoding="utf-8")
+SCHEDULE_JS = (with_press(Path(__file__).with_name("urlstate_schedule.js").read_text(encoding="utf-8"))
                .replace("URL_QUIET_MS", str(URL_QUIET_MS)).replace("lesson-url-write", WRITE_BUTTON))
 
 

@@ -1,12 +1,11 @@
 () => {
+  PRESS_BUTTON;
   // One address write per burst of changes: an event that changes several recorded settings (a diagram click
   // sets the shared block and the Receptive-field list; "Show me" sets the tab, t, the image ...) fires one
   // change each, a few milliseconds apart. The hidden button asks the server for the query once they are done.
   clearTimeout(window.__explorerUrlWrite);
   window.__explorerUrlWrite = setTimeout(() => {
-    const holder = document.getElementById('lesson-url-write');
-    const button = holder && (holder.tagName === 'BUTTON' ? holder : holder.querySelector('button'));
-    if (button) button.click();
+    pressButton('lesson-url-write');
   }, URL_QUIET_MS);
   return [];
 }

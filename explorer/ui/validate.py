@@ -9,9 +9,8 @@ from PIL import Image
 
 from explorer.diffusion import NUM_TIMESTEPS
 from explorer.server import internals
+from explorer.server.limits import MAX_STEPS  # the reverse process's bound, set where the server keeps its limits
 from explorer.views.context import MAX_SEED, Context
-
-MAX_STEPS = 250  # enough to watch errors add up; 1000 held the reverse lane for 50 s
 
 
 def _number(value, what: str) -> float:

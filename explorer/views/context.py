@@ -1,7 +1,9 @@
 """Everything a view needs that is loaded once per app: the two models, the schedule, the block specs.
 
-A `Context` is read-only after `Context.load`; per-user state (the image, t, the seed,
-knock-outs) is passed to each view as arguments.
+A `Context` holds no per-user state: the models, the schedule and the block specs are read-only after
+`Context.load`, and its `kept` caches (`Kept`, views/memo.py) are the one part that changes, filled with results
+every session may share. Per-user state (the image, t, the seed, knock-outs) is passed to each view as
+arguments.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from explorer.views.memo import Kept
 from explorer.weights import DEFAULT_DIR, ModelPair, load_pair
 
 MAX_SEED = 2**31 - 1
+DEFAULT_T = 250  # the timestep the app opens on, and the Lesson's steps use unless a step says otherwise
+DEFAULT_SEED = 0
 DEFAULT_CONCURRENCY = 2  # requests computed at once: one per core of a free CPU Space
 
 

@@ -48,6 +48,11 @@ def measurement(ctx: Context, step_id: str, index: int, measure):
     return ctx.kept.measurements.get((_models(ctx), step_id, index), lambda: measure(ctx))
 
 
+def heldout_digests(ctx: Context) -> frozenset[str]:
+    """`denoising.heldout_digests` (the held-out images' fingerprints), computed once per app."""
+    return ctx.kept.sets.get((_models(ctx), "heldout digests"), lambda: denoising.heldout_digests(ctx))
+
+
 def view(ctx: Context, name: str, image: np.ndarray, inputs: tuple, compute):
     """A whole tab's outputs, `compute()`, kept for the tab `name`, the image and its other `inputs` (each one
     that changes what the tab shows, as hashable values)."""

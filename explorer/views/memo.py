@@ -68,9 +68,10 @@ class Kept:
         self.views = Memo(16)  # whole tabs' outputs (the Part-by-part tab: pictures and figures, some 100 KB each)
         self.parts = Memo(32)  # the Part-by-part tab's measured parts: four backward passes and a dozen forwards
         self.shift_tables = Memo(32)  # blocks × t time shift per image and seed
+        self.sets = Memo(4)  # facts of the shipped image set (the held-out images' fingerprints)
 
     def clear(self) -> None:
         """Forget every kept result (tests)."""
         for memo in (self.strips, self.comparisons, self.fields, self.measurements, self.views, self.parts,
-                     self.shift_tables):
+                     self.shift_tables, self.sets):
             memo.clear()

@@ -48,6 +48,6 @@ def colour_bar(low: float, high: float, cmap: str = "diverging", caption: str = 
     middle = (low + high) / 2
     label = f'<span class="bar-caption">{escape(caption)}</span>' if caption else ""
     return (f'<div class="colour-bar" role="img" aria-label="colour scale from {low:.3g} to {high:.3g}">{label}'
-            f'<div class="bar" style="background: linear-gradient(to right, {stops})"></div>'
+            f'<div class="bar" style="--stops:{stops}"></div>'
             f'<div class="bar-ticks"><span>{low:.3g}</span><span>{middle:.3g}</span><span>{high:.3g}</span></div>'
             f'</div>')

@@ -67,7 +67,7 @@ def _point(y: int, x: int) -> str:
 def _framed(image: Image.Image, svg_body: str, alt: str, css_class: str = "") -> str:
     """A pixel picture enlarged SCALE times with SVG marks drawn over it in the picture's own coordinates."""
     side = image.width
-    return (f'<div class="rf-frame {css_class}" style="width:{side * SCALE}px;height:{image.height * SCALE}px">'
+    return (f'<div class="rf-frame {css_class}" style="--w:{side * SCALE}px;--h:{image.height * SCALE}px">'
             f'{pixels.img(image, SCALE, alt, "px rf-source")}'
             f'<svg viewBox="0 0 {side} {image.height}" aria-hidden="true" preserveAspectRatio="none">{svg_body}</svg>'
             f'</div>')
@@ -150,10 +150,10 @@ def overlays_image(fields: list[FieldView]) -> str:
                f"pixel, brighter is more; half of it lies within {r50}, 90 % within {r90}.")
         figures.append(f'<figure class="rf-figure"><figcaption>{escape(view.title)}</figcaption>'
                        f'{_framed(view.overlay, marks, alt)}</figure>')
-    legend = (f'<p class="rf-legend"><span class="swatch" style="border-color:{BOX_COLOUR}"></span>field the '
-              f'layers allow · <span class="swatch dashed" style="border-color:{SQUARE_50_COLOUR}"></span>square '
-              f'with 50 % of the dependence · <span class="swatch dashed" style="border-color:#888"></span>white: '
-              f'90 % · <span class="swatch" style="border-color:{POINT_COLOUR}"></span>the clicked pixel</p>')
+    legend = (f'<p class="rf-legend"><span class="swatch" style="--swatch:{BOX_COLOUR}"></span>field the '
+              f'layers allow · <span class="swatch dashed" style="--swatch:{SQUARE_50_COLOUR}"></span>square '
+              f'with 50 % of the dependence · <span class="swatch dashed" style="--swatch:#888"></span>white: '
+              f'90 % · <span class="swatch" style="--swatch:{POINT_COLOUR}"></span>the clicked pixel</p>')
     return f'<div class="rf-figures">{"".join(figures)}</div>{legend}'
 
 

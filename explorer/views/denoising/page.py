@@ -120,7 +120,7 @@ def side_by_side_html(comparison: Comparison, key: str, note: str = "") -> str:
 
 
 # A number and its interval row start at the same place, so a column cut by the sideways scroll shows both.
-LEFT = ' style="text-align: left"'
+LEFT = ' class="num"'
 
 
 def knockouts_table_html(knockouts: dict) -> str:
@@ -141,7 +141,7 @@ def knockouts_table_html(knockouts: dict) -> str:
         rows.append(f'<tr><th scope="row">{html.escape(name)}</th>'
                     + "".join(f"<td{LEFT}>{value}</td>" for value, _ in cells) + "</tr>")
         if all(bounds for _, bounds in cells):
-            rows.append('<tr class="knockout-interval" style="color: #4b5563">'
+            rows.append('<tr class="knockout-interval">'
                         f'<th scope="row"><small>{INTERVAL}</small></th>'
                         + "".join(f"<td{LEFT}><small>{bounds}</small></td>" for _, bounds in cells) + "</tr>")
     return ('<div class="knockout-table"><p>Noise error ε-MSE of the U-Net, held-out average (mean squared error '
@@ -149,7 +149,7 @@ def knockouts_table_html(knockouts: dict) -> str:
             'U-Net\'s and how many times the intact U-Net\'s it is; under each row, the 95 % interval of each of '
             'these numbers over images. Predicting no noise at all would score the '
             'noise\'s own variance, 1 by construction: a knock-out near 1 has broken the network.</p>'
-            f'<div class="knockout-scroll" style="overflow-x: auto; max-width: 100%;"><table><thead><tr>'
+            f'<div class="knockout-scroll"><table><thead><tr>'
             f'<th scope="col">U-Net</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
             f'<p>"Told the wrong t": {html.escape(metrics.told_the_wrong_t or "n/a")}.</p></div>')
 
@@ -181,7 +181,7 @@ def steps_note(ctx: Context, t: int, num_steps: int) -> str:
 
 def reverse_caption_html(size: int, scale: int = DISPLAY_SCALE) -> str:
     """The labels over `reverse_frame_image`'s tiles, aligned to them at `scale`."""
-    cells = "".join(f'<span style="width:{size * scale}px;margin-right:{REVERSE_GAP * scale}px">'
+    cells = "".join(f'<span style="--w:{size * scale}px;--gap:{REVERSE_GAP * scale}px">'
                     f"{TITLES[name]}: {kind}</span>" for name, kind in REVERSE_TILES)
     return f'<div class="reverse-caption">{cells}</div>'
 
@@ -196,7 +196,7 @@ def frame_strip(frames: list[ReverseFrame], count: int = 8) -> str:
     body = "".join(
         f'<tr><th scope="row">{TITLES[name]}</th>' + "".join(
             f'<td><div class="strip-tile" role="img" aria-label="{TITLES[name]} at t = {frame.t}" '
-            f'style="background-position:-{c * size * DISPLAY_SCALE}px -{r * size * DISPLAY_SCALE}px"></div></td>'
+            f'style="--x:{c * size * DISPLAY_SCALE}px;--y:{r * size * DISPLAY_SCALE}px"></div></td>'
             for c, frame in enumerate(picks)) + "</tr>"
         for r, name in enumerate(("naive", "unet")))
     return (f'<div class="frame-strip" style="--strip:url(data:image/png;base64,{data});--w:{len(picks) * size}px;'

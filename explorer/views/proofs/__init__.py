@@ -3,31 +3,46 @@
 Five views, each live for the current image, t and seed, with the held-out numbers from
 weights/metrics.json beside them where `python -m explorer.evaluate` has written them:
 gradient highways, the two halves of each concatenation, the bottleneck and the skips across t,
-attention maps, and time conditioning. The Markdown tables here are also what the evaluation
-writes into the model card.
+attention maps, and time conditioning. The held-out sentences, verdicts and tables are
+explorer/model_card.py's, a floor below: the evaluation writes them into the model card without
+importing the views.
 
-Split by what each part does; callers import the names from here:
+Split by what each part does; callers import the names from here (public names only):
 
 - compute.py: the live measurements, as dataclasses and numbers;
-- text.py: the markdown sentences, tables and verdicts (and the model card's sections);
+- text.py: the markdown sentences for the live numbers (and, from explorer/model_card.py, the held-out ones);
 - figures.py: Plotly figures as plain dicts;
 - page.py: pictures (attention maps, time differences) as inline PNGs in HTML.
 """
 
+from explorer.model_card import (
+    CONCAT_NOTE,
+    NOT_COMPUTED,
+    VARIANT_TITLES,
+    NoiseScales,
+    bottleneck_verdict,
+    concat_table,
+    concat_verdict,
+    enc1_ratio,
+    enc1_sentence,
+    gradients_heldout_sentences,
+    gradients_table,
+    model_card_markdown,
+    noise_scales,
+    shift_sentence,
+    time_table,
+)
 from explorer.views.proofs.compute import (
     BOTTLENECK_ROWS,
     GRADIENT_BATCH,
-    NOT_COMPUTED,
     AttentionView,
     GradientView,
     TimeView,
-    _noise_batch,
     attention,
     attention_blocks,
     bookkeeping,
     bottleneck_live,
     concat_live,
-    enc1_ratio,
     gradients,
     image_shift_table,
     measured_parts,
@@ -41,7 +56,6 @@ from explorer.views.proofs.figures import (
     COLOURS,
     LEVEL_COLOURS,
     PLOT_LAYOUT,
-    VARIANT_TITLES,
     bottleneck_figure,
     concat_heldout_figure,
     gradient_figure,
@@ -61,24 +75,11 @@ from explorer.views.proofs.page import (
     time_html,
 )
 from explorer.views.proofs.text import (
-    CONCAT_NOTE,
-    NoiseScales,
-    _times,
     attention_markdown,
     bottleneck_markdown,
-    bottleneck_verdict,
     concat_markdown,
-    concat_table,
-    concat_verdict,
-    enc1_sentence,
-    gradients_heldout_sentences,
     gradients_markdown,
-    gradients_table,
-    model_card_markdown,
-    noise_scales,
-    shift_sentence,
     time_markdown,
-    time_table,
 )
 
 __all__ = [
@@ -97,8 +98,6 @@ __all__ = [
     "PLOT_LAYOUT",
     "TimeView",
     "VARIANT_TITLES",
-    "_noise_batch",
-    "_times",
     "attention",
     "attention_blocks",
     "attention_html",

@@ -19,7 +19,6 @@ from explorer.knockouts import single_knockouts, wrong_timestep
 from explorer.views.context import Context
 
 GRADIENT_BATCH = 4  # noise draws of the current image per gradient variant (4 variants: 16 samples in all)
-NOT_COMPUTED = "not computed yet for these weights"
 BOTTLENECK_ROWS = ("bottleneck bypassed", "skip1 cut", "skip2 cut", "skip3 cut", "skip4 cut", "attention off")
 
 
@@ -50,12 +49,6 @@ def gradients(ctx: Context, image: np.ndarray, t: int, seed: int, batch: int = G
         trained = pool.submit(gradient_norms, ctx.pair.unet, ctx.diffusion, x0, eps, t)
         fresh = pool.submit(gradient_norms, ctx.pair.unet, ctx.diffusion, x0, eps, t, fresh=True)
         return GradientView(t, batch, trained.result(), fresh.result())
-
-
-def enc1_ratio(blocks: list[str], intact: list[float], cut: list[float], block: str = "enc1") -> float:
-    """How many times smaller `block`'s gradient is with skips cut, each measured relative to `out`."""
-    out, index = blocks.index("out"), blocks.index(block)
-    return (intact[index] / intact[out]) / (cut[index] / cut[out])
 
 
 # ---------------------------------------------------------------- 2. concatenation

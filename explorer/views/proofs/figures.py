@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from explorer.metrics import Metrics
-from explorer.views.proofs.compute import BOTTLENECK_ROWS, NOT_COMPUTED, GradientView, multipliers
+from explorer.model_card import NOT_COMPUTED, VARIANT_TITLES
+from explorer.views.proofs.compute import BOTTLENECK_ROWS, GradientView, multipliers
 
 PLOT_LAYOUT = {"paper_bgcolor": "white", "plot_bgcolor": "white", "margin": {"l": 60, "r": 20, "t": 40, "b": 60}}
 AXIS = {"gridcolor": "#ebf0f8", "zeroline": False}
 COLOURS = {"trained": "#2c6fad", "fresh": "#9a9a9a", "bottleneck bypassed": "#b23a48", "attention off": "#7b4fa0",
            "skip1 cut": "#d9822b", "skip2 cut": "#e0a458", "skip3 cut": "#6aa56e", "skip4 cut": "#2e7d5b"}
 LEVEL_COLOURS = {"skip_zero": "#d9822b", "skip_mean": "#e0a458", "up_zero": "#2c6fad", "up_mean": "#79a6d2"}
-VARIANT_TITLES = {"skip_zero": "skip half → 0", "skip_mean": "skip half → its mean",
-                  "up_zero": "upsampled half → 0", "up_mean": "upsampled half → its mean"}
 
 
 def _empty_figure(title: str) -> dict:

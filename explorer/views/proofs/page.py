@@ -26,17 +26,16 @@ def png_html(image: Image.Image, alt: str, scale: int = MAP_SCALE) -> str:
     image.save(buffer, format="PNG")
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return (f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" width="{image.width * scale}" '
-            f'height="{image.height * scale}" style="image-rendering: pixelated; max-width: none;">')
+            f'height="{image.height * scale}" class="pixel-picture">')
 
 
 def figures_html(items: list[tuple[str, Image.Image]], elem_class: str, scale: int = MAP_SCALE) -> str:
     """Images in a row, each enlarged `scale` times by the browser, with its caption in HTML (not in the picture)."""
     figures = "".join(
-        f'<figure class="{elem_class}" style="margin: 0 12px 8px 0; display: inline-block; vertical-align: top;">'
-        f"{png_html(image, caption, scale)}"
-        f"<figcaption style=\"font-size: 0.85em; max-width: {image.width * scale}px;\">"
-        f"{html.escape(caption)}</figcaption></figure>" for caption, image in items)
-    return f'<div style="display: flex; flex-wrap: wrap;">{figures}</div>'
+        f'<figure class="pixel-figure {elem_class}" style="--w:{image.width * scale}px">'
+        f"{png_html(image, caption, scale)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+        for caption, image in items)
+    return f'<div class="pixel-figures">{figures}</div>'
 
 
 def attention_picker(ctx: Context, image: np.ndarray, t: int, seed: int, block: str, y: int, x: int) -> str:
@@ -49,16 +48,14 @@ def attention_picker(ctx: Context, image: np.ndarray, t: int, seed: int, block: 
     shown = size * PICK_SCALE
     lines = "".join(f'<line x1="{i * step}" y1="0" x2="{i * step}" y2="{size}"/>'
                     f'<line x1="0" y1="{i * step}" x2="{size}" y2="{i * step}"/>' for i in range(1, side))
-    svg = (f'<svg viewBox="0 0 {size} {size}" width="{shown}" height="{shown}" aria-hidden="true" '
-           'style="position: absolute; left: 0; top: 0; pointer-events: none;">'
+    svg = (f'<svg viewBox="0 0 {size} {size}" width="{shown}" height="{shown}" aria-hidden="true">'
            f'<g stroke="white" stroke-opacity="0.7" stroke-width="1" vector-effect="non-scaling-stroke">{lines}</g>'
            f'<rect x="{cell_x * step}" y="{cell_y * step}" width="{step}" height="{step}" fill="none" '
            'stroke="#00ff66" stroke-width="3" vector-effect="non-scaling-stroke"/></svg>')
     alt = (f"x_t at t = {t} with the {side}×{side} grid of {block}; the query cell (row {cell_y}, column {cell_x}) "
            "is outlined in green. Click a cell.")
-    img = png_html(picture, alt, PICK_SCALE).replace("<img ", '<img class="proof-source" ', 1)
-    return (f'<div class="proof-picker-frame" data-side="{size}" style="position: relative; width: {shown}px; '
-            f'height: {shown}px; cursor: crosshair;">{img}{svg}</div>')
+    img = png_html(picture, alt, PICK_SCALE).replace('class="pixel-picture"', 'class="pixel-picture proof-source"', 1)
+    return f'<div class="proof-picker-frame" data-side="{size}" style="--size:{shown}px">{img}{svg}</div>'
 
 
 def attention_overlay(x_t: torch.Tensor, weights: torch.Tensor, query: tuple[int, int], scale: int = 1,

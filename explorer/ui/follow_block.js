@@ -1,0 +1,1 @@
+(name) => SPATIAL.includes(name) ? name : undefined
