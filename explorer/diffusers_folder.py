@@ -133,6 +133,9 @@ def open_diffusers(source: str | Path) -> OpenedModel:
         notes.append(f"this model predicts {what}; the views show the noise ε̂ it implies")
     from diffusers import UNet2DModel
 
-    unet = UNet2DModel.from_pretrained(unet_folder, torch_dtype=torch.float32)
+    # low_cpu_mem_usage=False: the other path needs the accelerate package, for no gain at these sizes
+    unet = UNet2DModel.from_pretrained(unet_folder, torch_dtype=torch.float32, low_cpu_mem_usage=False)
     denoiser = DiffusersUNet(unet, diffusion).eval().requires_grad_(False)
+    # channels_last: oneDNN's convolutions run about 10 % faster this way on CPU (as weights.load does for ours)
+    denoiser.to(memory_format=torch.channels_last)
     return OpenedModel(denoiser, diffusion, str(source), folder, scheduler_config, notes)

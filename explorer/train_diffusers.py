@@ -63,6 +63,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--decay-fraction", type=float, default=0.15)
     parser.add_argument("--ema-decay", type=float, default=0.999)
     parser.add_argument("--image-size", type=int, default=MODEL_CONFIG["sample_size"])
+    parser.add_argument("--block-out-channels", default=",".join(map(str, MODEL_CONFIG["block_out_channels"])),
+                        help="channels per level (four levels, the block types of MODEL_CONFIG)")
+    parser.add_argument("--norm-groups", type=int, default=MODEL_CONFIG["norm_num_groups"])
+    parser.add_argument("--validation-samples", type=int, default=256,
+                        help="(image, t, ε) draws of the validation loss")
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
@@ -81,10 +86,16 @@ class EpsilonOf(nn.Module):
         return self.unet(x, t, return_dict=False)[0]
 
 
-def build(image_size: int) -> nn.Module:
+def model_config(args) -> dict:
+    """MODEL_CONFIG with the size, widths and groups of the command line."""
+    return {**MODEL_CONFIG, "sample_size": args.image_size, "norm_num_groups": args.norm_groups,
+            "block_out_channels": tuple(int(part) for part in args.block_out_channels.split(","))}
+
+
+def build(config: dict) -> nn.Module:
     from diffusers import UNet2DModel
 
-    return UNet2DModel(**{**MODEL_CONFIG, "sample_size": image_size})
+    return UNet2DModel(**config)
 
 
 def export(unet: nn.Module, out: Path, record: dict) -> None:
@@ -106,13 +117,14 @@ def main(argv=None) -> None:
     train_data = ImageFolder(args.data, "train", args.image_size)
     fit_images, validation_images, validation_names = validation_split(train_data)
     diffusion = Diffusion()
-    unet = build(args.image_size)
+    config = model_config(args)
+    unet = build(config)
     model = EpsilonOf(unet).train()
     ema = copy.deepcopy(unet).eval().requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     generator = torch.Generator().manual_seed(args.seed)
     noise_generator = torch.Generator().manual_seed(args.seed + 1)
-    validation_loss = ValidationLoss(validation_images, diffusion, torch.device("cpu"))
+    validation_loss = ValidationLoss(validation_images, diffusion, torch.device("cpu"), count=args.validation_samples)
 
     def autocast():
         return torch.autocast("cpu", enabled=False)
@@ -139,7 +151,7 @@ def main(argv=None) -> None:
         torch.save(payload, str(checkpoint_path) + ".tmp")
         Path(str(checkpoint_path) + ".tmp").replace(checkpoint_path)
         export(ema, args.out, dict(
-            model="diffusers UNet2DModel", config=dict(MODEL_CONFIG, sample_size=args.image_size),
+            model="diffusers UNet2DModel", config=config,
             scheduler=SCHEDULER_CONFIG,
             data=dict(folder=str(args.data), train_images=len(fit_images), validation_images=len(validation_images),
                       split=f"sha256 of the file name without skin-tone code points, {HELD_OUT_PERCENT}% held out "
