@@ -293,3 +293,13 @@ def test_a_session_from_a_dead_replica_is_told_once(tmp_path):
     assert evictions.take("abc123", "moved") and not evictions.take("abc123", "moved")
     assert evictions.take("abc123", "label")         # the page's label says the image was lost
     assert Moves({}, evictions).arrived("xyz") is False  # not a replica: nothing
+
+
+def test_inside_a_session_the_job_that_has_computed_least_goes_first():
+    """A page asks its strip and a 20-step reverse process at once: inside the session, the job that has computed
+    least so far takes the next slice (then the oldest)."""
+    ledger = fair.Ledger(clock=Clock())
+    line = [fair.Waiting("strip", "a", "s", 0, spent=0.0), fair.Waiting("reverse", "a", "s", 1, spent=0.3)]
+    assert fair.fair_order(line, ledger, cost=0.0) == ["strip", "reverse"]
+    line = [fair.Waiting("strip", "a", "s", 0, spent=2.0), fair.Waiting("reverse", "a", "s", 1, spent=0.3)]
+    assert fair.fair_order(line, ledger, cost=0.0) == ["reverse", "strip"]

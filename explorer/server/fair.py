@@ -58,27 +58,30 @@ class Ledger:
 
 @dataclass(frozen=True)
 class Waiting:
-    """A waiting event as the fair order sees it: its id, who asked, and its place in arrival order."""
+    """A waiting event as the fair order sees it: its id, who asked, its place in arrival order, and the seconds
+    its job has computed so far (a slice of a job already under way)."""
     id: object
     address: str
     session: str | None
     arrived: int
+    spent: float = 0.0
 
 
 def fair_order(waiting: list[Waiting], ledger: Ledger, cost: float = 1.0,
                running: dict[str, int] | None = None) -> list[object]:
     """The ids of `waiting`, in the order they should start: the address that has had least (its ledger, plus
     `cost` for each of its events running now (`running`: address -> count) and each placed before) goes next;
-    inside it the session that has had least; inside the session, the oldest. Equal shares: ties go to the
+    inside it the session that has had least; inside the session, the job that has computed least so far (a page's
+    20-step reverse process before its strip, when both wait), then the oldest. Equal shares: ties go to the
     address (then session) whose first event arrived first."""
     running = running or {}
     by_address: dict[str, dict[str, deque]] = {}
-    for item in sorted(waiting, key=lambda item: item.arrived):
+    for item in sorted(waiting, key=lambda item: (item.spent, item.arrived)):
         by_address.setdefault(item.address, {}).setdefault(item.session or "", deque()).append(item)
     heap = []
     session_had: dict[tuple[str, str], float] = {}
     for address, sessions in by_address.items():
-        first = min(queue[0].arrived for queue in sessions.values())
+        first = min(item.arrived for queue in sessions.values() for item in queue)
         heap.append((ledger.had(address) + cost * running.get(address, 0), first, address))
         for session in sessions:
             session_had[address, session] = ledger.had(address, session)
@@ -87,13 +90,13 @@ def fair_order(waiting: list[Waiting], ledger: Ledger, cost: float = 1.0,
     while heap:
         had, _, address = heapq.heappop(heap)
         sessions = by_address[address]
-        session = min(sessions, key=lambda name: (session_had[address, name], sessions[name][0].arrived))
+        session = min(sessions, key=lambda name: (session_had[address, name], min(i.arrived for i in sessions[name])))
         order.append(sessions[session].popleft().id)
         session_had[address, session] += cost
         if not sessions[session]:
             del sessions[session]
         if sessions:
-            first = min(queue[0].arrived for queue in sessions.values())
+            first = min(item.arrived for queue in sessions.values() for item in queue)
             heapq.heappush(heap, (had + cost, first, address))
     return order
 
@@ -120,9 +123,10 @@ class FairLane:
         return fair_order(self._waiting, self.ledger, cost=0.0)[0]
 
     @contextlib.contextmanager
-    def turn(self, address: str, session: str | None = None):
-        """Wait for the fair turn of (`address`, `session`), hold a slot meanwhile, charge what it took."""
-        ticket = Waiting(object(), address, session, next(self._arrivals))
+    def turn(self, address: str, session: str | None = None, spent: float = 0.0):
+        """Wait for the fair turn of (`address`, `session`) for a slice of a job that has computed `spent` seconds
+        so far, hold a slot meanwhile, charge what it took."""
+        ticket = Waiting(object(), address, session, next(self._arrivals), spent)
         with self._ready:
             self._waiting.append(ticket)
             try:

@@ -86,7 +86,8 @@ class LowPriorityThreads:
         seconds it computed are added to `spent` (a list of one number)."""
         request = internals.current_request()
         session = getattr(request, "session_hash", None)
-        with self.lane.turn(self.client(request) if request is not None else "local", session):
+        with self.lane.turn(self.client(request) if request is not None else "local", session,
+                            spent[0] if spent is not None else 0.0):
             if limits.LISTENERS.gone(session, since):  # a strip nobody reads is not computed (limits.quiet logs it)
                 import gradio as gr
 
