@@ -101,7 +101,7 @@ class Diffusion:
         is not a β schedule of BETA_SCHEDULES, or that rescales β to zero terminal SNR.
         """
         name = config.get("_class_name", "a scheduler")
-        if name in SIGMA_SCHEDULERS:
+        if name in SIGMA_SCHEDULERS or any(key in config for key in ("sigma_min", "sigma_max", "sigma_data")):
             raise ValueError(f"{name} is a σ (variance-exploding) schedule: the explorer supports β schedules "
                              f"({', '.join(BETA_SCHEDULES)}), as DDPMScheduler and DDIMScheduler define them")
         if config.get("rescale_betas_zero_snr"):

@@ -105,5 +105,7 @@ def test_trained_betas_and_refusals():
         Diffusion.from_config({"prediction_type": "flow"})
     with pytest.raises(ValueError, match="σ"):
         Diffusion.from_config({"_class_name": "ScoreSdeVeScheduler"})
+    with pytest.raises(ValueError, match="σ"):  # consistency models' Karras σ schedule
+        Diffusion.from_config({"_class_name": "CMStochasticIterativeScheduler", "sigma_min": 0.002, "sigma_max": 80.0})
     with pytest.raises(ValueError, match="zero terminal SNR"):
         Diffusion.from_config({"rescale_betas_zero_snr": True})
