@@ -165,12 +165,13 @@ def models() -> list[Row]:
 
 @section("study")
 def study() -> list[Row]:
-    """Training images per second for each variant of the study (one thread, as the runner trains), the study's
-    total training time on this machine from that rate, and the time it took when it was trained."""
+    """Training images per second for each (variant, resolution) of the study's ladder (one thread, as the ladder
+    trains), the whole plan's training time on this machine from those rates, and the time it took where trained."""
     from explorer.diffusion import Diffusion
+    from explorer.study import ladder
     from explorer.study.protocol import Protocol
     from explorer.study.results import results
-    from explorer.study.variants import VARIANTS, build
+    from explorer.study.variants import build
     from explorer.train import diffusion_loss
 
     protocol = Protocol()
@@ -180,12 +181,12 @@ def study() -> list[Row]:
     try:
         diffusion = Diffusion()
         generator = torch.Generator().manual_seed(0)
-        side, batch = protocol.resolution, protocol.batch_size
-        x0 = torch.rand(batch, 3, side, side, generator=generator) * 2 - 1
-        x0 = x0.contiguous(memory_format=torch.channels_last)
-        noise = torch.randn(batch, 3, side, side, generator=generator).contiguous(memory_format=torch.channels_last)
-        t = torch.randint(diffusion.num_timesteps, (batch,), generator=generator)
-        for name, variant in VARIANTS.items():
+        batch = protocol.batch_size
+        for name, side, seeds, top in ladder.PLAN:
+            x0 = torch.rand(batch, 3, side, side, generator=generator) * 2 - 1
+            x0 = x0.contiguous(memory_format=torch.channels_last)
+            noise = torch.randn(batch, 3, side, side, generator=generator).contiguous(memory_format=torch.channels_last)
+            t = torch.randint(diffusion.num_timesteps, (batch,), generator=generator)
             model = build(name, side).train().to(memory_format=torch.channels_last)
             optimizer = torch.optim.AdamW(model.parameters(), lr=protocol.lr)
 
@@ -196,16 +197,19 @@ def study() -> list[Row]:
                 optimizer.step()
 
             median, p95, runs = time_ms(step, repeat=8, warmup=2, max_seconds=10, min_runs=3)
-            total_s += median / 1000 * protocol.steps * variant.seeds
+            chain = ladder.Chain(name, side, 0, top)
+            steps = ladder.decay_start(top) + sum(rung - ladder.decay_start(rung) for rung in chain.rungs)
+            total_s += median / 1000 * steps * seeds
             rows.append((f"study {name}: train step, batch {batch}, {side}×{side}, 1 thread", median, p95,
-                         f"{batch * 1000 / median:.0f} images/s; {runs} runs"))
+                         f"{batch * 1000 / median:.0f} images/s; {runs} runs; its plan: {seeds} × {steps:,} steps "
+                         f"(up to {top:,}) = {median / 1000 * steps * seeds / 3600:.1f} h"))
     finally:
         torch.set_num_threads(threads)
     shipped = results()
-    shipped_s = sum(sum(v["train_seconds"]) for v in shipped.data["variants"].values()) if shipped else 0.0
-    trained = f"; the shipped study took {shipped_s / 60:.0f} CPU-thread minutes of training" if shipped else ""
-    rows.append(("study: all runs, estimated from these rates", total_s * 1000, float("nan"),
-                 f"{total_s / 60:.0f} min on one thread, ~{total_s / 120:.0f} min with the runner's two jobs{trained}"))
+    shipped_s = shipped.data["trained_on"].get("cpu_seconds", 0.0) if shipped else 0.0
+    trained = f"; the shipped study's runs took {shipped_s / 3600:.1f} thread-hours" if shipped else ""
+    rows.append(("study: the whole ladder, estimated from these rates", total_s * 1000, float("nan"),
+                 f"{total_s / 3600:.1f} h on one thread, ~{total_s / 7200:.1f} h with two runs at once{trained}"))
     return rows
 
 

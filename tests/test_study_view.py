@@ -19,26 +19,36 @@ from explorer.views import study as view
 TIMESTEPS = [1, 10, 50, 100, 250, 500, 750, 900, 999]
 
 
-def synthetic(scores: dict[str, list[float]]) -> StudyResults:
-    """A study.json in the real schema whose ε-MSE per seed is `scores[name]` at every t."""
-    variants = {}
+def synthetic(scores: dict[str, list[float]], ladder: dict[str, dict[int, list[float]]] | None = None) -> StudyResults:
+    """A study.json in the real schema whose ε-MSE (and objective) per seed is `scores[name]` at every t, at the
+    common budget of 1 step; `ladder[name][steps]` adds runs at other budgets."""
+    variants, runs = {}, []
     for name in VARIANTS:
         seeds = scores.get(name, [0.5, 0.5])
         variants[name] = {
-            "params": 1000 + len(name), "macs": 2_000_000, "window": 11, "images_seen": 64,
-            "seeds": list(range(len(seeds))),
+            "params": 1000 + len(name), "macs": 2_000_000, "window": 11, "images_seen": 64, "steps": 1,
+            "seeds": list(range(len(seeds))), "objective": list(seeds),
+            "objective_ci95": [min(seeds) - 0.01, max(seeds) + 0.01],
             "curve": {"images_seen": [64, 128], "eps_mse": [[1.0] * len(seeds), [0.9] * len(seeds)]},
             "eps_mse": {str(t): list(seeds) for t in TIMESTEPS},
             "psnr": {str(t): [20.0] * len(seeds) for t in TIMESTEPS},
             "eps_mse_ci95": {str(t): [min(seeds) - 0.01, max(seeds) + 0.01] for t in TIMESTEPS},
             "psnr_ci95": {str(t): [19.5, 20.5] for t in TIMESTEPS},
         }
-    return StudyResults({"resolution": 32, "timesteps": TIMESTEPS, "heldout_images": 7,
-                         "protocol": {"images_seen": 64, "steps": 1, "batch_size": 64, "lr": 1e-3, "warmup": 1,
-                                      "threads": 1},
-                         "trained_on": {"device": "cpu"}, "references": {"no_noise": {"eps_mse": {"250": 1.0},
-                                                                                      "psnr": {"250": 9.0}}},
-                         "variants": variants})
+        budgets = {1: seeds, **(ladder or {}).get(name, {})}
+        for steps, values in budgets.items():
+            runs += [{"variant": name, "resolution": 32, "seed": seed, "steps": steps, "schedule": "wsd",
+                      "images_seen": 64 * steps, "training_macs": 3 * 2_000_000 * 64 * steps, "objective": value,
+                      "eps_mse": {str(t): value for t in TIMESTEPS}, "psnr": {str(t): 20.0 for t in TIMESTEPS}}
+                     for seed, value in enumerate(values)]
+    no_noise = {"eps_mse": {str(t): 1.0 for t in TIMESTEPS}, "psnr": {str(t): 9.0 for t in TIMESTEPS}, "objective": 1.0}
+    return StudyResults({"resolution": 32, "timesteps": TIMESTEPS, "heldout_images": 7, "budget": 1,
+                         "ladder": [1, 4, 16], "decay_fraction": 0.15,
+                         "protocol": {"batch_size": 64, "lr": 1e-3, "warmup": 1, "threads": 1, "steps": 1,
+                                      "images_seen": 64},
+                         "trained_on": {"device": "cpu"},
+                         "references": {"no_noise": no_noise, "no_noise_by_resolution": {"32": no_noise}},
+                         "variants": variants, "runs": runs})
 
 
 def test_the_table_prints_study_json_numbers():

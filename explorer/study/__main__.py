@@ -37,13 +37,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=Path("data/emoji"),
                         help="the prepared emoji (explorer.data prepare)")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (one CPU thread each)")
-    parser.add_argument("--steps", type=int, help="evaluate: only runs of this budget")
     parser.add_argument("--resolution", type=int, help="override the protocol's resolution (e.g. 64 on a GPU)")
     parser.add_argument("--threads", type=int, help="CPU threads per run (default 1)")
     parser.add_argument("--seeds", type=int, help="at most this many seeds per variant (a quick trial)")
     parser.add_argument("--images", type=int, help="evaluate: only the first N held-out images (a quick trial)")
-    parser.add_argument("--readme", type=Path, help="model card to update (default weights/README.md; "
-                                                    "'-' for none)")
+    parser.add_argument("--readme", type=Path, help="model card to update (default: weights/README.md with "
+                                                    "--shipped, none otherwise; '-' for none)")
     return parser.parse_args(argv)
 
 
@@ -77,8 +76,9 @@ def main(argv=None) -> None:
         runs = ladder.Ladder(chains, protocol, args.out, args.checkpoint_dir, args.data, args.jobs)
         runs.train() if args.command == "train" else print(runs.status())
     else:
-        readme = None if args.readme == Path("-") else (args.readme or args.out.parent / "README.md")
-        report.evaluate_study(args.variants, protocol, args.out, readme, args.images, args.seeds)
+        readme = args.readme if args.readme not in (None, Path("-")) else \
+            (STUDY_DIR.parent / "README.md" if args.shipped and args.readme is None else None)
+        report.evaluate_study(args.out, readme, args.images, protocol)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
-"""What the study says about each of the lesson's architecture claims: one verdict per claim, computed here.
+"""What the study says about each of the lesson's architecture claims, at each budget: computed here only.
 
-A claim compares two trained variants that differ in the one choice the lesson names. The score is
-the held-out ε-MSE averaged over the table's timesteps (lower is better), per training seed. The
-verdict is "holds" when every seed of the variant the lesson prefers beats every seed of the other,
-"contradicted" when every seed of the other wins, and "within the seed spread" otherwise: at this
-budget the study cannot tell them apart. The app, the Lesson and the model card print these, never
-their own copy.
+A claim compares two trained variants that differ in the one choice the lesson names. A comparison
+is made at a stated budget (steps of 64 images, or equal training compute) by a stated measure: the
+training objective (held-out ε-MSE averaged over t uniform on 0 … 999, lower is better) or the
+held-out ε-MSE at one t. The one verdict rule (`verdict`): "holds" when every seed of the variant
+the lesson prefers beats every seed of the other, "contradicted" when every seed of the other wins,
+and "within the seed spread" otherwise. The app, the Lesson, Part by part and the model card print
+these, never their own copy.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from explorer.formatting import times
@@ -17,6 +19,12 @@ from explorer.study.results import StudyResults
 HOLDS = "holds"
 CONTRADICTED = "contradicted"
 UNCLEAR = "within the seed spread"
+OBJECTIVE = "objective"
+MEASURE_WORDS = {OBJECTIVE: "the training objective (held-out ε-MSE averaged over every t)"}
+
+
+def measure_words(measure) -> str:
+    return MEASURE_WORDS.get(measure, f"the held-out ε-MSE at t = {measure}")
 
 
 @dataclass(frozen=True)
@@ -40,28 +48,189 @@ CLAIMS = (
     Claim("concat", "Skips concatenated, not added.", "unet-add", "unet"),
     Claim("attention", "Self-attention in the bottleneck and at 8×8 helps.", "unet-noattn", "unet"),
 )
+CLAIMS_BY_ID = {claim.id: claim for claim in CLAIMS}
+
+
+def verdict(without: tuple[float, ...], with_: tuple[float, ...]) -> str:
+    """The one verdict rule: the seeds of the two variants (errors: lower is better) do not overlap, or do."""
+    if max(with_) < min(without):
+        return HOLDS
+    if max(without) < min(with_):
+        return CONTRADICTED
+    return UNCLEAR
+
+
+def images_words(images: int) -> str:
+    return f"{images:,} training images"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One claim at one budget by one measure: each seed's error, and the verdict of `verdict`."""
+
+    claim: Claim
+    steps: int  # budget in optimiser steps of 64 images (equal images for both)
+    images_seen: int
+    measure: str  # OBJECTIVE or a t, as a string
+    without_seeds: tuple[float, ...]
+    with_seeds: tuple[float, ...]
+    verdict: str
+
+    @property
+    def ratio(self) -> float:
+        """How many times the error of the variant without the choice is that of the one with it."""
+        return _mean(self.without_seeds) / _mean(self.with_seeds)
+
+    def leader(self) -> str | None:
+        return {HOLDS: self.claim.with_, CONTRADICTED: self.claim.without}.get(self.verdict)
+
+
+def _seeds(values) -> str:
+    return f"{len(values)} seed" + ("s" if len(values) != 1 else "")
+
+
+def _mean(values) -> float:
+    return sum(values) / len(values)
+
+
+def compare(results: StudyResults, claim: Claim, steps: int, measure: str = OBJECTIVE) -> Comparison | None:
+    """The claim at `steps` (equal images), or None where the study has not trained both variants that far."""
+    without, with_ = results.at(claim.without, steps, measure), results.at(claim.with_, steps, measure)
+    if not without or not with_:
+        return None
+    return Comparison(claim, steps, steps * 64, str(measure), tuple(without), tuple(with_), verdict(without, with_))
+
+
+def along_ladder(results: StudyResults, claim: Claim, measure: str = OBJECTIVE) -> list[Comparison]:
+    """The claim at every budget both variants reached, smallest first."""
+    shared = sorted(set(results.budgets(claim.without)) & set(results.budgets(claim.with_)))
+    return [comparison for steps in shared if (comparison := compare(results, claim, steps, measure))]
+
+
+def _state(comparison, leader: str | None) -> str:
+    """'unet leads by ×1.18' or 'the seeds overlap' (comparison: a Comparison or a ComputePoint)."""
+    if leader is None:
+        return "the seeds overlap"
+    ratio = comparison.ratio if leader == comparison.claim.with_ else 1 / comparison.ratio
+    return f"{leader} leads by {times(ratio)}"
+
+
+def order_sentence(comparisons: list[Comparison]) -> str:
+    """Where the order of the two variants changes along the ladder, or that it never does, in one sentence:
+    'The order changes with training: up to 38,400 images naive-t leads by ×1.21; from 153,600 images on unet
+    leads by ×1.12 (at 614,400).'"""
+    segments: list[list[Comparison]] = []
+    for comparison in comparisons:
+        if segments and segments[-1][-1].leader() == comparison.leader():
+            segments[-1].append(comparison)
+        else:
+            segments.append([comparison])
+    if not segments:
+        return ""
+    if len(segments) == 1:
+        first, last = comparisons[0], comparisons[-1]
+        span = (f"At every budget trained ({first.images_seen:,} to {last.images_seen:,} images)"
+                if len(comparisons) > 1 else f"At the one budget trained ({last.images_seen:,} images)")
+        return f"{span} the order is the same: {_state(last, last.leader())}" + (
+            f" at {last.images_seen:,}" if len(comparisons) > 1 else "") + "."
+    pieces = []
+    for index, segment in enumerate(segments):
+        first, last = segment[0], segment[-1]
+        if index == 0:
+            where = f"up to {last.images_seen:,} images"
+        elif index == len(segments) - 1:
+            where = f"from {first.images_seen:,} images on"
+        else:
+            where = f"from {first.images_seen:,} to {last.images_seen:,} images"
+        at = f" (at {last.images_seen:,})" if index > 0 and len(segment) > 1 else ""
+        pieces.append(f"{where} {_state(last, last.leader())}{at}")
+    return "The order changes with training: " + "; ".join(pieces) + "."
+
+
+@dataclass(frozen=True)
+class ComputePoint:
+    """The claim at equal training compute: the `with_` variant at one of its budgets against the `without`
+    variant's error interpolated (log-log, per seed) to the same multiply-adds."""
+
+    claim: Claim
+    training_macs: int
+    without_seeds: tuple[float, ...]
+    with_seeds: tuple[float, ...]
+    verdict: str
+
+    @property
+    def ratio(self) -> float:
+        return _mean(self.without_seeds) / _mean(self.with_seeds)
+
+
+def _interpolate(points: list[tuple[float, float]], x: float) -> float | None:
+    """log-log interpolation through (compute, error) points sorted by compute; None outside their range."""
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if x0 <= x <= x1:
+            share = (math.log(x) - math.log(x0)) / (math.log(x1) - math.log(x0)) if x1 > x0 else 0.0
+            return math.exp(math.log(y0) + share * (math.log(y1) - math.log(y0)))
+    if points and math.isclose(points[0][0], x):
+        return points[0][1]
+    return None
+
+
+def at_equal_compute(results: StudyResults, claim: Claim, measure: str = OBJECTIVE) -> list[ComputePoint]:
+    """The claim at each budget of `claim.with_`, against `claim.without` at the same training compute."""
+    out = []
+    without_budgets = results.budgets(claim.without)
+    seeds = len(results.at(claim.without, without_budgets[0], measure)) if without_budgets else 0
+    curves = [[(results.compute(claim.without, steps), results.at(claim.without, steps, measure)[seed])
+               for steps in without_budgets if len(results.at(claim.without, steps, measure)) > seed]
+              for seed in range(seeds)]
+    for steps in results.budgets(claim.with_):
+        macs = results.compute(claim.with_, steps)
+        without = [value for curve in curves if (value := _interpolate(curve, macs)) is not None]
+        with_ = results.at(claim.with_, steps, measure)
+        if without and with_:
+            out.append(ComputePoint(claim, macs, tuple(without), tuple(with_), verdict(without, with_)))
+    return out
+
+
+def compute_sentence(points: list[ComputePoint]) -> str:
+    """The claim at equal training compute, each point in words."""
+    if not points:
+        return ""
+    claim = points[0].claim
+    leaders = {HOLDS: claim.with_, CONTRADICTED: claim.without}
+    parts = [f"at {point.training_macs:.2g} multiply-adds {_state(point, leaders.get(point.verdict))}"
+             for point in points]
+    return "At equal training compute: " + "; ".join(parts) + "."
 
 
 @dataclass(frozen=True)
 class Finding:
+    """A claim at the study's common budget by the training objective, with what the ladder adds."""
+
     claim: Claim
     verdict: str
-    without_seeds: tuple[float, ...]  # score of each seed of the variant without the choice
+    without_seeds: tuple[float, ...]  # objective of each seed of the variant without the choice
     with_seeds: tuple[float, ...]
     by_t: tuple[tuple[int, str], ...] = ()  # (t, verdict) from the held-out ε-MSE at each t alone
+    steps: int = 0
+    ladder: str = ""  # order_sentence along the ladder
+    compute: str = ""  # compute_sentence
 
     @property
     def without_mean(self) -> float:
-        return sum(self.without_seeds) / len(self.without_seeds)
+        return _mean(self.without_seeds)
 
     @property
     def with_mean(self) -> float:
-        return sum(self.with_seeds) / len(self.with_seeds)
+        return _mean(self.with_seeds)
 
     @property
     def ratio(self) -> float:
         """How many times the error of the variant without the choice is that of the one with it."""
         return self.without_mean / self.with_mean
+
+    @property
+    def images_seen(self) -> int:
+        return self.steps * 64
 
     def where(self) -> str:
         """Which t the verdict per t holds and fails at, in words ('' when it is the same at every t)."""
@@ -74,56 +243,68 @@ class Finding:
         return " Per t: " + "; ".join(parts) + "."
 
     def sentence(self) -> str:
-        """The finding in one sentence, numbers included (held-out averages over images, mean of seeds)."""
-        return self._verdict_sentence() + self.where()
+        """The finding in words, numbers included (held-out averages over images, mean of seeds), with its
+        budget and measure, and what changes along the ladder and at equal compute."""
+        extra = " ".join(part for part in (self.ladder, self.compute) if part)
+        return self._verdict_sentence() + self.where() + (" " + extra if extra else "")
 
     def _verdict_sentence(self) -> str:
         c = self.claim
-        numbers = (f"held-out ε-MSE averaged over t: {c.without} {self.without_mean:.4f} "
-                   f"({len(self.without_seeds)} seeds), {c.with_} {self.with_mean:.4f} ({len(self.with_seeds)} seeds)")
+        at = f"At {images_words(self.images_seen)} each ({self.steps:,} steps of 64), by {measure_words(OBJECTIVE)}"
+        numbers = f"{c.without} {self.without_mean:.4f} ({_seeds(self.without_seeds)}), " \
+                  f"{c.with_} {self.with_mean:.4f} ({_seeds(self.with_seeds)})"
         if self.verdict == HOLDS:
-            return (f"Holds when both are trained: {c.without} errs {times(self.ratio)} as much as {c.with_} "
-                    f"({numbers}).")
+            return f"{at}, it holds: {c.without} errs {times(self.ratio)} as much as {c.with_} ({numbers})."
         if self.verdict == CONTRADICTED:
-            return (f"Contradicted when both are trained: {c.without} does better than {c.with_}, "
-                    f"{times(1 / self.ratio)} less error ({numbers}).")
-        return (f"Not shown when both are trained: the difference is within what changing the training seed "
-                f"changes ({numbers}).")
+            return (f"{at}, it is contradicted: {c.without} errs {times(1 / self.ratio)} less than {c.with_} "
+                    f"({numbers}).")
+        return f"{at}, the two are within what changing the training seed changes ({numbers})."
 
     def to_dict(self) -> dict:
-        return {"claim": asdict(self.claim), "verdict": self.verdict, "without_seeds": list(self.without_seeds),
+        return {"claim": asdict(self.claim), "verdict": self.verdict, "steps": self.steps,
+                "images_seen": self.images_seen, "measure": OBJECTIVE, "without_seeds": list(self.without_seeds),
                 "with_seeds": list(self.with_seeds), "ratio": self.ratio, "by_t": dict(self.by_t),
-                "sentence": self.sentence()}
+                "ladder": self.ladder, "compute": self.compute, "sentence": self.sentence()}
 
 
 def score(results: StudyResults, name: str) -> tuple[float, ...]:
-    """Per seed: the held-out ε-MSE averaged over the study's timesteps."""
-    per_t = [results.per_seed(name, "eps_mse", t) for t in results.timesteps]  # (T, S)
-    return tuple(sum(column) / len(column) for column in zip(*per_t))
-
-
-def verdict(without: tuple[float, ...], with_: tuple[float, ...]) -> str:
-    if max(with_) < min(without):
-        return HOLDS
-    if max(without) < min(with_):
-        return CONTRADICTED
-    return UNCLEAR
+    """Per seed: the training objective at the study's common budget."""
+    return tuple(results.at(name, results.budget, OBJECTIVE))
 
 
 def verdicts(results: StudyResults) -> list[Finding]:
-    """A finding for every claim whose two variants the study trained."""
+    """A finding for every claim whose two variants the study trained to its common budget."""
     out = []
     for claim in CLAIMS:
         if claim.without in results.variants and claim.with_ in results.variants:
             without, with_ = score(results, claim.without), score(results, claim.with_)
             by_t = tuple((t, verdict(tuple(results.per_seed(claim.without, "eps_mse", t)),
                                      tuple(results.per_seed(claim.with_, "eps_mse", t)))) for t in results.timesteps)
-            out.append(Finding(claim, verdict(without, with_), without, with_, by_t))
+            out.append(Finding(claim, verdict(without, with_), without, with_, by_t, results.budget,
+                               order_sentence(along_ladder(results, claim)),
+                               compute_sentence(at_equal_compute(results, claim))))
     return out
 
 
 def finding(results: StudyResults, claim_id: str) -> Finding | None:
     return next((f for f in verdicts(results) if f.claim.id == claim_id), None)
+
+
+def ladder_summary(results: StudyResults) -> list[dict]:
+    """Every claim at every budget (equal images) and at equal compute, as data for study.json."""
+    out = []
+    for claim in CLAIMS:
+        comparisons = along_ladder(results, claim)
+        if not comparisons:
+            continue
+        out.append({"claim": claim.id, "measure": OBJECTIVE,
+                    "budgets": [{"steps": c.steps, "images_seen": c.images_seen, "verdict": c.verdict,
+                                 "ratio": c.ratio, "without_seeds": list(c.without_seeds),
+                                 "with_seeds": list(c.with_seeds)} for c in comparisons],
+                    "equal_compute": [{"training_macs": p.training_macs, "verdict": p.verdict, "ratio": p.ratio}
+                                      for p in at_equal_compute(results, claim)],
+                    "order": order_sentence(comparisons)})
+    return out
 
 
 def where(results: StudyResults) -> str:
@@ -135,50 +316,90 @@ def where(results: StudyResults) -> str:
             + (f", {hours:.1f} thread-hours of training in all" if hours else ""))
 
 
+# DDPM's CIFAR-10 model: 800,000 steps of 128 images (Ho et al. 2020, appendix B), the scale of a real run.
+DDPM_CIFAR10_IMAGES = 800_000 * 128
+
+
+def scale_sentence(results: StudyResults) -> str:
+    """How far the study's largest budget is from a real training run and from the shipped models."""
+    largest = max((run["images_seen"] for run in results.runs if run.get("schedule", "wsd") == "wsd"), default=0)
+    if not largest:
+        return ""
+    shipped = results.data["references"].get("shipped_unet", {})
+    text = (f"The largest budget trained here is {largest:,} images; DDPM's CIFAR-10 model saw about "
+            f"{DDPM_CIFAR10_IMAGES / 1e6:.0f} million ({times(DDPM_CIFAR10_IMAGES / largest)} as many)")
+    if shipped.get("images_seen"):
+        text += f", the shipped 64×64 U-Net {shipped['images_seen']:,}"
+    return text + "."
+
+
 def model_card_markdown(results: StudyResults) -> str:
-    """The model card's section: protocol, the table at t = 250 and averaged, and the verdicts."""
+    """The model card's section: protocol, the ladder, the table at the common budget, and the verdicts."""
     protocol = results.data["protocol"]
+    budget = results.budget
     lines = [
         f"Every variant below was trained by one protocol (`python -m explorer.study train`): the shipped training "
-        f"split at {results.resolution}×{results.resolution}, AdamW, learning rate {protocol['lr']} with "
-        f"{protocol['warmup']} warm-up steps then a cosine decay, batch {protocol['batch_size']}, "
-        f"{protocol['images_seen']:,} images seen, the app's noise schedule, no early stopping and no selection "
-        f"(the last weights are scored), on {where(results)}. Scored on the "
-        f"{results.data['heldout_images']} clean held-out images by `python -m explorer.study evaluate`; "
-        "± is a 95 % interval over images.",
+        f"split (less the 5 % validation carve-out) at {results.resolution}×{results.resolution}, AdamW, learning "
+        f"rate {protocol['lr']} with {protocol['warmup']} warm-up steps, then constant, and a linear decay to 0 over "
+        f"the last {results.data['decay_fraction']:.0%} of each budget (one constant-rate run per variant and seed, "
+        f"a decay branch at each budget of the ladder {', '.join(f'{s:,}' for s in results.data['ladder'])} steps of "
+        f"{protocol['batch_size']}), the app's noise schedule, no EMA, no early stopping and no selection (the last "
+        f"weights are scored), on {where(results)}. Scored on the {results.data['heldout_images']} clean held-out "
+        f"images by `python -m explorer.study evaluate`; ± is a 95 % bootstrap interval over images. "
+        + scale_sentence(results),
         "",
-        "| variant | parameters | multiply-adds | window (px) | ε-MSE t=250 | x̂₀ PSNR t=250 | ε-MSE over t, per seed |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "Every run, by the training objective (held-out ε-MSE averaged over t uniform on the schedule; mean of the "
+        "seeds; '—' not trained yet):",
+        "",
     ]
+    resolutions = sorted({run["resolution"] for run in results.runs})
+    rungs = sorted({run["steps"] for run in results.runs})
+    lines += ["| variant | px | " + " | ".join(f"{steps:,} steps" for steps in rungs) + " |",
+              "| --- | ---: | " + " | ".join("---:" for _ in rungs) + " |"]
+    for resolution in resolutions:
+        for name in [n for n in dict.fromkeys(run["variant"] for run in results.runs)
+                     if results.runs_of(n, resolution)]:
+            cells = []
+            for steps in rungs:
+                values = results.at(name, steps, OBJECTIVE, resolution)
+                cells.append(f"{_mean(values):.4f} ({len(values)})" if values else "—")
+            lines.append(f"| `{name}` | {resolution} | " + " | ".join(cells) + " |")
+        no_noise = results.no_noise(OBJECTIVE, resolution)
+        lines.append(f"| *predict no noise* | {resolution} | " + " | ".join(f"{no_noise:.4f}" for _ in rungs) + " |")
+    for key in ("shipped_unet", "shipped_naive"):
+        reference = results.data["references"].get(key)
+        if reference:
+            lines.append(f"| *{reference['what']}* | {reference['resolution']} | objective "
+                         f"{reference['objective']:.4f} at {reference['images_seen']:,} images | | |")
+    lines += ["", f"The table at the common budget, {budget:,} steps ({budget * protocol['batch_size']:,} images), "
+                  "the largest every key variant has reached with all its seeds:", "",
+              "| variant | parameters | multiply-adds | window (px) | objective | ε-MSE t=250 | x̂₀ PSNR t=250 |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name in results.variants:
         entry = results.variant(name)
         low, high = results.interval(name, "eps_mse", 250)
         p_low, p_high = results.interval(name, "psnr", 250)
-        seeds = ", ".join(f"{value:.4f}" for value in score(results, name))
+        o_low, o_high = entry["objective_ci95"]
         lines.append(f"| `{name}` | {entry['params']:,} | {entry['macs'] / 1e6:.1f} M | {entry['window']} | "
+                     f"{_mean(entry['objective']):.4f} ± {(o_high - o_low) / 2:.4f} | "
                      f"{results.mean(name, 'eps_mse', 250):.4f} ± {(high - low) / 2:.4f} | "
-                     f"{results.mean(name, 'psnr', 250):.2f} ± {(p_high - p_low) / 2:.2f} dB | {seeds} |")
-    for key, label in (("no_noise", "predict no noise"), ("shipped_unet", "shipped U-Net, 64×64")):
-        eps, psnr = results.reference(key, "eps_mse", 250), results.reference(key, "psnr", 250)
-        if eps is not None:
-            lines.append(f"| *{label}* | | | | {eps:.4f} | {psnr:.2f} dB | |")
-    first = results.variant(results.variants[0])["curve"]["images_seen"]
-    picks = sorted({0, len(first) // 3, 2 * len(first) // 3, len(first) - 1})
-    lines += ["", "Learning curves: held-out ε-MSE during training (256 fixed held-out samples, t drawn uniformly; "
-                  "mean of the seeds). The cosine schedule flattens every curve at the end, so compare the curves at "
-                  "equal images seen, not their slopes.",
-              "", "| variant | " + " | ".join(f"{first[i]:,} images" for i in picks) + " |",
-              "| --- | " + " | ".join("---:" for _ in picks) + " |"]
-    for name in results.variants:
-        curve = results.variant(name)["curve"]["eps_mse"]
-        lines.append(f"| `{name}` | " + " | ".join(f"{sum(curve[i]) / len(curve[i]):.4f}" for i in picks) + " |")
+                     f"{results.mean(name, 'psnr', 250):.2f} ± {(p_high - p_low) / 2:.2f} dB |")
+    checks = results.data.get("cosine_checks", [])
+    if checks:
+        lines += ["", "Is a decay branch a fair stand-in for a whole run? The same budget trained once with a cosine "
+                      "decay from the start (objective), beside the branches' seeds:", ""]
+        for check in checks:
+            branches = ", ".join(f"{value:.4f}" for value in check["branches"])
+            lines.append(f"- `{check['variant']}` at {check['steps']:,} steps ({check['resolution']}×"
+                         f"{check['resolution']}): cosine {check['cosine']:.4f}, branches {branches} (spread "
+                         f"{check['spread']:.4f}): " + ("within the seed spread." if check["within"] else
+                                                          "outside the seed spread."))
     found = verdicts(results)
-    verdict_counts = {v: sum(1 for f in found if f.verdict == v) for v in (HOLDS, CONTRADICTED, UNCLEAR)}
-    lines += ["", f"What the trained alternatives say about the lesson's claims (score: held-out ε-MSE averaged "
-                  f"over the {len(results.timesteps)} timesteps, lower is better; per t where the verdict changes "
-                  f"with t). Of {len(found)} claims, {verdict_counts[HOLDS]} hold, "
-                  f"{verdict_counts[CONTRADICTED]} are contradicted and {verdict_counts[UNCLEAR]} are within the "
-                  "seed spread at this budget:", ""]
+    counts = {v: sum(1 for f in found if f.verdict == v) for v in (HOLDS, CONTRADICTED, UNCLEAR)}
+    lines += ["", f"What the trained alternatives say about the lesson's claims, at {budget * 64:,} images by the "
+                  f"training objective, then along the ladder and at equal compute. Of {len(found)} claims, "
+                  f"{counts[HOLDS]} hold, {counts[CONTRADICTED]} are contradicted and {counts[UNCLEAR]} are within "
+                  "the seed spread at this budget:", ""]
     for item in found:
         lines.append(f"- **{item.claim.lesson}** ({item.claim.without} vs {item.claim.with_}): {item.sentence()}")
     return "\n".join(lines)

@@ -11,14 +11,22 @@ from torch import nn
 
 from explorer import weights
 from explorer.data import ImageFolder, is_held_out
-from explorer.study.protocol import STUDY_DIR, Protocol, run_name
+from explorer.study.ladder import run_name as ladder_run_name
+from explorer.study.protocol import STUDY_DIR, Protocol
 
 HELDOUT_DIR = weights.DEFAULT_DIR / "heldout"
 
 
-def load(name: str, seed: int = 0, directory: Path = STUDY_DIR) -> nn.Module:
-    """Variant `name` as trained with `seed`, in eval mode: called as net(x_t (B, 3, R, R), t (B,) 0-based)."""
-    model, _ = weights.load(directory, run_name(name, seed))
+def load(name: str, seed: int = 0, directory: Path = STUDY_DIR, steps: int | None = None,
+         resolution: int = Protocol.resolution) -> nn.Module:
+    """Variant `name` as trained with `seed` for `steps` steps at `resolution`, in eval mode: called as
+    net(x_t (B, 3, R, R), t (B,) 0-based). steps None: the study's common budget (study.json's "budget")."""
+    if steps is None:
+        study = results(Path(directory) / "study.json")
+        if study is None:
+            raise FileNotFoundError(f"no study.json in {directory}: name the budget (steps=…) or evaluate the study")
+        steps = study.budget
+    model, _ = weights.load(directory, ladder_run_name(name, resolution, seed, steps))
     return model
 
 
@@ -76,6 +84,52 @@ class StudyResults:
     def reference(self, name: str, metric: str, t: int) -> float | None:
         values = self.data["references"].get(name, {}).get(metric, {})
         return values.get(str(t))
+
+    # --- the ladder of budgets (study.json's "runs") ---------------------------------------------------------
+    @property
+    def budget(self) -> int:
+        """The budget (steps of 64 images) of the `variants` section and its findings: the largest that every
+        key variant has reached with all its seeds."""
+        return self.data["budget"]
+
+    @property
+    def runs(self) -> list[dict]:
+        return self.data.get("runs", [])
+
+    def runs_of(self, name: str, resolution: int | None = None, schedule: str = "wsd") -> list[dict]:
+        resolution = resolution or self.resolution
+        return [run for run in self.runs if run["variant"] == name and run["resolution"] == resolution
+                and run.get("schedule", "wsd") == schedule]
+
+    def budgets(self, name: str, resolution: int | None = None) -> list[int]:
+        """The steps every trained budget of `name` ran, smallest first."""
+        return sorted({run["steps"] for run in self.runs_of(name, resolution)})
+
+    def at(self, name: str, steps: int, measure: str = "objective", resolution: int | None = None,
+           schedule: str = "wsd") -> list[float]:
+        """`measure` ("objective", or a t as a string or int) of each seed of `name` at `steps`, seed order."""
+        runs = sorted((run for run in self.runs_of(name, resolution, schedule) if run["steps"] == steps),
+                      key=lambda run: run["seed"])
+        return [measure_of(run, measure) for run in runs]
+
+    def compute(self, name: str, steps: int, resolution: int | None = None) -> int:
+        """Training multiply-adds of one run of `name` at `steps` (forward and backward: 3 × per image × images)."""
+        run = next(run for run in self.runs_of(name, resolution) if run["steps"] == steps)
+        return run["training_macs"]
+
+    def no_noise(self, measure: str = "objective", resolution: int | None = None) -> float:
+        """The reference that predicts no noise, on the same images and noise."""
+        resolution = resolution or self.resolution
+        reference = self.data["references"]["no_noise_by_resolution"][str(resolution)]
+        return measure_of(reference, measure)
+
+
+def measure_of(record: dict, measure) -> float:
+    """A run's (or a reference's) value of `measure`: "objective" (ε-MSE averaged over t uniform on the whole
+    schedule) or a t of the table (ε-MSE at that t)."""
+    if measure == "objective":
+        return record["objective"]
+    return record["eps_mse"][str(measure)]
 
 
 @functools.lru_cache(maxsize=2)

@@ -102,76 +102,169 @@ def _figure(image: Image.Image, caption: str) -> str:
 
 
 def findings_html(results: StudyResults) -> str:
-    """One line per lesson claim: its verdict from the trained comparison, with its numbers."""
+    """One line per lesson claim: its verdict at the common budget by the training objective (the budget and the
+    measure said in the sentence), then how the order moves along the ladder and at equal compute."""
     items = []
     for item in findings.verdicts(results):
         items.append(f'<li class="finding {VERDICT_CLASS[item.verdict]}"><strong>{escape(item.claim.lesson)}</strong> '
-                     f'<span class="verdict">{escape(item.verdict)}</span><br>{escape(item.sentence())}</li>')
+                     f'<span class="verdict">{escape(item.verdict)} at {item.images_seen:,} images</span><br>'
+                     f'{escape(item.sentence())}</li>')
     return '<ul class="study-findings">' + "".join(items) + "</ul>"
 
 
 def protocol_markdown(results: StudyResults) -> str:
+    """What was trained and how, and how far the study is from a real training run (all numbers from study.json)."""
     protocol = results.data["protocol"]
-    return (f"Each network below was **trained from scratch by the same recipe**: the same "
-            f"{protocol['images_seen']:,} training images seen "
-            f"({protocol['steps']} steps of {protocol['batch_size']}), "
-            f"at {results.resolution}×{results.resolution}, the same optimiser, learning-rate schedule and noise "
-            f"schedule, no early stopping, and {min(len(results.variant(n)['seeds']) for n in results.variants)}–"
-            f"{max(len(results.variant(n)['seeds']) for n in results.variants)} training seeds each. So a "
-            f"difference here is what the architecture does, not what one trained U-Net happens to rely on "
-            f"(the knock-outs elsewhere in the app). Scored on the {results.data['heldout_images']} held-out emoji "
-            f"the networks never saw. The study is small (32×32, a few minutes of training on one CPU core per "
-            f"network): the shipped 64×64 U-Net scores far better than any of them.")
+    budget = results.budget
+    largest = max(run["images_seen"] for run in results.runs)
+    no_noise = results.no_noise()
+    return (f"Each network below was **trained from scratch by the same recipe** at {results.resolution}×"
+            f"{results.resolution} (the key pair at 64×64 too): the same optimiser and noise schedule, a constant "
+            f"learning rate that decays to zero over the last {results.data['decay_fraction']:.0%} of each budget, no "
+            f"early stopping, and the same budget for every network compared: from "
+            f"{results.data['ladder'][0] * protocol['batch_size']:,} training images up to {largest:,} so far. "
+            f"So a difference is what the architecture does at that budget, not what one trained U-Net happens to "
+            f"rely on (the knock-outs elsewhere in the app). Scored on the {results.data['heldout_images']} held-out "
+            f"emoji the networks never saw, by the **training objective**: the ε-MSE averaged over every t (predicting "
+            f"no noise at all scores {fixed(no_noise)}).\n\n"
+            f"**Budgets matter.** {findings.scale_sentence(results)} The chart shows each network's error against "
+            f"the images it saw and against the compute it used; the table and the verdicts are at "
+            f"{budget * protocol['batch_size']:,} images, the largest budget every network here has reached, and each "
+            f"verdict says how the order moves with more training.")
+
+
+# One colour family per kind of network, a distinct shade per variant: the five-layer CNNs warm, the single-scale
+# deep networks green, the U-Nets blue to violet (the full U-Net darkest).
+COLOURS = {"naive": "#9a3412", "naive-t": "#f97316", "deep-plain": "#86efac", "deep-residual": "#16a34a",
+           "dilated": "#14532d", "unet-noskip": "#c4b5fd", "unet-add": "#8b5cf6", "unet-notime": "#38bdf8",
+           "unet-noattn": "#0284c7", "unet": "#1e3a8a"}
+ERROR_TICKS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+NOT_LEARNED = "worse than predicting no noise: has not learned this yet"
+
+
+def _ladder_points(results: StudyResults, name: str, resolution: int, measure) -> list[tuple[int, int, list[float]]]:
+    """(images seen, training multiply-adds, each seed's value) per budget of `name` at `resolution`."""
+    return [(steps * results.data["protocol"]["batch_size"], results.compute(name, steps, resolution),
+             results.at(name, steps, measure, resolution)) for steps in results.budgets(name, resolution)]
+
+
+def curves_figure(results: StudyResults, measure=findings.OBJECTIVE, names: list[str] | None = None,
+                  mark: tuple[str, int, float] | None = None) -> go.Figure:
+    """Held-out error against training images (top) and against training compute (bottom), log axes.
+
+    One line per variant and resolution (mean of the seeds; the band spans the seeds), a dotted line for
+    predicting no noise, open markers where a network is worse than that, the shipped models as stars.
+    names: only these variants (default: all). mark: (variant, steps, value) to circle, with its value.
+    """
+    from plotly.subplots import make_subplots
+
+    names = names or [name for name in COLOURS if results.runs_of(name)]
+    figure = make_subplots(rows=2, cols=1, vertical_spacing=0.16,
+                           subplot_titles=("against training images seen", "against training compute"))
+    resolutions = sorted({run["resolution"] for run in results.runs})
+    for resolution in resolutions:
+        dash = "solid" if resolution == results.resolution else "dash"
+        for name in names:
+            points = _ladder_points(results, name, resolution, measure)
+            if not points:
+                continue
+            label = name if resolution == results.resolution else f"{name} ({resolution}×{resolution})"
+            colour = COLOURS.get(name, "#6b7280")
+            no_noise = results.no_noise(measure, resolution)
+            for row, axis in ((1, 0), (2, 1)):
+                xs = [point[axis] for point in points]
+                lows = [min(point[2]) for point in points]
+                highs = [max(point[2]) for point in points]
+                means = [sum(point[2]) / len(point[2]) for point in points]
+                if len(xs) > 1:
+                    figure.add_trace(go.Scatter(x=xs + xs[::-1], y=highs + lows[::-1], fill="toself", fillcolor=colour,
+                                                opacity=0.15, line=dict(width=0), hoverinfo="skip", showlegend=False,
+                                                legendgroup=label), row=row, col=1)
+                unit = "images" if axis == 0 else "multiply-adds"
+                figure.add_trace(go.Scatter(
+                    x=xs, y=means, mode="lines+markers", name=label, legendgroup=label, showlegend=row == 1,
+                    line=dict(color=colour, width=3.5 if name == "unet" else 2, dash=dash),
+                    marker=dict(size=8, symbol=["circle-open" if mean >= no_noise else "circle" for mean in means]),
+                    customdata=[[len(point[2]), NOT_LEARNED if mean >= no_noise else ""]
+                                for point, mean in zip(points, means)],
+                    hovertemplate=f"{label}<br>%{{x:,.3s}} {unit}<br>error %{{y:.4f}} (mean of %{{customdata[0]}} "
+                                  f"seeds)<br>%{{customdata[1]}}<extra></extra>"), row=row, col=1)
+    for row in (1, 2):
+        figure.add_hline(y=results.no_noise(measure), line=dict(color="#6b7280", dash="dot", width=1.5), row=row, col=1,
+                         annotation_text="predicting no noise", annotation_position="top left",
+                         annotation_font_size=11)
+    for key, symbol in (("shipped_unet", "star"), ("shipped_naive", "star-diamond")):
+        reference = results.data["references"].get(key)
+        if not reference or (measure != findings.OBJECTIVE and str(measure) not in reference["eps_mse"]):
+            continue
+        value = reference["objective"] if measure == findings.OBJECTIVE else reference["eps_mse"][str(measure)]
+        label = f"shipped {'U-Net' if key == 'shipped_unet' else 'naive CNN'} (64×64)"
+        for row, x in ((1, reference["images_seen"]), (2, reference["training_macs"])):
+            figure.add_trace(go.Scatter(x=[x], y=[value], mode="markers", name=label, legendgroup=key,
+                                        showlegend=row == 1, marker=dict(size=13, symbol=symbol, color="#111827"),
+                                        hovertemplate=f"{label}<br>%{{x:,.3s}}<br>error %{{y:.4f}}<extra></extra>"),
+                             row=row, col=1)
+    if mark is not None:
+        name, steps, value = mark
+        images = steps * results.data["protocol"]["batch_size"]
+        figure.add_trace(go.Scatter(x=[images], y=[value], mode="markers+text", text=[fixed(value)],
+                                    textposition="bottom right", name="this step's number", showlegend=False,
+                                    marker=dict(size=18, symbol="circle-open", line=dict(width=3, color="#dc2626")),
+                                    hoverinfo="skip"), row=1, col=1)
+    for row, title in ((1, "training images seen (log)"), (2, "training multiply-adds (log)")):
+        figure.update_xaxes(type="log", title_text=title, row=row, col=1, dtick=1, tickformat=".2s")
+        figure.update_yaxes(type="log", title_text=f"{'objective' if measure == findings.OBJECTIVE else 'ε-MSE'} (log)",
+                            tickvals=list(ERROR_TICKS), ticktext=[f"{tick:g}" for tick in ERROR_TICKS], row=row, col=1)
+    figure.update_layout(height=720, margin=dict(l=60, r=10, t=40, b=40), template="plotly_white",
+                         legend=dict(font=dict(size=11), orientation="h", yanchor="top", y=-0.08, x=0))
+    return figure
+
+
+def not_learned(results: StudyResults, name: str, t: int) -> bool:
+    """Whether `name` (mean of its seeds at the common budget) errs at t at least as much as predicting no noise."""
+    no_noise = results.reference("no_noise", "eps_mse", t)
+    return no_noise is not None and results.mean(name, "eps_mse", t) >= no_noise
 
 
 def table_html(results: StudyResults, t: int) -> str:
-    """Per variant at t: size, cost, window, held-out ε-MSE and x̂_0 PSNR with 95 % intervals, per seed."""
+    """Per variant at the common budget: size, cost, window, objective, held-out ε-MSE and x̂_0 PSNR at t with
+    95 % intervals, per seed; a mark where a variant is no better than predicting no noise."""
     if t not in results.timesteps:
         raise ValueError(f"the study was scored at t in {results.timesteps}, not {t}")
     rows = []
     for name in results.variants:
         entry = results.variant(name)
         seeds = ", ".join(fixed(value) for value in results.per_seed(name, "eps_mse", t))
+        objective = sum(entry["objective"]) / len(entry["objective"])
+        mark = (f' <span class="not-learned" title="{NOT_LEARNED}">not learned yet</span>'
+                if not_learned(results, name, t) else "")
         rows.append(f'<tr><th scope="row"><code>{escape(name)}</code></th><td>{entry["params"]:,}</td>'
                     f'<td>{entry["macs"] / 1e6:.1f} M</td><td>{entry["window"]}</td>'
-                    f'<td>{fixed(results.mean(name, "eps_mse", t))}<br>'
+                    f'<td>{fixed(objective)}<br><small>{span(entry["objective_ci95"], fixed)}</small></td>'
+                    f'<td>{fixed(results.mean(name, "eps_mse", t))}{mark}<br>'
                     f'<small>{span(results.interval(name, "eps_mse", t), fixed)}</small></td>'
                     f'<td>{_db(results.mean(name, "psnr", t))}<br>'
                     f'<small>{span(results.interval(name, "psnr", t), _db)}</small></td>'
                     f'<td><small>{seeds}</small></td><td><small>{escape(VARIANTS[name].question)}</small></td></tr>')
-    for key, label in (("no_noise", "predict no noise"), ("shipped_unet", "shipped U-Net (64×64, for scale)")):
-        eps, value = results.reference(key, "eps_mse", t), results.reference(key, "psnr", t)
-        if eps is not None:
-            rows.append(f'<tr class="reference"><th scope="row"><em>{label}</em></th><td></td><td></td><td></td>'
-                        f'<td>{fixed(eps)}</td><td>{_db(value)}</td><td></td><td></td></tr>')
+    references = results.data["references"]
+    for key in ("no_noise", "shipped_unet", "shipped_naive"):
+        reference = references.get(key)
+        if reference is None or str(t) not in reference["eps_mse"]:
+            continue
+        label = "predict no noise" if key == "no_noise" else f"{reference['what']} (for scale)"
+        rows.append(f'<tr class="reference"><th scope="row"><em>{escape(label)}</em></th><td></td><td></td><td></td>'
+                    f'<td>{fixed(reference["objective"])}</td><td>{fixed(reference["eps_mse"][str(t)])}</td>'
+                    f'<td>{_db(reference["psnr"][str(t)])}</td><td></td><td></td></tr>')
+    budget = results.budget * results.data["protocol"]["batch_size"]
     return ('<table class="study-table"><thead><tr><th>variant</th><th>parameters</th><th>multiply-adds</th>'
-            f'<th>window (px)</th><th>ε-MSE<br><small>{INTERVAL}</small></th><th>x̂₀ PSNR<br><small>{INTERVAL}</small>'
+            f'<th>window (px)</th><th>objective<br><small>{INTERVAL}</small></th>'
+            f'<th>ε-MSE at t = {t}<br><small>{INTERVAL}</small></th><th>x̂₀ PSNR<br><small>{INTERVAL}</small>'
             '</th><th>ε-MSE per seed</th>'
             f'<th>what it tests</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
-            f'<p class="study-note">Held-out averages over {results.data["heldout_images"]} images at t = {t}, '
-            f'mean of the seeds; the interval is over images. Multiply-adds for one {results.resolution}×'
-            f'{results.resolution} image. The single-resolution networks are matched to the U-Net in multiply-adds, '
-            f'not parameters (full-resolution layers are costly); the window is the convolutional one (attention and '
-            f'GroupNorm reach the whole image besides).</p>')
-
-
-def curves_figure(results: StudyResults) -> go.Figure:
-    """Held-out ε-MSE during training, per variant: the seeds' mean as a line, their range as a band."""
-    figure = go.Figure()
-    palette = ["#6b7280", "#9ca3af", "#b45309", "#d97706", "#a16207", "#0e7490", "#0891b2", "#7c3aed", "#a855f7",
-               "#1d4ed8"]
-    for colour, name in zip(palette, results.variants):
-        curve = results.variant(name)["curve"]
-        seen = curve["images_seen"]
-        values = np.array(curve["eps_mse"])  # (points, seeds)
-        low, high, mean = values.min(1), values.max(1), values.mean(1)
-        figure.add_trace(go.Scatter(x=seen + seen[::-1], y=list(high) + list(low[::-1]), fill="toself",
-                                    fillcolor=colour, opacity=0.18, line=dict(width=0), hoverinfo="skip",
-                                    showlegend=False, legendgroup=name))
-        figure.add_trace(go.Scatter(x=seen, y=list(mean), mode="lines", name=name, legendgroup=name,
-                                    line=dict(color=colour, width=3 if name == "unet" else 1.8),
-                                    hovertemplate=f"{name}<br>%{{x:,}} images<br>ε-MSE %{{y:.4f}}<extra></extra>"))
-    figure.update_layout(height=440, margin=dict(l=60, r=10, t=30, b=40), template="plotly_white",
-                         xaxis_title="training images seen", yaxis_title="held-out ε-MSE (log)", yaxis_type="log",
-                         legend=dict(font=dict(size=11), orientation="h", yanchor="top", y=-0.18, x=0))
-    return figure
+            f'<p class="study-note">Held-out averages over {results.data["heldout_images"]} images after '
+            f'{budget:,} training images each, mean of the seeds; the interval is a bootstrap over images. The '
+            f'objective is the ε-MSE averaged over every t (what training minimises). Multiply-adds for one '
+            f'{results.resolution}×{results.resolution} image. The single-resolution networks are matched to the '
+            f'U-Net in multiply-adds, not parameters (full-resolution layers are costly); the window is the '
+            f'convolutional one (attention and GroupNorm reach the whole image besides). "Not learned yet": no '
+            f'better than predicting no noise at this t.</p>')
