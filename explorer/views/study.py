@@ -189,10 +189,11 @@ def curves_figure(results: StudyResults, measure=findings.OBJECTIVE, names: list
                                 for point, mean in zip(points, means)],
                     hovertemplate=f"{label}<br>%{{x:,.3s}} {unit}<br>error %{{y:.4f}} (mean of %{{customdata[0]}} "
                                   f"seeds)<br>%{{customdata[1]}}<extra></extra>"), row=row, col=1)
+    no_noise_line = dict(color="#6b7280", dash="dot", width=1.5)
     for row in (1, 2):
-        figure.add_hline(y=results.no_noise(measure), line=dict(color="#6b7280", dash="dot", width=1.5), row=row, col=1,
-                         annotation_text="predicting no noise", annotation_position="top left",
-                         annotation_font_size=11)
+        figure.add_hline(y=results.no_noise(measure), line=no_noise_line, row=row, col=1)
+    figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=no_noise_line,  # its legend entry
+                                name=f"predicting no noise ({fixed(results.no_noise(measure))})"), row=1, col=1)
     for key, symbol in (("shipped_unet", "star"), ("shipped_naive", "star-diamond")):
         reference = results.data["references"].get(key)
         if not reference or (measure != findings.OBJECTIVE and str(measure) not in reference["eps_mse"]):
@@ -251,7 +252,9 @@ def table_html(results: StudyResults, t: int) -> str:
         reference = references.get(key)
         if reference is None or str(t) not in reference["eps_mse"]:
             continue
-        label = "predict no noise" if key == "no_noise" else f"{reference['what']} (for scale)"
+        label = "predict no noise" if key == "no_noise" else \
+            f"shipped {'U-Net' if key == 'shipped_unet' else 'naive CNN'}, {reference['resolution']} px, " \
+            f"{reference['images_seen'] / 1e6:.1f} M images (for scale)"
         rows.append(f'<tr class="reference"><th scope="row"><em>{escape(label)}</em></th><td></td><td></td><td></td>'
                     f'<td>{fixed(reference["objective"])}</td><td>{fixed(reference["eps_mse"][str(t)])}</td>'
                     f'<td>{_db(reference["psnr"][str(t)])}</td><td></td><td></td></tr>')
