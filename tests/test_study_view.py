@@ -132,3 +132,21 @@ def test_the_shipped_study_is_loaded_by_the_app(ctx):
     table = view.table_html(ctx.study, 250)
     for name in ctx.study.variants:
         assert f"{ctx.study.mean(name, 'eps_mse', 250):.4f}" in table
+
+
+def test_every_place_prints_the_one_verdict_for_a_comparison(ctx):
+    """The tab, the Lesson and the model card take each claim's verdict from findings.verdicts, never their own."""
+    results = synthetic({"unet": [0.1, 0.11], "naive": [0.3, 0.31], "unet-noskip": [0.05, 0.06],
+                         "unet-notime": [0.09, 0.2], "naive-t": [0.2, 0.21]},
+                        ladder={"naive-t": {4: [0.1, 0.11]}, "unet": {4: [0.05, 0.051]}})
+    card = findings.model_card_markdown(results)
+    tab = view.findings_html(results)
+    with_study = dataclasses.replace(ctx, study=results)
+    for item in findings.verdicts(results):
+        assert f'<li class="finding {view.VERDICT_CLASS[item.verdict]}"><strong>{item.claim.lesson}' in tab
+        assert f"**{item.claim.lesson}** ({item.claim.without} vs {item.claim.with_}): {item.sentence()}" in card
+        measured = lesson.measure_trained(with_study, (item.claim.id,))
+        assert measured.verdict == lesson.TRAINED_VERDICT[item.verdict]
+        assert item.sentence() in measured.text
+    t_alone = findings.finding(results, "t-alone")
+    assert "the order is the same: unet leads" in t_alone.sentence()  # both budgets: 64 and 256 images
