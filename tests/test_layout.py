@@ -140,3 +140,25 @@ def test_the_tests_guard_catches_an_import_of_the_tests(tmp_path):
     (tmp_path / "views").mkdir()
     (tmp_path / "views" / "planted.py").write_text("def f():\n    from tests.server import running_app\n")
     assert imports_tests(tmp_path) == ["views/planted.py"]
+
+
+# --- the page finds no component by its elem_id: the app hands typed layouts across -------------------------------
+
+LOOKUP = re.compile(r"\.blocks\.values\(\)|\bdemo\.blocks\b|\.elem_id\s*==|getattr\([^)]*[\"']elem_id[\"']")
+
+
+def elem_id_lookups(folder: Path) -> list[str]:
+    return [f"{py.relative_to(folder).as_posix()}:{number}" for py in sorted(folder.rglob("*.py"))
+            for number, line in enumerate(py.read_text().splitlines(), 1) if LOOKUP.search(line)]
+
+
+def test_no_component_is_looked_up_by_its_elem_id():
+    assert not elem_id_lookups(PACKAGE / "ui"), elem_id_lookups(PACKAGE / "ui")
+
+
+def test_the_lookup_guard_catches_a_search_through_the_blocks(tmp_path):
+    (tmp_path / "tab.py").write_text(
+        "def find(demo):\n"
+        "    by_id = {b.elem_id: b for b in demo.blocks.values() if getattr(b, 'elem_id', None)}\n"
+        "    return next(b for b in demo.fns if b.elem_id == 'rf-block')\n")
+    assert elem_id_lookups(tmp_path) == ["tab.py:2", "tab.py:3"]

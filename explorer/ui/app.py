@@ -73,10 +73,9 @@ def build_app(ctx: Context) -> gr.Blocks:
             with gr.Tab("Trained alternatives", id=study.TAB, elem_id="tab-study") as tab_study:
                 alternatives = study.build(ctx)
                 register(ctx, study.wires(alternatives, panel.shared))
-        refresh.wire([panel.image.change, panel.t.change, panel.seed.change, active_tab.change], active_tab,
-                     panel.shared, [architecture.refresher(ctx, arch), denoising.refresher(ctx, lab),
-                                    receptive.refresher(ctx, field), proofs.refresher(ctx, parts),
-                                    study.refresher(ctx, alternatives)])
+        refresh.wire(active_tab, panel.shared, [architecture.refresher(ctx, arch), denoising.refresher(ctx, lab),
+                                                receptive.refresher(ctx, field), proofs.refresher(ctx, parts),
+                                                study.refresher(ctx, alternatives)])
         register(ctx, tab_wires({architecture.TAB: tab_architecture, receptive.TAB: tab_receptive,
                                  denoising.TAB: tab_denoising, proofs.TAB: tab_proofs, study.TAB: tab_study,
                                  lesson.LESSON_TAB: tab_lesson}, active_tab))

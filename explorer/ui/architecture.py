@@ -31,6 +31,9 @@ EVIDENCE_JS = Path(__file__).with_name("evidence.js").read_text(encoding="utf-8"
 EVIDENCE_CSS = Path(__file__).with_name("evidence.css").read_text(encoding="utf-8")
 
 DEFAULT_BLOCK = "mid.attn"
+# What showing a block writes (`show_block`'s values, in order): the diagram with the block selected, the block list,
+# the panel's words, the block's output, the block the tabs share, and what the panel now shows.
+BLOCK_PARTS = ("diagram", "chooser", "panel", "activation", "selected_block", "shown")
 
 
 def chooser_order(names: list[str]) -> list[str]:
@@ -75,7 +78,7 @@ class Architecture:
 
     @property
     def block_outputs(self) -> list:
-        return [self.diagram, self.chooser, self.panel, self.activation, self.selected_block, self.shown]
+        return [getattr(self, name) for name in BLOCK_PARTS]
 
     @property
     def level_outputs(self) -> list:
@@ -86,8 +89,7 @@ class Architecture:
 # --- handlers ---------------------------------------------------------------------------------------------------------
 
 def show_block(ctx: Context, image, t, seed, name) -> tuple:
-    """The block outputs: the diagram with `name` selected, the chooser, the panel, the activation, the shared
-    block and what the panel now shows."""
+    """Block `name` shown: one value per part of `BLOCK_PARTS`."""
     image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
     name = validate.block(ctx, name)
     view = architecture.block_panel(ctx, image, t, seed, name)
@@ -132,7 +134,7 @@ def refresh(ctx: Context, image, t, seed, name, panel_shows) -> tuple:
     block click can arrive after it, so the panel is redrawn only when it shows something else than asked for."""
     wanted = (validate.block(ctx, name), validate.timestep(t), validate.seed(seed),
               image_digest(validate.image(ctx, image)))
-    block_part = (tuple(gr.skip() for _ in range(6)) if panel_shows is not None and tuple(panel_shows) == wanted
+    block_part = (tuple(gr.skip() for _ in BLOCK_PARTS) if panel_shows is not None and tuple(panel_shows) == wanted
                   else show_block(ctx, image, t, seed, name))
     return block_part + show_levels(ctx, image, t, seed)
 

@@ -16,7 +16,7 @@ from explorer.server import limits, session_state
 from explorer.ui import validate
 from explorer.ui.wiring import Wire, wire
 from explorer.views import domain, numbers
-from explorer.views.context import DEFAULT_SEED, DEFAULT_T, Context
+from explorer.views.context import DEFAULT_SEED, DEFAULT_T, MAX_SEED, Context
 
 PREVIEW_SCALE = 3
 BY_NAME = "choose one by name with /choose_example; /examples lists the names"
@@ -223,7 +223,7 @@ def build(ctx: Context) -> Inputs:
             level = gr.Markdown(noise_level(ctx, DEFAULT_T), elem_id="noise-level", label="Noise level")
             level_numbers = gr.JSON(visible=False, label="Noise level (numbers)", elem_id="noise-level-numbers")
             seed = gr.Number(value=DEFAULT_SEED, precision=0, label="Noise seed (the same seed draws the same noise)",
-                             minimum=0, maximum=2**31 - 1, elem_id="seed")
+                             minimum=0, maximum=MAX_SEED, elem_id="seed")
         with gr.Column(scale=2, min_width=300):
             x0_view, xt_view = preview_images(ctx, first)
             gr.Markdown("Left: the clean image x₀. Right: x_t, the noisy image both networks see.")

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from explorer.server import lanes
 from explorer.ui import validate
 from explorer.ui.pagejs import with_press
-from explorer.ui.wiring import bind, flat
+from explorer.ui.wiring import Wire, bind, flat, register
+from explorer.ui.wiring import wire as wire_row
 
 
 @dataclass
@@ -71,29 +71,35 @@ def quiet_on_bad_inputs(refresh: Refresh) -> Callable:
     return run
 
 
-def wire(triggers: list, active_tab: gr.State, shared: list, refreshes: list[Refresh]) -> None:
-    """Run the shown tab's refresh on each trigger; the other tabs' outputs are left as they are.
+def wire(active_tab: gr.State, shared: list, refreshes: list[Refresh]) -> None:
+    """Run the shown tab's refresh when the image, t or the seed change (`shared`: the panel's image, t, seed), or
+    another tab is shown (`active_tab`); the other tabs' outputs are left as they are."""
+    buttons = [gr.Button(visible="hidden", elem_id=f"refresh-{refresh.tab}", elem_classes=["refresh-trigger"])
+               for refresh in refreshes]
+    register(None, wires(active_tab, shared, refreshes, buttons))
 
-    `active_tab` changes are expected among `triggers` (a tab was selected); `shared` is (image, t, seed).
-    """
-    t = shared[1]
-    for refresh in refreshes:
-        button = gr.Button(visible="hidden", elem_id=f"refresh-{refresh.tab}", elem_classes=["refresh-trigger"])
+
+def wires(active_tab: gr.State, shared: list, refreshes: list[Refresh], buttons: list[gr.Button]) -> list[Wire]:
+    """Each tab's hidden refresh `buttons` call its refresh; each change presses the shown tab's button, in the page.
+    A tab that follows the slider in the page (`follows_drag=False`) is pressed when t is let go of instead of at
+    every step of a drag."""
+    rows = []
+    for refresh, button in zip(refreshes, buttons):
         run = quiet_on_bad_inputs(refresh)
         run.long_job_refresh = True  # asked for again on every change: two of one session may meet (lanes)
-        lanes.listen(button.click, run, shared + refresh.inputs, refresh.outputs,
-                     api_name=False,
-                     preprocess=False, show_progress="hidden", trigger_mode="always_last")
+        rows.append(wire_row(button.click, run, shared + refresh.inputs, refresh.outputs, context=False,
+                             api_name=False, preprocess=False, show_progress="hidden", trigger_mode="always_last"))
+    image, t, seed = shared
     every_tab = [refresh.tab for refresh in refreshes]
     dragged = [refresh.tab for refresh in refreshes if refresh.follows_drag]
     released = [tab for tab in every_tab if tab not in dragged]
-    for trigger in triggers:
-        if getattr(trigger, "__self__", None) is t and getattr(trigger, "event_name", "") == "change":
-            gr.on([trigger], None, None, None, js=press_shown(dragged), api_name=False, queue=False)
-            if released:
-                gr.on([trigger], None, None, None, js=press_shown(released, unless_dragged=True), api_name=False,
-                      queue=False)
-        else:
-            gr.on([trigger], None, None, None, js=press_shown(every_tab), api_name=False, queue=False)
+    page_only = dict(api_name=False, queue=False)
+    rows.append(wire_row([image.change], None, js=press_shown(every_tab), **page_only))
+    rows.append(wire_row([t.change], None, js=press_shown(dragged), **page_only))
     if released:
-        t.release(None, None, None, js=press_shown(released), api_name=False, queue=False)
+        rows.append(wire_row([t.change], None, js=press_shown(released, unless_dragged=True), **page_only))
+    rows += [wire_row([trigger], None, js=press_shown(every_tab), **page_only)
+             for trigger in (seed.change, active_tab.change)]
+    if released:
+        rows.append(wire_row(t.release, None, js=press_shown(released), **page_only))
+    return rows
