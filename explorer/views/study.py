@@ -19,7 +19,7 @@ from explorer.analysis.denoise import noisy
 from explorer.analysis.metrics import eps_mse, psnr
 from explorer.data import load_image, to_tensor, to_uint8
 from explorer.diffusion import Diffusion
-from explorer.formatting import INTERVAL, THIS_IMAGE, db, fixed, span
+from explorer.formatting import INTERVAL, THIS_IMAGE, db, fixed, span, times
 from explorer.render import noise_image
 from explorer.study import findings
 from explorer.study.results import StudyResults
@@ -138,7 +138,7 @@ def protocol_markdown(results: StudyResults) -> str:
 COLOURS = {"naive": "#9a3412", "naive-t": "#f97316", "deep-plain": "#86efac", "deep-residual": "#16a34a",
            "dilated": "#14532d", "unet-noskip": "#c4b5fd", "unet-add": "#8b5cf6", "unet-notime": "#38bdf8",
            "unet-noattn": "#0284c7", "unet": "#1e3a8a"}
-ERROR_TICKS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+ERROR_TICKS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 NOT_LEARNED = "worse than predicting no noise: has not learned this yet"
 
 
@@ -149,12 +149,13 @@ def _ladder_points(results: StudyResults, name: str, resolution: int, measure) -
 
 
 def curves_figure(results: StudyResults, measure=findings.OBJECTIVE, names: list[str] | None = None,
-                  mark: tuple[str, int, float] | None = None) -> go.Figure:
+                  marks: tuple[tuple[str, int, float], ...] = (), shipped: bool = True) -> go.Figure:
     """Held-out error against training images (top) and against training compute (bottom), log axes.
 
     One line per variant and resolution (mean of the seeds; the band spans the seeds), a dotted line for
     predicting no noise, open markers where a network is worse than that, the shipped models as stars.
-    names: only these variants (default: all). mark: (variant, steps, value) to circle, with its value.
+    names: only these variants (default: all). marks: (variant, steps, value) points to circle, with their values.
+    shipped: draw the shipped models (far to the right: they trained on millions of images).
     """
     from plotly.subplots import make_subplots
 
@@ -195,7 +196,7 @@ def curves_figure(results: StudyResults, measure=findings.OBJECTIVE, names: list
     figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=no_noise_line,  # its legend entry
                                 name=f"predicting no noise ({fixed(results.no_noise(measure))})"), row=1, col=1)
     for key, symbol in (("shipped_unet", "star"), ("shipped_naive", "star-diamond")):
-        reference = results.data["references"].get(key)
+        reference = results.data["references"].get(key) if shipped else None
         if not reference or (measure != findings.OBJECTIVE and str(measure) not in reference["eps_mse"]):
             continue
         value = reference["objective"] if measure == findings.OBJECTIVE else reference["eps_mse"][str(measure)]
@@ -205,20 +206,47 @@ def curves_figure(results: StudyResults, measure=findings.OBJECTIVE, names: list
                                         showlegend=row == 1, marker=dict(size=13, symbol=symbol, color="#111827"),
                                         hovertemplate=f"{label}<br>%{{x:,.3s}}<br>error %{{y:.4f}}<extra></extra>"),
                              row=row, col=1)
-    if mark is not None:
-        name, steps, value = mark
+    for (name, steps, value), place in zip(marks, ("top center", "bottom center")):
         images = steps * results.data["protocol"]["batch_size"]
         figure.add_trace(go.Scatter(x=[images], y=[value], mode="markers+text", text=[fixed(value)],
-                                    textposition="bottom right", name="this step's number", showlegend=False,
-                                    marker=dict(size=18, symbol="circle-open", line=dict(width=3, color="#dc2626")),
-                                    hoverinfo="skip"), row=1, col=1)
-    for row, title in ((1, "training images seen (log)"), (2, "training multiply-adds (log)")):
-        figure.update_xaxes(type="log", title_text=title, row=row, col=1, dtick=1, tickformat=".2s")
+                                    textposition=place, showlegend=False, hoverinfo="skip",
+                                    textfont=dict(size=13, color=COLOURS.get(name, "#111827")),
+                                    marker=dict(size=18, symbol="circle-open", line=dict(width=3, color="#dc2626"))),
+                         row=1, col=1)
+    for row, axis_title in ((1, "training images seen (log)"), (2, "training multiply-adds (log)")):
+        figure.update_xaxes(type="log", title_text=axis_title, row=row, col=1, dtick=1, tickformat=".2s")
         figure.update_yaxes(type="log", title_text=f"{'objective' if measure == findings.OBJECTIVE else 'ε-MSE'} (log)",
                             tickvals=list(ERROR_TICKS), ticktext=[f"{tick:g}" for tick in ERROR_TICKS], row=row, col=1)
     figure.update_layout(height=720, margin=dict(l=60, r=10, t=40, b=40), template="plotly_white",
                          legend=dict(font=dict(size=11), orientation="h", yanchor="top", y=-0.08, x=0))
     return figure
+
+
+def comparison_figure(results: StudyResults, claim_id: str) -> go.Figure:
+    """One claim's two variants against budget (images and compute), its finding's two numbers circled at the
+    common budget: the evidence a Lesson step shows when its verdict rests on training (`comparison_html` says it
+    in words)."""
+    item = findings.finding(results, claim_id)
+    if item is None:
+        raise ValueError(f"the study has no finding for {claim_id!r}")
+    marks = ((item.claim.without, item.steps, item.without_mean), (item.claim.with_, item.steps, item.with_mean))
+    return curves_figure(results, names=[item.claim.without, item.claim.with_], marks=marks, shipped=False)
+
+
+def comparison_html(results: StudyResults, claim_id: str) -> str:
+    """The chart's heading: the claim, its verdict at the common budget, the two numbers and their ratio."""
+    item = findings.finding(results, claim_id)
+    if item is None:
+        raise ValueError(f"the study has no finding for {claim_id!r}")
+    claim = item.claim
+    contradicted = item.verdict == findings.CONTRADICTED
+    leader, ratio = (claim.without, 1 / item.ratio) if contradicted else (claim.with_, item.ratio)
+    ahead = "" if item.verdict == findings.UNCLEAR else f": {escape(leader)} ahead by <strong>{times(ratio)}</strong>"
+    return (f'<div class="study-comparison"><p><strong>{escape(claim.without)} against {escape(claim.with_)}</strong>, '
+            f'trained alike, <span class="verdict {VERDICT_CLASS[item.verdict]}">{escape(item.verdict)}</span> at '
+            f'{item.images_seen:,} training images{ahead} (training objective {escape(claim.without)} '
+            f'{fixed(item.without_mean)}, {escape(claim.with_)} {fixed(item.with_mean)}; held-out averages, '
+            f'mean of the seeds).</p><p>{escape(" ".join(p for p in (item.ladder, item.compute) if p))}</p></div>')
 
 
 def not_learned(results: StudyResults, name: str, t: int) -> bool:
