@@ -3,9 +3,9 @@
 The same protocol as `python -m explorer.evaluate`: image i noised with ε_i = make_noise(seed + i) at every t of
 TIMESTEPS, ε-MSE and x̂₀ PSNR per image, means with 95 % bootstrap intervals over images, the blur baseline with
 its best σ per t; and the knock-out table (intact, each skip cut, attention off, the bottleneck bypassed, told the
-wrong t) at the inner t with its paired intervals. The held-out images are resized to the model's size (the
-shipped diffusers model works at 32×32, our two models at 64×64: the table puts our models' 64×64 numbers beside
-it, from the same images and noise seeds, but a different size).
+wrong t) at the inner t with its paired intervals, on the first 64 images (--knockout-images). The held-out images
+are resized to the model's size (the shipped diffusers model works at 32×32, our two models at 64×64: the table
+puts our models' 64×64 numbers beside it, from the same images and noise seeds, but a different size).
 
 Writes the key "diffusers_unet" of weights/metrics.json (the other keys are left as they are) and prints the table.
 """
@@ -32,6 +32,7 @@ from explorer.formatting import ratio, times
 from explorer.knockouts import single_knockouts, wrong_timestep_rule
 
 KEY = "diffusers_unet"
+KNOCKOUT_IMAGES = 64  # a subset, as evaluate's concatenation table: 5 t × (N skips + 4) rows of forward passes
 DEFAULT_MODEL = weights.DEFAULT_DIR / "diffusers-unet"
 
 
@@ -113,6 +114,8 @@ def main(argv=None) -> dict:
                         help="the metrics file whose key 'diffusers_unet' to write")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument("--knockout-images", type=int, default=KNOCKOUT_IMAGES,
+                        help="the first N held-out images score the knock-outs (0: all)")
     parser.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
     if args.threads:
@@ -129,7 +132,9 @@ def main(argv=None) -> dict:
     training = opened.folder / "training.json"
     section = {
         "model": args.model, "image_size": model.image_size, "timesteps": list(TIMESTEPS), "models": models,
-        "knockouts": evaluate_knockouts(model, images, diffusion, args.seed, batch_size=args.batch_size),
+        "knockouts": dict(evaluate_knockouts(model, images[:args.knockout_images or None], diffusion, args.seed,
+                                             batch_size=args.batch_size),
+                          images=len(images[:args.knockout_images or None])),
         "images": len(data), "images_in_training_split": len(leaked), "noise_seed": args.seed,
         "noise": "image i: make_noise(noise_seed + i, (1, 3, H, W)), the same ε at every t, H = W = image_size",
         "interval": f"95 % intervals (keys ending in _ci95): {intervals.METHOD}",
