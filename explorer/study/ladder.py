@@ -15,6 +15,7 @@ weights (`unet-r32-seed0-s2400.safetensors` + JSON) into the output folder.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -57,6 +58,17 @@ class Chain:
     def run_name(self, steps: int) -> str:
         """The weights' file name of the branch of `steps` steps: `unet-r32-seed0-s2400`."""
         return f"{self.name}-s{steps}"
+
+
+def finished(folder: Path, name: str, steps: int) -> bool:
+    """Whether run `name` in `folder` has its weights and trained all its `steps`."""
+    meta, weights_file = folder / f"{name}.json", folder / f"{name}.safetensors"
+    if not (meta.exists() and weights_file.exists()):
+        return False
+    try:
+        return json.loads(meta.read_text())["training"]["steps"] == steps
+    except (ValueError, KeyError):
+        return False
 
 
 def run_name(variant: str, resolution: int, seed: int, steps: int) -> str:
@@ -136,7 +148,8 @@ class Ladder:
 
     # --- state on disk -------------------------------------------------------------------------------------
     def done(self, unit: Unit) -> bool:
-        return (self.out / f"{unit.name}.json").exists() and (self.out / f"{unit.name}.safetensors").exists()
+        """Trained to its budget (a run exports its weights at every checkpoint too, so the files alone say little)."""
+        return finished(self.out, unit.name, unit.steps)
 
     def trunk_checkpoint(self, chain: Chain) -> Path:
         return self.checkpoints / f"{chain.name}-trunk.pt"

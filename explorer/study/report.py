@@ -63,8 +63,8 @@ def trained_runs(directory: Path) -> list[dict]:
     found = []
     for meta in sorted(Path(directory).glob("*.json")):
         match = RUN_NAME.match(meta.stem)
-        if match is None or not (meta.with_suffix(".safetensors")).exists():
-            continue
+        if match is None or not ladder.finished(meta.parent, meta.stem, int(match["steps"])):
+            continue  # not a run of the ladder, or one still training (it exports at every checkpoint)
         found.append({"name": meta.stem, "variant": match["variant"], "resolution": int(match["resolution"]),
                       "seed": int(match["seed"]), "steps": int(match["steps"]),
                       "schedule": "cosine" if match["cosine"] else "wsd"})
