@@ -210,16 +210,23 @@ def events(addresses: list[str], prefix: str = "e") -> list[Event]:
     return [Event(f"{prefix}{n}", f"{prefix}s{n}", address, n) for n, address in enumerate(addresses)]
 
 
-def test_a_newcomer_starts_at_once_however_many_jobs_others_have_started():
-    """15 addresses with 3 long jobs each started (45 of 48 started places), then an honest job: it is the one
-    started, though it came last."""
+def test_a_newcomers_jobs_start_at_once_however_many_jobs_others_have_started():
+    """Addresses holding 3 long jobs each have filled the started places up to the reserve, then an honest page
+    asks its strip and its reverse process: both start, though they came last; an address already holding
+    FEW_STARTED waits."""
     admit = rules()
-    running = events([f"10.0.0.{n % 15}" for n in range(45)], "r")
-    line = events([f"10.0.0.{n % 15}" for n in range(30)], "w") + [Event("honest", "h", "198.51.100.1", 99)]
+    full = admission.LONG_ACTIVE - admission.ACTIVE_RESERVE
+    running = events([f"10.0.0.{n // 3}" for n in range(full)], "r")
+    line = events([f"10.0.0.{n // 3}" for n in range(30)], "w") + [Event("strip", "h", "198.51.100.1", 99),
+                                                                  Event("reverse", "h", "198.51.100.1", 100)]
     for session in [event.session for event in running + line]:
         admit.listeners.opened(session)
-    order, start, drop = admit.choose(LONG_LANE, line, running, free=admission.LONG_ACTIVE - 45)
-    assert start == "honest" and order[0] == "honest" and not drop
+    order, start, drop = admit.choose(LONG_LANE, line, running, free=admission.ACTIVE_RESERVE)
+    assert start == "strip" and order[0] == "strip" and not drop
+    running.append(line.pop(-2))
+    assert admit.choose(LONG_LANE, line, running, free=admission.ACTIVE_RESERVE - 1)[1] == "reverse"
+    running.append(line.pop(-1))
+    assert admit.choose(LONG_LANE, line, running, free=admission.ACTIVE_RESERVE - 2)[1] is None
 
 
 def test_one_address_starts_at_most_its_share_of_long_jobs():

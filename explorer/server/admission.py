@@ -10,8 +10,8 @@ Gradio's queue. The rules, for each lane (quick: single-step requests; long: see
   counts as one) cannot fill a lane, and a class behind one NAT address (64 learners × 2 long jobs) fits in its
   share. A refusal names what this address and this page have waiting, or says the Space is busy and for how long.
 - **Started long jobs**: at most LONG_ACTIVE at once (each waits in `fair.FairLane` for its slices); one address
-  starts at most ADDRESS_SHARE of them, and the last ACTIVE_RESERVE go only to addresses with none started, so a
-  newcomer's job starts at once however many jobs others hold.
+  starts at most ADDRESS_SHARE of them, and the last ACTIVE_RESERVE go only to addresses with fewer than
+  FEW_STARTED started, so a newcomer's jobs start at once however many jobs others hold.
 - **One of each kind per session** in the long lane, waiting or running (a tab's refresh may be asked twice).
 - **Abandoned work**: a waiting event whose session has had no open event stream for `limits.CLIENT_GRACE_S`
   since its stream closed, or `limits.OPEN_GRACE_S` since it joined without opening one, is dropped with a
@@ -33,8 +33,9 @@ PLACES = 256                      # events waiting in one lane, all addresses to
 ADDRESS_SHARE = 0.5               # of a lane's places (and of the long lane's started jobs) one address may hold
 RESERVE = 64                      # a lane's last places: only for addresses holding fewer than FEW
 FEW = 4
-LONG_ACTIVE = 48                  # long jobs started at once; they take their slices in turn (fair.FairLane)
-ACTIVE_RESERVE = 8                # the last started places: only for addresses with no job started
+LONG_ACTIVE = 64                  # long jobs started at once; they take their slices in turn (fair.FairLane)
+ACTIVE_RESERVE = 16               # the last started places: only for addresses with fewer than FEW_STARTED started
+FEW_STARTED = 2                   # (a page asks its strip and its reverse process at once: both start)
 FIRST_COST = {QUICK_LANE: 0.1, LONG_LANE: 2.0}  # seconds of compute per event, until measured
 
 
@@ -157,6 +158,6 @@ class Admission:
             else:
                 cap = max(1, int(self.active * ADDRESS_SHARE))
                 start = next((event_id for event_id in order
-                              if started[address[event_id]] == 0
+                              if started[address[event_id]] < FEW_STARTED
                               or (started[address[event_id]] < cap and free > ACTIVE_RESERVE)), None)
         return order, start, drop
