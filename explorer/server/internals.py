@@ -257,7 +257,13 @@ def hook_queue(demo, admit, choose, lanes: tuple[str, ...]) -> None:
         if line is None or not line.queue:
             return None
         by_id = {_record(event).id: event for event in line.queue}
-        order, start, drop = choose(lane, [_record(event) for event in line.queue], view.running(lane), free)
+        try:
+            order, start, drop = choose(lane, [_record(event) for event in line.queue], view.running(lane), free)
+        except Exception:  # noqa: BLE001 - a failing rule must not stop Gradio's queue: first come, first served
+            import logging
+
+            logging.getLogger("unet_explorer").exception("the %s lane's order failed", lane)
+            order, start, drop = list(by_id), (next(iter(by_id)) if free > 0 else None), {}
         for event_id, text in drop.items():
             event = by_id.pop(event_id, None)
             if event is not None:
