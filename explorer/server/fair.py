@@ -1,10 +1,11 @@
 """Fair shares of compute: by address first, then by session inside an address. No Gradio here.
 
 Both lanes (quick and long, see `lanes.py`) keep a `Ledger` of the compute each address and each session has had,
-in seconds, fading with a half-life (`HALF_LIFE_S`): whoever has had least lately goes next. So an address alone on
-the Space gets all of it, two busy addresses get half each, and a visitor who arrives while others keep the lane busy
-is served at once, for about as long as the busiest have had lately, before taking turns with them. Inside an
-address the sessions (the learners of a class behind one NAT address) share that address's part the same way.
+in seconds, fading with a half-life (`HALF_LIFE_S`, 5 minutes): whoever has had least lately goes next. So an
+address alone on the Space gets all of it, two busy addresses get half each, and a visitor who arrives while others
+keep the lane busy is served at once, for about as long as the busiest have had lately, before taking turns with
+them. Inside an address the sessions (the learners of a class behind one NAT address) share that address's part
+the same way.
 
 - `fair_order` puts a lane's waiting events in the order they will start (the positions Gradio shows each visitor);
 - `FairLane` gives the long lane's compute slices (a call, or one step of a generator) in the same order.
@@ -24,7 +25,9 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-HALF_LIFE_S = 60.0   # compute had this long ago counts half
+HALF_LIFE_S = 300.0  # compute had this long ago counts half: shares are fair over the last few minutes, so a
+                     # visitor arriving while 15 addresses have held the long lane for two minutes gets its few
+                     # seconds at once (with 60 s they had had as little as the visitor needed, and it waited 45 s)
 
 
 class Ledger:
