@@ -16,6 +16,8 @@ import argparse
 import copy
 import json
 import platform
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -112,6 +114,7 @@ def export(unet: nn.Module, out: Path, record: dict) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    command = shlex.join(["python", "-m", "explorer.train_diffusers", *(sys.argv[1:] if argv is None else argv)])
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train_data = ImageFolder(args.data, "train", args.image_size)
@@ -163,7 +166,7 @@ def main(argv=None) -> None:
                           image_size=args.image_size, lr=args.lr, warmup=args.warmup, schedule=args.schedule,
                           ema_decay=args.ema_decay, seed=args.seed, threads=args.threads,
                           wall_time_s=round(state["wall_time_s"], 1), device=platform.processor() or "cpu",
-                          torch=torch.__version__, command="python -m explorer.train_diffusers"),
+                          torch=torch.__version__, command=command),
             curve=state["curve"]))
 
     started, wall_at_start, last_checkpoint = time.time(), state["wall_time_s"], time.time()
