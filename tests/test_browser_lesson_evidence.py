@@ -1,6 +1,7 @@
 """Every Lesson step, in a real Chromium at desktop and phone sizes: after "Show me", the evidence is on screen and
 the number the step states is visible in it, written the same way (tests/test_lesson.py checks the numbers
-themselves).
+themselves). A step whose verdict rests on the trained comparison opens that comparison in the Trained
+alternatives tab: its heading's two numbers and their ratio are the ones that must be visible.
 
 "Visible" is what a reader sees: after Show me the evidence is in the window; scrolled down to (as a reader
 scrolls), the number lies inside the window, is not cut off by a box that scrolls sideways, and nothing covers it.
@@ -11,6 +12,10 @@ from __future__ import annotations
 import pytest
 
 from explorer import formatting, lesson
+from explorer.study import findings
+from explorer.ui import app
+from explorer.ui import lesson as lesson_tab
+from explorer.ui import study as study_tab
 from tests import browser
 
 TIMEOUT_MS = 90_000
@@ -33,6 +38,24 @@ def key_number(step: lesson.Step, m: lesson.Measurement) -> str:
             "noise-scales": lambda: formatting.added(v["skip1_added"][0]),  # the verdict under the chart
             "accumulation": lambda: formatting.mse(v["unet"]["final"][0]),  # the held-out line under the chart
             }[step.id]()
+
+
+def comparison_numbers(ctx, step: lesson.Step) -> list[str]:
+    """A step whose verdict rests on the trained comparison: the two objective values and the ratio its heading
+    prints (explorer/views/study.py comparison_html), as the heading writes them."""
+    item = findings.finding(ctx.study, study_tab.trained_claim(ctx.study, lesson.TRAINED_CLAIMS[step.id]))
+    numbers = [formatting.fixed(item.without_mean), formatting.fixed(item.with_mean)]
+    if item.verdict != findings.UNCLEAR:
+        numbers.append(formatting.times(1 / item.ratio if item.verdict == findings.CONTRADICTED else item.ratio))
+    return numbers
+
+
+def expected(ctx, course, step: lesson.Step) -> tuple[str, list[str], bool]:
+    """(the evidence Show me brings, the numbers it must show, whether the step's own words state them)."""
+    target = lesson_tab.shown_target(course, step)
+    if target.evidence == study_tab.COMPARISON:
+        return target.evidence, comparison_numbers(ctx, step), False
+    return target.evidence, [key_number(step, step.measure(ctx))], True
 
 
 # Each place the evidence writes the number, scrolled to vertically if it is below or above the window (never
@@ -93,14 +116,14 @@ NUMBER_VISIBLE = """([id, number]) => {
 
 @pytest.mark.parametrize("size", list(SIZES))
 def test_show_me_puts_the_steps_number_on_screen(pages, chromium, app_url, ctx, size):
-    steps = lesson.steps(ctx)
+    course = lesson_tab.Course.of(ctx, app.TAB_IDS)
     target = chromium if size == "phone" else pages
     closable, page, errors = browser.open_page(target, app_url, SIZES[size], TIMEOUT_MS, ready="#lesson-step h3")
     problems = []
     try:
-        for index, step in enumerate(steps, 1):
+        for index, step in enumerate(course.steps, 1):
             try:
-                number = key_number(step, step.measure(ctx))
+                evidence, numbers, in_words = expected(ctx, course, step)
             except KeyError as missing:
                 problems.append((step.id, None, f"the step's measurement has no {missing}"))
                 continue
@@ -108,33 +131,34 @@ def test_show_me_puts_the_steps_number_on_screen(pages, chromium, app_url, ctx, 
             page.click(f'#lesson-steps input[value="{step.id}"]')
             page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
                                    arg=f"Step {index} of")
-            if number not in page.inner_text("#lesson-step"):
-                problems.append((step.id, number, "not in the step's own words"))
+            if in_words and numbers[0] not in page.inner_text("#lesson-step"):
+                problems.append((step.id, numbers[0], "not in the step's own words"))
             page.click("#lesson-show-me")
-            evidence = step.target.evidence
             try:
-                page.wait_for_function("([id, n]) => { const e = document.getElementById(id);"
-                                       " return e && e.innerText.includes(n); }", arg=[evidence, number])
+                page.wait_for_function("([id, ns]) => { const e = document.getElementById(id);"
+                                       " return e && ns.every((n) => e.innerText.includes(n)); }",
+                                       arg=[evidence, numbers])
             except Exception:  # noqa: BLE001 - collect every step's failure, then report them together
-                problems.append((step.id, number, "not in the evidence"))
+                problems.append((step.id, numbers, f"not in the evidence #{evidence}"))
                 continue
             # After Show me the evidence is in the window (the page keeps it there while the views fill in).
             page.wait_for_function("(id) => { const e = document.getElementById(id); if (!e) return false;"
                                    " const r = e.getBoundingClientRect(); return r.height > 0 && r.top < innerHeight"
                                    " && r.bottom > 0; }", arg=evidence)
-            if step.target.focus:  # the part the step speaks of is in view sideways too
+            focus = lesson_tab.shown_target(course, step).focus
+            if focus:  # the part the step speaks of is in view sideways too
                 page.wait_for_function("([id, s]) => { const e = document.getElementById(id).querySelector(s);"
                                        " if (!e) return false; const r = e.getBoundingClientRect();"
-                                       " return r.left >= 0 && r.right <= innerWidth; }",
-                                       arg=[evidence, step.target.focus])
+                                       " return r.left >= 0 && r.right <= innerWidth; }", arg=[evidence, focus])
             page.wait_for_timeout(1500)  # the views have filled in and stopped moving the page
-            wrong = page.evaluate(NUMBER_VISIBLE, [evidence, number])
+            for number in numbers:
+                wrong = page.evaluate(NUMBER_VISIBLE, [evidence, number])
+                if wrong:
+                    problems.append((step.id, number, wrong))
             toasts = page.eval_on_selector_all(".toast-body", "(ts) => ts.map((t) => t.innerText.trim())")
             if toasts:  # an error or warning on the way to the evidence is a broken walk, even if it ends well
-                problems.append((step.id, number, f"messages shown: {toasts}"))
+                problems.append((step.id, numbers, f"messages shown: {toasts}"))
                 page.eval_on_selector_all(".toast-close", "(bs) => bs.forEach((b) => b.click())")
-            if wrong:
-                problems.append((step.id, number, wrong))
             browser.SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(browser.SHOTS / f"evidence-{size}-{index:02d}-{step.id}.png"))
     finally:

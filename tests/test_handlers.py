@@ -2,6 +2,7 @@
 wiring that hands them to Gradio (explorer/ui/wiring.py)."""
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from dataclasses import dataclass, fields
@@ -11,9 +12,15 @@ import gradio as gr
 import numpy as np
 import pytest
 
+from explorer import formatting
 from explorer.knockouts import Knockouts
+from explorer.lesson import TRAINED_CLAIMS
+from explorer.study import findings
 from explorer.ui import architecture, denoising, inputs, lesson, proofs, receptive, study, wiring
 from explorer.views.context import DEFAULT_SEED, DEFAULT_T
+from tests.test_study_view import synthetic
+
+TABS = ("lesson", "architecture", "denoising", "receptive", "proofs", "study")
 
 
 def event(**data):
@@ -188,7 +195,7 @@ def test_the_study_table_takes_only_its_timesteps(ctx):
 
 @pytest.fixture(scope="module")
 def course(ctx):
-    return lesson.Course.of(ctx, ("lesson", "architecture", "denoising", "receptive", "proofs", "study"))
+    return lesson.Course.of(ctx, TABS)
 
 
 def test_moving_along_the_steps(course):
@@ -207,7 +214,9 @@ def test_opening_a_step_measures_it_once_per_session(course):
     assert lesson.step_heading(course.steps[0], 1, 12) in body  # the claim costs nothing to show (issue 32)
 
 
-def test_show_me_sets_the_steps_target_in_controls_order(course):
+def test_show_me_sets_the_steps_target_in_controls_order(ctx):
+    # Without a study: with one, the skips step's Show me opens its trained comparison instead (test below).
+    course = lesson.Course.of(dataclasses.replace(ctx, study=None), TABS)
     step = next(step for step in course.steps if step.id == "skips")
     values = lesson.show_me(course, "skips")
     names = [field.name for field in fields(lesson.Settings)]
@@ -232,3 +241,37 @@ def test_a_link_is_read_and_written_back(course, ctx):
     written = lesson.write_url(course, lesson.Shown("time", "denoising", inputs.source_text(stem), 900, 0, "enc1",
                                                     1, 2, "output", True, 10, ["skip2", "skip3", "skip4"], True))
     assert written == f"step=time&tab=denoising&image={stem}&t=900&seed=0&knockouts=skip1,told:10"
+
+
+# --- Show me on a step whose verdict rests on the trained comparison (issue 28 item 6) ------------------------------
+
+def test_show_me_opens_the_trained_comparison_with_its_numbers(ctx):
+    results = synthetic({"naive-t": [0.60, 0.61], "unet": [0.50, 0.51], "unet-notime": [0.70, 0.71]})
+    course = lesson.Course.of(dataclasses.replace(ctx, study=results), TABS)
+    number = course.ids.index("time") + 1
+    values = lesson.show_me_compared(course, "time")
+    names = [field.name for field in fields(lesson.Settings)]
+    shown = dict(zip(names, values))
+    scroll, heading, chart = values[len(names):]
+    assert shown["active_tab"] == "study" and json.loads(scroll)["evidence"] == study.COMPARISON
+    claim = TRAINED_CLAIMS["time"][0]  # needs-t: the first of the step's claims the study has
+    item = findings.finding(results, claim)
+    assert heading.visible and f"(step {number})" in heading.value
+    for printed in (formatting.fixed(item.without_mean), formatting.fixed(item.with_mean),
+                    formatting.times(item.ratio)):
+        assert printed in heading.value, printed
+    assert chart.visible and chart.value is not None
+
+
+def test_a_trained_step_not_trained_yet_keeps_its_own_evidence_and_says_so(ctx):
+    results = synthetic({"unet": [0.50, 0.51]})
+    course = lesson.Course.of(dataclasses.replace(ctx, study=results), TABS)
+    step = course.step("noise-scales")  # its claim (skips-by-t) is no finding of the study
+    values = lesson.show_me_compared(course, step.id)
+    scroll, heading, chart = values[-3:]
+    assert json.loads(scroll)["evidence"] == step.target.evidence and values[1] == step.target.tab
+    assert heading.visible and "not trained yet" in heading.value and chart.visible is False
+    task = lesson.show_me_compared(course, "task")  # no trained claim at all: nothing shown as asked for
+    assert task[-2].visible is False and task[-1].visible is False
+    alone = lesson.Course.of(dataclasses.replace(ctx, study=None), TABS)  # no study: every step as before
+    assert json.loads(lesson.show_me(alone, "time")[-1])["tab"] == alone.step("time").target.tab

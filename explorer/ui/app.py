@@ -87,7 +87,8 @@ def build_app(ctx: Context) -> gr.Blocks:
         controls = lesson.Controls(tabs, active_tab, panel.image, panel.source, panel.t, panel.seed, selected_block,
                                    field.y_box, field.x_box, field.block, lab.override_t, lab.told_t, lab.skips,
                                    lab.attention, lab.bottleneck, lab.steps)
-        register(course, lesson.wires(lesson_view, controls, url_note, lesson.write_button(), demo))
+        register(course, lesson.wires(lesson_view, controls, url_note, lesson.write_button(), demo,
+                                      alternatives.comparison_outputs()))
     return demo
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import gradio as gr
 
 from explorer import lesson
 from explorer.knockouts import Knockouts
-from explorer.ui import urlstate
+from explorer.ui import study, urlstate
 from explorer.ui.inputs import source_text
 from explorer.ui.pagejs import with_press
 from explorer.ui.wiring import Pack, Wire, wire
@@ -344,12 +344,33 @@ def next_step(course: Course, step_id) -> str:
     return moved(course, step_id, 1)
 
 
+def shown_target(course: Course, step: lesson.Step) -> lesson.Target:
+    """Where Show me takes the step: a step whose verdict rests on the trained comparison (a claim of
+    `lesson.TRAINED_CLAIMS` with a finding in the study) to that comparison's chart, every other to its own
+    evidence."""
+    claims = lesson.TRAINED_CLAIMS.get(step.id, ())
+    if study.TAB in course.tab_ids and study.trained_claim(course.ctx.study, claims) is not None:
+        return replace(step.target, tab=study.TAB, evidence=study.COMPARISON, focus="", press="")
+    return step.target
+
+
 def show_me(course: Course, step_id) -> tuple:
     """The step's target set in the app (`Controls.outputs()`), then what the page scrolls to."""
     step = course.step(step_id)
-    out = settings(course, target_state(step.target))
-    out.ddim_steps = step.target.ddim_steps
-    return out.values() + (scroll_payload(step.target),)
+    target = shown_target(course, step)
+    out = settings(course, target_state(target))
+    out.ddim_steps = target.ddim_steps
+    return out.values() + (scroll_payload(target),)
+
+
+def show_me_compared(course: Course, step_id) -> tuple:
+    """`show_me`, then the Trained alternatives tab's comparison for the step (`study.show_comparison`; hidden for
+    a step whose claim the study does not test)."""
+    step = course.step(step_id)
+    claims = lesson.TRAINED_CLAIMS.get(step.id)
+    number = course.ids.index(step.id) + 1
+    shown = study.show_comparison(course.ctx, claims, number) if claims else study.hide_comparison()
+    return show_me(course, step_id) + shown
 
 
 def read_url(course: Course, request: gr.Request) -> tuple:
@@ -417,8 +438,10 @@ def write_button() -> gr.Button:
     return gr.Button(visible="hidden", elem_id=urlstate.WRITE_BUTTON)
 
 
-def wires(view: LessonView, controls: Controls, note: gr.Markdown, write: gr.Button, demo: gr.Blocks) -> list[Wire]:
-    """The lesson's buttons and the URL state (`note`: `note_component`, `write`: `write_button`)."""
+def wires(view: LessonView, controls: Controls, note: gr.Markdown, write: gr.Button, demo: gr.Blocks,
+          comparison: list | None = None) -> list[Wire]:
+    """The lesson's buttons and the URL state (`note`: `note_component`, `write`: `write_button`; `comparison`: the
+    Trained alternatives tab's heading and chart that Show me fills, `study.Study.comparison_outputs`)."""
     outputs, scroll = controls.outputs(), dict(inputs=view.scroll, outputs=None, js=SCROLL_JS, api_name=False,
                                                show_progress="hidden")
     tracked = [view.chooser] + controls.tracked()
@@ -431,8 +454,8 @@ def wires(view: LessonView, controls: Controls, note: gr.Markdown, write: gr.But
              show_progress="hidden", queue=False),
         wire(view.next.click, next_step, [view.chooser], view.chooser, api_name=False, show_progress="hidden",
              queue=False),
-        wire(view.show_me.click, show_me, [view.chooser], outputs + [view.scroll], api_name=False,
-             show_progress="hidden", then=scroll),
+        wire(view.show_me.click, show_me_compared if comparison else show_me, [view.chooser],
+             outputs + [view.scroll] + (comparison or []), api_name=False, show_progress="hidden", then=scroll),
         # The URL: read once on load, written back after every change of what it records.
         wire(demo.load, read_url, None, outputs + [view.chooser, note, view.scroll], api_name=False,
              show_progress="hidden", then=scroll),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from explorer.study import findings
 from explorer.ui import validate
 from explorer.ui.plots import plot
 from explorer.ui.refresh import Refresh, tab_refresh
@@ -15,6 +16,7 @@ from explorer.views.context import DEFAULT_T, Context
 
 TAB = "study"
 CSS = (Path(__file__).with_name("study.css")).read_text()
+COMPARISON = "study-comparison"  # the heading a Lesson step's Show me scrolls to (explorer/ui/lesson.py)
 MISSING = ("The study of trained alternatives has not been run for these weights: "
            "docs/training.md says how to train and score it.")
 
@@ -29,6 +31,12 @@ class Study:
     live: gr.HTML | None = None
     live_data: gr.JSON | None = None
     live_button: gr.Button | None = None
+    comparison: gr.HTML | None = None  # the comparison a Lesson step asked for: its heading, then its chart
+    comparison_chart: gr.Plot | None = None
+
+    def comparison_outputs(self) -> list | None:
+        """What a Lesson step's Show me fills (`show_comparison`), or None without a study."""
+        return None if self.comparison is None else [self.comparison, self.comparison_chart]
 
 
 # --- handlers ---------------------------------------------------------------------------------------------------------
@@ -48,6 +56,30 @@ def show_live(ctx: Context, image, t, seed) -> tuple:
     return study.live_html(x0, x_t, rows, t), study.live_numbers(rows, t, seed)
 
 
+def trained_claim(results, claim_ids) -> str | None:
+    """The first of a Lesson step's study claims (`lesson.TRAINED_CLAIMS`) that has a finding; None when none has."""
+    if results is None:
+        return None
+    return next((claim for claim in claim_ids if findings.finding(results, claim) is not None), None)
+
+
+def show_comparison(ctx: Context, claim_ids, step_number: int) -> tuple:
+    """The comparison Lesson step `step_number` rests on: (heading with the verdict and its numbers, chart); the
+    chart hidden and the heading saying so while none of the step's claims is trained yet."""
+    claim = trained_claim(ctx.study, tuple(claim_ids or ()))
+    head = f'<h3 class="study-asked">The comparison the Lesson asked for (step {step_number})</h3>'
+    if claim is None:
+        return (gr.HTML(head + '<p class="study-note">This comparison is not trained yet: the study has no result '
+                        'for this step\'s claim so far.</p>', visible=True), gr.Plot(visible=False))
+    return (gr.HTML(head + study.comparison_html(ctx.study, claim), visible=True),
+            gr.Plot(plot(study.comparison_figure(ctx.study, claim)), visible=True))
+
+
+def hide_comparison() -> tuple:
+    """A Lesson step with no trained comparison: nothing is shown as the one it asked for."""
+    return gr.HTML(visible=False), gr.Plot(visible=False)
+
+
 def missing(ctx: Context, image, t, seed) -> tuple:
     return (MISSING,)
 
@@ -58,6 +90,9 @@ def build(ctx: Context) -> Study:
     results = ctx.study
     if results is None:
         return Study(missing=gr.Markdown(MISSING, elem_id="study-missing"))
+    comparison = gr.HTML(visible=False, elem_id=COMPARISON, label="The comparison the Lesson asked for")
+    comparison_chart = gr.Plot(visible=False, label="The comparison the Lesson asked for", show_label=False,
+                               elem_id="study-comparison-chart")
     gr.Markdown("### Trained alternatives\n" + study.protocol_markdown(results), elem_id="study-intro")
     gr.HTML(study.findings_html(results), elem_id="study-findings", label="What the trained alternatives say")
     gr.Plot(plot(study.curves_figure(results)), label="Learning curves", elem_id="study-curves", show_label=False)
@@ -71,7 +106,7 @@ def build(ctx: Context) -> Study:
     live = gr.HTML(elem_id="study-live", label="Side by side on this image")
     live_data = gr.JSON(visible=False, label="Side by side (numbers)", elem_id="study-live-data")
     live_button = gr.Button("Compare on this image", elem_id="study-live-button", visible="hidden")
-    return Study(None, table_t, table, live, live_data, live_button)
+    return Study(None, table_t, table, live, live_data, live_button, comparison, comparison_chart)
 
 
 # --- wiring -----------------------------------------------------------------------------------------------------------
