@@ -135,6 +135,7 @@ DEFAULT_IMAGE = "1f353"
 TIME_IMAGE = "00a9-fe0f"  # the time step's image: at t = 250 it still shows what the wrong t breaks
 DEFAULT_TARGET = Target("denoising", DEFAULT_IMAGE, DEFAULT_T, DEFAULT_SEED)
 CENTRE = "centre"  # a target's pixel: the centre of the image, whatever its size
+FIRST_IMAGE = "first"  # a target's image: the first held-out example, the one the page opens with
 
 
 
@@ -604,7 +605,8 @@ STEPS: tuple[Claim, ...] = (
           "continuous values. Taking ε̂ out of x_t gives the network's guess of the clean image, x̂₀.",
           "In the Denoising lab: the clean image, x_t and the true noise on top; below, each network's "
           "predicted noise, predicted clean image and error map, each the size of the input.",
-          at("denoising", DENOISE_VIEW), measure_task,
+          # The first step is read before anything is chosen: it speaks of the image the page opens with.
+          at("denoising", DENOISE_VIEW, image=FIRST_IMAGE), measure_task,
           ("x_t", "timestep t", "ε̂", "x̂₀", "dense prediction", "ε-MSE")),
     Claim("alignment", "Every pixel must line up",
           "The noise differs from one pixel to the next, so a prediction is only worth something at the exact "
@@ -710,10 +712,13 @@ def steps(ctx: Context) -> list[Step]:
 
 
 def resolved(target: Target, ctx: Context) -> Target:
-    """`target` for these models: the centre pixel (`CENTRE`) and the wrong t (`Knockouts(told_wrong=True)`:
-    the far end of the schedule, as in the held-out knock-out table) as numbers."""
+    """`target` for these models: the first held-out example (`FIRST_IMAGE`), the centre pixel (`CENTRE`) and the
+    wrong t (`Knockouts(told_wrong=True)`: the far end of the schedule, as in the held-out knock-out table) as
+    numbers."""
     if target.pixel == CENTRE:
         target = replace(target, pixel=(ctx.image_size // 2, ctx.image_size // 2))
+    if target.image == FIRST_IMAGE:
+        target = replace(target, image=ctx.examples[0].stem if ctx.examples else None)
     if target.knockouts.told_wrong:
         told = wrong_timestep(target.t or DEFAULT_T, ctx.diffusion.num_timesteps)
         target = replace(target, knockouts=replace(target.knockouts, told_wrong=False, told_t=told))

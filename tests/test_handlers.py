@@ -12,7 +12,7 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from explorer import formatting
+from explorer import emoji_names, formatting
 from explorer.knockouts import Knockouts
 from explorer.lesson import TRAINED_CLAIMS
 from explorer.study import findings
@@ -206,12 +206,21 @@ def test_moving_along_the_steps(course):
 
 def test_opening_a_step_measures_it_once_per_session(course):
     first = course.ids[0]
-    body, words, progress, visited, cache, previous, following = lesson.open_step(course, first, None, None)
-    assert body.startswith(f"### Step 1 of {len(course.steps)}") and "**Words used here**" in words
+    claim, body, words, progress, visited, cache, previous, following = lesson.open_step(course, first, None, None)
+    assert claim.startswith(f"### Step 1 of {len(course.steps)}") and "**Words used here**" in words
     assert visited == [first] and cache == {first: body} and "1 of the" in progress
+    assert "What you should see" in body and "### Step" not in body  # the measurements, under Show me
     again = lesson.open_step(course, first, visited, {first: "kept"})
-    assert again[0] == "kept"  # the session's cache answers
-    assert lesson.step_heading(course.steps[0], 1, 12) in body  # the claim costs nothing to show (issue 32)
+    assert again[1] == "kept"  # the session's cache answers
+    # The claim costs nothing to show (issue 32): the step's words without its measurement.
+    assert claim == lesson.step_heading(course.steps[0], 1, len(course.steps)) and again[0] == claim
+
+
+def test_the_first_step_speaks_of_the_image_the_page_opens_with(course, ctx):
+    """Issue 32: step 1 named the strawberry while the page opened on another image."""
+    step = course.steps[0]
+    assert inputs.first_source(ctx) == inputs.source_text(step.target.image)  # what the input panel opens with
+    assert emoji_names.image_label(ctx.examples[0].stem) in lesson.measured_markdown(course, step)
 
 
 def test_show_me_sets_the_steps_target_in_controls_order(ctx):

@@ -55,14 +55,15 @@ UPLOAD_NOTE = ("**The page address leaves out your upload.** A link can name onl
 @dataclass
 class LessonView:
     chooser: gr.Radio
-    body: gr.Markdown
+    claim: gr.Markdown  # the step's title and claim (no measurement), with Show me right under it
+    body: gr.Markdown  # the step's measurements and what to look for
     words: gr.Markdown
     progress: gr.Markdown
     show_me: gr.Button
     previous: gr.Button
     next: gr.Button
     visited: gr.State
-    cache: gr.State  # step id → its rendered markdown, so a step measures once per session
+    cache: gr.State  # step id → its measured markdown (`body`), so a step measures once per session
     scroll: gr.Textbox
     url: gr.Textbox
 
@@ -193,12 +194,18 @@ def evidence_markdown(measurement: lesson.Measurement, extras: tuple[lesson.Meas
             + disagreement(measurement, extras))
 
 
+def step_evidence(step: lesson.Step, measurement: lesson.Measurement,
+                  extras: tuple[lesson.Measurement, ...] = ()) -> str:
+    """The step's measurement (and any further measurements of the same claim, `extras`) and what to look for:
+    what the tab shows under Show me."""
+    return evidence_markdown(measurement, extras) + f"**What you should see** (press *Show me*): {step.see}"
+
+
 def step_markdown(step: lesson.Step, measurement: lesson.Measurement, number: int, total: int,
                   extras: tuple[lesson.Measurement, ...] = ()) -> str:
     """The step's claim, its measurement (and any further measurements of the same claim, `extras`) and what to
     look for (the glossary goes below the buttons)."""
-    return (step_heading(step, number, total) + evidence_markdown(measurement, extras)
-            + f"**What you should see** (press *Show me*): {step.see}")
+    return step_heading(step, number, total) + step_evidence(step, measurement, extras)
 
 
 def disagreement(measurement: lesson.Measurement, extras: tuple[lesson.Measurement, ...]) -> str:
@@ -222,11 +229,15 @@ def progress_markdown(steps, visited: list[str]) -> str:
 
 
 def measured_markdown(course: Course, step: lesson.Step) -> str:
-    """The step as the tab shows it, measured (kept: the same for every learner)."""
+    """The step's measurements as the tab shows them under its claim (kept: the same for every learner)."""
     ctx = course.ctx
     measured = kept.measurement(ctx, step.id, 0, step.measure)
     extras = tuple(kept.measurement(ctx, step.id, i, extra) for i, extra in enumerate(step.extras, 1))
-    return step_markdown(step, measured, course.ids.index(step.id) + 1, len(course.steps), extras)
+    return step_evidence(step, measured, extras)
+
+
+def claim_markdown(course: Course, step: lesson.Step) -> str:
+    return step_heading(step, course.ids.index(step.id) + 1, len(course.steps))
 
 
 # --- links --------------------------------------------------------------------------------------------------------
@@ -319,14 +330,15 @@ def _int(value) -> int | None:
 # --- handlers -----------------------------------------------------------------------------------------------------
 
 def open_step(course: Course, step_id, visited, cache) -> tuple:
-    """(body, words, progress, visited, cache, previous, next) for the step chosen in the list."""
+    """(claim, body, words, progress, visited, cache, previous, next) for the step chosen in the list."""
     step = course.step(step_id)
     visited = list(dict.fromkeys(list(visited or []) + [step.id]))
     cache = dict(cache or {})
     if step.id not in cache:
         cache[step.id] = measured_markdown(course, step)
     index = course.ids.index(step.id)
-    return (cache[step.id], words_markdown(step), progress_markdown(course.steps, visited), visited, cache,
+    return (claim_markdown(course, step), cache[step.id], words_markdown(step),
+            progress_markdown(course.steps, visited), visited, cache,
             gr.Button(interactive=index > 0), gr.Button(interactive=index < len(course.steps) - 1))
 
 
@@ -407,13 +419,15 @@ def build(course: Course) -> LessonView:
         with gr.Column(scale=1, min_width=260, elem_id="lesson-nav"):
             chooser = gr.Radio([(f"{i}. {step.title}", step.id) for i, step in enumerate(steps, 1)],
                                value=first.id, label="Steps", elem_id="lesson-steps")
-        with gr.Column(scale=3, min_width=300, elem_id="lesson-main"):
-            body = gr.Markdown(measured_markdown(course, first), elem_id="lesson-step")
+        # The claim, then Show me, then the measurements: Show me stays on the first screen (issue 32).
+        with gr.Column(scale=3, min_width=300, elem_id="lesson-main"), gr.Column(elem_id="lesson-step"):
+            claim = gr.Markdown(claim_markdown(course, first), elem_id="lesson-claim")
             show = gr.Button("Show me", variant="primary", elem_id="lesson-show-me")
             with gr.Row():
                 previous = gr.Button("← Previous", size="sm", elem_id="lesson-previous", min_width=100,
                                      interactive=False)
                 next_button = gr.Button("Next →", size="sm", elem_id="lesson-next", min_width=100)
+            body = gr.Markdown(measured_markdown(course, first), elem_id="lesson-measured")
             progress = gr.Markdown(progress_markdown(steps, [first.id]), elem_id="lesson-progress")
             words = gr.Markdown(words_markdown(first), elem_id="lesson-words")
     visited = gr.State([first.id])
@@ -421,7 +435,8 @@ def build(course: Course) -> LessonView:
     # Hidden carriers for the browser side: where to scroll after "Show me", and the query for the address bar.
     scroll = gr.Textbox(visible="hidden", elem_id="lesson-scroll")
     url = gr.Textbox(visible="hidden", elem_id="lesson-url")
-    return LessonView(chooser, body, words, progress, show, previous, next_button, visited, cache, scroll, url)
+    return LessonView(chooser, claim, body, words, progress, show, previous, next_button, visited, cache, scroll,
+                      url)
 
 
 def note_component() -> gr.Markdown:
@@ -447,7 +462,7 @@ def wires(view: LessonView, controls: Controls, note: gr.Markdown, write: gr.But
     tracked = [view.chooser] + controls.tracked()
     return [
         wire(view.chooser.change, open_step, [view.chooser, view.visited, view.cache],
-             [view.body, view.words, view.progress, view.visited, view.cache, view.previous, view.next],
+             [view.claim, view.body, view.words, view.progress, view.visited, view.cache, view.previous, view.next],
              api_name=False, show_progress="minimal"),
         # Moving along the list computes nothing (the list's change opens the step): answered outside the queue.
         wire(view.previous.click, previous_step, [view.chooser], view.chooser, api_name=False,
