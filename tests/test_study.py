@@ -121,6 +121,7 @@ def test_verdicts_follow_the_seeds():
     assert findings.verdict((1.0, 1.1), (0.5, 0.6)) == findings.HOLDS
     assert findings.verdict((0.5, 0.6), (1.0, 1.1)) == findings.CONTRADICTED
     assert findings.verdict((0.5, 1.0), (0.7, 0.8)) == findings.UNCLEAR
+    assert findings.verdict((1.0,), (0.5, 0.6)) == findings.UNCLEAR  # one seed: its spread is unknown
 
 
 def _comparison(steps: int, without: tuple, with_: tuple) -> findings.Comparison:
@@ -134,7 +135,8 @@ def test_the_order_sentence_says_where_two_variants_change_places():
     text = findings.order_sentence(crossing)
     assert text.startswith("The order changes with training: up to 38,400 images naive-t leads by ×1.")
     assert "from 153,600 to 153,600 images the seeds overlap" in text and "from 614,400 images on unet leads" in text
-    steady = findings.order_sentence([_comparison(600, (0.3,), (0.2,)), _comparison(2400, (0.2,), (0.1,))])
+    steady = findings.order_sentence([_comparison(600, (0.3, 0.3), (0.2, 0.2)),
+                                      _comparison(2400, (0.2, 0.2), (0.1, 0.1))])
     assert steady == "At every budget trained (38,400 to 153,600 images) the order is the same: unet leads by ×2.00 " \
                      "at 153,600."
 

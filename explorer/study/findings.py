@@ -20,6 +20,7 @@ HOLDS = "holds"
 CONTRADICTED = "contradicted"
 UNCLEAR = "within the seed spread"
 OBJECTIVE = "objective"
+MIN_SEEDS = 2  # a seed spread needs two seeds
 MEASURE_WORDS = {OBJECTIVE: "the training objective (held-out ε-MSE averaged over every t)"}
 
 
@@ -52,7 +53,10 @@ CLAIMS_BY_ID = {claim.id: claim for claim in CLAIMS}
 
 
 def verdict(without: tuple[float, ...], with_: tuple[float, ...]) -> str:
-    """The one verdict rule: the seeds of the two variants (errors: lower is better) do not overlap, or do."""
+    """The one verdict rule: the seeds of the two variants (errors: lower is better) do not overlap, or do.
+    With fewer than two seeds on a side the seed spread is unknown: no verdict yet (UNCLEAR)."""
+    if min(len(without), len(with_)) < MIN_SEEDS:
+        return UNCLEAR
     if max(with_) < min(without):
         return HOLDS
     if max(without) < min(with_):
@@ -110,7 +114,8 @@ def along_ladder(results: StudyResults, claim: Claim, measure: str = OBJECTIVE) 
 def _state(comparison, leader: str | None) -> str:
     """'unet leads by ×1.18' or 'the seeds overlap' (comparison: a Comparison or a ComputePoint)."""
     if leader is None:
-        return "the seeds overlap"
+        one_seed = min(len(comparison.without_seeds), len(comparison.with_seeds)) < MIN_SEEDS
+        return "no verdict yet (one seed)" if one_seed else "the seeds overlap"
     ratio = comparison.ratio if leader == comparison.claim.with_ else 1 / comparison.ratio
     return f"{leader} leads by {times(ratio)}"
 
@@ -258,6 +263,11 @@ class Finding:
         if self.verdict == CONTRADICTED:
             return (f"{at}, it is contradicted: {c.without} errs {times(1 / self.ratio)} less than {c.with_} "
                     f"({numbers}).")
+        if min(len(self.without_seeds), len(self.with_seeds)) < MIN_SEEDS:
+            ahead = (f"{c.with_} errs {times(self.ratio)} less" if self.ratio >= 1 else
+                     f"{c.without} errs {times(1 / self.ratio)} less")
+            return (f"{at}, no verdict yet: with one training seed the seed spread is not known ({ahead}; "
+                    f"{numbers}).")
         return f"{at}, the two are within what changing the training seed changes ({numbers})."
 
     def to_dict(self) -> dict:
