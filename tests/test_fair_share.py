@@ -191,3 +191,29 @@ def test_memory_goes_back_after_a_large_decode():
                             timeout=300, check=True).stdout.split()
     before, after = int(output[0]), int(output[1])
     assert after - before < 64, f"resident memory {before} → {after} MiB after one decode"
+
+
+def test_a_slot_is_kept_a_moment_for_the_next_slice_of_the_job_that_should_have_it():
+    """The honest job's slice ends and it asks for its next one a moment later (Gradio sends the frame first): the
+    slot waits for it instead of going to the attacker who is already waiting, when the honest job has had less.
+    Counted: the attacker's thread is waiting before the honest slice ends."""
+    clock = [0.0]
+    lane, order = lanes.fair.FairLane(1, clock=lambda: clock[0]), []
+    lane.ledger.charge("attacker", "a", 10.0)
+    def attack():
+        with lane.turn("attacker", "a"):
+            order.append("attacker")
+
+    attacker = threading.Thread(target=attack)
+    with lane.turn("honest", "h"):
+        order.append("honest")
+        attacker.start()
+        while lane.waiting() < 1:
+            time.sleep(0.005)
+        lane.hold("honest", "h", 0.0, seconds=30.0)  # the fake clock never reaches it
+    with lane.turn("honest", "h"):
+        order.append("honest")
+    assert order == ["honest", "honest"]
+    lane.hold("honest", "h", 0.0, seconds=0.0)  # the job had no next slice after all: the attacker goes
+    attacker.join(10)
+    assert order == ["honest", "honest", "attacker"]

@@ -25,6 +25,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+HOLD_S = 0.25        # how long a slot is kept for the next slice of the job that should have it (see FairLane.hold)
+HELD = object()      # the place of that next slice in the fair order while it is on its way
 HALF_LIFE_S = 300.0  # compute had this long ago counts half: shares are fair over the last few minutes, so a
                      # visitor arriving while 15 addresses have held the long lane for two minutes gets its few
                      # seconds at once (with 60 s they had had as little as the visitor needed, and it waited 45 s)
@@ -117,13 +119,28 @@ class FairLane:
         self._free = max(1, slots)
         self._waiting: list[Waiting] = []
         self._arrivals = itertools.count()
+        self._held: tuple | None = None  # (address, session, until, spent): the slot kept for a job's next slice
 
     def waiting(self) -> int:
         with self._ready:
             return len(self._waiting)
 
     def _next(self) -> object:
-        return fair_order(self._waiting, self.ledger, cost=0.0)[0]
+        """The id of the waiting ticket to go next, or HELD while the slot is kept for a job's next slice."""
+        waiting = list(self._waiting)
+        held = self._held if self._held is not None and self.clock() < self._held[2] else None
+        if held is not None and not any((w.address, w.session) == held[:2] for w in waiting):
+            waiting.append(Waiting(HELD, held[0], held[1], -1, held[3]))
+        return fair_order(waiting, self.ledger, cost=0.0)[0]
+
+    def hold(self, address: str, session: str | None, spent: float, seconds: float = HOLD_S) -> None:
+        """A job of (`address`, `session`) has more slices to come: keep the slot for its next one for up to
+        `seconds`, when the fair order would give it to that job anyway. Without this, the slot went to another
+        client each time the job handed its result to Gradio, and a job with the right to go first still waited
+        one slice of someone else's between each of its own."""
+        with self._ready:
+            self._held = (address, session, self.clock() + seconds, spent)
+            self._ready.notify_all()
 
     @contextlib.contextmanager
     def turn(self, address: str, session: str | None = None, spent: float = 0.0):
@@ -134,12 +151,14 @@ class FairLane:
             self._waiting.append(ticket)
             try:
                 while not (self._free > 0 and self._next() is ticket.id):
-                    self._ready.wait()
+                    held = self._held
+                    self._ready.wait(max(0.001, held[2] - self.clock()) if held is not None else None)
             except BaseException:
                 self._waiting.remove(ticket)
                 self._ready.notify_all()
                 raise
             self._waiting.remove(ticket)
+            self._held = None
             self._free -= 1
         began = self.clock()
         try:

@@ -81,13 +81,14 @@ class LowPriorityThreads:
         with contextlib.suppress(OSError, AttributeError):  # not Linux: same priority as the rest
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
 
-    def slice(self, kind: str, since: float, fn, *args, spent: list | None = None):
+    def slice(self, kind: str, since: float, fn, *args, spent: list | None = None, more=lambda result: False):
         """fn(*args) in a low-priority thread on the client's next turn; nothing when its client is gone. The
-        seconds it computed are added to `spent` (a list of one number)."""
+        seconds it computed are added to `spent` (a list of one number); `more(result)`: whether the job has a
+        next slice (the slot is then kept for it a moment, `fair.FairLane.hold`)."""
         request = internals.current_request()
         session = getattr(request, "session_hash", None)
-        with self.lane.turn(self.client(request) if request is not None else "local", session,
-                            spent[0] if spent is not None else 0.0):
+        address = self.client(request) if request is not None else "local"
+        with self.lane.turn(address, session, spent[0] if spent is not None else 0.0):
             if limits.LISTENERS.gone(session, since):  # a strip nobody reads is not computed (limits.quiet logs it)
                 import gradio as gr
 
@@ -95,10 +96,13 @@ class LowPriorityThreads:
             began = time.monotonic()
             try:
                 # Gradio's context (the gr.Request) goes along: ZeroGPU reads the visitor's quota token from it.
-                return self.pool.submit(contextvars.copy_context().run, fn, *args).result()
+                result = self.pool.submit(contextvars.copy_context().run, fn, *args).result()
             finally:
                 if spent is not None:
                     spent[0] += time.monotonic() - began
+            if more(result):  # a generator's step: its next slice comes as soon as Gradio has sent this one
+                self.lane.hold(address, session, spent[0] if spent is not None else 0.0)  # before the slot is free
+            return result
 
     def wrap(self, fn, kind: str = "long job", served=lambda seconds: None):
         """fn (or each step of a generator fn) computed slice by slice on the fair lane; `served(seconds)` once it
@@ -110,7 +114,8 @@ class LowPriorityThreads:
                 generator = fn(*args, **kwargs)
                 done, since, spent = object(), time.monotonic(), [0.0]
                 try:
-                    while (item := self.slice(kind, since, next, generator, done, spent=spent)) is not done:
+                    while (item := self.slice(kind, since, next, generator, done, spent=spent,
+                                              more=lambda result: result is not done)) is not done:
                         yield item
                 finally:  # the client left (GeneratorExit) or the run ended: close it where it ran
                     run(generator.close).result()
