@@ -77,7 +77,10 @@ NUMBER_VISIBLE = """([id, number]) => {
     range.setStart(node, start);
     range.setEnd(node, start + number.length);
     let r = range.getBoundingClientRect();
-    if (r.top < 0 || r.bottom > innerHeight) {
+    // The way back to the step (a link at the window's bottom edge) hides what is under it: a reader scrolls.
+    const back = document.getElementById('lesson-back');
+    const bottom = back && !back.hidden ? back.getBoundingClientRect().top : innerHeight;
+    if (r.top < 0 || r.bottom > bottom) {
       window.scrollBy(0, r.top - innerHeight / 2);
       r = range.getBoundingClientRect();
     }

@@ -46,7 +46,11 @@ BADGES = {
 
 # After "Show me" or a link: wait until the chosen tab is on screen and refresh it, then bring the evidence
 # into view, move the keyboard focus there, and press the step's button if it names one.
-SCROLL_JS = with_press(Path(__file__).with_name("lesson_scroll.js").read_text(encoding="utf-8"))
+# After Show me (the payload names the step) the way back to the step appears: a link and the Escape key.
+SCROLL_JS = with_press(Path(__file__).with_name("lesson_scroll.js").read_text(encoding="utf-8")).replace(
+    "BACK_TO;", Path(__file__).with_name("lesson_back.js").read_text(encoding="utf-8"))
+# On "Show me", before the server answers: the view tabs are marked out of date until the new evidence is in.
+STALE_JS = Path(__file__).with_name("lesson_stale.js").read_text(encoding="utf-8")
 
 UPLOAD_NOTE = ("**The page address leaves out your upload.** A link can name only a held-out example, so whoever "
                "opens this address (you too, after a reload) gets {first} with the other settings, not your image.")
@@ -248,10 +252,12 @@ def image_of_source(ctx: Context, text: str | None) -> str | None:
     return next((name for name in re.findall(r"`([^`]+)`", text or "") if name in stems), None)
 
 
-def scroll_payload(target: lesson.Target) -> str:
+def scroll_payload(target: lesson.Target, step: int | None = None) -> str:
     """What the page's script does after "Show me" (or a link to a step): the tab to open, the evidence to scroll
-    to, the part of it to bring into view sideways, the button to press."""
-    return json.dumps({"tab": target.tab, "evidence": target.evidence, "focus": target.focus, "press": target.press})
+    to, the part of it to bring into view sideways, the button to press, and the step (its number) that the way
+    back from the evidence returns to."""
+    return json.dumps({"tab": target.tab, "evidence": target.evidence, "focus": target.focus, "press": target.press,
+                       "step": step})
 
 
 def upload_note(ctx: Context, source: str | None, note: str | None):
@@ -372,7 +378,7 @@ def show_me(course: Course, step_id) -> tuple:
     target = shown_target(course, step)
     out = settings(course, target_state(target))
     out.ddim_steps = target.ddim_steps
-    return out.values() + (scroll_payload(target),)
+    return out.values() + (scroll_payload(target, course.ids.index(step.id) + 1),)
 
 
 def show_me_compared(course: Course, step_id) -> tuple:
@@ -392,7 +398,7 @@ def read_url(course: Course, request: gr.Request) -> tuple:
     note = gr.Markdown(urlstate.note_markdown(state.notes), visible=True) if state.notes else gr.skip()
     # A link opens at the evidence of the step it names when it shows that step's tab.
     if step is not None and state.tab == step.target.tab:
-        scroll = scroll_payload(step.target)
+        scroll = scroll_payload(step.target, course.ids.index(step.id) + 1)
     else:
         scroll = json.dumps({"tab": state.tab if state.tab in course.tab_ids else None})
     return settings(course, state).values() + (state.step if state.step is not None else gr.skip(), note, scroll)
@@ -413,7 +419,8 @@ def build(course: Course) -> LessonView:
     steps, first = course.steps, course.steps[0]
     gr.Markdown("A path through *Why U-Net?* in short steps. Each step makes one claim of the lesson, gives the "
                 "number this model measures for it, and has a **Show me** button that sets the app up to prove "
-                "it. Every setting ends up in the page address, so you can share exactly what you see.",
+                "it. Every setting ends up in the page address, so you can share exactly what you see. From the "
+                "evidence, **Esc** or the **Back to step** link at the bottom of the window returns to the step.",
                 elem_id="lesson-intro")
     with gr.Row(equal_height=False, elem_id="lesson-row"):
         with gr.Column(scale=1, min_width=260, elem_id="lesson-nav"):
@@ -470,7 +477,8 @@ def wires(view: LessonView, controls: Controls, note: gr.Markdown, write: gr.But
         wire(view.next.click, next_step, [view.chooser], view.chooser, api_name=False, show_progress="hidden",
              queue=False),
         wire(view.show_me.click, show_me_compared if comparison else show_me, [view.chooser],
-             outputs + [view.scroll] + (comparison or []), api_name=False, show_progress="hidden", then=scroll),
+             outputs + [view.scroll] + (comparison or []), api_name=False, show_progress="hidden", then=scroll,
+             js=STALE_JS),
         # The URL: read once on load, written back after every change of what it records.
         wire(demo.load, read_url, None, outputs + [view.chooser, note, view.scroll], api_name=False,
              show_progress="hidden", then=scroll),

@@ -1,13 +1,33 @@
 (payload) => {
   PRESS_BUTTON;
+  BACK_TO;
   let wanted = {};
   try { wanted = JSON.parse(payload || '{}'); } catch (e) { return; }
   const shown = (element) => element && element.getClientRects().length > 0;
   const started = Date.now();
   let refreshed = !wanted.tab;
+  // The out-of-date mark (lesson_stale.js) comes down once the shown tab says something other than the old view
+  // did and has then stayed still for a moment (its new views are in), or after a long wait with no change at all
+  // (the new evidence was the old one).
+  const fresh = () => document.querySelectorAll('[data-stale]').forEach((e) => e.removeAttribute('data-stale'));
+  const watch = (panel) => {
+    if (!panel || !panel.hasAttribute('data-stale')) return;
+    let quiet = null;
+    const changed = () => panel.textContent !== panel.staleText;
+    const observer = new MutationObserver(() => {
+      if (!changed()) return;
+      clearTimeout(quiet);
+      quiet = setTimeout(settle, 300);
+    });
+    const limit = setTimeout(() => settle(), 12000);
+    const settle = () => { observer.disconnect(); clearTimeout(quiet); clearTimeout(limit); fresh(); };
+    observer.observe(panel, {subtree: true, childList: true, characterData: true});
+  };
+  if (!wanted.tab) fresh();
   const go = () => {
     if (!refreshed && shown(document.getElementById('tab-' + wanted.tab))) {
       // A tab switched from here is not refreshed by a click on its button: press its refresh (explorer/ui/refresh.py).
+      watch(document.getElementById('tab-' + wanted.tab));
       pressButton('refresh-' + wanted.tab);
       refreshed = true;
     }
@@ -48,11 +68,13 @@
           sideways();
         }, delay));
       }
+      if (wanted.step) backTo(wanted.step);
       const press = wanted.press ? document.getElementById(wanted.press) : null;
       if (press) press.click();
       return;
     }
     if (Date.now() - started < 8000) setTimeout(go, 100);
+    else if (!refreshed) fresh();
   };
   setTimeout(go, 50);
 }

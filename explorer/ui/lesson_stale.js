@@ -1,0 +1,13 @@
+(step) => {
+  // On "Show me", before the server answers: every view tab is marked out of date ("updating for step N…") until
+  // the new evidence arrives (lesson_scroll.js takes the mark down), so the previous step's view is never read as
+  // this step's. The step's number is its place in the list.
+  const ids = [...document.querySelectorAll('#lesson-steps input[type=radio]')].map((e) => e.value);
+  const label = `Updating for step ${ids.indexOf(step) + 1}…`;
+  document.querySelectorAll('#views [role=tabpanel]').forEach((panel) => {
+    if (panel.id === 'tab-lesson') return;
+    panel.setAttribute('data-stale', label);
+    panel.staleText = panel.textContent;  // what the old view says: the mark stays until the tab says otherwise
+  });
+  return step;
+}
