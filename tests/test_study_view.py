@@ -150,3 +150,11 @@ def test_every_place_prints_the_one_verdict_for_a_comparison(ctx):
         assert item.sentence() in measured.text
     t_alone = findings.finding(results, "t-alone")
     assert "the order is the same: unet leads" in t_alone.sentence()  # both budgets: 64 and 256 images
+
+
+def test_a_step_whose_variants_are_not_trained_yet_says_so(ctx):
+    results = synthetic({})
+    for name in ("unet-noskip", "naive"):
+        del results.data["variants"][name]
+    measured = lesson.measure_trained(dataclasses.replace(ctx, study=results), ("skips-by-t",))
+    assert measured.verdict == lesson.NOT_COMPUTED and "for this claim" in measured.text
