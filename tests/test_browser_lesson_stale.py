@@ -53,12 +53,15 @@ def two_lab_steps(course) -> tuple[int, int]:
     pytest.skip("no two Lesson steps open the Denoising lab on different images")
 
 
-def show(page, course, index: int) -> None:
+def show(page, course, index: int, before_click=None) -> None:
+    """Open step `index` in the Lesson and press its Show me (`before_click(page)` runs just before the press)."""
     step = course.steps[index - 1]
     page.click("#tab-lesson-button")
     page.click(f'#lesson-steps input[value="{step.id}"]')
     page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
                            arg=f"Step {index} of")
+    if before_click is not None:
+        before_click(page)
     page.click("#lesson-show-me")
 
 
@@ -73,8 +76,8 @@ def test_the_previous_steps_view_is_marked_out_of_date_until_the_new_evidence_is
                                " && document.getElementById('denoise-view').textContent.length > 0; }")
         page.wait_for_timeout(2500)  # the first step's views have all come in
         old = page.evaluate(LOOK)["html"]
-        page.evaluate(MONITOR, old)
-        show(page, course, second)
+        # Watched from the moment of the press: before it the old view is current (the Lesson tab is in front).
+        show(page, course, second, before_click=lambda page: page.evaluate(MONITOR, old))
         marked_seen, deadline, seen = False, time.monotonic() + TIMEOUT_MS / 1000, []
         while time.monotonic() < deadline:
             look = page.evaluate(LOOK)
