@@ -135,11 +135,10 @@ KNOCKOUT_TIMESTEPS = INNER_TIMESTEPS
 
 
 @torch.no_grad()
-def evaluate_knockouts(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, seed: int,
-                       timesteps: tuple[int, ...] = KNOCKOUT_TIMESTEPS, batch_size: int = BATCH_SIZE) -> dict:
-    """Held-out ε-MSE of the U-Net with each part knocked out in turn, with the same noise as `evaluate`."""
+def knockout_scores_per_image(model: nn.Module, knockouts: list, x0: torch.Tensor, diffusion: Diffusion, seed: int,
+                              timesteps: tuple[int, ...], batch_size: int = BATCH_SIZE) -> dict[str, torch.Tensor]:
+    """Each image's ε-MSE under each knock-out at each t, with the same noise as `evaluate`: row name → (T, N)."""
     eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)
-    knockouts = single_knockouts(unet.config.num_levels)  # the same switches as the app's Denoising tab
     per_image = {knockout.row_name(): torch.empty(len(timesteps), len(x0), dtype=torch.float64)
                  for knockout in knockouts}  # row → (T, N)
     for row, t in enumerate(timesteps):
@@ -148,8 +147,16 @@ def evaluate_knockouts(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, 
             t_batch = torch.full((len(x0_batch),), t, dtype=torch.long)
             x_t = diffusion.q_sample(x0_batch, t_batch, eps_batch)
             for knockout in knockouts:
-                eps_hat = unet(x_t, t_batch, probe=knockout.probe(t, diffusion.num_timesteps))
+                eps_hat = model(x_t, t_batch, probe=knockout.probe(t, diffusion.num_timesteps))
                 per_image[knockout.row_name()][row, start:start + len(x0_batch)] = eps_mse(eps_hat, eps_batch).double()
+    return per_image
+
+
+def evaluate_knockouts(unet: nn.Module, x0: torch.Tensor, diffusion: Diffusion, seed: int,
+                       timesteps: tuple[int, ...] = KNOCKOUT_TIMESTEPS, batch_size: int = BATCH_SIZE) -> dict:
+    """Held-out ε-MSE of the U-Net with each part knocked out in turn, with the same noise as `evaluate`."""
+    knockouts = single_knockouts(unet.config.num_levels)  # the same switches as the app's Denoising tab
+    per_image = knockout_scores_per_image(unet, knockouts, x0, diffusion, seed, timesteps, batch_size)
     intact = per_image["intact"]
     broken = {name: values for name, values in per_image.items() if name != "intact"}
     return {"timesteps": list(timesteps),

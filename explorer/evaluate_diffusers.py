@@ -22,12 +22,12 @@ import torch
 
 from explorer import weights
 from explorer.analysis import intervals
-from explorer.analysis.metrics import INNER_TIMESTEPS, TIMESTEPS, eps_mse
+from explorer.analysis.metrics import INNER_TIMESTEPS, TIMESTEPS
 from explorer.data import ImageFolder, is_held_out
 from explorer.diffusers_folder import open_diffusers
 from explorer.diffusers_unet import DiffusersUNet
 from explorer.diffusion import Diffusion
-from explorer.evaluate import BATCH_SIZE, DEFAULT_IMAGES, evaluate_per_image, fixed_noise
+from explorer.evaluate import BATCH_SIZE, DEFAULT_IMAGES, evaluate_per_image, knockout_scores_per_image
 from explorer.formatting import ratio, times
 from explorer.knockouts import single_knockouts, wrong_timestep_rule
 
@@ -40,20 +40,10 @@ DEFAULT_MODEL = weights.DEFAULT_DIR / "diffusers-unet"
 def evaluate_knockouts(model: DiffusersUNet, x0: torch.Tensor, diffusion: Diffusion, seed: int,
                        timesteps: tuple[int, ...] = INNER_TIMESTEPS, batch_size: int = BATCH_SIZE) -> dict:
     """`evaluate.evaluate_knockouts` for a diffusers model: its skips are skip1 … skipN, several per level."""
-    eps = fixed_noise(len(x0), tuple(x0.shape[1:]), seed)
     knockouts = single_knockouts(model.num_skips)
     if not any(block.kind == "attn" for block in model.blocks()):
         knockouts = [knockout for knockout in knockouts if knockout.attention]
-    per_image = {knockout.row_name(): torch.empty(len(timesteps), len(x0), dtype=torch.float64)
-                 for knockout in knockouts}  # row → (T, N)
-    for row, t in enumerate(timesteps):
-        for start in range(0, len(x0), batch_size):
-            x0_batch, eps_batch = x0[start:start + batch_size], eps[start:start + batch_size]
-            t_batch = torch.full((len(x0_batch),), t, dtype=torch.long)
-            x_t = diffusion.q_sample(x0_batch, t_batch, eps_batch)
-            for knockout in knockouts:
-                eps_hat = model(x_t, t_batch, probe=knockout.probe(t, diffusion.num_timesteps))
-                per_image[knockout.row_name()][row, start:start + len(x0_batch)] = eps_mse(eps_hat, eps_batch).double()
+    per_image = knockout_scores_per_image(model, knockouts, x0, diffusion, seed, timesteps, batch_size)
     intact = per_image["intact"]
     return {"timesteps": list(timesteps),
             "skips": {block.name: {"source": block.source, "target": block.target}
