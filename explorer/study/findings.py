@@ -68,8 +68,21 @@ def images_words(images: int) -> str:
     return f"{images:,} training images"
 
 
+class _Paired:
+    """What a comparison of two variants' seeds says: shared by Comparison and ComputePoint (their fields:
+    claim, without_seeds, with_seeds, verdict)."""
+
+    @property
+    def ratio(self) -> float:
+        """How many times the error of the variant without the choice is that of the one with it."""
+        return _mean(self.without_seeds) / _mean(self.with_seeds)
+
+    def leader(self) -> str | None:
+        return {HOLDS: self.claim.with_, CONTRADICTED: self.claim.without}.get(self.verdict)
+
+
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(_Paired):
     """One claim at one budget by one measure: each seed's error, and the verdict of `verdict`."""
 
     claim: Claim
@@ -79,14 +92,6 @@ class Comparison:
     without_seeds: tuple[float, ...]
     with_seeds: tuple[float, ...]
     verdict: str
-
-    @property
-    def ratio(self) -> float:
-        """How many times the error of the variant without the choice is that of the one with it."""
-        return _mean(self.without_seeds) / _mean(self.with_seeds)
-
-    def leader(self) -> str | None:
-        return {HOLDS: self.claim.with_, CONTRADICTED: self.claim.without}.get(self.verdict)
 
 
 def _seeds(values) -> str:
@@ -153,7 +158,7 @@ def order_sentence(comparisons: list[Comparison]) -> str:
 
 
 @dataclass(frozen=True)
-class ComputePoint:
+class ComputePoint(_Paired):
     """The claim at equal training compute: the `with_` variant at one of its budgets against the `without`
     variant's error interpolated (log-log, per seed) to the same multiply-adds."""
 
@@ -162,10 +167,6 @@ class ComputePoint:
     without_seeds: tuple[float, ...]
     with_seeds: tuple[float, ...]
     verdict: str
-
-    @property
-    def ratio(self) -> float:
-        return _mean(self.without_seeds) / _mean(self.with_seeds)
 
 
 def _interpolate(points: list[tuple[float, float]], x: float) -> float | None:
@@ -200,10 +201,7 @@ def compute_sentence(points: list[ComputePoint]) -> str:
     """The claim at equal training compute, each point in words."""
     if not points:
         return ""
-    claim = points[0].claim
-    leaders = {HOLDS: claim.with_, CONTRADICTED: claim.without}
-    parts = [f"at {point.training_macs:.2g} multiply-adds {_state(point, leaders.get(point.verdict))}"
-             for point in points]
+    parts = [f"at {point.training_macs:.2g} multiply-adds {_state(point, point.leader())}" for point in points]
     return "At equal training compute: " + "; ".join(parts) + "."
 
 
