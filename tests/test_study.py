@@ -322,3 +322,23 @@ def test_training_never_writes_over_the_shipped_weights_unless_told(tmp_path):
     with pytest.raises(ValueError, match="no train images"):
         train.main(["--model", "naive", "--out", str(weights.DEFAULT_DIR), "--overwrite-shipped", "--steps", "1",
                     "--data", str(tmp_path)])
+
+
+def test_per_image_scores_are_kept_by_weights_and_evaluation(tiny_study):
+    out, _, checkpoints, _ = tiny_study
+    cache = report.ScoreCache(checkpoints / "scores")
+    kept = sorted(cache.folder.glob("*.pt"))
+    names = [run["name"] for run in report.trained_runs(out)]
+    assert len(kept) == len(names) == 4  # each run scored once, though the common budget's runs are read twice
+    name = ladder.run_name("unet", 32, 0, 4)
+    sha = json.loads((out / f"{name}.json").read_text())["sha256"]
+    x0 = heldout_images(6, 32)
+    model, _ = weights.load(out, name)
+    fresh = report.score_run(model, x0)
+    entry = cache.folder / f"{sha}-{cache.evaluation_key(x0)}.pt"
+    assert entry.exists()
+    assert torch.equal(cache.scores(out, name, sha, x0)["eps_mse"], fresh["eps_mse"])
+    entry.write_bytes(b"not a tensor file")  # damaged: scored again and rewritten, never an error
+    assert torch.equal(cache.scores(out, name, sha, x0)["psnr"], fresh["psnr"])
+    assert torch.load(entry, weights_only=True)["psnr"].shape == fresh["psnr"].shape
+    assert cache.evaluation_key(heldout_images(5, 32)) != cache.evaluation_key(x0)  # other images, other entry

@@ -78,7 +78,8 @@ def main(argv=None) -> None:
     else:
         readme = args.readme if args.readme not in (None, Path("-")) else \
             (STUDY_DIR.parent / "README.md" if args.shipped and args.readme is None else None)
-        report.evaluate_study(args.out, readme, args.images, protocol)
+        scores = report.ScoreCache(args.checkpoint_dir / "scores")  # per-image scores, kept outside the work tree
+        report.evaluate_study(args.out, readme, args.images, protocol, scores)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ is noised with the same ε_i at every t. Each run (variant, resolution, seed, bu
 - the training objective: the ε-MSE averaged over t uniform on the whole schedule, estimated on
   OBJECTIVE_TIMESTEPS (the midpoints of 20 equal strata of 0 … 999), beside the x̂₀ PSNR averaged alike;
 - its training compute (3 × multiply-adds per image × images seen: forward and backward) and time.
-A run already scored with the same weights (sha256) and the same evaluation is not scored again.
+A run already scored with the same weights (sha256) and the same evaluation is not scored again: its summary is
+kept in study.json, its per-image scores (what the intervals and the paired findings need) in a cache outside the
+work tree (`ScoreCache`: `scores/` in the checkpoint folder, ~/.cache/unet-explorer/study/scores).
 
 The `variants` section (the tables and the findings of the app) holds every variant at the study's
 common budget, the largest that every key variant reached with all its seeds, with 95 % bootstrap
@@ -15,7 +17,9 @@ References: predicting no noise (per resolution), and the shipped 64×64 models 
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import platform
 import re
 import shlex
@@ -88,6 +92,44 @@ def check_protocol(run: dict, training: dict, protocol: Protocol) -> None:
 def score_run(model: nn.Module, x0: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-image ε-MSE and PSNR on the evaluation grid: {"eps_mse": (T, N), "psnr": (T, N)}."""
     return evaluate.scores_per_image(model, x0, Diffusion(), NOISE_SEED, evaluation_grid())
+
+
+class ScoreCache:
+    """Per-image scores of trained runs, on disk by weights (sha256) and evaluation (grid, images, noise seed).
+
+    A file holds {"eps_mse": (T, N), "psnr": (T, N)} for one run; a cache that cannot be read or written is
+    passed over (the run is scored again), never an error.
+    """
+
+    def __init__(self, folder: Path | None = None):  # None: nothing is kept
+        self.folder = None if folder is None else Path(folder)
+
+    @staticmethod
+    def evaluation_key(x0: torch.Tensor) -> str:
+        described = json.dumps({"grid": evaluation_grid(), "noise_seed": NOISE_SEED, "images": list(x0.shape)})
+        digest = hashlib.sha256(described.encode())
+        digest.update(x0.contiguous().numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+    def scores(self, directory: Path, name: str, sha256: str, x0: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The run's per-image scores on x0: read from the cache, or computed (and kept) when absent."""
+        path = None if self.folder is None else self.folder / f"{sha256}-{self.evaluation_key(x0)}.pt"
+        if path is not None and path.exists():
+            try:
+                return torch.load(path, weights_only=True)
+            except Exception:  # noqa: BLE001 — a damaged cache entry is scored again
+                pass
+        model, _ = weights.load(directory, name)
+        scores = score_run(model, x0)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                partial = path.with_suffix(f".{os.getpid()}.tmp")
+                torch.save(scores, partial)
+                partial.replace(path)
+            except OSError:
+                pass
+        return scores
 
 
 def summarise(scores: dict[str, torch.Tensor]) -> dict:
@@ -195,12 +237,13 @@ def references(resolutions: list[int], images: int | None, cached: dict) -> dict
 
 
 def evaluate_study(directory: Path, readme: Path | None, images: int | None = None,
-                   protocol: Protocol | None = None) -> dict:
+                   protocol: Protocol | None = None, cache: ScoreCache | None = None) -> dict:
     """Score every run of `directory` (reusing unchanged scores), write study.json and the model card's section.
 
     images: score the first `images` held-out images only (a quick trial); None: all of them.
     """
     protocol = protocol or Protocol()
+    cache = cache or ScoreCache(None)
     runs = trained_runs(directory)
     if not runs:
         raise SystemExit(f"no trained runs in {directory}: run `python -m explorer.study train` first")
@@ -219,8 +262,7 @@ def evaluate_study(directory: Path, readme: Path | None, images: int | None = No
         if meta["sha256"] in cached:
             records.append(cached[meta["sha256"]])
             continue
-        model, _ = weights.load(directory, run["name"])
-        scores = score_run(model, heldout_images(images, run["resolution"]))
+        scores = cache.scores(directory, run["name"], meta["sha256"], heldout_images(images, run["resolution"]))
         per_image[run["name"]] = scores
         records.append(run_record(run, meta, summarise(scores), macs[(run["variant"], run["resolution"])]))
         print(f"{run['name']}: objective {records[-1]['objective']:.4f}, ε-MSE t=250 "
@@ -239,8 +281,8 @@ def evaluate_study(directory: Path, readme: Path | None, images: int | None = No
         per_image_at_budget[name] = []
         for run, _ in sorted(at_budget[name], key=lambda pair: pair[0]["seed"]):
             if run["name"] not in per_image:
-                model, _ = weights.load(directory, run["name"])
-                per_image[run["name"]] = score_run(model, heldout_images(images, resolution))
+                per_image[run["name"]] = cache.scores(directory, run["name"], metadata[run["name"]]["sha256"],
+                                                      heldout_images(images, resolution))
             per_image_at_budget[name].append(per_image[run["name"]])
         variants[name] = variant_entry(name, [record for _, record in at_budget[name]], per_image_at_budget, resolution)
     x0 = heldout_images(images, resolution)
