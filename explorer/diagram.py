@@ -3,6 +3,11 @@
 Positions follow the block names and levels that `explorer.analysis.structure.describe`
 reports, so a model with another number of levels or attention elsewhere draws itself
 differently. The naive CNN is drawn beside the U at the same box size, as the contrast.
+
+Two layouts: our U-Net's (`layout`: one box per level, the level's skip straight across), and one for models
+whose blocks sit in containers (`grouped_layout`: a diffusers UNet2DModel's down_blocks.N, mid_block, up_blocks.N),
+where a level holds several layers side by side and several skips, each drawn from the block whose output it
+carries (`source`) to the block that receives it (`target`).
 """
 from __future__ import annotations
 
@@ -114,6 +119,98 @@ def layout(unet: list[BlockSpec], naive: list[BlockSpec]) -> tuple[dict[str, Box
     return boxes, naive_x + BOX_W + 20, height
 
 
+GROUP_W, GROUP_GAP = 108, 8  # a grouped layout's boxes: one per layer, side by side along its level's row
+SKIP_W, SKIP_H, SKIP_GAP = 72, 22, 6  # its skips, stacked in the middle of their level's row
+LABEL_H = 18  # room above a row for its containers' names
+
+
+def short_name(spec: BlockSpec) -> str:
+    """A grouped block's label inside its box: its name within its container (resnets.0 of down_blocks.1)."""
+    return spec.name.removeprefix(f"{spec.group}.") if spec.group else spec.name
+
+
+def grouped_layout(unet: list[BlockSpec], naive: list[BlockSpec]) -> tuple[dict[str, Box], float, float]:
+    """Positions for a model whose blocks sit in containers: one row per level (its down block's layers on the left
+    in forward order, its up block's on the right), the level's skips stacked between them, the mid block's
+    layers along the bottom, the time embedding at the top, the naive CNN on the right."""
+    levels = max(spec.level or 0 for spec in unet)
+    rows = {level: {"encoder": [], "decoder": [], "skip": []} for level in range(1, levels + 1)}
+    for spec in unet:
+        if spec.kind == "skip":
+            rows[spec.level]["skip"].append(spec)
+        elif spec.part in ("encoder", "decoder") and spec.level:
+            rows[spec.level][spec.part].append(spec)
+    step = GROUP_W + GROUP_GAP
+    enc_x = 20
+    enc_w = max(len(row["encoder"]) for row in rows.values()) * step
+    skip_x = enc_x + enc_w + 40
+    dec_x = skip_x + SKIP_W + 40
+    dec_w = max(len(row["decoder"]) for row in rows.values()) * step
+    unet_right = dec_x + dec_w
+    boxes: dict[str, Box] = {}
+    top = TOP + 40  # the time embedding above conv_in and conv_out
+    y = top + LABEL_H
+    for level in range(1, levels + 1):
+        row = rows[level]
+        for part, x0 in (("encoder", enc_x), ("decoder", dec_x)):
+            for index, spec in enumerate(row[part]):
+                boxes[spec.name] = Box(spec, x0 + index * step, y, GROUP_W, BOX_H)
+        for index, spec in enumerate(row["skip"]):
+            boxes[spec.name] = Box(spec, skip_x, y + index * (SKIP_H + SKIP_GAP), SKIP_W, SKIP_H)
+        height = max(BOX_H, len(row["skip"]) * (SKIP_H + SKIP_GAP))
+        y += height + 30 + LABEL_H
+    mid = [spec for spec in unet if spec.part == "bottleneck"]
+    start = (enc_x + unet_right) / 2 - (len(mid) * step - GROUP_GAP) / 2
+    for index, spec in enumerate(mid):
+        boxes[spec.name] = Box(spec, start + index * step, y, GROUP_W, BOX_H)
+    bottom = y + BOX_H
+    for spec in unet:
+        if spec.kind == "time":
+            boxes[spec.name] = Box(spec, (enc_x + unet_right) / 2 - BOX_W / 2, 8, BOX_W, BOX_H)
+        elif spec.kind == "in":
+            boxes[spec.name] = Box(spec, enc_x, top - 58, GROUP_W, 30)
+        elif spec.kind == "out":
+            boxes[spec.name] = Box(spec, dec_x, top - 58, GROUP_W, 30)
+    naive_x = unet_right + 70
+    for index, spec in enumerate(naive):
+        boxes[spec.name] = Box(spec, naive_x, TOP - 58 + index * 76, BOX_W, BOX_H)
+    height = max(bottom + 60, TOP - 58 + len(naive) * 76 + 30)
+    assert all(spec.name in boxes for spec in unet), "every block must be placed"
+    return boxes, naive_x + BOX_W + 20, height
+
+
+def grouped_edges(boxes: dict[str, Box], unet: list[BlockSpec], naive: list[BlockSpec]) -> list[str]:
+    """The data flow in forward order (elbows between rows), each skip from its source to its target, the naive
+    CNN's layers."""
+    out = []
+    flow = [spec.name for spec in unet if spec.kind not in ("time", "skip")]
+    for a, b in zip(flow, flow[1:]):
+        box_a, box_b = boxes[a], boxes[b]
+        if abs(box_a.y - box_b.y) < 1:
+            out.append(_arrow(box_a.x + box_a.w, box_a.cy, box_b.x, box_b.cy))
+        elif box_b.y > box_a.y:  # down the encoder, into the bottleneck
+            turn = box_b.y - 10
+            out.append(_path([(box_a.cx, box_a.y + box_a.h), (box_a.cx, turn), (box_b.cx, turn), (box_b.cx, box_b.y)]))
+        else:  # up the decoder, out to conv_out
+            turn = box_b.y + box_b.h + 10
+            out.append(_path([(box_a.cx, box_a.y), (box_a.cx, turn), (box_b.cx, turn), (box_b.cx, box_b.y + box_b.h)]))
+    colour = STROKE["skip"]
+    for spec in unet:
+        if spec.kind != "skip":
+            continue
+        skip, source, target = boxes[spec.name], boxes.get(spec.source), boxes.get(spec.target)
+        if source is not None:
+            out.append(_path([(source.cx + 8, source.y + source.h), (source.cx + 8, skip.cy), (skip.x, skip.cy)],
+                             colour, width=1.6))
+        if target is not None:
+            out.append(_path([(skip.x + skip.w, skip.cy), (target.cx - 8, skip.cy),
+                              (target.cx - 8, target.y + target.h)], colour, width=1.6))
+    for a, b in zip(naive, naive[1:]):
+        box_a, box_b = boxes[a.name], boxes[b.name]
+        out.append(_arrow(box_a.cx, box_a.y + box_a.h, box_b.cx, box_b.y))
+    return out
+
+
 def _arrow(x1, y1, x2, y2, colour="#555", dashed=False, width=1.6) -> str:
     dash = ' stroke-dasharray="4 3"' if dashed else ""
     return (f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{colour}" '
@@ -185,7 +282,8 @@ def render_svg(unet: list[BlockSpec], naive: list[BlockSpec], selected: str | No
 
     fields: theoretical receptive-field sizes by block name, shown in each block's tooltip.
     """
-    boxes, width, height = layout(unet, naive)
+    grouped = any(spec.group for spec in unet)
+    boxes, width, height = (grouped_layout if grouped else layout)(unet, naive)
     fields = fields or {}
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
@@ -193,11 +291,19 @@ def render_svg(unet: list[BlockSpec], naive: list[BlockSpec], selected: str | No
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>',
     ]
-    parts += edges(boxes, unet, naive)
+    parts += (grouped_edges if grouped else edges)(boxes, unet, naive)
     naive_box = boxes[naive[0].name]
     unet_label_y = height - 18
-    parts.append(f'<text x="20" y="{unet_label_y}" class="caption">U-Net: encoder (left) → bottleneck (bottom) → '
-                 f'decoder (right). Green: skip connections. Purple (t): the time embedding enters that block.</text>')
+    if grouped:
+        parts += _group_labels(boxes, unet)
+        parts.append(f'<text x="20" y="{unet_label_y - 16}" class="caption">down_blocks (left, one row per '
+                     f'resolution) → mid_block (bottom) → up_blocks (right). Green: the skips, numbered as the down '
+                     f'path pushes them,<tspan x="20" dy="16">each from the block whose output it carries to the '
+                     f'ResNet that concatenates it. Purple (t): the time embedding enters that block.</tspan></text>')
+    else:
+        parts.append(f'<text x="20" y="{unet_label_y}" class="caption">U-Net: encoder (left) → bottleneck (bottom) '
+                     f'→ decoder (right). Green: skip connections. Purple (t): the time embedding enters that block.'
+                     f'</text>')
     parts.append(f'<line x1="{naive_box.x - 45}" y1="10" x2="{naive_box.x - 45}" y2="{height - 40}" '
                  f'stroke="#bbb" stroke-dasharray="6 4"/>')
     parts.append(f'<text x="{naive_box.cx}" y="{naive_box.y - 26}" text-anchor="middle" class="caption">'
@@ -210,9 +316,11 @@ def render_svg(unet: list[BlockSpec], naive: list[BlockSpec], selected: str | No
         stroke_width = 3.5 if is_selected else 1.4
         classes = "block selected" if is_selected else "block"
         tip = f"{name}: {spec.kind} · out {shape_text(spec.output_shape)} · {spec.parameters:,} parameters"
+        if spec.kind == "skip" and spec.source:
+            tip += f" · carries {spec.source} to {spec.target}"
         if name in fields:
             tip += f" · receptive field {fields[name]}×{fields[name]}"
-        label = name if box.h >= 24 else ""
+        label = (short_name(spec) if grouped else name) if box.h >= 22 else ""
         hit_h = max(box.h, HIT_H)
         parts.append(
             f'<g data-block="{escape(name)}" class="{classes}" tabindex="0" role="button" '
@@ -224,8 +332,9 @@ def render_svg(unet: list[BlockSpec], naive: list[BlockSpec], selected: str | No
             f'fill="{FILL[kind]}" stroke="{"#111" if is_selected else STROKE[kind]}" stroke-width="{stroke_width}"/>')
         if label:
             small = box.h < BOX_H
+            name_class = "name small" if grouped and box.w < BOX_W else "name"
             parts.append(f'<text x="{box.cx:.1f}" y="{box.y + (box.h / 2 + 4 if small else 17):.1f}" '
-                         f'text-anchor="middle" class="name">{escape(label)}</text>')
+                         f'text-anchor="middle" class="{name_class}">{escape(label)}</text>')
             if not small:
                 parts.append(f'<text x="{box.cx:.1f}" y="{box.y + 32:.1f}" text-anchor="middle" class="shape">'
                              f'{escape(shape_text(spec.output_shape))}</text>')
@@ -236,6 +345,16 @@ def render_svg(unet: list[BlockSpec], naive: list[BlockSpec], selected: str | No
         parts.append("</g>")
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _group_labels(boxes: dict[str, Box], unet: list[BlockSpec]) -> list[str]:
+    """Each container's name (down_blocks.1, mid_block, up_blocks.2) above its first box."""
+    first: dict[str, Box] = {}
+    for spec in unet:
+        if spec.group and spec.kind != "skip" and spec.group not in first:
+            first[spec.group] = boxes[spec.name]
+    return [f'<text x="{box.x:.1f}" y="{box.y - 5:.1f}" class="group">{escape(group)}</text>'
+            for group, box in first.items()]
 
 
 def diagram_html(svg: str) -> str:

@@ -37,6 +37,7 @@ class OpenedModel:
     """A diffusers model ready for the views: the denoiser, the schedule it was trained with, where it came from.
 
     notes: what the views should say about it (a prediction type turned into ε, a schedule assumed).
+    training: the folder's training.json (explorer/train_diffusers.py writes it: steps, data, curve), {} without.
     """
 
     denoiser: DiffusersUNet
@@ -45,6 +46,7 @@ class OpenedModel:
     folder: Path
     scheduler_config: dict | None
     notes: list[str] = field(default_factory=list)
+    training: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -138,4 +140,6 @@ def open_diffusers(source: str | Path) -> OpenedModel:
     denoiser = DiffusersUNet(unet, diffusion).eval().requires_grad_(False)
     # channels_last: oneDNN's convolutions run about 10 % faster this way on CPU (as weights.load does for ours)
     denoiser.to(memory_format=torch.channels_last)
-    return OpenedModel(denoiser, diffusion, str(source), folder, scheduler_config, notes)
+    record = folder / "training.json"
+    training = _read_json(record) if record.exists() else {}
+    return OpenedModel(denoiser, diffusion, str(source), folder, scheduler_config, notes, training)

@@ -120,7 +120,8 @@ def curve_loss_name(meta: dict) -> str:
 
 @dataclass
 class ModelPair:
-    """The two shipped models, read-only after loading, and their metadata."""
+    """The two shipped models, read-only after loading, and their metadata. `unet` may hold another denoiser in
+    the U-Net's place (a diffusers model: explorer/views/context.py)."""
 
     unet: UNet
     naive: NaiveCNN
@@ -130,7 +131,7 @@ class ModelPair:
 
     @property
     def image_size(self) -> int:
-        return self.unet.config.image_size
+        return self.unet.image_size
 
     def model(self, name: str) -> nn.Module:
         if name not in MODEL_NAMES:

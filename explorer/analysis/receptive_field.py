@@ -105,26 +105,28 @@ class _Span:
 
 
 def theoretical(model: nn.Module, image_size: int | None = None) -> dict[str, Field]:
-    """Receptive field of every named block of `model` (a UNet or NaiveCNN), in forward order.
+    """Receptive field of every named block of `model` (a UNet, NaiveCNN or DiffusersUNet), in forward order.
 
     image_size: the side used for `size_clipped`; None takes the U-Net's config, or 64.
     """
     image_size = _image_size(model, image_size)
     span = _Span()
     skips: list[_Span] = []
+    spans: dict[str, _Span] = {}  # each block's output, for the skips that name their source
     fields: dict[str, Field] = {}
     for block in model.blocks():
-        if isinstance(block.module, TimeEmbedding):
+        if block.kind == "time" or isinstance(block.module, TimeEmbedding):
             fields[block.name] = Field(block.name, None, None, None, None, None)
             continue
         if block.kind == "skip":
-            skip = skips.pop()
+            skip = spans[block.source] if block.source in spans else skips.pop()
             fields[block.name] = _to_field(block.name, skip, image_size)
             span = span.union(skip)  # torch.cat([h, skip]): the decoder level reads both
             continue
         if block.kind == "down":
             skips.append(span)  # as UNet.forward: the level's output, before it is downsampled
         span = _through(span, block.module)
+        spans[block.name] = span
         fields[block.name] = _to_field(block.name, span, image_size)
     return fields
 
@@ -249,11 +251,51 @@ def _through(span: _Span, module: nn.Module) -> _Span:
         out = span.upsample().conv(module.conv)
     elif isinstance(module, SelfAttention):
         out = span.made_global(SELF_ATTENTION)  # pointwise for the convolutional field: q, k, v, proj are 1×1
+    elif type(module).__name__ in DIFFUSERS_RULES:
+        out = DIFFUSERS_RULES[type(module).__name__](span, module)
     else:
         raise TypeError(f"no receptive-field rule for a {type(module).__name__} block")
     if any(isinstance(layer, nn.GroupNorm) for layer in module.modules()):
         out = out.made_global(GROUPNORM)  # its mean and variance run over every position of the map
     return out
+
+
+# --- diffusers' blocks (explorer/diffusers_unet.py), told apart by class name: diffusers is not imported here ---------
+
+def _resample(span: _Span, module) -> _Span:
+    """A diffusers Downsample2D or Upsample2D (alone, or inside a ResNet that resamples)."""
+    name = type(module).__name__
+    if name == "Downsample2D":
+        layer = module.conv  # a strided convolution, or a 2×2 average pool (use_conv=False)
+        if isinstance(layer, nn.Conv2d):
+            return span.conv(layer)  # padding 0: diffusers pads the right and bottom only, which moves no start
+        if isinstance(layer, nn.AvgPool2d):
+            kernel, stride = int(layer.kernel_size), int(layer.stride)
+            return _Span(span.jump * stride, span.start, span.end + (kernel - 1) * span.jump, span.global_via)
+    if name == "Upsample2D" and not module.use_conv_transpose and module.interpolate:
+        out = span.upsample()
+        layer = module.conv if module.name == "conv" else module.Conv2d_0
+        return out.conv(layer) if isinstance(layer, nn.Conv2d) else out
+    raise TypeError(f"no receptive-field rule for diffusers' {name}: the explorer draws fields for strided "
+                    "convolutions, average pooling and nearest upsampling (not FIR or transposed convolutions)")
+
+
+def _diffusers_resnet(span: _Span, module) -> _Span:
+    """ResnetBlock2D: (resample) → conv1 → conv2, beside the shortcut (a convolution or the identity)."""
+    resampler = module.upsample if module.upsample is not None else module.downsample
+    if resampler is not None:
+        span = _resample(span, resampler)
+    inner = span.conv(module.conv1).conv(module.conv2)
+    shortcut = module.conv_shortcut
+    return inner.union(span.conv(shortcut) if isinstance(shortcut, nn.Conv2d) else span)
+
+
+DIFFUSERS_RULES = {
+    "ResnetBlock2D": _diffusers_resnet,
+    "Attention": lambda span, module: span.made_global(SELF_ATTENTION),  # q, k, v, out: per position
+    "Downsample2D": _resample,
+    "Upsample2D": _resample,
+}
 
 
 def _to_field(name: str, span: _Span, image_size: int) -> Field:
@@ -270,6 +312,8 @@ def _image_size(model: nn.Module, image_size: int | None) -> int:
         return model.config.image_size
     if isinstance(model, NaiveCNN):
         return DEFAULT_IMAGE_SIZE
+    if isinstance(getattr(model, "image_size", None), int):  # any other denoiser (explorer/denoiser.py)
+        return model.image_size
     raise TypeError(f"no receptive-field walk for a {type(model).__name__}: expected a UNet or NaiveCNN")
 
 

@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from explorer.probe import Probe
-from explorer.unet import UNet
 
 
 @dataclass(frozen=True)
@@ -26,14 +25,20 @@ class BlockSpec:
     input_shape: tuple[int, ...]  # without the batch dimension
     output_shape: tuple[int, ...]
     parameters: int
+    # a skip: the block whose output it carries and the block that receives it (explorer/unet.py's BlockInfo)
+    source: str = ""
+    target: str = ""
+    group: str = ""  # the container a block belongs to, in models that have them (diffusers: "down_blocks.1")
 
 
 def image_size_of(model: nn.Module) -> int:
-    return model.config.image_size if isinstance(model, UNet) else 64
+    """The side the model was built for (the naive CNN, fully convolutional, was trained at 64)."""
+    size = getattr(model, "image_size", None)
+    return size if isinstance(size, int) else 64
 
 
 def describe(model: nn.Module, image_size: int | None = None) -> list[BlockSpec]:
-    """Every named block of `model` (UNet or NaiveCNN) with its input/output shape and parameter count."""
+    """Every named block of `model` (any denoiser: explorer/denoiser.py), its input/output shape and parameters."""
     image_size = image_size or image_size_of(model)
     private = copy.deepcopy(model).eval()
     blocks = private.blocks()
@@ -45,7 +50,7 @@ def describe(model: nn.Module, image_size: int | None = None) -> list[BlockSpec]
                 inputs[name] = tuple(args[0].shape[1:])
             handles.append(block.module.register_forward_pre_hook(remember))
     probe = Probe(record="*")
-    channels = private.config.in_channels if isinstance(private, UNet) else private.in_channels
+    channels = private.in_channels
     with torch.no_grad():
         private(torch.zeros(1, channels, image_size, image_size), torch.zeros(1, dtype=torch.long), probe=probe)
     for handle in handles:
@@ -55,5 +60,6 @@ def describe(model: nn.Module, image_size: int | None = None) -> list[BlockSpec]
         output = tuple(probe.outputs[block.name].shape[1:])
         parameters = sum(p.numel() for p in block.module.parameters()) if block.module is not None else 0
         specs.append(BlockSpec(block.name, block.kind, block.level, block.part,
-                               inputs.get(block.name, output), output, parameters))
+                               inputs.get(block.name, output), output, parameters, block.source, block.target,
+                               block.group))
     return specs

@@ -1,5 +1,10 @@
 """Everything a view needs that is loaded once per app: the two models, the schedule, the block specs.
 
+The U-Net's place holds our shipped U-Net, or a diffusers `UNet2DModel` opened with `Context.load(model=...)`
+(`python app.py --model PATH_OR_HUB_ID`): then the schedule is the model's own, the shipped naive CNN runs
+beside it at the model's size, and the views that measure only the shipped pair (the Lesson, Part by part, the
+study) are left out of the page (`shipped_only`).
+
 A `Context` holds no per-user state: the models, the schedule and the block specs are read-only after
 `Context.load`, and its `kept` caches (`Kept`, views/memo.py) are the one part that changes, filled with results
 every session may share. Per-user state (the image, t, the seed, knock-outs) is passed to each view as
@@ -8,12 +13,14 @@ arguments.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from explorer import denoiser
 from explorer.analysis.denoise import noisy
 from explorer.analysis.receptive_field import theoretical
 from explorer.analysis.structure import BlockSpec, describe
@@ -25,6 +32,9 @@ from explorer.study.results import StudyResults, results
 from explorer.study.results import load as load_variant
 from explorer.views.memo import Kept
 from explorer.weights import DEFAULT_DIR, ModelPair, load_pair
+
+if TYPE_CHECKING:
+    from explorer.diffusers_folder import OpenedModel
 
 MAX_SEED = 2**31 - 1
 DEFAULT_T = 250  # the timestep the app opens on, and the Lesson's steps use unless a step says otherwise
@@ -49,12 +59,22 @@ class Context:
     study: StudyResults | None = None  # weights/study/study.json, None when the study was not run
     cpu_study_models: dict[str, torch.nn.Module] = field(default_factory=dict)  # each variant's first training seed
     kept: Kept = field(default_factory=Kept)  # results many sessions share, computed once (explorer/views/kept.py)
+    # A diffusers model in the U-Net's place (explorer/diffusers_folder.py), None for the shipped U-Net
+    opened: OpenedModel | None = None
 
     @classmethod
-    def load(cls, weights_dir: Path = DEFAULT_DIR) -> Context:
+    def load(cls, weights_dir: Path = DEFAULT_DIR, model: str | Path | None = None) -> Context:
+        """The shipped pair from `weights_dir`; with `model` (a diffusers folder or a Hub id, opened by
+        `explorer.diffusers_folder.open_diffusers`, the one loading path for both) that model in the U-Net's
+        place, with its schedule, beside the shipped naive CNN run at the model's size.
+
+        Raises diffusers_unet.UnsupportedModel (a ValueError) for a model the explorer cannot open, and for one
+        whose layers the receptive-field walk has no rule for."""
         pair = load_pair(weights_dir)
         heldout = Path(weights_dir) / "heldout"
         examples = list_images(heldout) if heldout.is_dir() else []
+        if model is not None:
+            return cls._with_diffusers(pair, examples, model)
         fields = {**theoretical(pair.unet), **theoretical(pair.naive)}
         study_dir = Path(weights_dir) / "study"
         study = results(study_dir / "study.json")
@@ -62,6 +82,38 @@ class Context:
                   for name in study.variants} if study is not None else {}
         return cls(pair, Diffusion(), describe(pair.unet), describe(pair.naive), examples, pair.metrics(), fields,
                    study, models)
+
+    @classmethod
+    def _with_diffusers(cls, pair: ModelPair, examples: list[Path], source: str | Path) -> Context:
+        from explorer.diffusers_folder import open_diffusers
+        from explorer.diffusers_unet import UnsupportedModel
+
+        opened = open_diffusers(source)
+        model, size = opened.denoiser, opened.denoiser.image_size
+        meta = {"source": str(source), "parameters": sum(p.numel() for p in model.parameters()),
+                **opened.training}
+        pair = replace(pair, unet=model, unet_meta=meta)
+        try:
+            fields = {**theoretical(model), **theoretical(pair.naive, image_size=size)}
+        except TypeError as error:  # a layer the walk has no rule for (FIR resampling, transposed convolutions)
+            raise UnsupportedModel(f"this model's receptive fields ({error})") from None
+        # No metrics: weights/metrics.json measures the shipped pair, not this model
+        return cls(pair, opened.diffusion, describe(model, size), describe(pair.naive, size), examples, None, fields,
+                   opened=opened)
+
+    @property
+    def shipped_only(self) -> bool:
+        """Whether the U-Net's place holds the shipped U-Net: the Lesson, Part by part and the study measure it."""
+        return self.opened is None
+
+    @property
+    def unet_title(self) -> str:
+        """What the page calls the model in the U-Net's place: "U-Net", or the diffusers model's class and name."""
+        return "U-Net" if self.opened is None else f"UNet2DModel {self.opened.name}"
+
+    def skip_names(self) -> list[str]:
+        """The U-Net's skips, skip1 … skipN (ours: one per level; a diffusers model: one per down-path output)."""
+        return [block.name for block in denoiser.skips(self.cpu_pair.unet)]
 
     @property
     def pair(self) -> ModelPair:
