@@ -16,6 +16,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Explore why diffusion models use a U-Net.")
     parser.add_argument("--weights", type=Path, default=DEFAULT_DIR,
                         help="a folder written by `python -m explorer.train` (unet and naive weights)")
+    parser.add_argument("--model", default=None, metavar="PATH_OR_HUB_ID",
+                        help="explore a diffusers UNet2DModel in the U-Net's place: a pipeline or model folder, or a "
+                             "Hugging Face Hub id (downloaded once into the Hub cache), e.g. weights/diffusers-unet "
+                             "or google/ddpm-cifar10-32 (docs/diffusers.md)")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 for a Space or a LAN)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
@@ -64,8 +68,12 @@ def main() -> None:
     from explorer.views.context import Context, threads_per_request
 
     torch.set_num_threads(args.threads or threads_per_request(args.concurrency))
+    try:
+        ctx = Context.load(args.weights, model=args.model)
+    except ValueError as error:  # a model the explorer cannot open: the message says what is supported
+        raise SystemExit(f"app.py: --model {args.model}: {error}") from None
     with lanes.building(args.concurrency, args.long_jobs, args.behind_proxy) as app_lanes:
-        demo = build_app(Context.load(args.weights))
+        demo = build_app(ctx)
     # api_open=False: the direct routes (/gradio_api/run/…, /gradio_api/api/…) would skip the queue and its lanes.
     demo.queue(default_concurrency_limit=args.concurrency, api_open=False)  # places: server/admission.py
     limits.harden(demo, app_lanes)

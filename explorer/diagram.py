@@ -122,6 +122,7 @@ def layout(unet: list[BlockSpec], naive: list[BlockSpec]) -> tuple[dict[str, Box
 GROUP_W, GROUP_GAP = 108, 8  # a grouped layout's boxes: one per layer, side by side along its level's row
 SKIP_W, SKIP_H, SKIP_GAP = 72, 22, 6  # its skips, stacked in the middle of their level's row
 LABEL_H = 18  # room above a row for its containers' names
+NAIVE_ROW_X = 130  # where a grouped layout's row of naive CNN layers starts, after its title
 
 
 def short_name(spec: BlockSpec) -> str:
@@ -171,12 +172,12 @@ def grouped_layout(unet: list[BlockSpec], naive: list[BlockSpec]) -> tuple[dict[
             boxes[spec.name] = Box(spec, enc_x, top - 58, GROUP_W, 30)
         elif spec.kind == "out":
             boxes[spec.name] = Box(spec, dec_x, top - 58, GROUP_W, 30)
-    naive_x = unet_right + 70
+    naive_y = bottom + 90  # the naive CNN in a row under the U: the U is wide enough already
     for index, spec in enumerate(naive):
-        boxes[spec.name] = Box(spec, naive_x, TOP - 58 + index * 76, BOX_W, BOX_H)
-    height = max(bottom + 60, TOP - 58 + len(naive) * 76 + 30)
+        boxes[spec.name] = Box(spec, NAIVE_ROW_X + index * (BOX_W + 36), naive_y, BOX_W, BOX_H)
+    naive_right = NAIVE_ROW_X + len(naive) * (BOX_W + 36)
     assert all(spec.name in boxes for spec in unet), "every block must be placed"
-    return boxes, naive_x + BOX_W + 20, height
+    return boxes, max(unet_right, naive_right) + 20, naive_y + BOX_H + 60
 
 
 def grouped_edges(boxes: dict[str, Box], unet: list[BlockSpec], naive: list[BlockSpec]) -> list[str]:
@@ -207,7 +208,7 @@ def grouped_edges(boxes: dict[str, Box], unet: list[BlockSpec], naive: list[Bloc
                               (target.cx - 8, target.y + target.h)], colour, width=1.6))
     for a, b in zip(naive, naive[1:]):
         box_a, box_b = boxes[a.name], boxes[b.name]
-        out.append(_arrow(box_a.cx, box_a.y + box_a.h, box_b.cx, box_b.y))
+        out.append(_arrow(box_a.x + box_a.w, box_a.cy, box_b.x, box_b.cy))
     return out
 
 
@@ -296,19 +297,24 @@ def render_svg(unet: list[BlockSpec], naive: list[BlockSpec], selected: str | No
     unet_label_y = height - 18
     if grouped:
         parts += _group_labels(boxes, unet)
-        parts.append(f'<text x="20" y="{unet_label_y - 16}" class="caption">down_blocks (left, one row per '
+        caption_y = naive_box.y - 54
+        parts.append(f'<text x="20" y="{caption_y}" class="caption">down_blocks (left, one row per '
                      f'resolution) → mid_block (bottom) → up_blocks (right). Green: the skips, numbered as the down '
                      f'path pushes them,<tspan x="20" dy="16">each from the block whose output it carries to the '
                      f'ResNet that concatenates it. Purple (t): the time embedding enters that block.</tspan></text>')
+        parts.append(f'<line x1="20" y1="{naive_box.y - 20}" x2="{width - 20}" y2="{naive_box.y - 20}" '
+                     f'stroke="#bbb" stroke-dasharray="6 4"/>')
+        parts.append(f'<text x="20" y="{naive_box.y + 16}" class="caption"><tspan font-weight="600">Naive CNN'
+                     f'</tspan><tspan x="20" dy="15">no t, one scale</tspan></text>')
     else:
         parts.append(f'<text x="20" y="{unet_label_y}" class="caption">U-Net: encoder (left) → bottleneck (bottom) '
                      f'→ decoder (right). Green: skip connections. Purple (t): the time embedding enters that block.'
                      f'</text>')
-    parts.append(f'<line x1="{naive_box.x - 45}" y1="10" x2="{naive_box.x - 45}" y2="{height - 40}" '
-                 f'stroke="#bbb" stroke-dasharray="6 4"/>')
-    parts.append(f'<text x="{naive_box.cx}" y="{naive_box.y - 26}" text-anchor="middle" class="caption">'
-                 f'<tspan font-weight="600">Naive CNN</tspan><tspan x="{naive_box.cx}" dy="15">no t, one scale'
-                 f'</tspan></text>')
+        parts.append(f'<line x1="{naive_box.x - 45}" y1="10" x2="{naive_box.x - 45}" y2="{height - 40}" '
+                     f'stroke="#bbb" stroke-dasharray="6 4"/>')
+        parts.append(f'<text x="{naive_box.cx}" y="{naive_box.y - 26}" text-anchor="middle" class="caption">'
+                     f'<tspan font-weight="600">Naive CNN</tspan><tspan x="{naive_box.cx}" dy="15">no t, one scale'
+                     f'</tspan></text>')
     for name, box in boxes.items():
         spec = box.spec
         kind = spec.kind

@@ -71,6 +71,10 @@ _WHAT = {
         "Carries level {level}'s encoder output ({channels} channels at {resolution}×{resolution}) straight "
         "across to the decoder, where it is concatenated with the upsampled features. Nothing on this path is "
         "downsampled, so detail that the bottleneck cannot hold survives."),
+    "skip_source": (
+        "Carries {source}'s output ({channels} channels at {resolution}×{resolution}) straight across to {target}, "
+        "which concatenates it with the features coming up the decoder. The down path saves every layer's output "
+        "(and each downsampler's), and each ResNet of the up path takes one of them, the last saved first."),
     "out": (
         "GroupNorm, SiLU and a final 3×3 convolution map the decoder's {in_channels} channels to 3: the "
         "predicted noise ε̂ for every pixel and colour."),
@@ -102,6 +106,7 @@ _WHY = {
         "The decoder has to return to full resolution, because the noise must be predicted for every pixel. "
         "Upsampling alone would give a blurry answer: that is why the skip connection arrives right after it."),
     "skip": "It hands the decoder this level's view of the noisy input, which the coarse path below has lost.",
+    "skip_source": "It hands the decoder this scale's view of the noisy input, which the coarse path below has lost.",
     "out": "The prediction must have exactly the input's shape: one noise value per pixel and channel.",
     "conv": (
         "This is all the naive CNN has: no downsampling (its field stays {field}), no skip "
@@ -283,6 +288,8 @@ def explain(spec: BlockSpec, field: Field | int | None = None, metrics: dict | N
     key = kind
     if kind == "res":
         key = f"res_{spec.part}" if spec.part in ("encoder", "decoder", "bottleneck") else "res_encoder"
+    if kind == "skip" and spec.group:  # a diffusers model's skip: several per level, each named by its source
+        key = "skip_source"
     shape_out = spec.output_shape
     shape_in = spec.input_shape
     resolution = shape_out[-1] if len(shape_out) == 3 else None
@@ -298,6 +305,7 @@ def explain(spec: BlockSpec, field: Field | int | None = None, metrics: dict | N
         in_res=f"{shape_in[-1]}×{shape_in[-1]}" if len(shape_in) == 3 else "",
         out_res=f"{resolution}×{resolution}" if resolution else "",
         relu=" followed by ReLU" if spec.name != "layer5" else " with no activation: it outputs ε̂",
+        source=spec.source, target=spec.target,
         field=f"{field_width}×{field_width} pixels" if field_width else "small",
         field_sentence=field_sentence(field if isinstance(field, Field) else None, resolution, image_size),
         time_mix=_time_mix(Diffusion()) if kind == "time" else "",

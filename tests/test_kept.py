@@ -7,10 +7,11 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from explorer.knockouts import Knockouts
 from explorer.views import denoising, kept, receptive
-from explorer.views.memo import Memo
+from explorer.views.memo import Memo, SharedRun
 
 
 class Counting:
@@ -118,3 +119,86 @@ def test_each_app_keeps_its_own_results(ctx, image):
     other.kept = type(ctx.kept)()
     assert kept.compare(other, image, 250, 0, Knockouts()) is not kept.compare(ctx, image, 250, 0, Knockouts())
     assert len(ctx.kept.comparisons) == 1 and len(other.kept.comparisons) == 1
+
+
+def test_a_shared_run_computes_each_item_once_for_readers_at_their_own_pace():
+    produced = []
+
+    def items():
+        for index in range(5):
+            time.sleep(0.02)
+            produced.append(index)
+            yield index
+
+    run = SharedRun(items())
+    readers = [[] for _ in range(6)]
+
+    def read(into, pause):
+        for item in run:
+            into.append(item)
+            time.sleep(pause)
+
+    threads = [threading.Thread(target=read, args=(into, 0.01 * n)) for n, into in enumerate(readers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert produced == [0, 1, 2, 3, 4]  # computed once, though six readers read them
+    assert all(into == [0, 1, 2, 3, 4] for into in readers)
+    assert list(run) == [0, 1, 2, 3, 4]  # a late reader gets every item at once
+
+
+def test_a_shared_run_computes_only_what_is_read_and_shares_its_error():
+    produced = []
+
+    def items():
+        for index in range(3):
+            produced.append(index)
+            yield index
+        raise ValueError("broken at the end")
+
+    run = SharedRun(items())
+    assert next(iter(run)) == 0 and produced == [0]  # nobody read further: nothing more computed
+    with pytest.raises(ValueError, match="broken"):
+        list(run)
+    with pytest.raises(ValueError, match="broken"):  # every reader that reaches it
+        list(run)
+
+
+def test_a_class_asking_the_same_reverse_process_shares_one(ctx, image, monkeypatch):
+    calls = []
+
+    def reverse_process(ctx, image, t, seed, num_steps, every=1):
+        calls.append((t, seed, num_steps))
+        return iter(range(3))
+
+    monkeypatch.setattr(denoising, "reverse_process", reverse_process)
+    first = kept.reverse_process(ctx, image, 250, 0, 20, 2)
+    assert kept.reverse_process(ctx, image.copy(), 250, 0, 20, 2) is first
+    assert list(first) == list(kept.reverse_process(ctx, image, 250, 0, 20, 2)) == [0, 1, 2]
+    kept.reverse_process(ctx, image, 250, 1, 20, 2)  # another seed, another run
+    kept.reverse_process(ctx, None, 999, 0, 20, 2)  # from pure noise
+    assert calls == [(250, 0, 20), (250, 1, 20), (999, 0, 20)]
+
+
+def test_a_failed_reverse_process_is_started_again(ctx, image, monkeypatch):
+    attempts = []
+
+    def reverse_process(ctx, image, t, seed, num_steps, every=1):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("out of memory")
+        yield "frame"
+
+    monkeypatch.setattr(denoising, "reverse_process", reverse_process)
+    with pytest.raises(RuntimeError):
+        list(kept.reverse_process(ctx, image, 250, 0, 20, 2))
+    assert list(kept.reverse_process(ctx, image, 250, 0, 20, 2)) == ["frame"]
+
+
+def test_the_shared_reverse_process_equals_a_fresh_one(ctx, image):
+    fresh = list(denoising.reverse_process(ctx, image, 300, 3, 4, every=2))
+    shared = list(kept.reverse_process(ctx, image, 300, 3, 4, 2))
+    assert [frame.step for frame in shared] == [frame.step for frame in fresh]
+    for a, b in zip(shared, fresh):
+        assert all(torch.equal(a.samples[name], b.samples[name]) for name in ("naive", "unet"))

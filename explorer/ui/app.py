@@ -8,6 +8,7 @@ import gradio as gr
 
 from explorer.ui import architecture, denoising, inputs, keys, lesson, proofs, receptive, refresh, scrub, study
 from explorer.ui.wiring import Wire, register, wire
+from explorer.views import opened
 from explorer.views.context import Context
 from explorer.weights import curve_loss_name
 
@@ -45,6 +46,10 @@ def tab_wires(tabs: dict[str, gr.Tab], active_tab: gr.State) -> list[Wire]:
 
 
 def build_app(ctx: Context) -> gr.Blocks:
+    """The page for the shipped pair, or, for a diffusers model in the U-Net's place (`ctx.opened`), the views that
+    read any denoiser (Architecture, Denoising lab, Receptive field) and a note naming the model (`opened_app`)."""
+    if not ctx.shipped_only:
+        return opened_app(ctx)
     course = lesson.Course.of(ctx, TAB_IDS)
     with gr.Blocks(title="U-Net Explorer", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# U-Net Explorer\nWhy do diffusion models use a U-Net? Two real networks, trained on Noto "
@@ -58,15 +63,7 @@ def build_app(ctx: Context) -> gr.Blocks:
         with gr.Tabs(elem_id="views", overflow_behavior="wrap", selected=lesson.LESSON_TAB) as tabs:
             with gr.Tab("Lesson", id=lesson.LESSON_TAB, elem_id="tab-lesson") as tab_lesson:
                 lesson_view = lesson.build(course)
-            with gr.Tab("Architecture", id=architecture.TAB, elem_id="tab-architecture") as tab_architecture:
-                arch = architecture.build(ctx, selected_block)
-                register(ctx, architecture.wires(arch, panel.shared))
-            with gr.Tab("Denoising lab", id=denoising.TAB, elem_id="tab-denoising") as tab_denoising:
-                lab = denoising.build(ctx)
-                register(ctx, denoising.wires(lab, panel.shared, ctx.diffusion.max_t))
-            with gr.Tab("Receptive field", id=receptive.TAB, elem_id="tab-receptive") as tab_receptive:
-                field = receptive.build(ctx)
-                register(ctx, receptive.wires(field, panel.shared, selected_block))
+            arch, lab, field, tab_architecture, tab_denoising, tab_receptive = model_tabs(ctx, panel, selected_block)
             with gr.Tab("Part by part", id=proofs.TAB, elem_id="tab-proofs") as tab_proofs:
                 parts = proofs.build(ctx)
                 register(ctx, proofs.wires(parts, panel.shared))
@@ -89,6 +86,47 @@ def build_app(ctx: Context) -> gr.Blocks:
                                    lab.attention, lab.bottleneck, lab.steps)
         register(course, lesson.wires(lesson_view, controls, url_note, lesson.write_button(), demo,
                                       alternatives.comparison_outputs()))
+    return demo
+
+
+def model_tabs(ctx: Context, panel: inputs.Inputs, selected_block: gr.State) -> tuple:
+    """The tabs that read the model in the U-Net's place through the denoiser interface, whichever it is:
+    (architecture, denoising lab, receptive field, and their three gr.Tab)."""
+    with gr.Tab("Architecture", id=architecture.TAB, elem_id="tab-architecture") as tab_architecture:
+        arch = architecture.build(ctx, selected_block)
+        register(ctx, architecture.wires(arch, panel.shared))
+    with gr.Tab("Denoising lab", id=denoising.TAB, elem_id="tab-denoising") as tab_denoising:
+        lab = denoising.build(ctx)
+        register(ctx, denoising.wires(lab, panel.shared, ctx.diffusion.max_t))
+    with gr.Tab("Receptive field", id=receptive.TAB, elem_id="tab-receptive") as tab_receptive:
+        field = receptive.build(ctx)
+        register(ctx, receptive.wires(field, panel.shared, selected_block))
+    return arch, lab, field, tab_architecture, tab_denoising, tab_receptive
+
+
+def opened_app(ctx: Context) -> gr.Blocks:
+    """The page for a diffusers model (`python app.py --model ...`): its note, the input panel and the three tabs
+    that read any denoiser, opening on the Architecture tab. The Lesson, Part by part and the study measure the
+    shipped pair and are left out; the note says so."""
+    with gr.Blocks(title=f"U-Net Explorer: {ctx.opened.name}", delete_cache=(1800, 3600)) as demo:
+        gr.Markdown("# U-Net Explorer\nA diffusers UNet2DModel opened with `--model`, run live below beside a plain "
+                    "five-layer CNN. Pick an image and a timestep, then look inside.")
+        gr.Markdown(opened.model_note(ctx), elem_id="model-note")
+        active_tab = gr.State(architecture.TAB)
+        selected_block = gr.State(architecture.default_block(ctx))
+        panel = inputs.build(ctx)
+        register(ctx, inputs.wires(panel))
+        with gr.Tabs(elem_id="views", overflow_behavior="wrap", selected=architecture.TAB):
+            arch, lab, field, tab_architecture, tab_denoising, tab_receptive = model_tabs(ctx, panel, selected_block)
+        refreshes = [architecture.refresher(ctx, arch), denoising.refresher(ctx, lab), receptive.refresher(ctx, field)]
+        refresh.wire(active_tab, panel.shared, refreshes)
+        register(ctx, tab_wires({architecture.TAB: tab_architecture, receptive.TAB: tab_receptive,
+                                 denoising.TAB: tab_denoising}, active_tab))
+        register(ctx, receptive.follow_wires(ctx, field, arch.chooser))
+        register(ctx, keys.wires(demo))
+        # No Lesson reads the address on load here: the shown tab is filled when the page has loaded
+        register(ctx, [wire(demo.load, None, js=refresh.press_shown([item.tab for item in refreshes]),
+                            api_name=False, queue=False, show_progress="hidden")])
     return demo
 
 

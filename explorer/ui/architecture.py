@@ -53,7 +53,12 @@ def chooser_order(names: list[str]) -> list[str]:
 
 
 def default_block(ctx: Context) -> str:
-    return DEFAULT_BLOCK if DEFAULT_BLOCK in ctx.block_names() else ctx.block_names()[1]
+    """mid.attn, or another model's bottleneck attention (mid_block.attentions.0), else its first block after t."""
+    names = ctx.block_names()
+    if DEFAULT_BLOCK in names:
+        return DEFAULT_BLOCK
+    middle = [name for name in names if ctx.spec(name).kind == "attn" and ctx.spec(name).part == "bottleneck"]
+    return middle[0] if middle else names[1]
 
 
 @dataclass
@@ -155,9 +160,9 @@ def open_evidence(ctx: Context, evt: gr.EventData) -> tuple:
 
 def build(ctx: Context, selected_block: gr.State) -> Architecture:
     default = default_block(ctx)
+    where = "on the right" if ctx.shipped_only else "under it"
     gr.Markdown("Click a block (or tab to it and press Enter, or pick it from the list) to read what it does "
-                "and watch its output for the current image. The naive CNN is drawn on the right at the same "
-                "scale.")
+                f"and watch its output for the current image. The naive CNN is drawn {where} at the same scale.")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=300):
             diagram = gr.HTML(architecture.diagram(ctx, default), js_on_load=DIAGRAM_JS, elem_id="diagram",

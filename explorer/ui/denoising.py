@@ -15,7 +15,7 @@ from explorer.ui import scrub, validate
 from explorer.ui.plots import plot
 from explorer.ui.refresh import Refresh, tab_refresh
 from explorer.ui.wiring import Pack, Wire, wire
-from explorer.views import denoising, kept, numbers
+from explorer.views import denoising, kept, numbers, opened
 from explorer.views.context import DEFAULT_T, Context
 
 TAB = "denoising"
@@ -79,7 +79,7 @@ def save_animation(data: bytes, cache: str) -> str:
 
 
 def knockouts(ctx: Context, switches: Switches) -> denoising.Knockouts:
-    levels = ctx.pair.unet.config.num_levels
+    levels = len(ctx.skip_names())
     kept_levels = validate.skip_levels(ctx, switches.skips_on)
     return denoising.Knockouts(
         told_t=(validate.timestep(switches.told, "The timestep told to the U-Net") if switches.override
@@ -162,7 +162,7 @@ def run_reverse(ctx: Context, image, t, seed, num_steps, pure_noise: bool, reque
     every = max(1, num_steps // REVERSE_FRAMES)
     frames, started = [], time.monotonic()
     try:
-        for frame in denoising.reverse_process(ctx, image, t, seed, num_steps, every=every):
+        for frame in kept.reverse_process(ctx, image, t, seed, num_steps, every):  # a class shares one
             if limits.LISTENERS.gone(session, started):
                 log.info("reverse process stopped at step %d of %d: nobody reads its results",
                          frame.step, frame.num_steps)
@@ -202,7 +202,8 @@ def build(ctx: Context) -> Denoising:
                 "estimate of the clean image x̂₀. The right-hand column is a classical denoiser (a Gaussian "
                 "blur) for scale. Break the U-Net with the switches to see what each part is for: the changes "
                 "apply to your request only. Drag t: the pictures follow the slider from frames computed "
-                "ahead for this image, and the exact view for the t you let go of replaces them.")
+                "ahead for this image, and the exact view for the t you let go of replaces them. "
+                + opened.which_is_which(ctx))
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=560):
             view, strip_image, strip_meta, strip_request = scrub.components(
@@ -227,9 +228,9 @@ def build(ctx: Context) -> Denoising:
 
 def build_switches(ctx: Context) -> tuple:
     """The knock-out switches: (override t, told t, skips, attention, bottleneck)."""
-    skip_names = [f"skip{level}" for level in range(1, ctx.pair.unet.config.num_levels + 1)]
+    skip_names = ctx.skip_names()
     with gr.Group():
-        gr.Markdown("**Knock-outs (U-Net only)**")
+        gr.Markdown(f"**Knock-outs ({ctx.unet_title} only)**")
         override_t = gr.Checkbox(False, label="Tell the U-Net a different timestep", elem_id="override-t")
         told_t = gr.Slider(1, ctx.diffusion.max_t, value=DEFAULT_T, step=1, elem_id="told-t", interactive=False,
                            label="Timestep told to the U-Net (follows t until you tick the box above)")

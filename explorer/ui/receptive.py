@@ -12,7 +12,7 @@ from explorer.ui.architecture import chooser_order
 from explorer.ui.picker import picked_pixel, picker_js
 from explorer.ui.refresh import Refresh, tab_refresh
 from explorer.ui.wiring import Wire, wire
-from explorer.views import kept, receptive
+from explorer.views import kept, opened, receptive
 from explorer.views.context import Context
 from explorer.views.numbers import receptive_fields as field_numbers
 
@@ -85,7 +85,7 @@ def build(ctx: Context) -> Receptive:
     centre = side // 2
     gr.Markdown("Click any pixel of x_t. Each heat map shows how strongly that pixel's predicted noise depends on "
                 "every input pixel (the gradient, Luo et al. 2016); the cyan box is the field the layers allow "
-                "in theory. Pick a block to see the field of one of its units instead.")
+                "in theory. Pick a block to see the field of one of its units instead. " + opened.which_is_which(ctx))
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
             gr.Markdown("**Click a pixel of x_t**", elem_id="rf-picker-title")

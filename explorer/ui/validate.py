@@ -84,8 +84,8 @@ def image(ctx: Context, value) -> np.ndarray:
 
 
 def skip_levels(ctx: Context, value) -> frozenset[int]:
-    """The skips left on: a list of names (skip1 …) or level numbers; one name or number alone works too."""
-    levels = ctx.pair.unet.config.num_levels
+    """The skips left on: a list of names (skip1 …) or skip numbers; one name or number alone works too."""
+    levels = len(ctx.skip_names())  # ours: one per level; a diffusers model: one per down-path output
     if value is None or value == "":
         value = []
     if isinstance(value, (str, int)) and not isinstance(value, bool):

@@ -146,7 +146,7 @@ def evidence_html(ctx: Context, name: str) -> str:
 
     Each button carries its section's elem_id; an attention block's button also names the block, so the
     attention section can show that block's maps."""
-    if name not in ctx.block_names():
+    if name not in ctx.block_names() or not ctx.shipped_only:  # Part by part measures the shipped U-Net only
         return ""
     buttons = []
     for section in evidence_sections(ctx, name):

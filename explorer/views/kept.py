@@ -16,6 +16,7 @@ from explorer.data import image_digest
 from explorer.knockouts import Knockouts
 from explorer.views import denoising, receptive
 from explorer.views.context import Context
+from explorer.views.memo import SharedRun
 
 
 def _models(ctx: Context) -> tuple:
@@ -51,6 +52,24 @@ def measurement(ctx: Context, step_id: str, index: int, measure):
 def heldout_digests(ctx: Context) -> frozenset[str]:
     """`denoising.heldout_digests` (the held-out images' fingerprints), computed once per app."""
     return ctx.kept.sets.get((_models(ctx), "heldout digests"), lambda: denoising.heldout_digests(ctx))
+
+
+def reverse_process(ctx: Context, image: np.ndarray | None, t: int, seed: int, num_steps: int,
+                    every: int) -> SharedRun[denoising.ReverseFrame]:
+    """`denoising.reverse_process`, shared: a class asking for the same one (`image` None: from pure noise)
+    computes it once, each learner reading its frames as they come (`SharedRun`). A run that failed is
+    started again by the next caller."""
+    key = (_models(ctx), None if image is None else image_digest(image), int(t), int(seed), int(num_steps),
+           int(every))
+
+    def start() -> SharedRun[denoising.ReverseFrame]:
+        return SharedRun(denoising.reverse_process(ctx, image, t, seed, num_steps, every=every))
+
+    run = ctx.kept.reverse.get(key, start)
+    if run.error is not None:
+        ctx.kept.reverse.discard(key)
+        run = ctx.kept.reverse.get(key, start)
+    return run
 
 
 def view(ctx: Context, name: str, image: np.ndarray, inputs: tuple, compute):

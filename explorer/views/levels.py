@@ -24,9 +24,34 @@ TILE = 64  # CSS pixels a full-resolution map is shown at; smaller maps get the 
 
 
 def level_names(ctx: Context) -> list[str]:
-    """enc1 … encN, the bottleneck's last block, decN … dec1, plus the skips and the upsampled paths."""
-    levels = ctx.pair.unet.config.num_levels
-    return ([f"enc{i}" for i in range(1, levels + 1)] + ["mid.res2"] + [f"dec{i}" for i in range(levels, 0, -1)])
+    """Each encoder level's ResBlock output (enc1 … encN), the bottleneck's (mid.res2), each decoder level's (decN
+    … dec1): the last ResBlock of each level, read from the U-Net's blocks (a diffusers model's too)."""
+    last: dict[tuple[str, int | None], str] = {}
+    for spec in ctx.unet_specs:
+        if spec.part in ("encoder", "bottleneck", "decoder") and spec.kind == "res":
+            last[(spec.part, spec.level if spec.part != "bottleneck" else None)] = spec.name
+    levels = max(spec.level or 0 for spec in ctx.unet_specs)
+    return ([last[("encoder", i)] for i in range(1, levels + 1) if ("encoder", i) in last]
+            + [last[key] for key in [("bottleneck", None)] if key in last]
+            + [last[("decoder", i)] for i in range(levels, 0, -1) if ("decoder", i) in last])
+
+
+def bottleneck_name(ctx: Context) -> str:
+    """The bottleneck's output (mid.res2; a diffusers model's mid_block.resnets.1), or the deepest level's."""
+    names = level_names(ctx)
+    return names[len(names) // 2]
+
+
+def skip_pairs(ctx: Context) -> list[tuple[str, str]]:
+    """Each skip beside the path it is concatenated with: the block just before it in forward order (dec3.up for
+    our skip3; the up path's previous layer or upsampler in a diffusers model), by skip number."""
+    pairs, previous = [], None
+    for spec in ctx.unet_specs:
+        if spec.kind == "skip":
+            pairs.append((int(spec.name.removeprefix("skip")), spec.name, previous))
+        elif spec.kind != "time":
+            previous = spec.name
+    return [(skip, beside) for _, skip, beside in sorted(pairs)]
 
 
 def naive_names(ctx: Context) -> list[str]:
@@ -35,8 +60,8 @@ def naive_names(ctx: Context) -> list[str]:
 
 
 def spectrum_names(ctx: Context) -> list[str]:
-    levels = ctx.pair.unet.config.num_levels
-    return level_names(ctx) + [f"skip{i}" for i in range(1, levels + 1)] + [f"dec{i}.up" for i in range(1, levels + 1)]
+    pairs = skip_pairs(ctx)
+    return list(dict.fromkeys(level_names(ctx) + [skip for skip, _ in pairs] + [beside for _, beside in pairs]))
 
 
 def record_levels(ctx: Context, image: np.ndarray, t: int, seed: int) -> dict[str, torch.Tensor]:
@@ -126,21 +151,22 @@ def spectrum_figure(ctx: Context, outputs: dict[str, torch.Tensor], t: int, grou
     group: "levels" (enc, bottleneck, dec), "skips" (what each skip carries vs what the upsampled path
     carries) or "naive" (the naive CNN's layers, with the U-Net's finest and coarsest level in grey).
     """
-    levels = ctx.pair.unet.config.num_levels
     references: list[str] = []
+    besides = {beside for _, beside in skip_pairs(ctx)}
     if group == "skips":
-        names = [name for i in range(1, levels + 1) for name in (f"skip{i}", f"dec{i}.up")]
+        names = [name for pair in skip_pairs(ctx) for name in pair]
     elif group == "naive":
         names = naive_names(ctx)
-        references = [level_names(ctx)[0], "mid.res2"]
+        references = [level_names(ctx)[0], bottleneck_name(ctx)]
     else:
         names = level_names(ctx)
+    decoder = {spec.name for spec in ctx.unet_specs if spec.part == "decoder"}
     data = []
     for name in names + references:
         frequencies, power = normalised_power(outputs[name][0])
         side = outputs[name].shape[-1]
         reference = name in references
-        dashed = name.endswith(".up") or name.startswith("dec")
+        dashed = (name in besides) if group == "skips" else name in decoder
         label = f"U-Net {name}" if reference else name
         line = {"dash": "dash" if dashed else "solid", "width": 2}
         if reference:  # the U-Net's finest level dotted, its coarsest dash-dotted, both grey
@@ -161,8 +187,9 @@ def spectrum_figure(ctx: Context, outputs: dict[str, torch.Tensor], t: int, grou
 def high_frequency_sweep(ctx: Context, image: np.ndarray, seed: int,
                          timesteps: tuple[int, ...] = TIMESTEPS) -> go.Figure:
     """How the share of high-frequency power of each skip and each upsampled path moves with t."""
-    levels = ctx.pair.unet.config.num_levels
-    names = [f"skip{i}" for i in range(1, levels + 1)] + [f"dec{i}.up" for i in range(1, levels + 1)] + ["mid.res2"]
+    pairs = skip_pairs(ctx)
+    besides = [beside for _, beside in pairs]
+    names = list(dict.fromkeys([skip for skip, _ in pairs] + besides + [bottleneck_name(ctx)]))
     shares = {name: [] for name in names}
     for t in timesteps:
         outputs = record_levels(ctx, image, t, seed)
@@ -171,7 +198,7 @@ def high_frequency_sweep(ctx: Context, image: np.ndarray, seed: int,
     figure = go.Figure()
     for name in names:
         figure.add_trace(go.Scatter(x=list(timesteps), y=shares[name], mode="lines+markers", name=name,
-                                    line=dict(dash="dash" if name.endswith(".up") else "solid")))
+                                    line=dict(dash="dash" if name in besides else "solid")))
     cutoff = HIGH_FREQUENCY_FRACTION * ctx.image_size / 2
     figure.update_layout(**figure_layout(f"Power above {cutoff:g} cycles/image against t", 420,
                                          xaxis={"title": {"text": "timestep t"}},

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from typing import TypeVar
+from collections.abc import Callable, Hashable, Iterator
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -48,12 +48,54 @@ class Memo:
                 del self._computing[key]
             done.set()
 
+    def discard(self, key: Hashable) -> None:
+        with self._lock:
+            self._values.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
 
     def __len__(self) -> int:
         return len(self._values)
+
+
+class SharedRun(Generic[T]):
+    """One generator's items, computed once and read by every caller that iterates it, each at its own pace.
+
+    A class asking for the same reverse process (the same image, t, seed and steps, a Lesson step's "Show me")
+    shares one computation: each reader gets every item in order; whoever asks first for an item not computed yet
+    computes it (one at a time, under a lock), the others wait for it or read it when they come. Nobody reading:
+    nothing is computed. An error is raised to every reader that reaches it.
+    """
+
+    def __init__(self, generator: Iterator[T]):
+        self._generator = generator
+        self._items: list[T] = []
+        self._lock = threading.Lock()
+        self._finished = False
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[T]:
+        index = 0
+        while True:
+            with self._lock:
+                if index == len(self._items):
+                    if self.error is not None:
+                        raise self.error
+                    if self._finished:
+                        return
+                    try:
+                        self._items.append(next(self._generator))
+                    except StopIteration:
+                        self._finished = True
+                        return
+                    except Exception as error:
+                        self.error = error
+                        raise
+                item = self._items[index]
+            index += 1
+            yield item
 
 
 class Kept:
@@ -69,9 +111,10 @@ class Kept:
         self.parts = Memo(32)  # the Part-by-part tab's measured parts: four backward passes and a dozen forwards
         self.shift_tables = Memo(32)  # blocks × t time shift per image and seed
         self.sets = Memo(4)  # facts of the shipped image set (the held-out images' fingerprints)
+        self.reverse = Memo(8)  # reverse processes (`SharedRun`s of about 10 frames of two 64×64 images each)
 
     def clear(self) -> None:
         """Forget every kept result (tests)."""
         for memo in (self.strips, self.comparisons, self.fields, self.measurements, self.views, self.parts,
-                     self.shift_tables, self.sets):
+                     self.shift_tables, self.sets, self.reverse):
             memo.clear()

@@ -27,17 +27,19 @@ def curves_figure(ctx: Context, t: int | None = None, this_image: dict | None = 
                   "tickformat": "~g"},
         "yaxis2": {"title": {"text": "x̂₀ PSNR in dB"}, "anchor": "x2"},
     }
+    data, series, bounds = [], [], {}
     if ctx.metrics is None:
-        layout["annotations"] = [{"text": "Held-out measurements not computed yet for these weights",
-                                  "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}]
-        return {"data": [], "layout": layout}
-    data = []
-    metrics = Metrics.of(ctx.metrics)
-    timesteps = metrics.timesteps
-    series = [(name, dict(zip(("eps_mse", "psnr"), metrics.curve(name))), timesteps, "held-out")
-              for name in ("naive", "unet", "blur")]
-    bounds = {(name, "eps_mse"): [metrics.eps_mse_interval(name, t) for t in timesteps] for name, *_ in series}
-    bounds.update({(name, "psnr"): [metrics.psnr_interval(name, t) for t in timesteps] for name, *_ in series})
+        missing = ("No held-out curves for a model opened with --model: press the button for this image's"
+                   if ctx.opened is not None else "Held-out measurements not computed yet for these weights")
+        layout["annotations"] = [{"text": missing, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5,
+                                  "y": 0.5}]
+    else:
+        metrics = Metrics.of(ctx.metrics)
+        timesteps = metrics.timesteps
+        series = [(name, dict(zip(("eps_mse", "psnr"), metrics.curve(name))), timesteps, "held-out")
+                  for name in ("naive", "unet", "blur")]
+        bounds = {(name, "eps_mse"): [metrics.eps_mse_interval(name, t) for t in timesteps] for name, *_ in series}
+        bounds.update({(name, "psnr"): [metrics.psnr_interval(name, t) for t in timesteps] for name, *_ in series})
     if this_image:
         series += [(name, values, this_image["timesteps"], "this image")
                    for name, values in this_image["models"].items()]
