@@ -716,11 +716,18 @@ class Endpoints:
     strip: tuple[int, list]
     reverse: tuple[int, list]
     steps_at: int   # the position of the reverse process's number of steps in its inputs
+    seed_at: dict[int, int] = field(default_factory=dict)  # event index -> the position of the seed in its inputs
 
-    def reverse_with(self, steps: int) -> tuple[int, list]:
-        index, data = self.reverse
-        data = list(data)
+    def reverse_with(self, steps: int, seed: int | None = None) -> tuple[int, list]:
+        index, data = self.with_seed(self.reverse, seed)
         data[self.steps_at] = steps
+        return index, data
+
+    def with_seed(self, endpoint: tuple[int, list], seed: int | None) -> tuple[int, list]:
+        """The event with the noise seed set to `seed` (None: the page's default)."""
+        index, data = endpoint[0], list(endpoint[1])
+        if seed is not None:
+            data[self.seed_at[index]] = seed
         return index, data
 
 
@@ -738,9 +745,11 @@ def endpoints(url: str) -> Endpoints:
                 return dependency["id"], [values.get(i) for i in dependency["inputs"]]
         raise KeyError(api_name or target)
 
-    reverse = event("denoise_from_here")
-    inputs = next(d["inputs"] for d in config["dependencies"] if d["id"] == reverse[0])
-    return Endpoints(event("denoise"), event(target="scrub-request"), reverse, inputs.index(by_elem["ddim-steps"]))
+    reverse, strip = event("denoise_from_here"), event(target="scrub-request")
+    inputs = {d["id"]: d["inputs"] for d in config["dependencies"]}
+    seed_at = {index: inputs[index].index(by_elem["seed"]) for index, _ in (reverse, strip)
+               if by_elem["seed"] in inputs[index]}
+    return Endpoints(event("denoise"), strip, reverse, inputs[reverse[0]].index(by_elem["ddim-steps"]), seed_at)
 
 
 @contextlib.contextmanager
@@ -762,7 +771,18 @@ def _seconds(values: list[float]) -> tuple[float, float]:
 @section("fair-class")
 def fair_class() -> list[Row]:
     """32 learners behind one address (a school's NAT), each asking a 20-step reverse process and the strip of t
-    values within 5 s of each other: all answered (none refused) within 240 s?"""
+    values within 5 s of each other: all answered (none refused) within 240 s? All ask the same image and seed,
+    as a class on one Lesson step does (the app computes each once for all of them: views/kept.py)."""
+    return _class_of_32(own_seeds=False)
+
+
+@section("fair-class-seeds")
+def fair_class_seeds() -> list[Row]:
+    """`fair-class` with each learner on a seed of its own: 64 different jobs, nothing shared."""
+    return _class_of_32(own_seeds=True)
+
+
+def _class_of_32(own_seeds: bool) -> list[Row]:
     import random
 
     with _fair_app() as url:
@@ -775,7 +795,9 @@ def fair_class() -> list[Row]:
 
         def arrive(learner: Visitor, at: float) -> None:
             time.sleep(max(0.0, at - (time.perf_counter() - began)))
-            for kind, (index, data) in (("reverse process", ends.reverse_with(20)), ("strip", ends.strip)):
+            seed = learners.index(learner) + 1 if own_seeds else None
+            for kind, (index, data) in (("reverse process", ends.reverse_with(20, seed)),
+                                        ("strip", ends.with_seed(ends.strip, seed))):
                 event = learner.ask(index, data)
                 if event:
                     asked.append((learner, kind, event))
@@ -796,7 +818,8 @@ def fair_class() -> list[Row]:
         times = [learner.done[event][0] for learner, k, event in asked if k == kind and event in learner.done
                  and learner.done[event][1]]
         p50, p95 = _seconds(times)
-        rows.append((f"class of 32, one address: {kind}, asking to arrival", p50, p95,
+        rows.append((f"class of 32, one address{', own seeds' if own_seeds else ''}: {kind}, asking to arrival",
+                     p50, p95,
                      f"{len(times)} of 32 answered; slowest {max(times, default=float('nan')):.1f} s"))
     answered = sum(1 for learner, _, event in asked if learner.done.get(event, (0, False))[1])
     rows.append((f"class of 32: {answered} of 64 jobs answered, {len(refused)} refused", float("nan"), last * 1000,
