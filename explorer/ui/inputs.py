@@ -20,7 +20,7 @@ from explorer.views.context import DEFAULT_SEED, DEFAULT_T, MAX_SEED, Context
 
 PREVIEW_SCALE = 3
 BY_NAME = "choose one by name with /choose_example; /examples lists the names"
-UPLOADED = "Image: your upload (centre square, resized to 64×64)"
+UPLOADED = "Image: your upload (centre square, resized to {size}×{size})"
 
 
 def source_text(stem: str) -> str:
@@ -147,11 +147,11 @@ def upload_image(ctx: Context, file):
     # preprocess=False: Gradio's UploadButton preprocessing leaves an empty temp file per upload.
     path = validate.uploaded_file(file)
     try:
-        return ctx.image(path), UPLOADED
+        return ctx.image(path), UPLOADED.format(size=ctx.image_size)
     except ImageError as error:
         raise gr.Error(f"Could not use this upload: {error}") from None
     finally:
-        limits.discard_upload(path)  # the session keeps the 64×64 pixels, not the file
+        limits.discard_upload(path)  # the session keeps the model-size pixels, not the file
 
 
 def random_example(ctx: Context):
