@@ -1,9 +1,9 @@
 """Timings of the running app as a page and its clients see it: `python -m tests.bench_app [section ...]`.
 
-Sections startup, scrub, overhead, load, click, release and class start the app (`python app.py`) and drive it
-with the tests' harness (tests/server.py, tests/browser.py, tests/test_load.py, tests/page_session.py), so they
-live beside it; they are registered
-with `explorer.bench`'s `@section`, whose command times the rest (models, views, study, proofs) in process.
+Sections startup, scrub, overhead, load, click, release, class and lesson (tests/bench_lesson.py) start the app
+(`python app.py`) and drive it with the tests' harness (tests/server.py, tests/browser.py, tests/test_load.py,
+tests/page_session.py), so they live beside it; they are registered with `explorer.bench`'s `@section`, whose
+command times the rest (models, views, study, proofs) in process.
 This module also holds the page helpers the scrub test shares (drag t, open the Denoising lab, wait for a view).
 """
 from __future__ import annotations
@@ -964,6 +964,8 @@ def fair_ico() -> list[Row]:
              f"answer: {result[2][:90] if result else 'none'}; resident {before:.0f} → {after:.0f} MiB "
              f"(+{after - before:.0f}), peak {peak_before:.0f} → {peak:.0f} MiB; target ≤ +50 MiB: "
              f"{'met' if after - before <= 50 and peak - peak_before <= 50 else 'NOT met'}")]
+
+from tests import bench_lesson  # noqa: E402,F401 - registers the "lesson" section (the Lesson in a browser)
 
 if __name__ == "__main__":
     main()
