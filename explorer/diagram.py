@@ -122,6 +122,9 @@ def layout(unet: list[BlockSpec], naive: list[BlockSpec]) -> tuple[dict[str, Box
 GROUP_W, GROUP_GAP = 108, 8  # a grouped layout's boxes: one per layer, side by side along its level's row
 SKIP_W, SKIP_H, SKIP_GAP = 72, 22, 6  # its skips, stacked in the middle of their level's row
 LABEL_H = 18  # room above a row for its containers' names
+# On a phone a grouped diagram keeps this share of its own width (not the 700 px of ours) and scrolls sideways, so
+# that its many boxes stay big enough to read and to tap.
+PHONE_SCALE = 0.75
 NAIVE_ROW_X = 130  # where a grouped layout's row of naive CNN layers starts, after its title
 
 
@@ -288,7 +291,9 @@ def render_svg(unet: list[BlockSpec], naive: list[BlockSpec], selected: str | No
     fields = fields or {}
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
-        f'class="unet-diagram" role="group" aria-label="U-Net and naive CNN architecture">',
+        + (f'class="unet-diagram grouped" style="--phone-width: {width * PHONE_SCALE:.0f}px" ' if grouped
+           else 'class="unet-diagram" ')
+        + 'role="group" aria-label="U-Net and naive CNN architecture">',
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>',
     ]
