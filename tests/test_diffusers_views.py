@@ -22,7 +22,7 @@ from explorer.views.receptive import OUTPUT
 
 diffusers = pytest.importorskip("diffusers")
 from explorer.diffusers_unet import DiffusersUNet, UnsupportedModel  # noqa: E402
-from tests.test_denoisers import TINY, tiny_unet2d  # noqa: E402
+from tests.test_denoisers import SKIP_BLOCKS, TINY, tiny_unet2d  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "weights" / "diffusers-unet"
@@ -96,6 +96,12 @@ def test_a_model_the_explorer_cannot_open_says_what_is_supported(tmp_path):
     unet.save_pretrained(tmp_path / "conditional")
     with pytest.raises(UnsupportedModel, match="class-conditioned.*supported"):
         Context.load(model=tmp_path / "conditional")
+
+
+def test_a_model_whose_fields_cannot_be_drawn_is_refused_with_why(tmp_path):
+    tiny_unet2d(SKIP_BLOCKS).save_pretrained(tmp_path / "ncsnpp-like")
+    with pytest.raises(UnsupportedModel, match="receptive fields.*FIR"):
+        Context.load(model=tmp_path / "ncsnpp-like")
 
 
 # --- Architecture ----------------------------------------------------------------------------------------------------

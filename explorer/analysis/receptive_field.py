@@ -276,6 +276,8 @@ def _resample(span: _Span, module) -> _Span:
         out = span.upsample()
         layer = module.conv if module.name == "conv" else module.Conv2d_0
         return out.conv(layer) if isinstance(layer, nn.Conv2d) else out
+    if name in ("function", "partial"):  # FIR resampling (the skip blocks' ResNets) is a function, not a module
+        name = f"{getattr(getattr(module, 'func', module), '__name__', 'functional')} resampling"
     raise TypeError(f"no receptive-field rule for diffusers' {name}: the explorer draws fields for strided "
                     "convolutions, average pooling and nearest upsampling (not FIR or transposed convolutions)")
 
