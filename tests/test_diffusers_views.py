@@ -22,7 +22,7 @@ from explorer.views.receptive import OUTPUT
 
 diffusers = pytest.importorskip("diffusers")
 from explorer.diffusers_unet import DiffusersUNet, UnsupportedModel  # noqa: E402
-from tests.test_denoisers import SKIP_BLOCKS, TINY, tiny_unet2d  # noqa: E402
+from tests.test_denoisers import RESNET_SAMPLING, SKIP_BLOCKS, TINY, tiny_unet2d  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "weights" / "diffusers-unet"
@@ -102,6 +102,22 @@ def test_a_model_whose_fields_cannot_be_drawn_is_refused_with_why(tmp_path):
     tiny_unet2d(SKIP_BLOCKS).save_pretrained(tmp_path / "ncsnpp-like")
     with pytest.raises(UnsupportedModel, match="receptive fields.*FIR"):
         Context.load(model=tmp_path / "ncsnpp-like")
+
+
+def test_a_v_predicting_cosine_model_of_500_steps(tmp_path):
+    """The schedule is the model's: t runs to 499, the note says what is predicted, the views work on it."""
+    scheduler = diffusers.DDIMScheduler(num_train_timesteps=500, beta_schedule="squaredcos_cap_v2",
+                                        prediction_type="v_prediction")
+    diffusers.DDIMPipeline(unet=tiny_unet2d(RESNET_SAMPLING), scheduler=scheduler).save_pretrained(tmp_path / "v")
+    ctx = Context.load(model=tmp_path / "v")
+    note = opened.model_note(ctx)
+    assert "squaredcos_cap_v2 β" in note and "over 500 steps, predicting v" in note and "velocity" in note
+    with pytest.raises(gr.Error, match="between 1 and 499"):
+        denoising.side_by_side(ctx, image(ctx), 700, DEFAULT_SEED, all_skips_on(ctx))
+    _, numbers = denoising.side_by_side_with_numbers(ctx, image(ctx), 499, DEFAULT_SEED, all_skips_on(ctx))
+    assert numbers["t"] == 499
+    assert architecture.select_block(ctx, image(ctx), 10, DEFAULT_SEED, "down_blocks.0.downsamplers.0")[1] == \
+        "down_blocks.0.downsamplers.0"  # a ResNet that halves the size: its field has a rule
 
 
 # --- Architecture ----------------------------------------------------------------------------------------------------

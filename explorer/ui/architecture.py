@@ -95,7 +95,7 @@ class Architecture:
 
 def show_block(ctx: Context, image, t, seed, name) -> tuple:
     """Block `name` shown: one value per part of `BLOCK_PARTS`."""
-    image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+    image, t, seed = validate.image(ctx, image), validate.timestep_of(ctx, t), validate.seed(seed)
     name = validate.block(ctx, name)
     view = architecture.block_panel(ctx, image, t, seed, name)
     return (architecture.diagram(ctx, name), name, view.markdown, view.activation, name,
@@ -121,7 +121,7 @@ def evidence_for(ctx: Context, name) -> str:
 
 
 def show_levels(ctx: Context, image, t, seed) -> tuple:
-    image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+    image, t, seed = validate.image(ctx, image), validate.timestep_of(ctx, t), validate.seed(seed)
     outputs = levels.record_levels(ctx, image, t, seed)
     return (levels.level_grid(ctx, outputs), plot(levels.spectrum_figure(ctx, outputs, t)),
             plot(levels.spectrum_figure(ctx, outputs, t, group="skips")), levels.naive_grid(ctx, outputs),
@@ -137,7 +137,7 @@ def run_sweep(ctx: Context, image, seed):
 def refresh(ctx: Context, image, t, seed, name, panel_shows) -> tuple:
     """The tab shown, or its inputs changed: the shared block and every level. A refresh asked for before a newer
     block click can arrive after it, so the panel is redrawn only when it shows something else than asked for."""
-    wanted = (validate.block(ctx, name), validate.timestep(t), validate.seed(seed),
+    wanted = (validate.block(ctx, name), validate.timestep_of(ctx, t), validate.seed(seed),
               image_digest(validate.image(ctx, image)))
     block_part = (tuple(gr.skip() for _ in BLOCK_PARTS) if panel_shows is not None and tuple(panel_shows) == wanted
                   else show_block(ctx, image, t, seed, name))

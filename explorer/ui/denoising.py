@@ -82,7 +82,7 @@ def knockouts(ctx: Context, switches: Switches) -> denoising.Knockouts:
     levels = len(ctx.skip_names())
     kept_levels = validate.skip_levels(ctx, switches.skips_on)
     return denoising.Knockouts(
-        told_t=(validate.timestep(switches.told, "The timestep told to the U-Net") if switches.override
+        told_t=(validate.timestep_of(ctx, switches.told, "The timestep told to the U-Net") if switches.override
                 else None),
         zero_skips=frozenset(range(1, levels + 1)) - kept_levels,
         attention=bool(switches.attention_on),
@@ -91,7 +91,7 @@ def knockouts(ctx: Context, switches: Switches) -> denoising.Knockouts:
 
 def shown_comparison(ctx: Context, image, t, seed, switches: Switches):
     """The side-by-side view's HTML and the comparison it shows."""
-    image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+    image, t, seed = validate.image(ctx, image), validate.timestep_of(ctx, t), validate.seed(seed)
     chosen = knockouts(ctx, switches)
     comparison = kept.compare(ctx, image, t, seed, chosen)  # the same for a class on one Lesson step
     # Not a held-out emoji (an upload): say that both networks learned emoji only, with this image's numbers.
@@ -113,7 +113,7 @@ def side_by_side_with_numbers(ctx: Context, image, t, seed, switches: Switches):
 def typed_told_t(ctx: Context, image, t, seed, switches: Switches):
     """A t typed into the told-t box: a half-typed value ("" or "0") waits quietly."""
     try:
-        validate.timestep(switches.told, "The timestep told to the U-Net")
+        validate.timestep_of(ctx, switches.told, "The timestep told to the U-Net")
     except gr.Error:
         return gr.skip()
     return side_by_side(ctx, image, t, seed, switches)
@@ -121,7 +121,7 @@ def typed_told_t(ctx: Context, image, t, seed, switches: Switches):
 
 def steps_note(ctx: Context, t, num_steps) -> str:
     try:
-        t, num_steps = validate.timestep(t), validate.steps(num_steps)
+        t, num_steps = validate.timestep_of(ctx, t), validate.steps(num_steps)
     except gr.Error:
         return ""  # the reverse process's own handler says what is wrong when it is started
     return denoising.steps_note(ctx, t, num_steps)
@@ -147,7 +147,7 @@ def scrub_strip(ctx: Context, image, t, seed, switches: Switches, shown_curves):
 
 @lanes.long_job("curve for this image")
 def image_curve(ctx: Context, image, t, seed):
-    image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+    image, t, seed = validate.image(ctx, image), validate.timestep_of(ctx, t), validate.seed(seed)
     return plot(denoising.curves_figure(ctx, None, denoising.image_curves(ctx, image, seed)))
 
 
@@ -157,7 +157,7 @@ def run_reverse(ctx: Context, image, t, seed, num_steps, pure_noise: bool, reque
     if pure_noise:
         image, t = None, ctx.diffusion.max_t
     else:
-        image, t = validate.image(ctx, image), validate.timestep(t)
+        image, t = validate.image(ctx, image), validate.timestep_of(ctx, t)
     session = getattr(request, "session_hash", None)
     every = max(1, num_steps // REVERSE_FRAMES)
     frames, started = [], time.monotonic()

@@ -81,14 +81,14 @@ def noise_level(ctx: Context, t: int) -> str:
 
 def previews(ctx: Context, image, t, seed):
     image = validate.image(ctx, image)
-    t, seed = validate.timestep(t), validate.seed(seed)
+    t, seed = validate.timestep_of(ctx, t), validate.seed(seed)
     x0, x_t, eps = ctx.x_t(image, t, seed)
     return (tensor_image(x0, PREVIEW_SCALE), tensor_image(x_t, PREVIEW_SCALE), noise_level(ctx, t))
 
 
 def previews_with_numbers(ctx: Context, image, t, seed):
     """The /previews endpoint: x₀, x_t, the noise level as text and as numbers."""
-    return (*previews(ctx, image, t, seed), numbers.noise_level(ctx, validate.timestep(t)))
+    return (*previews(ctx, image, t, seed), numbers.noise_level(ctx, validate.timestep_of(ctx, t)))
 
 
 def xt_alt(t: int) -> str:
@@ -123,7 +123,7 @@ def shown_previews(ctx: Context, image, t, seed):
     except gr.Error as error:
         gr.Warning(f"{error.message}.")
         return gr.skip(), gr.skip(), f"**Not shown:** {error.message}. The pictures still show the last valid values."
-    t = validate.timestep(t)
+    t = validate.timestep_of(ctx, t)
     return (gr.update(value=x0, alt_text="x₀, the clean image"), gr.update(value=x_t, alt_text=xt_alt(t)), level)
 
 
@@ -176,7 +176,7 @@ def domain_update(ctx: Context, image, t, seed, source, request: gr.Request):
     if session_state.EVICTIONS.take(getattr(request, "session_hash", None), "label"):
         source = label = f"{first_source(ctx)} (your earlier image was dropped while the page was idle)"
     try:
-        image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+        image, t, seed = validate.image(ctx, image), validate.timestep_of(ctx, t), validate.seed(seed)
     except gr.Error:
         return gr.skip(), label  # the previews' line already says what is wrong
     return domain.upload_note(ctx, image, t, seed, source), label

@@ -42,7 +42,7 @@ class Receptive:
 
 def measure(ctx: Context, image, t, seed, y, x, name):
     side = ctx.image_size
-    image, t, seed = validate.image(ctx, image), validate.timestep(t), validate.seed(seed)
+    image, t, seed = validate.image(ctx, image), validate.timestep_of(ctx, t), validate.seed(seed)
     y, x = validate.coordinate(y, side, "y"), validate.coordinate(x, side, "x")
     if name != receptive.OUTPUT:
         name = validate.block(ctx, name)

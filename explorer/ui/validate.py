@@ -40,6 +40,11 @@ def timestep(value, what: str = "The timestep t", max_t: int = NUM_TIMESTEPS - 1
     return t
 
 
+def timestep_of(ctx: Context, value, what: str = "The timestep t") -> int:
+    """A timestep of the app's schedule, 1 to T - 1 (T: 1000 for ours, the scheduler config's for a diffusers model)."""
+    return timestep(value, what, ctx.diffusion.max_t)
+
+
 def seed(value) -> int:
     number = _integer(value, "The noise seed")
     if not 0 <= number <= MAX_SEED:
