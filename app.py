@@ -70,7 +70,7 @@ def main() -> None:
     torch.set_num_threads(args.threads or threads_per_request(args.concurrency))
     try:
         ctx = Context.load(args.weights, model=args.model)
-    except ValueError as error:  # a model the explorer cannot open: the message says what is supported
+    except (ValueError, OSError) as error:  # a model the explorer cannot open, or a Hub id it cannot fetch
         raise SystemExit(f"app.py: --model {args.model}: {error}") from None
     with lanes.building(args.concurrency, args.long_jobs, args.behind_proxy) as app_lanes:
         demo = build_app(ctx)

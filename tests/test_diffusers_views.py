@@ -226,3 +226,21 @@ def test_the_page_has_the_model_tabs_only(shipped):
     markdown = " ".join(str(component["props"].get("value")) for component in config["components"]
                         if component["type"] == "markdown")
     assert opened.LEFT_OUT in markdown and "Here **U-Net** is the opened UNet2DModel diffusers-unet" in markdown
+
+
+# --- app.py --model --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source, env, words", [
+    ("no/such/folder/here", {}, "neither a folder nor a Hugging Face Hub id"),
+    # a Hub id goes through the folder code after its download; offline and not in the cache, the Hub says so
+    ("google/ddpm-cifar10-32", {"HF_HUB_OFFLINE": "1"}, "cached snapshot"),
+])
+def test_app_py_says_why_a_model_does_not_open(tmp_path, source, env, words):
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "app.py", "--model", source], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "HF_HOME": str(tmp_path / "hf"), **env})
+    assert done.returncode == 1 and f"app.py: --model {source}: " in done.stderr and words in done.stderr, \
+        done.stderr[-2000:]
