@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from explorer import model_card
 from explorer.analysis import gradients
 from explorer.emoji_names import on_image
 from explorer.formatting import (
@@ -287,8 +288,8 @@ def measure_detail(ctx: Context, target: Target) -> Measurement:
                  f"x̂₀ scores {with_interval(unet, values['unet_psnr_ci95'], db)} and the naive CNN's "
                  f"{with_interval(naive, values['naive_psnr_ci95'], db)}: a difference of "
                  f"{with_interval(gap, values['gap_ci95'], db_change)}, with the images paired.")
-    verdict = (AGREES if edge_ratio > flat_ratio and edge_ratio > 1 else PARTLY if edge_ratio > 1 else DISAGREES)
-    return Measurement(text, values, verdict, "live: both models on this x_t; weights/metrics.json: models.*.psnr")
+    return Measurement(text, values, claims.detail_verdict(view),
+                       "live: both models on this x_t; weights/metrics.json: models.*.psnr")
 
 
 def measure_time(ctx: Context, target: Target) -> Measurement:
@@ -536,11 +537,11 @@ def measure_shift(ctx: Context, target: Target) -> Measurement:
 
 # --- the same claims, answered by training each alternative (explorer/study) ---------------------------------------
 
-# Which of the study's claims (explorer/study/findings.py) answer each step's claim.
-TRAINED_CLAIMS = {"window": ("window",), "scales": ("many-scales",), "detail": ("skips",),
+# Which of the study's claims (explorer/study/findings.py: `findings.judged`) answer each step's claim.
+TRAINED_CLAIMS = {"window": ("window",), "scales": ("many-scales",), "detail": ("detail",),
                   "time": ("needs-t", "t-alone"), "skips": ("skips",), "concat": ("concat",),
                   "gradients": ("gradient-highways",), "noise-scales": ("skips-by-t",)}
-TRAINED_VERDICT = {findings.HOLDS: AGREES, findings.CONTRADICTED: DISAGREES, findings.UNCLEAR: PARTLY}
+TRAINED_VERDICT = findings.IN_LESSON_WORDS
 STUDY_SOURCE = "weights/study/study.json (the study of trained alternatives, docs/training.md)"
 
 
@@ -552,17 +553,12 @@ def measure_trained(ctx: Context, claim_ids: tuple[str, ...]) -> Measurement:
                            "has been trained and evaluated.", verdict=NOT_COMPUTED, source=STUDY_SOURCE, trained=True)
     lines, verdicts = [], []
     for claim_id in claim_ids:
-        if claim_id == "skips-by-t":
-            if not {"unet-noskip", "unet"} <= set(study.variants):
-                continue  # the study has not trained both at its common budget yet
-            line, verdict = _skips_by_t(study)
-        else:
-            item = findings.finding(study, claim_id)
-            if item is None:
-                continue
-            line, verdict = f"*{item.claim.lesson}* {item.sentence()}", TRAINED_VERDICT[item.verdict]
-        lines.append(line)
-        verdicts.append(verdict)
+        item = findings.judged(study, claim_id)
+        if item is None:
+            continue  # the study has not trained both networks at its common budget yet
+        claim = getattr(item, "claim", None)
+        lines.append((f"*{claim.lesson}* " if claim is not None else "") + item.sentence())
+        verdicts.append(TRAINED_VERDICT[item.verdict])
     if not verdicts:
         return Measurement(f"*Trained alternatives: {NOT_COMPUTED}* for this claim.", verdict=NOT_COMPUTED,
                            source=STUDY_SOURCE, trained=True)
@@ -572,24 +568,21 @@ def measure_trained(ctx: Context, claim_ids: tuple[str, ...]) -> Measurement:
     return Measurement(intro + " ".join(lines), {"claims": claim_ids}, verdict, STUDY_SOURCE, trained=True)
 
 
-def _skips_by_t(study) -> tuple[str, str]:
-    """Trained without skips, all goes through the bottleneck: where in t does that cost the most?
+def trained_of(extras: tuple[Measurement, ...]) -> Measurement | None:
+    """The trained alternatives' measurement among a step's `extras`, where the study has answered the claim."""
+    return next((extra for extra in extras if extra.trained and extra.verdict != NOT_COMPUTED), None)
 
-    Judged like the knock-out of the same claim: by the error the missing skips add, the ratio beside it."""
-    small, large = study.timesteps[1], study.timesteps[-2]  # t = 10 and t = 900: inside the schedule's ends
 
-    def cost(t: int) -> tuple[float, float]:
-        without, full = study.mean("unet-noskip", "eps_mse", t), study.mean("unet", "eps_mse", t)
-        return without - full, ratio(without, full)
+def verdict(measurement: Measurement, extras: tuple[Measurement, ...] = ()) -> str:
+    """The step's one verdict (`model_card.one_verdict`): the one its evidence panel prints too."""
+    trained = trained_of(extras)
+    return model_card.one_verdict(measurement.verdict, trained.verdict if trained else None)
 
-    (add_small, times_small), (add_large, times_large) = cost(small), cost(large)
-    holds = add_small > add_large
-    text = (f"The U-Net trained without skips (so everything passes the bottleneck) adds {added(add_small)} to the "
-            f"full U-Net's ε-MSE at t = {small} ({times(times_small)}) and {added(add_large)} at t = {large} "
-            f"({times(times_large)}): the skips matter "
-            + ("more at small t, as the lesson says." if holds else "no more at small t than at large t, "
-               "against the lesson: without them the network cannot place the noise at any t."))
-    return text, AGREES if holds else DISAGREES
+
+def verdict_line(measurement: Measurement, extras: tuple[Measurement, ...] = ()) -> str:
+    """The step's verdict in words (`model_card.verdict_line`), as its evidence panel writes it."""
+    trained = trained_of(extras)
+    return model_card.verdict_line(measurement.verdict, trained.verdict if trained else None)
 
 
 def at(tab: str, evidence: str, **settings) -> Target:
@@ -734,6 +727,15 @@ def make_step(claim: Claim, ctx: Context) -> Step:
     extras = ((lambda c: measure_trained(c, TRAINED_CLAIMS[claim.id])),) if claim.id in TRAINED_CLAIMS else ()
     return Step(claim.id, claim.title, claim.text, claim.see, target, lambda c: claim.measure(c, target),
                 tuple(claim.words), extras)
+
+
+def moves_t(target: Target) -> str:
+    """What a step whose Show me sets another t than the Lesson's default says about it under its claim, before
+    Show me is pressed ("" for the others)."""
+    if target.t is None or target.t == DEFAULT_T:
+        return ""
+    return (f" *Show me moves t to {target.t}* (the other steps use t = {DEFAULT_T}): the input panel's t changes "
+            "with it, in every tab.")
 
 
 def glossary_lines(words: tuple[str, ...]) -> list[str]:

@@ -175,16 +175,44 @@ def noise_scales(metrics: Metrics) -> NoiseScales:
     return NoiseScales(text, values, verdict)
 
 
-def bottleneck_verdict(knockouts: dict | None, images: int | None = None) -> str:
+# --- one verdict per claim ---------------------------------------------------------------------------------------
+
+VERDICT_MARKS = {"agrees": "✓ agrees with the lesson", "partly": "◑ agrees only in part",
+                 "disagrees": "✗ disagrees with the lesson"}
+
+
+def one_verdict(measured: str, trained: str | None = None) -> str:
+    """A claim's one verdict, wherever it is printed (a Lesson step, the panel its Show me opens): the trained
+    alternatives' where the study has one (a knock-out shows what this one U-Net relies on, not what a network built
+    without the part learns to do), else the measurement on the shipped model. Verdicts: agrees | partly |
+    disagrees, or anything else for "not computed"."""
+    return trained if trained in VERDICT_MARKS else measured
+
+
+def verdict_line(measured: str, trained: str | None = None) -> str:
+    """`one_verdict` in words, saying which measurement it rests on: the line the step and its panel both print."""
+    verdict = one_verdict(measured, trained)
+    if verdict not in VERDICT_MARKS:
+        return f"**Verdict: {NOT_COMPUTED}.**"
+    if trained not in VERDICT_MARKS:
+        return f"**Verdict: {VERDICT_MARKS[verdict]}.**"
+    return (f"**Verdict: {VERDICT_MARKS[verdict]}** (it rests on the trained alternatives"
+            + ("" if trained == measured or measured not in VERDICT_MARKS else
+               f"; measured on this model alone it {VERDICT_MARKS[measured].split(' ', 1)[1]}") + ").")
+
+
+def bottleneck_verdict(knockouts: dict | None, images: int | None = None,
+                       trained: tuple[str, str] | None = None) -> str:
     """What the held-out knock-out numbers (metrics.json's knockouts section) say about the lesson's claim, in words
-    made from the numbers."""
+    made from the numbers; `trained`: the study's answer to the same claim (explorer/study/findings.py
+    `skips_by_t`) as (its verdict in the lesson's words, its sentence), which decides the verdict where it exists."""
     metrics = Metrics({"knockouts": knockouts, "images": images})
     if not metrics.has_knockouts(BYPASSED, SKIP1_CUT):
         return f"Held-out verdict: {NOT_COMPUTED}."
     result = noise_scales(metrics)
-    mark = {"agrees": "✓ agrees with the lesson", "partly": "◑ agrees only in part",
-            "disagrees": "✗ disagrees with the lesson"}[result.verdict]
-    return f"**Verdict: {mark}.** {result.text}"
+    if trained is None:
+        return f"{verdict_line(result.verdict)} {result.text}"
+    return f"{verdict_line(result.verdict, trained[0])} {result.text}\n\n*Trained alternatives:* {trained[1]}"
 
 
 def shift_sentence(table: dict, where: str) -> str:

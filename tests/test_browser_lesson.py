@@ -91,6 +91,8 @@ def open_step(page, index: int, step: lesson.Step, total: int) -> str:
     page.click(f'#lesson-steps input[value="{step.id}"]')
     page.wait_for_function("(text) => { const h = document.querySelector('#lesson-step h3');"
                            " return h && h.textContent.includes(text); }", arg=f"Step {index} of {total}:")
+    # The claim shows at once; the measurements once the server has answered (marked until then).
+    page.wait_for_function("() => !document.querySelector('#lesson-measured[data-stale]')")
     return page.inner_text("#lesson-step")
 
 
@@ -133,7 +135,7 @@ def test_previous_next_keyboard_and_progress_kept_in_the_session(page, steps):
     page.click("#lesson-previous")
     page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
                            arg=steps[1].title)
-    assert "opened 3 of the" in page.inner_text("#lesson-progress")
+    page.wait_for_function("() => document.querySelector('#lesson-progress').innerText.includes('opened 3 of the')")
     assert wait_for_query(page, step=steps[1].id)["tab"] == "lesson"
 
     # By keyboard: Space on a step's radio opens it, Enter on "Show me" goes to its evidence and focuses it.

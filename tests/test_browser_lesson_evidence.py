@@ -134,6 +134,7 @@ def test_show_me_puts_the_steps_number_on_screen(pages, chromium, app_url, ctx, 
             page.click(f'#lesson-steps input[value="{step.id}"]')
             page.wait_for_function("(t) => document.querySelector('#lesson-step h3').textContent.includes(t)",
                                    arg=f"Step {index} of")
+            page.wait_for_function("() => !document.querySelector('#lesson-measured[data-stale]')")
             if in_words and numbers[0] not in page.inner_text("#lesson-step"):
                 problems.append((step.id, numbers[0], "not in the step's own words"))
             page.click("#lesson-show-me")

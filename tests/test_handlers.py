@@ -275,10 +275,14 @@ def test_show_me_opens_the_trained_comparison_with_its_numbers(ctx):
 def test_a_trained_step_not_trained_yet_keeps_its_own_evidence_and_says_so(ctx):
     results = synthetic({"unet": [0.50, 0.51]})
     course = lesson.Course.of(dataclasses.replace(ctx, study=results), TABS)
-    step = course.step("noise-scales")  # its claim (skips-by-t) is no finding of the study
+    step = course.step("noise-scales")  # its claim (skips-by-t) is judged between two t, not by a comparison chart
     values = lesson.show_me_compared(course, step.id)
     scroll, heading, chart = values[-3:]
     assert json.loads(scroll)["evidence"] == step.target.evidence and values[1] == step.target.tab
+    assert heading.visible is False and chart.visible is False  # its own panel prints the trained answer
+    del results.data["variants"]["unet-noskip"]  # now the study has nothing to say about it
+    scroll, heading, chart = lesson.show_me_compared(course, step.id)[-3:]
+    assert json.loads(scroll)["evidence"] == step.target.evidence
     assert heading.visible and "not trained yet" in heading.value and chart.visible is False
     task = lesson.show_me_compared(course, "task")  # no trained claim at all: nothing shown as asked for
     assert task[-2].visible is False and task[-1].visible is False

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from explorer.formatting import times
+from explorer.formatting import added, times
 from explorer.study.results import StudyResults
 
 HOLDS = "holds"
@@ -21,6 +21,8 @@ CONTRADICTED = "contradicted"
 UNCLEAR = "within the seed spread"
 OBJECTIVE = "objective"
 MIN_SEEDS = 2  # a seed spread needs two seeds
+# A verdict here in the Lesson's words (explorer/lesson.py, explorer/model_card.py `one_verdict`).
+IN_LESSON_WORDS = {HOLDS: "agrees", CONTRADICTED: "disagrees", UNCLEAR: "partly"}
 MEASURE_WORDS = {OBJECTIVE: "the training objective (held-out ε-MSE averaged over every t)"}
 
 
@@ -296,6 +298,100 @@ def verdicts(results: StudyResults) -> list[Finding]:
 
 def finding(results: StudyResults, claim_id: str) -> Finding | None:
     return next((f for f in verdicts(results) if f.claim.id == claim_id), None)
+
+
+# --- claims judged at one t or between two, not by the training objective ------------------------------------------
+
+@dataclass(frozen=True)
+class AtSmallT(_Paired):
+    """A claim judged by the held-out ε-MSE at one small t, where the added noise is faint and telling it from the
+    image's own fine detail decides the error (the one verdict rule on the seeds at the common budget)."""
+
+    claim: Claim
+    t: int
+    without_seeds: tuple[float, ...]
+    with_seeds: tuple[float, ...]
+    verdict: str
+
+    def sentence(self) -> str:
+        c = self.claim
+        numbers = (f"{c.without} {_mean(self.without_seeds):.4f} ({_seeds(self.without_seeds)}), {c.with_} "
+                   f"{_mean(self.with_seeds):.4f} ({_seeds(self.with_seeds)})")
+        at = f"By {measure_words(self.t)}, where the faint noise must be told apart from the image's fine detail"
+        if self.verdict == HOLDS:
+            return f"{at}, it holds: {c.without} errs {times(self.ratio)} as much as {c.with_} ({numbers})."
+        if self.verdict == CONTRADICTED:
+            return f"{at}, it is contradicted: {c.without} errs {times(1 / self.ratio)} less ({numbers})."
+        if min(len(self.without_seeds), len(self.with_seeds)) < MIN_SEEDS:
+            ahead = (f"{c.with_} errs {times(self.ratio)} less" if self.ratio >= 1 else
+                     f"{c.without} errs {times(1 / self.ratio)} less")
+            return f"{at}, no verdict yet: with one training seed the seed spread is not known ({ahead}; {numbers})."
+        return f"{at}, the two are within what changing the training seed changes ({numbers})."
+
+
+@dataclass(frozen=True)
+class SkipsByT:
+    """Trained without skips, everything passes the bottleneck: does that cost more at small t than at large t?
+    Judged like the knock-out of the same claim, by the error the missing skips add, with the ratio beside it."""
+
+    small: int
+    large: int
+    added_small: float
+    added_large: float
+    ratio_small: float
+    ratio_large: float
+
+    @property
+    def verdict(self) -> str:
+        return HOLDS if self.added_small > self.added_large else CONTRADICTED
+
+    def sentence(self) -> str:
+        return (f"The U-Net trained without skips (so everything passes the bottleneck) adds {added(self.added_small)} "
+                f"to the full U-Net's ε-MSE at t = {self.small} ({times(self.ratio_small)}) and "
+                f"{added(self.added_large)} at t = {self.large} ({times(self.ratio_large)}): the skips matter "
+                + ("more at small t, as the lesson says." if self.verdict == HOLDS else "no more at small t than at "
+                   "large t, against the lesson: without them the network cannot place the noise at any t."))
+
+
+# Step 6 of the Lesson ("fine detail gets lost"): a plain stack of convolutions that is told t, against the U-Net.
+DETAIL = Claim("detail", "A plain stack of convolutions loses the fine detail that the U-Net keeps.", "naive-t", "unet")
+
+
+def detail_at_small_t(results: StudyResults) -> AtSmallT | None:
+    """The plain stack told t against the U-Net at the study's smallest t inside the schedule's ends (t = 10)."""
+    if not {DETAIL.without, DETAIL.with_} <= set(results.variants):
+        return None
+    t = results.timesteps[1]
+    without = tuple(results.per_seed(DETAIL.without, "eps_mse", t))
+    with_ = tuple(results.per_seed(DETAIL.with_, "eps_mse", t))
+    return AtSmallT(DETAIL, t, without, with_, verdict(without, with_))
+
+
+def skips_by_t(results: StudyResults) -> SkipsByT | None:
+    """Where in t the U-Net trained without skips loses the most (t = 10 against t = 900, inside the schedule's
+    ends); None until the study has both networks at its common budget."""
+    if not {"unet-noskip", "unet"} <= set(results.variants):
+        return None
+    small, large = results.timesteps[1], results.timesteps[-2]
+
+    def cost(t: int) -> tuple[float, float]:
+        without, full = results.mean("unet-noskip", "eps_mse", t), results.mean("unet", "eps_mse", t)
+        return without - full, without / full
+
+    (added_small, ratio_small), (added_large, ratio_large) = cost(small), cost(large)
+    return SkipsByT(small, large, added_small, added_large, ratio_small, ratio_large)
+
+
+# The claims above by the id a Lesson step names them (lesson.TRAINED_CLAIMS), beside `finding`'s.
+BY_T = {"detail": detail_at_small_t, "skips-by-t": skips_by_t}
+
+
+def judged(results: StudyResults, claim_id: str):
+    """A Lesson step's claim as the study answers it: a `Finding` (by the training objective), one of `BY_T`'s (at
+    one t or between two), or None. Each has `.sentence()` and `.verdict` (HOLDS, CONTRADICTED or UNCLEAR)."""
+    if claim_id in BY_T:
+        return BY_T[claim_id](results)
+    return finding(results, claim_id)
 
 
 def ladder_summary(results: StudyResults) -> list[dict]:

@@ -8,6 +8,7 @@ the app). `wires` connects the buttons and reads and writes the shareable state 
 """
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -47,10 +48,16 @@ BADGES = {
 # After "Show me" or a link: wait until the chosen tab is on screen and refresh it, then bring the evidence
 # into view, move the keyboard focus there, and press the step's button if it names one.
 # After Show me (the payload names the step) the way back to the step appears: a link and the Escape key.
+STAMP_JS = Path(__file__).with_name("lesson_stamp.js").read_text(encoding="utf-8")
 SCROLL_JS = with_press(Path(__file__).with_name("lesson_scroll.js").read_text(encoding="utf-8")).replace(
-    "BACK_TO;", Path(__file__).with_name("lesson_back.js").read_text(encoding="utf-8"))
+    "BACK_TO;", Path(__file__).with_name("lesson_back.js").read_text(encoding="utf-8")).replace(
+    "STALE_STAMP;", STAMP_JS)
 # On "Show me", before the server answers: the view tabs are marked out of date until the new evidence is in.
-STALE_JS = Path(__file__).with_name("lesson_stale.js").read_text(encoding="utf-8")
+STALE_JS = Path(__file__).with_name("lesson_stale.js").read_text(encoding="utf-8").replace("STALE_STAMP;", STAMP_JS)
+# A step chosen in the list shows its claim at once, from a table in the page (`claim_table`); Next and Previous
+# choose the neighbouring step in the page.
+CLAIM_JS = Path(__file__).with_name("lesson_claim.js").read_text(encoding="utf-8")
+MOVE_JS = Path(__file__).with_name("lesson_move.js").read_text(encoding="utf-8")
 
 UPLOAD_NOTE = ("**The page address leaves out your upload.** A link can name only a held-out example, so whoever "
                "opens this address (you too, after a reload) gets {first} with the other settings, not your image.")
@@ -70,6 +77,7 @@ class LessonView:
     cache: gr.State  # step id → its measured markdown (`body`), so a step measures once per session
     scroll: gr.Textbox
     url: gr.Textbox
+    claims_js: str = ""  # shows a chosen step's claim at once (`claim_js`)
 
 
 @dataclass
@@ -186,12 +194,12 @@ class Course:
 
 def step_heading(step: lesson.Step, number: int, total: int) -> str:
     """The step's title and claim: no measurement, so it costs nothing to show."""
-    return f"### Step {number} of {total}: {step.title}\n\n{step.text}\n\n"
+    return f"### Step {number} of {total}: {step.title}\n\n{step.text}{lesson.moves_t(step.target)}\n\n"
 
 
 def evidence_markdown(measurement: lesson.Measurement, extras: tuple[lesson.Measurement, ...] = ()) -> str:
     """The step's measurement, any further measurements of the same claim, and where they disagree."""
-    return (f"{BADGES[measurement.verdict]} {measurement.text}\n\n"
+    return (f"{lesson.verdict_line(measurement, extras)}\n\n{BADGES[measurement.verdict]} {measurement.text}\n\n"
             f"<small>Source: {measurement.source}</small>\n\n"
             + "".join(f"{(TRAINED_BADGES if extra.trained else BADGES)[extra.verdict]} {extra.text}\n\n"
                       f"<small>Source: {extra.source}</small>\n\n" for extra in extras)
@@ -232,16 +240,34 @@ def progress_markdown(steps, visited: list[str]) -> str:
     return f"You have opened {len(seen)} of the {len(steps)} steps in this session."
 
 
-def measured_markdown(course: Course, step: lesson.Step) -> str:
-    """The step's measurements as the tab shows them under its claim (kept: the same for every learner)."""
+def measurements(course: Course, step: lesson.Step) -> tuple[lesson.Measurement, tuple[lesson.Measurement, ...]]:
+    """The step's measurement and its further ones (kept: the same for every learner)."""
     ctx = course.ctx
     measured = kept.measurement(ctx, step.id, 0, step.measure)
-    extras = tuple(kept.measurement(ctx, step.id, i, extra) for i, extra in enumerate(step.extras, 1))
-    return step_evidence(step, measured, extras)
+    return measured, tuple(kept.measurement(ctx, step.id, i, extra) for i, extra in enumerate(step.extras, 1))
+
+
+def measured_markdown(course: Course, step: lesson.Step) -> str:
+    """The step's measurements as the tab shows them under its claim."""
+    return step_evidence(step, *measurements(course, step))
 
 
 def claim_markdown(course: Course, step: lesson.Step) -> str:
     return step_heading(step, course.ids.index(step.id) + 1, len(course.steps))
+
+
+def claim_table(course: Course) -> dict[str, dict[str, str]]:
+    """Each step's number, heading (plain text) and claim (one paragraph of HTML, `*…*` in italics), as
+    `claim_markdown` writes them: what the page shows the moment a step is chosen (lesson_claim.js)."""
+    total = len(course.steps)
+    return {step.id: {"number": number, "heading": f"Step {number} of {total}: {step.title}",
+                      "html": re.sub(r"\*(.+?)\*", r"<em>\1</em>",
+                                     html.escape(step.text + lesson.moves_t(step.target), quote=False))}
+            for number, step in enumerate(course.steps, 1)}
+
+
+def claim_js(course: Course) -> str:
+    return CLAIM_JS.replace("CLAIMS[step]", f"({json.dumps(claim_table(course), ensure_ascii=False)})[step]")
 
 
 # --- links --------------------------------------------------------------------------------------------------------
@@ -387,7 +413,8 @@ def show_me_compared(course: Course, step_id) -> tuple:
     step = course.step(step_id)
     claims = lesson.TRAINED_CLAIMS.get(step.id)
     number = course.ids.index(step.id) + 1
-    shown = study.show_comparison(course.ctx, claims, number) if claims else study.hide_comparison()
+    shown = (study.show_comparison(course.ctx, claims, number, lesson.verdict_line(*measurements(course, step)))
+             if claims else study.hide_comparison())
     return show_me(course, step_id) + shown
 
 
@@ -443,7 +470,7 @@ def build(course: Course) -> LessonView:
     scroll = gr.Textbox(visible="hidden", elem_id="lesson-scroll")
     url = gr.Textbox(visible="hidden", elem_id="lesson-url")
     return LessonView(chooser, claim, body, words, progress, show, previous, next_button, visited, cache, scroll,
-                      url)
+                      url, claim_js(course))
 
 
 def note_component() -> gr.Markdown:
@@ -470,12 +497,13 @@ def wires(view: LessonView, controls: Controls, note: gr.Markdown, write: gr.But
     return [
         wire(view.chooser.change, open_step, [view.chooser, view.visited, view.cache],
              [view.claim, view.body, view.words, view.progress, view.visited, view.cache, view.previous, view.next],
-             api_name=False, show_progress="minimal"),
-        # Moving along the list computes nothing (the list's change opens the step): answered outside the queue.
+             api_name=False, show_progress="minimal", js=view.claims_js or None),
+        # Moving along the list computes nothing (the list's change opens the step): done in the page, and answered
+        # outside the queue for a client without it.
         wire(view.previous.click, previous_step, [view.chooser], view.chooser, api_name=False,
-             show_progress="hidden", queue=False),
+             show_progress="hidden", queue=False, js=MOVE_JS.replace("OFFSET", "-1")),
         wire(view.next.click, next_step, [view.chooser], view.chooser, api_name=False, show_progress="hidden",
-             queue=False),
+             queue=False, js=MOVE_JS.replace("OFFSET", "1")),
         wire(view.show_me.click, show_me_compared if comparison else show_me, [view.chooser],
              outputs + [view.scroll] + (comparison or []), api_name=False, show_progress="hidden", then=scroll,
              js=STALE_JS),

@@ -1,34 +1,44 @@
 (payload) => {
   PRESS_BUTTON;
   BACK_TO;
+  STALE_STAMP;
   let wanted = {};
   try { wanted = JSON.parse(payload || '{}'); } catch (e) { return; }
   const shown = (element) => element && element.getClientRects().length > 0;
   const started = Date.now();
   let refreshed = !wanted.tab;
-  // The out-of-date mark (lesson_stale.js) comes down once the shown tab says something other than the old view
-  // did and has then stayed still for a moment (its new views are in), or after a long wait with no change at all
-  // (the new evidence was the old one).
+  // The out-of-date mark (lesson_stale.js) comes down once the shown tab's refresh has answered (its stamp,
+  // `refreshed-<tab>`, explorer/ui/refresh.py, differs from the one at the press) and the tab has then stayed still
+  // for a moment (its views are drawn); for a tab without a stamp, once it says something other than the old view
+  // did; at the latest after a long wait.
   const fresh = () => document.querySelectorAll('[data-stale]').forEach((e) => e.removeAttribute('data-stale'));
   const watch = (panel) => {
     if (!panel || !panel.hasAttribute('data-stale')) return;
-    let quiet = null;
-    const changed = () => panel.textContent !== panel.staleText;
-    const observer = new MutationObserver(() => {
-      if (!changed()) return;
-      clearTimeout(quiet);
-      quiet = setTimeout(settle, 300);
-    });
-    const limit = setTimeout(() => settle(), 12000);
-    const settle = () => { observer.disconnect(); clearTimeout(quiet); clearTimeout(limit); fresh(); };
+    let last = performance.now();
+    const observer = new MutationObserver(() => { last = performance.now(); });
     observer.observe(panel, {subtree: true, childList: true, characterData: true});
+    const answered = () => {
+      const stamp = staleStamp(panel);
+      return stamp === undefined ? panel.textContent !== panel.staleText : stamp !== panel.staleStamp;
+    };
+    const timer = setInterval(() => {
+      if ((answered() && performance.now() - last >= 300) || Date.now() - started > 12000) {
+        clearInterval(timer);
+        observer.disconnect();
+        fresh();
+      }
+    }, 50);
   };
   if (!wanted.tab) fresh();
+  // Only the tab Show me opens is being updated: the others (marked before the server named the tab) are not.
+  document.querySelectorAll('[role=tabpanel][data-stale]').forEach((e) => {
+    if (e.id !== 'tab-' + wanted.tab) e.removeAttribute('data-stale');
+  });
   const go = () => {
     if (!refreshed && shown(document.getElementById('tab-' + wanted.tab))) {
       // A tab switched from here is not refreshed by a click on its button: press its refresh (explorer/ui/refresh.py).
       watch(document.getElementById('tab-' + wanted.tab));
-      pressButton('refresh-' + wanted.tab);
+      pressOnce('refresh-' + wanted.tab);
       refreshed = true;
     }
     const target = wanted.evidence ? document.getElementById(wanted.evidence) : null;

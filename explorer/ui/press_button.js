@@ -4,3 +4,10 @@ const pressButton = (id) => {
     const button = holder && (holder.tagName === 'BUTTON' ? holder : holder.querySelector('button'));
     if (button) button.click();
 };
+// The same, once for all the asks of one moment: the changes of one answer (image, t, seed, the shown tab) each ask
+// for the shown tab's refresh, and one press reads them all (a second would queue the same work again).
+const pressOnce = (id) => {
+    const soon = window.__pressOnce = window.__pressOnce || {};
+    if (soon[id]) return;
+    soon[id] = setTimeout(() => { delete soon[id]; pressButton(id); }, 0);
+};

@@ -5,7 +5,7 @@
     for (const tab of TABS) {
         const panel = document.getElementById('tab-' + tab);
         if (!panel || panel.getClientRects().length === 0) continue;
-        pressButton('refresh-' + tab);
+        pressOnce('refresh-' + tab);
     }
     return [];
 }

@@ -88,7 +88,7 @@ def claims_views(ctx: Context, image, t, seed) -> tuple:
     return (plot(claims.scales_figure(scales)), plot(claims.snr_figure(scales)),
             claims.scales_sentence(scales) + "\n\n" + claims.snr_sentence(scales),
             proofs.figures_html(claims.detail_images(detail), "detail-zoom", scale=1),
-            claims.detail_sentence(detail), proofs.figures_html(shifted, "shift-pair"),
+            claims.detail_markdown(detail, ctx.study), proofs.figures_html(shifted, "shift-pair"),
             claims.shift_sentence(shift))
 
 
@@ -158,7 +158,7 @@ def show_all(ctx: Context, image, t, seed, query: Query, other) -> tuple:
         gradients, concat, live = proofs.measured_parts(ctx, image, t, seed)
         return (plot(proofs.gradients_live_figure(gradients)), proofs.gradients_markdown(gradients, ctx.metrics),
                 proofs.concat_markdown(ctx, concat, t), plot(proofs.bottleneck_figure(ctx.metrics, t, live)),
-                proofs.bottleneck_markdown(live, t, ctx.metrics),
+                proofs.bottleneck_markdown(live, t, ctx.metrics, ctx.study),
                 *attention_view(ctx, image, t, seed, query), *time_view(ctx, image, t, seed, other),
                 *claims_views(ctx, image, t, seed))
 

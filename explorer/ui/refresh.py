@@ -10,6 +10,7 @@ the Denoising lab) is refreshed when t is let go of, not at every step of a drag
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,23 +72,41 @@ def quiet_on_bad_inputs(refresh: Refresh) -> Callable:
     return run
 
 
+def stamped(run: Callable) -> Callable:
+    """`run`, whose outputs are followed by a stamp that differs at every call: the page reads a refresh's end from
+    its stamp (`refreshed-<tab>`), even when the views come back as they were (the Lesson's out-of-date mark)."""
+    @functools.wraps(run)
+    def with_stamp(*args):
+        outputs = run(*args)
+        return (*(outputs if isinstance(outputs, tuple) else (outputs,)), str(next(_stamps)))
+    return with_stamp
+
+
+_stamps = itertools.count(1)
+
+
 def wire(active_tab: gr.State, shared: list, refreshes: list[Refresh]) -> None:
     """Run the shown tab's refresh when the image, t or the seed change (`shared`: the panel's image, t, seed), or
     another tab is shown (`active_tab`); the other tabs' outputs are left as they are."""
     buttons = [gr.Button(visible="hidden", elem_id=f"refresh-{refresh.tab}", elem_classes=["refresh-trigger"])
                for refresh in refreshes]
-    register(None, wires(active_tab, shared, refreshes, buttons))
+    stamps = [gr.Textbox(visible="hidden", elem_id=f"refreshed-{refresh.tab}") for refresh in refreshes]
+    register(None, wires(active_tab, shared, refreshes, buttons, stamps))
 
 
-def wires(active_tab: gr.State, shared: list, refreshes: list[Refresh], buttons: list[gr.Button]) -> list[Wire]:
-    """Each tab's hidden refresh `buttons` call its refresh; each change presses the shown tab's button, in the page.
-    A tab that follows the slider in the page (`follows_drag=False`) is pressed when t is let go of instead of at
-    every step of a drag."""
+def wires(active_tab: gr.State, shared: list, refreshes: list[Refresh], buttons: list[gr.Button],
+          stamps: list[gr.Textbox] | None = None) -> list[Wire]:
+    """Each tab's hidden refresh `buttons` call its refresh (and write its `stamps`, `stamped`); each change presses
+    the shown tab's button, in the page. A tab that follows the slider in the page (`follows_drag=False`) is pressed
+    when t is let go of instead of at every step of a drag."""
     rows = []
-    for refresh, button in zip(refreshes, buttons):
+    for index, (refresh, button) in enumerate(zip(refreshes, buttons)):
         run = quiet_on_bad_inputs(refresh)
         run.long_job_refresh = True  # asked for again on every change: two of one session may meet (lanes)
-        rows.append(wire_row(button.click, run, shared + refresh.inputs, refresh.outputs, context=False,
+        outputs = refresh.outputs
+        if stamps:
+            run, outputs = stamped(run), outputs + [stamps[index]]
+        rows.append(wire_row(button.click, run, shared + refresh.inputs, outputs, context=False,
                              api_name=False, preprocess=False, show_progress="hidden", trigger_mode="always_last"))
     image, t, seed = shared
     every_tab = [refresh.tab for refresh in refreshes]

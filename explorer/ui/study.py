@@ -1,7 +1,9 @@
 """The "Trained alternatives" tab: the study of architectures, its curves and table, and a live side by side."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 import gradio as gr
@@ -17,6 +19,7 @@ from explorer.views.context import DEFAULT_T, Context
 TAB = "study"
 CSS = (Path(__file__).with_name("study.css")).read_text()
 COMPARISON = "study-comparison"  # the heading a Lesson step's Show me scrolls to (explorer/ui/lesson.py)
+BOLD, STRONG = r"\*\*(.+?)\*\*", r"<strong>\1</strong>"  # markdown's bold, in the step's verdict line
 MISSING = ("The study of trained alternatives has not been run for these weights: "
            "docs/training.md says how to train and score it.")
 
@@ -63,11 +66,16 @@ def trained_claim(results, claim_ids) -> str | None:
     return next((claim for claim in claim_ids if findings.finding(results, claim) is not None), None)
 
 
-def show_comparison(ctx: Context, claim_ids, step_number: int) -> tuple:
-    """The comparison Lesson step `step_number` rests on: (heading with the verdict and its numbers, chart); the
-    chart hidden and the heading saying so while none of the step's claims is trained yet."""
+def show_comparison(ctx: Context, claim_ids, step_number: int, verdict: str = "") -> tuple:
+    """The comparison Lesson step `step_number` rests on: (heading with the step's `verdict` line, as the step prints
+    it (markdown), then the comparison's verdict and its numbers, chart); the chart hidden and the heading saying so
+    while none of the step's claims is trained yet."""
     claim = trained_claim(ctx.study, tuple(claim_ids or ()))
     head = f'<h3 class="study-asked">The comparison the Lesson asked for (step {step_number})</h3>'
+    if verdict:
+        head += '<p class="study-step-verdict">' + re.sub(BOLD, STRONG, escape(verdict)) + "</p>"
+    if claim is None and ctx.study is not None and any(findings.judged(ctx.study, c) for c in claim_ids or ()):
+        return hide_comparison()  # judged at one t, not by a trained comparison's chart: its panel says it
     if claim is None:
         return (gr.HTML(head + '<p class="study-note">This comparison is not trained yet: the study has no result '
                         'for this step\'s claim so far.</p>', visible=True), gr.Plot(visible=False))

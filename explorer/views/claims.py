@@ -26,6 +26,8 @@ from explorer.analysis.spectrum import HIGH_FREQUENCY_FRACTION, normalised_power
 from explorer.data import to_uint8
 from explorer.emoji_names import on_image
 from explorer.formatting import HELD_OUT, THIS_IMAGE, db, mse, share, times, with_interval
+from explorer.model_card import verdict_line
+from explorer.study import findings
 from explorer.views import denoising, levels
 from explorer.views.context import Context
 
@@ -205,6 +207,24 @@ def detail_sentence(view: DetailView) -> str:
     else:
         text += "Here the naive CNN does not lose more along the edges than the U-Net."
     return text
+
+
+def detail_verdict(view: DetailView) -> str:
+    """What this image says about "a plain stack loses fine detail": agrees when the naive CNN is worse along the
+    edges than on the flat parts (relative to the U-Net), partly when it is only worse everywhere."""
+    edge_ratio = view.edge_error["naive"] / max(view.edge_error["unet"], 1e-12)
+    flat_ratio = view.flat_error["naive"] / max(view.flat_error["unet"], 1e-12)
+    return "agrees" if edge_ratio > flat_ratio and edge_ratio > 1 else "partly" if edge_ratio > 1 else "disagrees"
+
+
+def detail_markdown(view: DetailView, study=None) -> str:
+    """The tab's words for the detail view: the verdict the Lesson step prints (with the trained alternatives'
+    answer from `study`, the study's results, where it has one), this image's numbers, the trained comparison."""
+    trained = None if study is None else findings.detail_at_small_t(study)
+    line = verdict_line(detail_verdict(view), None if trained is None else findings.IN_LESSON_WORDS[trained.verdict])
+    return (f"{line} {detail_sentence(view)}"
+            + ("" if trained is None else f"\n\n*Trained alternatives ({trained.claim.without} against "
+                                          f"{trained.claim.with_}):* {trained.sentence()}"))
 
 
 def detail_images(view: DetailView, scale: int = 8) -> list[tuple[str, Image.Image]]:

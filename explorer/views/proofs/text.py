@@ -14,6 +14,7 @@ from explorer.model_card import (
     gradients_heldout_sentences,
     shift_sentence,
 )
+from explorer.study import findings
 from explorer.views.context import Context
 from explorer.views.proofs.compute import BOTTLENECK_ROWS, AttentionView, GradientView, TimeView, bookkeeping
 
@@ -70,10 +71,14 @@ def concat_heldout_sentence(metrics: Metrics, t: int) -> str:
             f"**{up}**.")
 
 
-def bottleneck_markdown(live: dict[str, float], t: int, metrics: dict | None) -> str:
+def bottleneck_markdown(live: dict[str, float], t: int, metrics: dict | None, study=None) -> str:
+    """This image's multiples, then the held-out verdict (the Lesson step's: with the trained alternatives' answer
+    from `study`, the study's results, where it has one)."""
     cells = " · ".join(f"{name}: **{times(live[name])}**" for name in BOTTLENECK_ROWS if name in live)
+    answer = None if study is None else findings.skips_by_t(study)
+    trained = None if answer is None else (findings.IN_LESSON_WORDS[answer.verdict], answer.sentence())
     return (f"This image at t = {t}, as multiples of the intact U-Net's ε-MSE: {cells}.\n\n"
-            + bottleneck_verdict(Metrics.of(metrics).knockouts, Metrics.of(metrics).images))
+            + bottleneck_verdict(Metrics.of(metrics).knockouts, Metrics.of(metrics).images, trained))
 
 
 def attention_markdown(view: AttentionView) -> str:
