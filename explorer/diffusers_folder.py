@@ -38,6 +38,7 @@ class OpenedModel:
 
     notes: what the views should say about it (a prediction type turned into ε, a schedule assumed).
     training: the folder's training.json (explorer/train_diffusers.py writes it: steps, data, curve), {} without.
+    weights_file: the UNet's weights as read (its sha256 names what an evaluation measured).
     """
 
     denoiser: DiffusersUNet
@@ -47,6 +48,7 @@ class OpenedModel:
     scheduler_config: dict | None
     notes: list[str] = field(default_factory=list)
     training: dict = field(default_factory=dict)
+    weights_file: Path | None = None
 
     @property
     def name(self) -> str:
@@ -116,7 +118,8 @@ def open_diffusers(source: str | Path) -> OpenedModel:
     unet_folder, scheduler_folder = unet_and_scheduler_folders(folder)
     config = _read_json(unet_folder / "config.json")
     check_config(config)  # before the weights are read: a refusal costs no time
-    if not any((unet_folder / name).exists() for name in WEIGHTS):
+    weights_file = next((unet_folder / name for name in WEIGHTS if (unet_folder / name).exists()), None)
+    if weights_file is None:
         raise ValueError(f"{unet_folder} has a config.json but no weights ({' or '.join(WEIGHTS)})")
     notes = []
     if scheduler_folder is None:
@@ -142,4 +145,4 @@ def open_diffusers(source: str | Path) -> OpenedModel:
     denoiser.to(memory_format=torch.channels_last)
     record = folder / "training.json"
     training = _read_json(record) if record.exists() else {}
-    return OpenedModel(denoiser, diffusion, str(source), folder, scheduler_config, notes, training)
+    return OpenedModel(denoiser, diffusion, str(source), folder, scheduler_config, notes, training, weights_file)

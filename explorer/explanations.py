@@ -133,7 +133,9 @@ def ratio_range(pairs: list[tuple[int, float]]) -> str:
 
 
 def _held_out(metrics: dict) -> str:
-    count = Metrics.of(metrics).images
+    """Where the knock-outs were measured: their own image count where they say one, else the main table's."""
+    measured = Metrics.of(metrics)
+    count = (measured.knockouts or {}).get("images") or measured.images
     return f"on the {count} held-out images" if count else "on the held-out images"
 
 
@@ -149,7 +151,7 @@ def measured_sentence(spec: BlockSpec, metrics: dict | None) -> str:
                     f"(ε-MSE) by {ratio_range(pairs)}.")
             if min(ratio for _, ratio in pairs) >= 2:
                 text += " The prediction is ruined at every t, not only in the fine detail"
-                if spec.level == 1:
+                if spec.level == 1 and not spec.group:  # seen in our U-Net's pictures, not asked of other models
                     text += (": without the pixel-level view of x_t the decoder cannot say where the noise is, "
                              "and the predicted noise loses its grain; at low and middle t it turns into a smooth, "
                              "image-like picture (cut it in the Denoising tab and compare)")

@@ -185,6 +185,18 @@ class Metrics(dict):
         gap = self.psnr("unet", t) - self.psnr("naive", t)
         return gap, _interval_at(section.get("psnr_gap_db_ci95"), column, len(self.timesteps))
 
+    # the shipped diffusers model (`python -m explorer.evaluate_diffusers`)
+    def diffusers_unet(self, weights_sha256: str) -> Metrics | None:
+        """The key diffusers_unet as results of their own, read as the main table is (models "unet" and "blur",
+        the knock-outs), when it measured the weights with this sha256; None for any other weights."""
+        section = self._data.get("diffusers_unet") or {}
+        if not section or section.get("weights_sha256") != weights_sha256:
+            return None
+        models = section["models"]
+        return Metrics({"timesteps": section["timesteps"], "images": section.get("images"),
+                        "models": {"unet": models["diffusers_unet"], "blur": models["blur"]},
+                        "knockouts": section.get("knockouts") or {}})
+
     # the part-by-part sections, whole (their views read them as tables); None when not computed
     @property
     def knockouts(self) -> dict | None:

@@ -65,7 +65,10 @@ def test_the_model_takes_the_unets_place_with_its_schedule(shipped, layered):
     assert isinstance(shipped.pair.unet, DiffusersUNet) and shipped.diffusion is shipped.opened.diffusion
     assert shipped.image_size == 32 and shipped.skip_names() == [f"skip{n}" for n in range(1, 9)]
     assert layered.skip_names() == [f"skip{n}" for n in range(1, 10)]  # conv_in, 2 layers × 3 levels, 2 downsamplers
-    assert not shipped.shipped_only and shipped.metrics is None and shipped.study is None
+    assert not shipped.shipped_only and shipped.study is None
+    # weights/metrics.json's diffusers_unet section measured these weights (its sha256): read as this model's table
+    assert "skip8 cut" in shipped.metrics.knockout_rows() and "naive" not in shipped.metrics["models"]
+    assert layered.metrics is None  # other weights: none of those numbers
     # the shipped naive CNN beside it, described at the model's size
     assert {spec.output_shape[-1] for spec in shipped.naive_specs} == {32}
     names = shipped.block_names()
@@ -150,6 +153,27 @@ def test_every_level_and_the_skips_beside_their_paths(ctx):
     sweep = architecture.run_sweep(ctx, image(ctx), DEFAULT_SEED)["value"]
     assert {trace.name for trace in sweep.data} == set(ctx.skip_names()) | {
         beside for _, beside in levels.skip_pairs(ctx)} | {levels.bottleneck_name(ctx)}
+
+
+def test_the_held_out_table_and_curves_of_the_shipped_diffusers_model(shipped, layered):
+    from explorer.views import denoising as lab
+
+    table = lab.knockouts_table_html(shipped.metrics.knockouts)
+    assert "skip8 cut" in table and "bottleneck bypassed" in table
+    names = {trace["name"] for trace in lab.curves_figure(shipped)["data"]}
+    assert names == {"U-Net (held-out)", "Gaussian blur (held-out)"}  # the naive CNN was not scored at 32×32
+    assert lab.curves_figure(layered)["data"] == []
+    panel = architecture.select_block(shipped, image(shipped), DEFAULT_T, DEFAULT_SEED, "skip1")[2]
+    assert "Measured on the 64 held-out images: cutting skip1 multiplies" in panel
+
+
+def test_an_uploads_note_says_what_each_network_learned(shipped, layered):
+    from explorer.views import domain
+
+    plain = torch.full((32, 32, 3), 128, dtype=torch.uint8).numpy()
+    note = domain.domain_note(shipped, plain, DEFAULT_T, DEFAULT_SEED)
+    assert "opened UNet2DModel diffusers-unet, trained 752 steps" in note and "emoji only, at 64×64" in note
+    assert "no training.json" in domain.domain_note(layered, plain, DEFAULT_T, DEFAULT_SEED)
 
 
 # --- Denoising lab ---------------------------------------------------------------------------------------------------

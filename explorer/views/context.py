@@ -31,7 +31,7 @@ from explorer.metrics import Metrics
 from explorer.study.results import StudyResults, results
 from explorer.study.results import load as load_variant
 from explorer.views.memo import Kept
-from explorer.weights import DEFAULT_DIR, ModelPair, load_pair
+from explorer.weights import DEFAULT_DIR, ModelPair, load_pair, sha256_of
 
 if TYPE_CHECKING:
     from explorer.diffusers_folder import OpenedModel
@@ -97,9 +97,12 @@ class Context:
             fields = {**theoretical(model), **theoretical(pair.naive, image_size=size)}
         except TypeError as error:  # a layer the walk has no rule for (FIR resampling, transposed convolutions)
             raise UnsupportedModel(f"this model's receptive fields ({error})") from None
-        # No metrics: weights/metrics.json measures the shipped pair, not this model
-        return cls(pair, opened.diffusion, describe(model, size), describe(pair.naive, size), examples, None, fields,
-                   opened=opened)
+        # weights/metrics.json measures the shipped pair; for the shipped diffusers model it has a section of its own,
+        # read when it measured these very weights
+        shipped = pair.metrics()
+        metrics = shipped.diffusers_unet(sha256_of(opened.weights_file)) if shipped is not None else None
+        return cls(pair, opened.diffusion, describe(model, size), describe(pair.naive, size), examples, metrics,
+                   fields, opened=opened)
 
     @property
     def shipped_only(self) -> bool:

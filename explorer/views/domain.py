@@ -18,6 +18,7 @@ import torch
 from explorer.analysis.metrics import eps_mse
 from explorer.formatting import HELD_OUT, THIS_IMAGE, mse, share, with_interval
 from explorer.metrics import Interval, Metrics
+from explorer.views import opened
 from explorer.views.context import Context
 
 UPLOAD_SOURCE = "Image: your upload"  # how the input panel's source line starts for an uploaded image
@@ -69,6 +70,11 @@ def _window(ctx: Context) -> str:
 
 def note_for_scores(ctx: Context, result: DomainScores) -> str:
     """The note, in Markdown, for scores already computed on a non-emoji image."""
+    if ctx.opened is not None:  # the U-Net's place holds a model trained on whatever its folder says
+        return (f"**Not one of the held-out emoji.** On {THIS_IMAGE} at t = {result.t}, the U-Net's noise error "
+                f"(ε-MSE) is {mse(result.unet)} and the naive CNN's {mse(result.naive)}: the U-Net's is "
+                f"{share(result.ratio)} of the naive CNN's. The U-Net here is the opened {ctx.unet_title}, "
+                f"{opened.trained_on(ctx)}; the naive CNN learned emoji only, at 64×64.")
     text = (f"**Trained on emoji only.** On {THIS_IMAGE} at t = {result.t}, the U-Net's noise error (ε-MSE) is "
             f"{mse(result.unet)} and the naive CNN's {mse(result.naive)}: the U-Net's is {share(result.ratio)} of "
             f"the naive CNN's.")

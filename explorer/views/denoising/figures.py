@@ -37,7 +37,7 @@ def curves_figure(ctx: Context, t: int | None = None, this_image: dict | None = 
         metrics = Metrics.of(ctx.metrics)
         timesteps = metrics.timesteps
         series = [(name, dict(zip(("eps_mse", "psnr"), metrics.curve(name))), timesteps, "held-out")
-                  for name in ("naive", "unet", "blur")]
+                  for name in ("naive", "unet", "blur") if name in metrics["models"]]  # a diffusers model: no naive
         bounds = {(name, "eps_mse"): [metrics.eps_mse_interval(name, t) for t in timesteps] for name, *_ in series}
         bounds.update({(name, "psnr"): [metrics.psnr_interval(name, t) for t in timesteps] for name, *_ in series})
     if this_image:
