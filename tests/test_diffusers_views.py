@@ -187,6 +187,11 @@ def test_a_skip_knockout_changes_the_models_prediction(ctx):
     assert numbers["knockouts"]["cut_skips"] == ["skip1"] and "skip1 cut" in html
     assert numbers["models"]["knocked"]["eps_mse"] != numbers["models"]["unet"]["eps_mse"]
     assert numbers["models"]["unet"] == intact["models"]["unet"]
+    last = ctx.skip_names()[-1]  # the deepest skip, past our U-Net's four
+    _, numbers = denoising.side_by_side_with_numbers(ctx, picture, DEFAULT_T, DEFAULT_SEED, denoising.Switches(
+        False, DEFAULT_T, ctx.skip_names()[:-1], True, False))
+    assert numbers["knockouts"]["cut_skips"] == [last]
+    assert numbers["models"]["knocked"]["eps_mse"] != numbers["models"]["unet"]["eps_mse"]
 
 
 def test_skips_beyond_the_models_are_refused(shipped):
@@ -222,7 +227,7 @@ def test_the_receptive_field_of_the_output_and_of_a_block(ctx):
         receptive.measure(ctx, picture, DEFAULT_T, DEFAULT_SEED, centre, centre, "time_embedding")
 
 
-def test_a_knocked_out_skip_takes_its_channels_from_the_field(shipped):
+def test_skip1_sees_conv_ins_3x3_window(shipped):
     """skip1 carries conv_in's output: 3×3 pixels around the unit, the theoretical box."""
     from explorer.analysis.receptive_field import effective
 
