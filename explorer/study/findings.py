@@ -501,9 +501,9 @@ def model_card_markdown(results: StudyResults) -> str:
     found = verdicts(results)
     counts = {v: sum(1 for f in found if f.verdict == v) for v in (HOLDS, CONTRADICTED, UNCLEAR)}
     lines += ["", f"What the trained alternatives say about the lesson's claims, at {budget * 64:,} images by the "
-                  f"training objective, then along the ladder and at equal compute. Of {len(found)} claims, "
-                  f"{counts[HOLDS]} hold, {counts[CONTRADICTED]} are contradicted and {counts[UNCLEAR]} are within "
-                  "the seed spread at this budget:", ""]
+                  f"training objective, then along the ladder and at equal compute (claims tested: {len(found)}; "
+                  f"holding: {counts[HOLDS]}; contradicted: {counts[CONTRADICTED]}; within the seed spread at this "
+                  f"budget: {counts[UNCLEAR]}):", ""]
     for item in found:
         lines.append(f"- **{item.claim.lesson}** ({item.claim.without} vs {item.claim.with_}): {item.sentence()}")
     return "\n".join(lines)
