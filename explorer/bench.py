@@ -341,6 +341,64 @@ def views() -> list[Row]:
     return rows
 
 
+@section("diffusers_views")
+def diffusers_views() -> list[Row]:
+    """The model tabs' paths with a diffusers UNet2DModel in the U-Net's place (`python app.py --model`): the
+    shipped one (weights/diffusers-unet, 1.5 M parameters) and a random one of google/ddpm-cifar10-32's config
+    (35.7 M), opened from a folder `save_pretrained` writes to a temporary folder (nothing is downloaded)."""
+    import tempfile
+
+    import diffusers
+
+    from explorer.analysis.activations import record
+    from explorer.analysis.receptive_field import effective
+    from explorer.bench_denoisers import CIFAR10_CONFIG
+    from explorer.views import architecture, denoising, receptive
+    from explorer.views.context import Context
+    from explorer.weights import DEFAULT_DIR
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-ddpm-cifar10-32-") as folder:
+        torch.manual_seed(0)
+        diffusers.UNet2DModel(**CIFAR10_CONFIG).save_pretrained(folder)
+        for label, source in (("shipped diffusers-unet", DEFAULT_DIR / "diffusers-unet"),
+                              ("ddpm-cifar10-32 config", folder)):
+            ctx = Context.load(model=source)
+            image = ctx.image(ctx.examples[5])
+            t, seed, block = 250, 0, "mid_block.attentions.0"
+            _, x_t, _ = ctx.x_t(image, t, seed)
+            unet, naive, t_batch = ctx.pair.unet, ctx.pair.naive, torch.tensor([t])
+            centre = ctx.image_size // 2
+
+            def both_forward(unet=unet, naive=naive, x_t=x_t, t_batch=t_batch):
+                with torch.no_grad():
+                    return unet(x_t, t_batch), naive(x_t, t_batch)
+
+            def block_click(ctx=ctx, image=image, t=t, seed=seed, block=block):
+                return architecture.diagram(ctx, block), architecture.block_panel(ctx, image, t, seed, block)
+
+            def side_by_side(ctx=ctx, image=image, t=t, seed=seed):
+                comparison = denoising.compare(ctx, image, t, seed)
+                return denoising.side_by_side_html(comparison, "k")
+
+            def pixel_click(ctx=ctx, image=image, t=t, seed=seed, centre=centre):
+                fields = receptive.views(ctx, image, t, seed, centre, centre, receptive.OUTPUT)
+                return receptive.overlays_image(fields), receptive.numbers_markdown(ctx, fields, t)
+
+            def gradients(unet=unet, naive=naive, x_t=x_t, t=t, centre=centre):
+                return effective(naive, x_t, t, centre, centre), effective(unet, x_t, t, centre, centre)
+
+            rows += [
+                _path_row(f"{label}: block click ({block}): panel + diagram", block_click,
+                          lambda unet=unet, x_t=x_t, t=t, block=block: record(unet, x_t, t, {block}), repeat=10,
+                          max_seconds=20, target_ms=400),
+                _path_row(f"{label}: side by side at one t", side_by_side, both_forward, repeat=10, max_seconds=20),
+                _path_row(f"{label}: pixel click, both effective fields", pixel_click, gradients, repeat=5,
+                          max_seconds=20),
+            ]
+    return rows
+
+
 @section("proofs")
 def proofs() -> list[Row]:
     """The "Part by part" tab's live views (explorer/bench_proofs.py keeps the timed paths)."""
