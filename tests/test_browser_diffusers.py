@@ -106,8 +106,9 @@ def test_a_pixel_click_draws_the_receptive_fields(page):
     open_tab(page, "receptive")
     overlays = wait_for_image(page, "#rf-overlays")
     picture = page.locator("#rf-picker img")
-    assert picture.bounding_box()["width"] == 4 * SIDE
-    picture.click(position={"x": 4 * 20 + 2, "y": 4 * 10 + 2})
+    zoom = 8  # a 32×32 picture at the 256 CSS pixels of our 64×64 ones (4×)
+    assert picture.bounding_box()["width"] == zoom * SIDE
+    picture.click(position={"x": zoom * 20 + 3, "y": zoom * 10 + 3})
     page.wait_for_function("() => document.querySelector('#rf-y input').value === '10'")
     assert page.input_value("#rf-x input") == "20"
     wait_for_image(page, "#rf-overlays", other_than=overlays)

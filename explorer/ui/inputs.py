@@ -83,7 +83,8 @@ def previews(ctx: Context, image, t, seed):
     image = validate.image(ctx, image)
     t, seed = validate.timestep_of(ctx, t), validate.seed(seed)
     x0, x_t, eps = ctx.x_t(image, t, seed)
-    return (tensor_image(x0, PREVIEW_SCALE), tensor_image(x_t, PREVIEW_SCALE), noise_level(ctx, t))
+    scale = PREVIEW_SCALE * max(1, 64 // ctx.image_size)  # a 32×32 model's pictures as big as our 64×64 ones
+    return (tensor_image(x0, scale), tensor_image(x_t, scale), noise_level(ctx, t))
 
 
 def previews_with_numbers(ctx: Context, image, t, seed):

@@ -20,7 +20,7 @@ from explorer.views import pixels
 from explorer.views.context import Context
 from explorer.views.levels import figure_layout
 
-SCALE = 4  # whole-number zoom of the 64×64 pictures: 256 CSS pixels
+SCALE = 4  # whole-number zoom of the 64×64 pictures: 256 CSS pixels (other sizes: the zoom nearest to that width)
 OUTPUT = "output"  # the block-selector value meaning "the network's prediction ε̂"
 # The U-Net's dependence is a sharp peak at the clicked pixel over a broad field 2 to 4 factors of ten
 # weaker that still holds most of the mass: the scale spans 5 decades below the peak, and any pixel with
@@ -65,10 +65,12 @@ def _point(y: int, x: int) -> str:
 
 
 def _framed(image: Image.Image, svg_body: str, alt: str, css_class: str = "") -> str:
-    """A pixel picture enlarged SCALE times with SVG marks drawn over it in the picture's own coordinates."""
+    """A pixel picture enlarged to about 64 × SCALE CSS pixels (a whole-number zoom) with SVG marks drawn over it in
+    the picture's own coordinates."""
     side = image.width
-    return (f'<div class="rf-frame {css_class}" style="--w:{side * SCALE}px;--h:{image.height * SCALE}px">'
-            f'{pixels.img(image, SCALE, alt, "px rf-source")}'
+    zoom = pixels.zoom_for(side, 64 * SCALE)
+    return (f'<div class="rf-frame {css_class}" style="--w:{side * zoom}px;--h:{image.height * zoom}px">'
+            f'{pixels.img(image, zoom, alt, "px rf-source")}'
             f'<svg viewBox="0 0 {side} {image.height}" aria-hidden="true" preserveAspectRatio="none">{svg_body}</svg>'
             f'</div>')
 
