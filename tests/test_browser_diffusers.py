@@ -147,9 +147,14 @@ def test_the_phone_layout(chromium, opened):
                                                is_mobile=True, has_touch=True)
     try:
         wait_for_panel(page, "mid_block.attentions.0")
-        width = page.evaluate("() => document.documentElement.scrollWidth")
-        assert width <= PHONE["width"] + 1, f"the page is {width} px wide on a {PHONE['width']} px phone"
         page.screenshot(path=str(browser.SHOTS / f"diffusers-{name}-390.png"), full_page=True)
+        for tab, ready in (("architecture", None), ("denoising", wait_for_view),
+                           ("receptive", lambda page: wait_for_image(page, "#rf-overlays"))):
+            open_tab(page, tab)
+            if ready:
+                ready(page)
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= PHONE["width"] + 1, f"{tab}: the page is {width} px wide on a {PHONE['width']} px phone"
     finally:
         closable.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
