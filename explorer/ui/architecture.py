@@ -195,7 +195,9 @@ def build_levels(ctx: Context) -> tuple:
                 level_image = gr.HTML(elem_id="level-maps", label="U-Net feature maps by level")
             with gr.Column(scale=1, min_width=300):
                 spectrum = gr.Plot(label="Spectra of the levels", elem_id="level-spectrum", show_label=False)
-                gr.Markdown("Each skip connection (solid) beside the upsampled path it is concatenated with "
+                beside = ("the upsampled path" if ctx.shipped_only
+                          else "the up path's features (its previous layer or upsampler)")
+                gr.Markdown(f"Each skip connection (solid) beside {beside} it is concatenated with "
                             "(dashed): what the skip adds that the coarse path cannot carry.")
                 skip_spectrum = gr.Plot(label="Skip vs upsampled path", elem_id="skip-spectrum", show_label=False)
         with gr.Column(elem_id="naive-levels"):
