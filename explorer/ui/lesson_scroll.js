@@ -6,6 +6,8 @@
   try { wanted = JSON.parse(payload || '{}'); } catch (e) { return; }
   const shown = (element) => element && element.getClientRects().length > 0;
   const started = Date.now();
+  const since = window.__showMeAt === undefined ? Infinity : window.__showMeAt;  // this Show me's press, if one
+  window.__showMeAt = undefined;
   let refreshed = !wanted.tab;
   // The out-of-date mark (lesson_stale.js) comes down once the shown tab's refresh has answered (its stamp,
   // `refreshed-<tab>`, explorer/ui/refresh.py, differs from the one at the press) and the tab has then stayed still
@@ -34,9 +36,18 @@
   document.querySelectorAll('[role=tabpanel][data-stale]').forEach((e) => {
     if (e.id !== 'tab-' + wanted.tab) e.removeAttribute('data-stale');
   });
+  // A tab switched from here is not refreshed by a click on its button: its refresh is pressed here, at once (the
+  // server's answer has set the step's values; the tab need not be drawn yet to receive its views), unless the
+  // changes Show me made have pressed it already (explorer/ui/press_shown.js).
+  const panel = wanted.tab ? document.getElementById('tab-' + wanted.tab) : null;
+  if (panel && document.getElementById('refresh-' + wanted.tab)) {
+    watch(panel);
+    const pressed = (window.__pressedAt || {})['refresh-' + wanted.tab];
+    if (!(pressed > since)) pressOnce('refresh-' + wanted.tab);
+    refreshed = true;
+  }
   const go = () => {
     if (!refreshed && shown(document.getElementById('tab-' + wanted.tab))) {
-      // A tab switched from here is not refreshed by a click on its button: press its refresh (explorer/ui/refresh.py).
       watch(document.getElementById('tab-' + wanted.tab));
       pressOnce('refresh-' + wanted.tab);
       refreshed = true;
@@ -64,6 +75,9 @@
             box.scrollLeft += at.left - from.left - Math.max(0, (from.width - at.width) / 2);
           }
         };
+        // Each step starts with its evidence's sideways-scrolling boxes at their left edge (a table the previous
+        // step scrolled would hide its first columns), then brings the part it speaks of into view.
+        target.querySelectorAll('*').forEach((box) => { if (box.scrollLeft) box.scrollLeft = 0; });
         sideways();
         let moved = false, left = window.scrollY;
         const mine = () => { moved = true; };

@@ -3,6 +3,7 @@
   // On "Show me", before the server answers: every view tab is marked out of date ("updating for step N…") until
   // the new evidence arrives (lesson_scroll.js takes the mark down), so the previous step's view is never read as
   // this step's. The step's number is its place in the list.
+  window.__showMeAt = performance.now();  // a refresh pressed after this is one for this step (lesson_scroll.js)
   const ids = [...document.querySelectorAll('#lesson-steps input[type=radio]')].map((e) => e.value);
   const label = `Updating for step ${ids.indexOf(step) + 1}…`;
   document.querySelectorAll('#views [role=tabpanel]').forEach((panel) => {

@@ -8,6 +8,7 @@ const pressButton = (id) => {
 // for the shown tab's refresh, and one press reads them all (a second would queue the same work again).
 const pressOnce = (id) => {
     const soon = window.__pressOnce = window.__pressOnce || {};
+    (window.__pressedAt = window.__pressedAt || {})[id] = performance.now();
     if (soon[id]) return;
     soon[id] = setTimeout(() => { delete soon[id]; pressButton(id); }, 0);
 };

@@ -49,10 +49,13 @@ TRACK_DRAG = Path(__file__).with_name("track_drag.js").read_text(encoding="utf-8
 PRESS_SHOWN = with_press(Path(__file__).with_name("press_shown.js").read_text(encoding="utf-8"))
 
 
-def press_shown(tabs: list[str], unless_dragged: bool = False) -> str:
-    """JavaScript that presses the refresh button of whichever of `tabs` is shown (not while t is held, if asked)."""
+def press_shown(tabs: list[str], unless_dragged: bool = False, shown_only: bool = False) -> str:
+    """JavaScript that presses the refresh button of whichever of `tabs` is shown (not while t is held, if asked).
+    `shown_only`: the trigger is a tab being shown, not a change of the image, t or the seed: a tab refreshed since
+    their last change is left as it is (showing a tab sets the shown tab twice, from Show me and from the tab's own
+    select, and each refresh of the Part-by-part tab redraws a dozen charts)."""
     return (PRESS_SHOWN.replace("TRACK_DRAG;", TRACK_DRAG).replace("UNLESS_DRAGGED", json.dumps(unless_dragged))
-            .replace("TABS", json.dumps(tabs)))
+            .replace("SHOWN_ONLY", json.dumps(shown_only)).replace("TABS", json.dumps(tabs)))
 
 
 def quiet_on_bad_inputs(refresh: Refresh) -> Callable:
@@ -117,8 +120,8 @@ def wires(active_tab: gr.State, shared: list, refreshes: list[Refresh], buttons:
     rows.append(wire_row([t.change], None, js=press_shown(dragged), **page_only))
     if released:
         rows.append(wire_row([t.change], None, js=press_shown(released, unless_dragged=True), **page_only))
-    rows += [wire_row([trigger], None, js=press_shown(every_tab), **page_only)
-             for trigger in (seed.change, active_tab.change)]
+    rows.append(wire_row([seed.change], None, js=press_shown(every_tab), **page_only))
+    rows.append(wire_row([active_tab.change], None, js=press_shown(every_tab, shown_only=True), **page_only))
     if released:
         rows.append(wire_row(t.release, None, js=press_shown(released), **page_only))
     return rows
