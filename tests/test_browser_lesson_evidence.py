@@ -9,6 +9,8 @@ One page per size walks every step, as a learner would.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from explorer import formatting, lesson
@@ -38,6 +40,29 @@ def key_number(step: lesson.Step, m: lesson.Measurement) -> str:
             "noise-scales": lambda: formatting.added(v["skip1_added"][0]),  # the verdict under the chart
             "accumulation": lambda: formatting.mse(v["unet"]["final"][0]),  # the held-out line under the chart
             }[step.id]()
+
+
+# Every number a step's measurement states, as it writes it: multiples, decimals, sizes and shares (not the "95 %"
+# that names an interval). Each must be visible somewhere in the tab Show me opens (issue 32 item 3).
+STATED = re.compile(r"×[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?|\b[0-9]+×[0-9]+\b|\b[0-9]+(?:,[0-9]{3})*\.[0-9]+\b"
+                    r"|\b(?!95 %)[0-9]+(?:\.[0-9]+)? %")
+# How many of a step's stated numbers are not yet visible in the tab its Show me opens, per screen size, as measured
+# when this check came (2026-12-07: 45 numbers at 1400×900 and 47 at 390×844, 38 of them in steps 6–8): a ratchet.
+# A step may show more than this, never fewer; a step not named here must show every number. Lower a count when a
+# step's evidence improves (the test says which).
+KNOWN_HIDDEN: dict[tuple[str, str], int] = {
+    # The shape 3×64×64 is written out nowhere in the Denoising lab; the held-out knock-out and PSNR numbers of
+    # steps 6–8 sit in tables and accordions of other tabs or at another t; the study's comparison (step 7) shows
+    # the trained numbers, not the knock-out's.
+    ("desktop", "task"): 2, ("desktop", "window"): 1, ("desktop", "scales"): 2, ("desktop", "detail"): 7,
+    ("desktop", "time"): 9, ("desktop", "skips"): 22, ("desktop", "gradients"): 2,
+    ("phone", "task"): 2, ("phone", "window"): 1, ("phone", "windows"): 2, ("phone", "scales"): 2,
+    ("phone", "detail"): 7, ("phone", "time"): 9, ("phone", "skips"): 22, ("phone", "gradients"): 2,
+}
+
+
+def stated_numbers(m: lesson.Measurement) -> list[str]:
+    return list(dict.fromkeys(STATED.findall(m.text)))
 
 
 def comparison_numbers(ctx, step: lesson.Step) -> list[str]:
@@ -122,7 +147,7 @@ def test_show_me_puts_the_steps_number_on_screen(pages, chromium, app_url, ctx, 
     course = lesson_tab.Course.of(ctx, app.TAB_IDS)
     target = chromium if size == "phone" else pages
     closable, page, errors = browser.open_page(target, app_url, SIZES[size], TIMEOUT_MS, ready="#lesson-step h3")
-    problems = []
+    problems, counts = [], {}
     try:
         for index, step in enumerate(course.steps, 1):
             try:
@@ -159,6 +184,9 @@ def test_show_me_puts_the_steps_number_on_screen(pages, chromium, app_url, ctx, 
                 wrong = page.evaluate(NUMBER_VISIBLE, [evidence, number])
                 if wrong:
                     problems.append((step.id, number, wrong))
+            hidden = [number for number in stated_numbers(step.measure(ctx))
+                      if page.evaluate(NUMBER_VISIBLE, [f"tab-{lesson_tab.shown_target(course, step).tab}", number])]
+            counts[step.id] = (len(hidden), hidden)
             toasts = page.eval_on_selector_all(".toast-body", "(ts) => ts.map((t) => t.innerText.trim())")
             if toasts:  # an error or warning on the way to the evidence is a broken walk, even if it ends well
                 problems.append((step.id, numbers, f"messages shown: {toasts}"))
@@ -169,3 +197,8 @@ def test_show_me_puts_the_steps_number_on_screen(pages, chromium, app_url, ctx, 
         closable.close()
     assert not problems, f"numbers the steps state but their evidence does not show: {problems}"
     assert not errors, errors
+    print(f"stated numbers not visible at {size}:", {key: value for key, value in counts.items() if value[0]})
+    worse = {key: value[1] for key, value in counts.items() if value[0] > KNOWN_HIDDEN.get((size, key), 0)}
+    assert not worse, f"stated numbers the tab Show me opens does not show ({size}): {worse}"
+    better = {key: value[0] for key, value in counts.items() if value[0] < KNOWN_HIDDEN.get((size, key), 0)}
+    assert not better, f"fewer hidden numbers than KNOWN_HIDDEN says ({size}): lower it to {better}"
