@@ -49,6 +49,9 @@ TRACK_DRAG = Path(__file__).with_name("track_drag.js").read_text(encoding="utf-8
 PRESS_SHOWN = with_press(Path(__file__).with_name("press_shown.js").read_text(encoding="utf-8"))
 
 
+MARK_CHANGED = "() => { window.__inputsChangedAt = performance.now(); return []; }"  # see press_shown.js
+
+
 def press_shown(tabs: list[str], unless_dragged: bool = False, shown_only: bool = False) -> str:
     """JavaScript that presses the refresh button of whichever of `tabs` is shown (not while t is held, if asked).
     `shown_only`: the trigger is a tab being shown, not a change of the image, t or the seed: a tab refreshed since
@@ -121,6 +124,12 @@ def wires(active_tab: gr.State, shared: list, refreshes: list[Refresh], buttons:
     if released:
         rows.append(wire_row([t.change], None, js=press_shown(released, unless_dragged=True), **page_only))
     rows.append(wire_row([seed.change], None, js=press_shown(every_tab), **page_only))
+    # A tab's own inputs may change while another tab is shown (the block chosen in the Receptive-field tab is the
+    # Architecture tab's too): that marks the shown tabs' refreshes out of date, so showing the tab presses it.
+    own = list({id(component): component for refresh in refreshes for component in refresh.inputs
+                if hasattr(component, "change")}.values())
+    if own:
+        rows.append(wire_row([component.change for component in own], None, js=MARK_CHANGED, **page_only))
     rows.append(wire_row([active_tab.change], None, js=press_shown(every_tab, shown_only=True), **page_only))
     if released:
         rows.append(wire_row(t.release, None, js=press_shown(released), **page_only))
