@@ -20,7 +20,7 @@ def test_a_long_title_is_wrapped_left_aligned_and_given_room():
     assert " ".join(lines) == title  # nothing dropped
     assert layout["title"]["xanchor"] == "left" and layout["title"]["x"] == 0
     assert layout["title"]["font"] == {"size": 14}  # the rest of the title is kept
-    assert layout["margin"]["t"] >= 16 + plots.TITLE_LINE_PX * len(lines)
+    assert layout["margin"]["t"] >= 24 + plots.TITLE_LINE_PX * len(lines)
     assert layout["modebar"]["orientation"] == "v"
 
 

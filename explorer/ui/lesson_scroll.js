@@ -23,8 +23,11 @@
       const stamp = staleStamp(panel);
       return stamp === undefined ? panel.textContent !== panel.staleText : stamp !== panel.staleStamp;
     };
+    // A tab with a stamp says when its refresh has answered, however long a cold computation takes (a minute at
+    // most); one without says nothing, so its mark waits a shorter while.
+    const limit = staleStamp(panel) === undefined ? 12000 : 60000;
     const timer = setInterval(() => {
-      if ((answered() && performance.now() - last >= 300) || Date.now() - started > 12000) {
+      if ((answered() && performance.now() - last >= 300) || Date.now() - started > limit) {
         clearInterval(timer);
         observer.disconnect();
         fresh();
@@ -64,17 +67,26 @@
         // the reader's pointer and land a click beside what they aimed at.
         // On a narrow screen the part of the evidence the step speaks of can sit beyond the right edge of a
         // sideways-scrolling table: scroll that box (not the page) until it is in view.
+        // Returns whether the part was there to look at (in the new view: the tab no longer marked out of date).
         const sideways = () => {
           const part = wanted.focus ? target.querySelector(wanted.focus) : null;
-          if (!part) return;
+          if (!part || (panel && panel.hasAttribute('data-stale'))) return false;
           let box = part.parentElement;
           while (box && box !== target && !(box.scrollWidth > box.clientWidth + 1)) box = box.parentElement;
-          if (!box || !(box.scrollWidth > box.clientWidth + 1)) return;
+          if (!box || !(box.scrollWidth > box.clientWidth + 1)) return true;
+          // Brought to the box's right edge, not its middle: what stands before it (the intact U-Net beside the
+          // knocked-out one) stays in view too.
           const from = box.getBoundingClientRect(), at = part.getBoundingClientRect();
-          if (at.left < from.left || at.right > from.right) {
-            box.scrollLeft += at.left - from.left - Math.max(0, (from.width - at.width) / 2);
-          }
+          if (at.right > from.right) box.scrollLeft += Math.min(at.right - from.right, at.left - from.left);
+          else if (at.left < from.left) box.scrollLeft += at.left - from.left;
+          return true;
         };
+        // The view may arrive after the page has scrolled to the evidence: look for the part until it comes.
+        if (wanted.focus) {
+          const until = Date.now() + 12000;
+          const retry = () => { if (!sideways() && Date.now() < until) setTimeout(retry, 100); };
+          setTimeout(retry, 100);
+        }
         // Each step starts with its evidence's sideways-scrolling boxes at their left edge (a table the previous
         // step scrolled would hide its first columns), then brings the part it speaks of into view.
         target.querySelectorAll('*').forEach((box) => { if (box.scrollLeft) box.scrollLeft = 0; });

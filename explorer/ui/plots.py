@@ -33,9 +33,8 @@ def readable_title(figure: dict) -> dict:
     if not text:
         return figure
     lines = [line for part in str(text).split("<br>") for line in textwrap.wrap(part, TITLE_CHARACTERS) or [""]]
-    title.update(text="<br>".join(lines), x=0, xref="container", xanchor="left", y=1, yref="container",
-                 yanchor="top", pad={"t": 8, "l": 8})
+    title.update(text="<br>".join(lines), x=0, xref="container", xanchor="left", pad={"l": 8})
     margin = dict(layout.get("margin") or {})
-    margin["t"] = max(margin.get("t", 40), 16 + TITLE_LINE_PX * len(lines) + 8)
+    margin["t"] = max(margin.get("t", 40), 24 + TITLE_LINE_PX * len(lines))
     layout.update(title=title, margin=margin, modebar={**(layout.get("modebar") or {}), "orientation": "v"})
     return {**figure, "layout": layout}
