@@ -49,7 +49,7 @@ TRACK_DRAG = Path(__file__).with_name("track_drag.js").read_text(encoding="utf-8
 PRESS_SHOWN = with_press(Path(__file__).with_name("press_shown.js").read_text(encoding="utf-8"))
 
 
-MARK_CHANGED = "() => { window.__inputsChangedAt = performance.now(); return []; }"  # see press_shown.js
+MARK_CHANGED = Path(__file__).with_name("mark_changed.js").read_text(encoding="utf-8")
 
 
 def press_shown(tabs: list[str], unless_dragged: bool = False, shown_only: bool = False) -> str:
