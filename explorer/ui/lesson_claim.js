@@ -16,7 +16,14 @@
   const drawn = body && body.querySelector('[data-testid=markdown]');
   if (claim && drawn) {
     body.setAttribute('data-stale', `Measuring step ${claim.number}…`);
-    const observer = new MutationObserver(() => { observer.disconnect(); body.removeAttribute('data-stale'); });
+    // Only a different text is the answer: a late reply for the step shown before (the page's own first events)
+    // redraws the same words and must not take the mark down.
+    const before = drawn.textContent;
+    const observer = new MutationObserver(() => {
+      if (drawn.textContent === before) return;
+      observer.disconnect();
+      body.removeAttribute('data-stale');
+    });
     observer.observe(drawn, {subtree: true, childList: true, characterData: true});
   }
   return [step, ...rest];
