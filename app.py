@@ -44,6 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache-mb", type=int, default=limits.CACHE_BUDGET // 2**20,
                         help="disk for uploads and output files; the oldest go first "
                              f"(default {limits.CACHE_BUDGET // 2**20} MB)")
+    parser.add_argument("--open-grace", type=float, default=limits.OPEN_GRACE_S, metavar="SECONDS",
+                        help="a long job whose session joined this long ago and never opened its event stream is "
+                             "stopped (nobody reads it; a page opens its stream at once) "
+                             f"(default {limits.OPEN_GRACE_S:g})")
     return parser.parse_args(argv)
 
 
@@ -61,6 +65,7 @@ def main() -> None:
     tune_malloc()  # before any worker thread starts
     args = parse_args()
     log_to_stderr()
+    limits.LISTENERS.open_grace = max(0.0, args.open_grace)
     limits.temp_root()  # before gradio is imported
     import torch
 

@@ -33,6 +33,8 @@ from tests.server import ROOT, START_TIMEOUT_S, _answers, _stop, api_client, fre
 
 MAX_SESSIONS = 4
 CACHE_MB = 24
+OPEN_GRACE_S = 4.0     # the app's --open-grace: a reverse process of 250 steps lasts longer (its default, 15 s, did
+                       # not on a fast CI machine, so the job nobody read ran to its end, rightly unstopped)
 WAIT_S = 60.0          # the longest any test waits for the server to do something
 
 
@@ -79,7 +81,8 @@ def app(tmp_path_factory):
     env.pop("GRADIO_TEMP_DIR", None)
     with open(log, "wb") as output:
         process = subprocess.Popen([sys.executable, "app.py", "--max-sessions", str(MAX_SESSIONS),
-                                    "--cache-mb", str(CACHE_MB), "--behind-proxy"], cwd=ROOT, env=env, stdout=output,
+                                    "--cache-mb", str(CACHE_MB), "--behind-proxy",
+                                    "--open-grace", str(OPEN_GRACE_S)], cwd=ROOT, env=env, stdout=output,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -192,7 +192,8 @@ class Listeners:
     stream; `gone(session, since)` tells a job (and the queue, for the events still waiting) that nobody reads it.
     """
 
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock=time.monotonic, grace: float = CLIENT_GRACE_S, open_grace: float = OPEN_GRACE_S):
+        self.grace, self.open_grace = grace, open_grace  # seconds (module constants); app.py's --open-grace
         self._lock = threading.Lock()
         self._open: dict[str, int] = {}
         self._closed_at: dict[str, float] = {}
@@ -227,8 +228,7 @@ class Listeners:
             for old in sorted(times, key=times.get)[:MAX_SESSIONS]:
                 del times[old]
 
-    def gone(self, session: str | None, since: float, grace: float = CLIENT_GRACE_S,
-             open_grace: float = OPEN_GRACE_S) -> bool:
+    def gone(self, session: str | None, since: float) -> bool:
         """True when nobody reads `session`: no stream open, and either its stream closed `grace` seconds ago (after
         its last join), or it joined `open_grace` seconds ago and opened none since (from `since` when neither is
         known)."""
@@ -239,9 +239,9 @@ class Listeners:
                 return False
             closed, joined = self._closed_at.get(session), self._joined_at.get(session)
         if closed is not None and (joined is None or closed >= joined):
-            return self.clock() - closed > grace
-        return self.clock() - (joined if joined is not None else since) > (open_grace if joined is not None
-                                                                              else grace)
+            return self.clock() - closed > self.grace
+        return self.clock() - (joined if joined is not None else since) > (self.open_grace if joined is not None
+                                                                              else self.grace)
 
 
 LISTENERS = Listeners()  # process-wide server bookkeeping (like Gradio's own queue), never model state
