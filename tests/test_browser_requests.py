@@ -74,3 +74,35 @@ def test_a_block_click_queues_the_click_alone_and_writes_the_address_once(page, 
     assert queued == ["diagram.click"], requests
     assert [what for _, what in requests].count("lesson-url-write.click") == 1, requests
 
+
+
+def show_step(page, step_id: str) -> None:
+    """Choose `step_id` in the Lesson's list and press Show me; wait until its tab is shown and no longer marked out
+    of date."""
+    page.click("#tab-lesson-button")
+    page.click(f'#lesson-steps input[value="{step_id}"]')
+    page.wait_for_function("(id) => document.querySelector('#lesson-steps input:checked')?.value === id",
+                           arg=step_id, timeout=TIMEOUT_MS)
+    time.sleep(QUIET_S)  # the step's own events (its measurements, the address) are done
+
+
+def test_show_me_on_a_step_whose_view_is_on_screen_computes_nothing_again(page, app_url):
+    """Issue 32: two Part-by-part steps on one image, t and seed. The second Show me sends no setting the page
+    shows already, so nothing marks the tab out of date: no refresh and no previews are queued (the tab's select,
+    which only records the shown tab, is), the mark comes down, and the step's evidence is brought into view."""
+    sent = Sent(page, app_url)
+    ready = """(evidence) => { const tab = document.getElementById('tab-proofs');
+                              const part = document.getElementById(evidence);
+                              return tab && tab.getClientRects().length > 0 && !tab.hasAttribute('data-stale')
+                                     && part && Math.abs(part.getBoundingClientRect().top) < 60; }"""
+    show_step(page, "windows")
+    page.click("#lesson-show-me")
+    settle(page, ready, "proof-windows")
+    first = sent.take()
+    assert ("queued", "refresh-proofs.click") in first, first  # the tab was drawn for the first of the two
+    show_step(page, "scales")
+    sent.take()
+    page.click("#lesson-show-me")
+    settle(page, ready, "proof-scales")
+    queued = [what for how, what in sent.take() if how == "queued"]
+    assert sorted(queued) == ["lesson-show-me.click", "tab-proofs.select"], queued

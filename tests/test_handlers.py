@@ -237,6 +237,30 @@ def test_show_me_sets_the_steps_target_in_controls_order(ctx):
     assert json.loads(values[-1])["evidence"] == step.target.evidence
 
 
+def test_show_me_sends_only_the_settings_the_page_does_not_show_yet(ctx):
+    """Issue 32: a setting sent again with its own value still fired its change, and the whole tab was computed and
+    drawn again. What the page already shows is left out; what differs is sent."""
+    course = lesson.Course.of(dataclasses.replace(ctx, study=None), TABS)
+    step = course.step("skips")
+    names = [field.name for field in fields(lesson.Settings)]
+    full = dict(zip(names, lesson.show_me(course, "skips")))
+    as_shown = lesson.Shown("skips", "lesson", full["source"], step.target.t, step.target.seed, "enc1", 1, 2,
+                            "output", full["override_t"], 10, list(full["skips"]), full["attention"],
+                            full["bottleneck"])
+    values = lesson.show_me(course, "skips", as_shown)
+    again = dict(zip(names, values))
+    assert again["active_tab"] == "denoising" and json.loads(values[-1])["evidence"] == step.target.evidence
+    for name in ("image", "source", "t", "seed", "override_t", "skips", "attention", "bottleneck"):
+        assert skipped(again[name]), name
+    moved = dataclasses.replace(as_shown, t=step.target.t + 1, skips=["skip1", "skip2", "skip3", "skip4"])
+    differing = dict(zip(names, lesson.show_me(course, "skips", moved)))
+    assert differing["t"] == step.target.t and differing["skips"] == full["skips"] and skipped(differing["seed"])
+    assert not skipped(full["image"]) and not skipped(full["t"])  # without the page's values everything is sent
+    steps = lesson.Settings(ddim_steps=20)
+    assert lesson.left_as_shown(course, steps, as_shown, 20).ddim_steps is None
+    assert lesson.left_as_shown(course, steps, as_shown, "50").ddim_steps == 20
+
+
 def test_a_link_is_read_and_written_back(course, ctx):
     stem = ctx.examples[1].stem
     request = SimpleNamespace(query_params={"step": "time", "tab": "denoising", "image": stem, "t": "900",

@@ -398,24 +398,61 @@ def shown_target(course: Course, step: lesson.Step) -> lesson.Target:
     return step.target
 
 
-def show_me(course: Course, step_id) -> tuple:
-    """The step's target set in the app (`Controls.outputs()`), then what the page scrolls to."""
+def left_as_shown(course: Course, out: Settings, shown: Shown | None, ddim_steps=None) -> Settings:
+    """`out` without what the page shows already (`shown`, `ddim_steps`: the page's values when Show me was pressed):
+    a setting sent again with the value it has still fires its change, which marked the tab out of date and had
+    the whole tab computed and drawn again (most Part-by-part steps share one image, t and seed)."""
+    if shown is None:
+        return out
+    kept = replace(out)
+    if out.source is not None and out.source == shown.source:
+        kept.image = kept.source = None
+    for name in ("t", "seed", "rf_y", "rf_x", "told_t"):
+        if getattr(out, name) is not None and getattr(out, name) == _int(getattr(shown, name)):
+            setattr(kept, name, None)
+    for name in ("block", "rf_block"):
+        if getattr(out, name) is not None and getattr(out, name) == getattr(shown, name):
+            setattr(kept, name, None)
+    for name in ("override_t", "attention", "bottleneck"):
+        if getattr(out, name) is not None and getattr(out, name) == bool(getattr(shown, name)):
+            setattr(kept, name, None)
+    if out.skips is not None and isinstance(shown.skips, list | tuple) and set(out.skips) == set(shown.skips):
+        kept.skips = None
+    if out.ddim_steps is not None and out.ddim_steps == _int(ddim_steps):
+        kept.ddim_steps = None
+    return kept
+
+
+def show_me(course: Course, step_id, shown: Shown | None = None, ddim_steps=None) -> tuple:
+    """The step's target set in the app (`Controls.outputs()`), then what the page scrolls to. With what the page
+    shows (`shown`, `ddim_steps`), only the settings that differ are sent (`left_as_shown`)."""
     step = course.step(step_id)
     target = shown_target(course, step)
     out = settings(course, target_state(target))
     out.ddim_steps = target.ddim_steps
+    out = left_as_shown(course, out, shown, ddim_steps)
     return out.values() + (scroll_payload(target, course.ids.index(step.id) + 1),)
 
 
-def show_me_compared(course: Course, step_id) -> tuple:
+def show_me_compared(course: Course, step_id, shown: Shown | None = None, ddim_steps=None) -> tuple:
     """`show_me`, then the Trained alternatives tab's comparison for the step (`study.show_comparison`; hidden for
     a step whose claim the study does not test)."""
     step = course.step(step_id)
     claims = lesson.TRAINED_CLAIMS.get(step.id)
     number = course.ids.index(step.id) + 1
-    shown = (study.show_comparison(course.ctx, claims, number, lesson.verdict_line(*measurements(course, step)))
-             if claims else study.hide_comparison())
-    return show_me(course, step_id) + shown
+    shown_comparison = (study.show_comparison(course.ctx, claims, number,
+                                              lesson.verdict_line(*measurements(course, step)))
+                        if claims else study.hide_comparison())
+    return show_me(course, step_id, shown, ddim_steps) + shown_comparison
+
+
+def pressed(course: Course, shown: Shown, ddim_steps) -> tuple:
+    """Show me as the page presses it: the step chosen in the list and what the page shows (`show_me`)."""
+    return show_me(course, shown.step, shown, ddim_steps)
+
+
+def pressed_compared(course: Course, shown: Shown, ddim_steps) -> tuple:
+    return show_me_compared(course, shown.step, shown, ddim_steps)
 
 
 def read_url(course: Course, request: gr.Request) -> tuple:
@@ -504,9 +541,9 @@ def wires(view: LessonView, controls: Controls, note: gr.Markdown, write: gr.But
              show_progress="hidden", queue=False, js=MOVE_JS.replace("OFFSET", "-1")),
         wire(view.next.click, next_step, [view.chooser], view.chooser, api_name=False, show_progress="hidden",
              queue=False, js=MOVE_JS.replace("OFFSET", "1")),
-        wire(view.show_me.click, show_me_compared if comparison else show_me, [view.chooser],
-             outputs + [view.scroll] + (comparison or []), api_name=False, show_progress="hidden", then=scroll,
-             js=STALE_JS),
+        wire(view.show_me.click, pressed_compared if comparison else pressed,
+             [Pack(Shown, tracked), controls.ddim_steps], outputs + [view.scroll] + (comparison or []),
+             api_name=False, show_progress="hidden", then=scroll, js=STALE_JS, preprocess=False),
         # The URL: read once on load, written back after every change of what it records.
         wire(demo.load, read_url, None, outputs + [view.chooser, note, view.scroll], api_name=False,
              show_progress="hidden", then=scroll),

@@ -6,8 +6,6 @@
   try { wanted = JSON.parse(payload || '{}'); } catch (e) { return; }
   const shown = (element) => element && element.getClientRects().length > 0;
   const started = Date.now();
-  const since = window.__showMeAt === undefined ? Infinity : window.__showMeAt;  // this Show me's press, if one
-  window.__showMeAt = undefined;
   let refreshed = !wanted.tab;
   // The out-of-date mark (lesson_stale.js) comes down once the shown tab's refresh has answered (its stamp,
   // `refreshed-<tab>`, explorer/ui/refresh.py, differs from the one at the press) and the tab has then stayed still
@@ -41,15 +39,29 @@
   });
   // A tab switched from here is not refreshed by a click on its button: its refresh is pressed here, at once (the
   // server's answer has set the step's values; the tab need not be drawn yet to receive its views), unless the
-  // changes Show me made have pressed it already (explorer/ui/press_shown.js).
+  // changes Show me made have pressed it already (explorer/ui/press_shown.js), or unless the tab's last refresh
+  // came after every change of what it reads: then it shows the step's view already (Show me sent only the
+  // settings that differ, lesson.left_as_shown) and is not computed and drawn again. Either way the mark comes
+  // down once the last press has answered (its stamp differs from the one at the press, press_button.js).
   const panel = wanted.tab ? document.getElementById('tab-' + wanted.tab) : null;
-  if (panel && document.getElementById('refresh-' + wanted.tab)) {
+  const id = 'refresh-' + wanted.tab;
+  const refreshable = !!(panel && document.getElementById(id));
+  const current = () => (window.__pressedAt || {})[id] > (window.__inputsChangedAt || 0);
+  const pressUnlessCurrent = () => {
+    if (!current()) pressOnce(id);
+    panel.staleStamp = (window.__stampAtPress || {})[id];
+  };
+  if (refreshable) {
     watch(panel);
-    const pressed = (window.__pressedAt || {})['refresh-' + wanted.tab];
-    if (!(pressed > since)) pressOnce('refresh-' + wanted.tab);
-    refreshed = true;
+    pressUnlessCurrent();
   }
   const go = () => {
+    // The step's changes may reach the page a moment after its answer: until the tab is drawn, a change that
+    // makes it out of date still has it pressed.
+    if (refreshable && !refreshed) {
+      pressUnlessCurrent();
+      if (shown(panel)) refreshed = true;
+    }
     if (!refreshed && shown(document.getElementById('tab-' + wanted.tab))) {
       watch(document.getElementById('tab-' + wanted.tab));
       pressOnce('refresh-' + wanted.tab);
