@@ -44,6 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache-mb", type=int, default=limits.CACHE_BUDGET // 2**20,
                         help="disk for uploads and output files; the oldest go first "
                              f"(default {limits.CACHE_BUDGET // 2**20} MB)")
+    parser.add_argument("--warm-lesson", action=argparse.BooleanOptionalAction, default=True,
+                        help="compute each Lesson step's evidence in the background at start, at the lowest "
+                             "priority, so the first learner's Show me finds it ready (default: on; off on ZeroGPU, "
+                             "where the networks compute only inside a GPU call)")
     parser.add_argument("--open-grace", type=float, default=limits.OPEN_GRACE_S, metavar="SECONDS",
                         help="a long job whose session joined this long ago and never opened its event stream is "
                              "stopped (nobody reads it; a page opens its stream at once) "
@@ -69,7 +73,9 @@ def main() -> None:
     limits.temp_root()  # before gradio is imported
     import torch
 
-    from explorer.ui.app import build_app, launch_options
+    from explorer.server.zerogpu import on_zerogpu
+    from explorer.ui import warm
+    from explorer.ui.app import build_page, launch_options
     from explorer.views.context import Context, threads_per_request
 
     torch.set_num_threads(args.threads or threads_per_request(args.concurrency))
@@ -78,10 +84,13 @@ def main() -> None:
     except (ValueError, OSError) as error:  # a model the explorer cannot open, or a Hub id it cannot fetch
         raise SystemExit(f"app.py: --model {args.model}: {error}") from None
     with lanes.building(args.concurrency, args.long_jobs, args.behind_proxy) as app_lanes:
-        demo = build_app(ctx)
+        page = build_page(ctx)
+    demo = page.demo
     # api_open=False: the direct routes (/gradio_api/run/…, /gradio_api/api/…) would skip the queue and its lanes.
     demo.queue(default_concurrency_limit=args.concurrency, api_open=False)  # places: server/admission.py
     limits.harden(demo, app_lanes)
+    if args.warm_lesson and page.warm_up and not on_zerogpu():
+        warm.start(page.warm_up)
     os.environ["FORWARDED_ALLOW_IPS"] = lanes.forwarded_allow_ips(args.behind_proxy)  # read by uvicorn at launch
     demo.launch(server_name=args.host, server_port=args.port, **launch_options(), **app_lanes.launch_options(),
                 **limits.launch_options(args.cache_mb * 2**20, args.max_sessions, client=app_lanes.client))

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from explorer.ui import architecture, denoising, inputs, keys, lesson, proofs, receptive, refresh, scrub, study
+from explorer.ui import architecture, denoising, inputs, keys, lesson, proofs, receptive, refresh, scrub, study, warm
 from explorer.ui.wiring import Wire, register, wire
 from explorer.views import opened
 from explorer.views.context import Context
@@ -45,11 +46,22 @@ def tab_wires(tabs: dict[str, gr.Tab], active_tab: gr.State) -> list[Wire]:
             for tab_id, tab in tabs.items()]
 
 
+@dataclass
+class Page:
+    demo: gr.Blocks
+    warm_up: tuple[warm.Job, ...] = ()  # the Lesson's evidence, computed before it is asked for (ui/warm.py)
+
+
 def build_app(ctx: Context) -> gr.Blocks:
     """The page for the shipped pair, or, for a diffusers model in the U-Net's place (`ctx.opened`), the views that
     read any denoiser (Architecture, Denoising lab, Receptive field) and a note naming the model (`opened_app`)."""
+    return build_page(ctx).demo
+
+
+def build_page(ctx: Context) -> Page:
+    """`build_app`'s page, with the jobs that compute each Lesson step's evidence ahead (explorer/ui/warm.py)."""
     if not ctx.shipped_only:
-        return opened_app(ctx)
+        return Page(opened_app(ctx))
     course = lesson.Course.of(ctx, TAB_IDS)
     with gr.Blocks(title="U-Net Explorer", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# U-Net Explorer\nWhy do diffusion models use a U-Net? Two real networks, trained on Noto "
@@ -70,9 +82,9 @@ def build_app(ctx: Context) -> gr.Blocks:
             with gr.Tab("Trained alternatives", id=study.TAB, elem_id="tab-study") as tab_study:
                 alternatives = study.build(ctx)
                 register(ctx, study.wires(alternatives, panel.shared))
-        refresh.wire(active_tab, panel.shared, [architecture.refresher(ctx, arch), denoising.refresher(ctx, lab),
-                                                receptive.refresher(ctx, field), proofs.refresher(ctx, parts),
-                                                study.refresher(ctx, alternatives)])
+        refreshes = [architecture.refresher(ctx, arch), denoising.refresher(ctx, lab),
+                     receptive.refresher(ctx, field), proofs.refresher(ctx, parts), study.refresher(ctx, alternatives)]
+        refresh.wire(active_tab, panel.shared, refreshes)
         register(ctx, tab_wires({architecture.TAB: tab_architecture, receptive.TAB: tab_receptive,
                                  denoising.TAB: tab_denoising, proofs.TAB: tab_proofs, study.TAB: tab_study,
                                  lesson.LESSON_TAB: tab_lesson}, active_tab))
@@ -86,7 +98,7 @@ def build_app(ctx: Context) -> gr.Blocks:
                                    lab.attention, lab.bottleneck, lab.steps)
         register(course, lesson.wires(lesson_view, controls, url_note, lesson.write_button(), demo,
                                       alternatives.comparison_outputs()))
-    return demo
+    return Page(demo, tuple(warm.lesson_jobs(course, controls, refreshes)))
 
 
 def model_tabs(ctx: Context, panel: inputs.Inputs, selected_block: gr.State) -> tuple:

@@ -315,7 +315,13 @@ def wires(layout: Denoising, shared: list, max_t: int) -> list[Wire]:
     ]
 
 
+def strip_after_refresh(ctx: Context, image, t, seed, switches: Switches, num_steps):
+    """The strip of t values the page asks for once the view is in (`scrub_strip`), from the refresh's values."""
+    return scrub_strip(ctx, image, t, seed, switches, None)
+
+
 def refresher(ctx: Context, layout: Denoising) -> Refresh:
     """Refreshed when t is let go of, not at every step of a drag: the view follows the slider in the page."""
     return tab_refresh(TAB, ctx, refresh, [layout.switches, layout.steps],
-                       [layout.view, layout.told_t, layout.ddim_note], follows_drag=False)
+                       [layout.view, layout.told_t, layout.ddim_note], follows_drag=False,
+                       follow_up=strip_after_refresh)

@@ -31,12 +31,18 @@ class Refresh:
     outputs: list
     fn: Callable  # fn(image, t, seed, *inputs) -> tuple matching outputs
     follows_drag: bool = True  # False: refreshed when the t slider is released, not while it is dragged
+    # The long job the page asks for once the refresh is in, computed from the same values (the Denoising lab's
+    # strip of t values): follow_up(image, t, seed, *inputs). For the Lesson's warm-up (explorer/ui/warm.py).
+    follow_up: Callable | None = None
 
 
-def tab_refresh(tab: str, ctx, handler: Callable, inputs: list, outputs: list, follows_drag: bool = True) -> Refresh:
-    """A tab's `Refresh` from a module-level handler: `handler(ctx, image, t, seed, *inputs)`, a `Pack` among
-    `inputs` given as its one value."""
-    return Refresh(tab, flat(inputs), outputs, bind(handler, ctx, ["image", "t", "seed", *inputs]), follows_drag)
+def tab_refresh(tab: str, ctx, handler: Callable, inputs: list, outputs: list, follows_drag: bool = True,
+                follow_up: Callable | None = None) -> Refresh:
+    """A tab's `Refresh` from module-level handlers: `handler(ctx, image, t, seed, *inputs)` (and `follow_up`, with
+    the same arguments), a `Pack` among `inputs` given as its one value."""
+    names = ["image", "t", "seed", *inputs]
+    return Refresh(tab, flat(inputs), outputs, bind(handler, ctx, names), follows_drag,
+                   bind(follow_up, ctx, names) if follow_up is not None else None)
 
 
 # Tracks whether the t slider is held by a pointer, so that a tab refreshed on release is not also refreshed at
