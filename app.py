@@ -11,6 +11,8 @@ from explorer.server import lanes, limits  # no gradio at import: app.py points 
 from explorer.views.context import DEFAULT_CONCURRENCY
 from explorer.weights import DEFAULT_DIR
 
+WARM_ENV = "UNET_EXPLORER_WARM_LESSON"  # "0": no warm-up unless --warm-lesson (the apps tests/conftest.py starts)
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Explore why diffusion models use a U-Net.")
@@ -44,10 +46,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache-mb", type=int, default=limits.CACHE_BUDGET // 2**20,
                         help="disk for uploads and output files; the oldest go first "
                              f"(default {limits.CACHE_BUDGET // 2**20} MB)")
-    parser.add_argument("--warm-lesson", action=argparse.BooleanOptionalAction, default=True,
+    parser.add_argument("--warm-lesson", action=argparse.BooleanOptionalAction,
+                        default=os.environ.get(WARM_ENV, "1") != "0",
                         help="compute each Lesson step's evidence in the background at start, at the lowest "
-                             "priority, so the first learner's Show me finds it ready (default: on; off on ZeroGPU, "
-                             "where the networks compute only inside a GPU call)")
+                             "priority, so the first learner's Show me finds it ready (default: on, unless "
+                             f"{WARM_ENV}=0; off on ZeroGPU, where the networks compute only inside a GPU call)")
     parser.add_argument("--open-grace", type=float, default=limits.OPEN_GRACE_S, metavar="SECONDS",
                         help="a long job whose session joined this long ago and never opened its event stream is "
                              "stopped (nobody reads it; a page opens its stream at once) "

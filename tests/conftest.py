@@ -5,6 +5,7 @@ machine); every test opens its own page, so each has a session of its own. A tes
 other app settings defines its own `app_url`, which overrides the one here."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,11 @@ from explorer.unet import UNetConfig
 from explorer.views.context import Context
 from tests import browser
 from tests.server import running_app
+
+# The apps the tests start compute no Lesson warm-up (app.py --warm-lesson): on a busy 2-core machine its thread,
+# at the lowest priority, could hold Python's lock while other processes keep it off the cores, and every test's
+# requests would wait. tests/test_warm.py tests the warm-up itself; `python -m tests.bench_app lesson` measures it on.
+os.environ.setdefault("UNET_EXPLORER_WARM_LESSON", "0")
 
 
 @pytest.fixture
