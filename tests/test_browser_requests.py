@@ -86,23 +86,40 @@ def show_step(page, step_id: str) -> None:
     time.sleep(QUIET_S)  # the step's own events (its measurements, the address) are done
 
 
-def test_show_me_on_a_step_whose_view_is_on_screen_computes_nothing_again(page, app_url):
+def two_part_by_part_steps(ctx) -> tuple[str, str, str, str]:
+    """Two Lesson steps whose Show me opens the Part-by-part tab on one image, t and seed (which steps do depends on
+    the study: a step with a decided trained comparison opens that instead): (id, evidence) of each."""
+    from explorer.ui import app
+    from explorer.ui import lesson as lesson_tab
+
+    course = lesson_tab.Course.of(ctx, app.TAB_IDS)
+    targets = [lesson_tab.shown_target(course, step) for step in course.steps]
+    proofs = [(step.id, target) for step, target in zip(course.steps, targets) if target.tab == "proofs"]
+    first_id, first = proofs[0]
+    second_id, second = next((step_id, target) for step_id, target in proofs[1:]
+                             if (target.image, target.t, target.seed) == (first.image, first.t, first.seed))
+    return first_id, first.evidence, second_id, second.evidence
+
+
+def test_show_me_on_a_step_whose_view_is_on_screen_computes_nothing_again(page, app_url, ctx):
     """Issue 32: two Part-by-part steps on one image, t and seed. The second Show me sends no setting the page
     shows already, so nothing marks the tab out of date: no refresh and no previews are queued (the tab's select,
     which only records the shown tab, is), the mark comes down, and the step's evidence is brought into view."""
+    first, first_evidence, second, second_evidence = two_part_by_part_steps(ctx)
     sent = Sent(page, app_url)
     ready = """(evidence) => { const tab = document.getElementById('tab-proofs');
                               const part = document.getElementById(evidence);
-                              return tab && tab.getClientRects().length > 0 && !tab.hasAttribute('data-stale')
-                                     && part && Math.abs(part.getBoundingClientRect().top) < 60; }"""
-    show_step(page, "windows")
+                              if (!tab || tab.getClientRects().length === 0 || tab.hasAttribute('data-stale')
+                                  || !part) return false;
+                              const r = part.getBoundingClientRect();  // in the window
+                              return r.height > 0 && r.top < innerHeight && r.bottom > 0; }"""
+    show_step(page, first)
     page.click("#lesson-show-me")
-    settle(page, ready, "proof-windows")
-    first = sent.take()
-    assert ("queued", "refresh-proofs.click") in first, first  # the tab was drawn for the first of the two
-    show_step(page, "scales")
+    settle(page, ready, first_evidence)
+    assert ("queued", "refresh-proofs.click") in sent.take()  # the tab was drawn for the first of the two
+    show_step(page, second)
     sent.take()
     page.click("#lesson-show-me")
-    settle(page, ready, "proof-scales")
+    settle(page, ready, second_evidence)
     queued = [what for how, what in sent.take() if how == "queued"]
     assert sorted(queued) == ["lesson-show-me.click", "tab-proofs.select"], queued
