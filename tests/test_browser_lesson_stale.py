@@ -15,10 +15,10 @@ TIMEOUT_MS = 90_000
 DESKTOP = {"width": 1400, "height": 900}
 
 # What the page shows of the Denoising lab now: whether its tab is on screen, its view's HTML, the mark.
-LOOK = """() => {
-  const panel = document.getElementById('tab-denoising');
-  const view = document.getElementById('denoise-view');
-  const button = document.getElementById('tab-denoising-button');
+LOOK = """([tab, viewId]) => {
+  const panel = document.getElementById('tab-' + tab);
+  const view = document.getElementById(viewId);
+  const button = document.getElementById('tab-' + tab + '-button');
   return {shown: !!button && button.getAttribute('aria-selected') === 'true', html: view ? view.textContent : '',
           stale: panel ? panel.getAttribute('data-stale') : null,
           dimmed: panel && panel.firstElementChild ? Number(getComputedStyle(panel.firstElementChild).opacity) : 1};
@@ -27,12 +27,12 @@ LOOK = """() => {
 
 # Every animation frame from before Show me until stopped: frames where the Denoising lab is the selected tab and
 # its view still says what it said before (`old`), counted as marked or unmarked. No frame escapes a slow poll.
-MONITOR = """(old) => {
+MONITOR = """([tab, viewId, old]) => {
   const log = window.staleMonitor = {marked: 0, unmarked: 0};
   const frame = () => {
-    const button = document.getElementById('tab-denoising-button');
-    const panel = document.getElementById('tab-denoising');
-    const view = document.getElementById('denoise-view');
+    const button = document.getElementById('tab-' + tab + '-button');
+    const panel = document.getElementById('tab-' + tab);
+    const view = document.getElementById(viewId);
     if (button && button.getAttribute('aria-selected') === 'true' && view && view.textContent === old) {
       if (panel.hasAttribute('data-stale')) log.marked += 1; else log.unmarked += 1;
     }
@@ -42,15 +42,20 @@ MONITOR = """(old) => {
 }"""
 
 
-def two_lab_steps(course) -> tuple[int, int]:
-    """Two steps whose Show me opens the Denoising lab on different images (1-based)."""
-    lab = [(index, lesson_tab.shown_target(course, step)) for index, step in enumerate(course.steps, 1)]
-    lab = [(index, target) for index, target in lab if target.tab == "denoising"]
-    for index, target in lab:
-        for other, later in lab:
-            if other > index and later.image != target.image:
-                return index, other
-    pytest.skip("no two Lesson steps open the Denoising lab on different images")
+VIEWS = {"denoising": "denoise-view"}  # the view inside a tab whose text tells one step's view from another's
+
+
+def two_steps(course) -> tuple[int, int, str]:
+    """Two steps whose Show me opens one view tab on a different image or t (1-based), and that tab: the Denoising
+    lab when two steps open it, else another tab (which steps open which tab depends on the study)."""
+    targets = [(index, lesson_tab.shown_target(course, step)) for index, step in enumerate(course.steps, 1)]
+    for tab in ("denoising", "proofs", "receptive"):
+        shown = [(index, target) for index, target in targets if target.tab == tab]
+        for index, target in shown:
+            for other, later in shown:
+                if other > index and (later.image, later.t) != (target.image, target.t):
+                    return index, other, tab
+    pytest.skip("no two Lesson steps open one view tab on a different image or t")
 
 
 def show(page, course, index: int, before_click=None) -> None:
@@ -67,20 +72,21 @@ def show(page, course, index: int, before_click=None) -> None:
 
 def test_the_previous_steps_view_is_marked_out_of_date_until_the_new_evidence_is_in(pages, app_url, ctx):
     course = lesson_tab.Course.of(ctx, app.TAB_IDS)
-    first, second = two_lab_steps(course)
+    first, second, tab = two_steps(course)
+    where = [tab, VIEWS.get(tab, f"tab-{tab}")]
     closable, page, errors = browser.open_page(pages, app_url, DESKTOP, TIMEOUT_MS, ready="#lesson-step h3")
     try:
         show(page, course, first)
-        page.wait_for_function("() => { const p = document.getElementById('tab-denoising');"
+        page.wait_for_function("([tab, viewId]) => { const p = document.getElementById('tab-' + tab);"
                                " return p && p.getClientRects().length && !document.querySelector('[data-stale]')"
-                               " && document.getElementById('denoise-view').textContent.length > 0; }")
+                               " && document.getElementById(viewId).textContent.length > 0; }", arg=where)
         page.wait_for_timeout(2500)  # the first step's views have all come in
-        old = page.evaluate(LOOK)["html"]
+        old = page.evaluate(LOOK, where)["html"]
         # Watched from the moment of the press: before it the old view is current (the Lesson tab is in front).
-        show(page, course, second, before_click=lambda page: page.evaluate(MONITOR, old))
+        show(page, course, second, before_click=lambda page: page.evaluate(MONITOR, [*where, old]))
         marked_seen, deadline, seen = False, time.monotonic() + TIMEOUT_MS / 1000, []
         while time.monotonic() < deadline:
-            look = page.evaluate(LOOK)
+            look = page.evaluate(LOOK, where)
             seen.append((look["shown"], look["html"] == old, look["stale"]))
             if look["shown"] and look["html"] == old:
                 assert look["stale"] == f"Updating for step {second}…", (
