@@ -257,8 +257,8 @@ def test_show_me_sends_only_the_settings_the_page_does_not_show_yet(ctx):
     assert differing["t"] == step.target.t and differing["skips"] == full["skips"] and skipped(differing["seed"])
     assert not skipped(full["image"]) and not skipped(full["t"])  # without the page's values everything is sent
     steps = lesson.Settings(ddim_steps=20)
-    assert lesson.left_as_shown(course, steps, as_shown, 20).ddim_steps is None
-    assert lesson.left_as_shown(course, steps, as_shown, "50").ddim_steps == 20
+    assert lesson.left_as_shown(steps, as_shown, 20).ddim_steps is None
+    assert lesson.left_as_shown(steps, as_shown, "50").ddim_steps == 20
 
 
 def test_a_link_is_read_and_written_back(course, ctx):

@@ -398,7 +398,7 @@ def shown_target(course: Course, step: lesson.Step) -> lesson.Target:
     return step.target
 
 
-def left_as_shown(course: Course, out: Settings, shown: Shown | None, ddim_steps=None) -> Settings:
+def left_as_shown(out: Settings, shown: Shown | None, ddim_steps=None) -> Settings:
     """`out` without what the page shows already (`shown`, `ddim_steps`: the page's values when Show me was pressed):
     a setting sent again with the value it has still fires its change, which marked the tab out of date and had
     the whole tab computed and drawn again (most Part-by-part steps share one image, t and seed)."""
@@ -430,7 +430,7 @@ def show_me(course: Course, step_id, shown: Shown | None = None, ddim_steps=None
     target = shown_target(course, step)
     out = settings(course, target_state(target))
     out.ddim_steps = target.ddim_steps
-    out = left_as_shown(course, out, shown, ddim_steps)
+    out = left_as_shown(out, shown, ddim_steps)
     return out.values() + (scroll_payload(target, course.ids.index(step.id) + 1),)
 
 
