@@ -70,16 +70,20 @@ OPEN_STEP = """async ([selector, number, see]) => {
   });
 }"""
 
-# During a real drag: every animation frame, which strip frame (or exact t) the side-by-side view shows, and when
-# the pointer is let go of; then the first frame that shows the exact view for the slider's value.
+# During a real drag: every animation frame, which strip frame the side-by-side view shows (until the exact view
+# replaces them: frames still catching up with the hand after the release are on screen too), and when the pointer
+# is let go of; then the first frame that shows the exact view for the slider's value.
 WATCH_DRAG = """() => {
   const view = () => document.querySelector('#denoise-view .sbs');
   const log = window.__dragBench = {rows: new Set(), released: null, exact: null, value: null};
   window.addEventListener('pointerup', () => { log.released = performance.now(); }, {capture: true, once: true});
   const frame = () => {
     const v = view();
-    if (v && log.released === null && v.classList.contains('previewing')) {
+    if (v && log.exact === null && v.classList.contains('previewing')) {
       log.rows.add(v.style.getPropertyValue('--row'));
+    } else if (v && log.exact === null) {  // the exact view of a t on the strip's grid shows that frame's t
+      const row = (window.__sbs.strip.grid || []).indexOf(Number(v.dataset.t));
+      if (row >= 0) log.rows.add(String(row));
     }
     const slider = document.querySelector('#timestep input[type=range]');
     if (log.released !== null && v && slider && v.dataset.t === slider.value && !v.classList.contains('previewing')) {
@@ -255,6 +259,10 @@ def drags(page) -> list[Row]:
         arrivals.append(drag(page, start, end + 0.01 * index, 0.5)["exact"])
         page.wait_for_timeout(600)
     strip = page.evaluate("() => (window.__sbs.strip.grid || []).length")
+    # The thumb is taken to the start of the track first (and its exact view let arrive): the sweep is a hand that
+    # takes the thumb there and drags it across, not a press on the track far from the thumb.
+    drag(page, 0.5, 0.0, 0.5)
+    page.wait_for_timeout(1000)
     sweep = drag(page, 0.0, 1.0, 2.0, moves=60)
     median, slowest = _summary(arrivals)
     return [("real drag of t, let go → exact view shown", median, slowest,

@@ -33,8 +33,9 @@ def image(ctx) -> np.ndarray:
 
 def view_parts(view: str) -> dict:
     """The exact view's t, strip key, sprite (as an array) and t-dependent texts, read from its HTML."""
-    root = re.search(r'<div class="sbs" data-t="(\d+)" data-key="(\w+)" style="--exact:url\(data:image/png;base64,'
-                     r'([A-Za-z0-9+/=]+)\);--ncols:(\d+);--tile:(\d+)px">', view)
+    # As sent, or as the page holds it (the view's script adds the picture's blob URL to the style).
+    root = re.search(r'<div class="sbs" data-t="(\d+)" data-key="(\w+)" data-exact="data:image/png;base64,'
+                     r'([A-Za-z0-9+/=]+)" style="--ncols:\s*(\d+);\s*--tile:\s*(\d+)px;?[^"]*">', view)
     assert root, view[:300]
     sprite = np.asarray(Image.open(io.BytesIO(base64.b64decode(root.group(3)))).convert("RGB"))
     texts: dict[str, str] = {}

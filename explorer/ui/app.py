@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from explorer.ui import architecture, denoising, inputs, keys, lesson, proofs, receptive, refresh, scrub, study, warm
-from explorer.ui.wiring import Wire, register, wire
+from explorer.ui.wiring import Wire, quiet_progress, register, wire
 from explorer.views import opened
 from explorer.views.context import Context
 from explorer.weights import curve_loss_name
@@ -42,8 +42,14 @@ def selects(tab_id: str) -> str:
 
 def tab_wires(tabs: dict[str, gr.Tab], active_tab: gr.State) -> list[Wire]:
     """Each tab, when selected, becomes the shown tab (`active_tab`), whose refresh then runs (ui/refresh.py)."""
-    return [wire(tab.select, functools.partial(selects, tab_id), None, active_tab, context=False, api_name=False)
+    return [wire(tab.select, functools.partial(selects, tab_id), None, active_tab, context=False, api_name=False,
+                 show_progress="hidden")
             for tab_id, tab in tabs.items()]
+
+
+def quiet_target() -> gr.HTML:
+    """The page's one target for the progress of the events that show none (wiring.quiet_progress)."""
+    return gr.HTML(visible="hidden", elem_id="quiet-progress", apply_default_css=False)
 
 
 @dataclass
@@ -63,7 +69,7 @@ def build_page(ctx: Context) -> Page:
     if not ctx.shipped_only:
         return Page(opened_app(ctx))
     course = lesson.Course.of(ctx, TAB_IDS)
-    with gr.Blocks(title="U-Net Explorer", delete_cache=(1800, 3600)) as demo:
+    with gr.Blocks(title="U-Net Explorer", delete_cache=(1800, 3600)) as demo, quiet_progress(quiet_target()):
         gr.Markdown("# U-Net Explorer\nWhy do diffusion models use a U-Net? Two real networks, trained on Noto "
                     "emoji, run live below: a plain five-layer CNN and a time-conditioned U-Net. Pick an image and "
                     f"a timestep, then look inside.  \n<small>{weights_note(ctx)}</small>")
@@ -120,7 +126,8 @@ def opened_app(ctx: Context) -> gr.Blocks:
     """The page for a diffusers model (`python app.py --model ...`): its note, the input panel and the three tabs
     that read any denoiser, opening on the Architecture tab. The Lesson, Part by part and the study measure the
     shipped pair and are left out; the note says so."""
-    with gr.Blocks(title=f"U-Net Explorer: {ctx.opened.name}", delete_cache=(1800, 3600)) as demo:
+    with (gr.Blocks(title=f"U-Net Explorer: {ctx.opened.name}", delete_cache=(1800, 3600)) as demo,
+          quiet_progress(quiet_target())):
         gr.Markdown("# U-Net Explorer\nA diffusers UNet2DModel opened with `--model`, run live below beside a plain "
                     "five-layer CNN. Pick an image and a timestep, then look inside.")
         gr.Markdown(opened.model_note(ctx), elem_id="model-note")

@@ -19,6 +19,23 @@ function loadStrip() {
     picture.src = strip.url;
 }
 
+// The exact view's picture comes as a data URL in data-exact. Held in the --exact custom property, its 170 KB were
+// parsed again for each tile that reads it (30-150 ms per view on a 2-core machine); a blob URL is a short string.
+function exactPicture(r) {
+    const data = r.dataset.exact;
+    if (!data || S.exactData === data) {
+        if (S.exactUrl && !r.style.getPropertyValue('--exact')) r.style.setProperty('--exact', 'url("' + S.exactUrl + '")');
+        return;
+    }
+    const text = atob(data.slice(data.indexOf(',') + 1));
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    if (S.exactUrl) URL.revokeObjectURL(S.exactUrl);
+    S.exactData = data;
+    S.exactUrl = URL.createObjectURL(new Blob([bytes], {type: 'image/png'}));
+    r.style.setProperty('--exact', 'url("' + S.exactUrl + '")');
+}
+
 function nearest(grid, t) {
     let best = 0;
     for (let i = 1; i < grid.length; i++) if (Math.abs(grid[i] - t) < Math.abs(grid[best] - t)) best = i;
@@ -81,6 +98,32 @@ function marker(t) {
     }
 }
 
+// One strip frame on the view: row i of the strip, its texts, and the status line naming it (t: the slider's).
+function showFrame(r, i, t) {
+    const texts = S.strip.texts[i];
+    const status = r.querySelector('.sbs-status');
+    r.style.setProperty('--sprite', 'url("' + S.strip.url + '")');
+    r.style.setProperty('--row', String(i));
+    r.querySelectorAll('[data-f]').forEach((el) => setText(el, texts[el.dataset.f] ?? null));
+    r.classList.add('previewing');
+    r.classList.remove('waiting');
+    r.dataset.shown = String(S.strip.grid[i]);
+    if (status) setText(status, 'Dragging: showing the precomputed t = ' + S.strip.grid[i] +
+                                ' (nearest to ' + t + '); let go for the exact view at t = ' + t + '.');
+}
+
+// The frames follow the hand one by one: where the slider jumped past several frames between two pointer moves
+// (the strip is dense at small t, where one move crosses five of them), the frames between are shown on the
+// animation frames that follow, so a drag across the track shows every frame it passes.
+function walk() {
+    S.walking = null;
+    const r = root();
+    if (!r || S.walk === undefined || S.strip.key !== r.dataset.key) return;
+    S.walk.at += Math.sign(S.walk.to - S.walk.at);
+    showFrame(r, S.walk.at, S.walk.t);
+    if (S.walk.at !== S.walk.to) S.walking = requestAnimationFrame(walk);
+}
+
 function show(t) {
     const r = root();
     if (!r || !Number.isFinite(t)) return;
@@ -88,22 +131,19 @@ function show(t) {
     const exact = Number(r.dataset.t);
     const status = r.querySelector('.sbs-status');
     if (t === exact) {
+        S.walk = undefined;
         r.style.removeProperty('--sprite');
         r.style.removeProperty('--row');
         r.querySelectorAll('[data-f]').forEach((el) => setText(el, null));
         r.classList.remove('previewing', 'waiting');
         if (status) setText(status, null);
     } else if (S.strip.ready && S.strip.key === r.dataset.key) {
-        const i = nearest(S.strip.grid, t);
-        const texts = S.strip.texts[i];
-        r.style.setProperty('--sprite', 'url("' + S.strip.url + '")');
-        r.style.setProperty('--row', String(i));
-        r.querySelectorAll('[data-f]').forEach((el) => setText(el, texts[el.dataset.f] ?? null));
-        r.classList.add('previewing');
-        r.classList.remove('waiting');
-        r.dataset.shown = String(S.strip.grid[i]);
-        if (status) setText(status, 'Dragging: showing the precomputed t = ' + S.strip.grid[i] +
-                                    ' (nearest to ' + t + '); let go for the exact view at t = ' + t + '.');
+        // From the frame shown, or, leaving the exact view, from the frame nearest to its t, toward the slider's
+        // frame: drawn on the next animation frame, one step per animation frame (two pointer moves can reach the
+        // page within one, and a frame drawn over before the screen showed it is a frame the hand never saw).
+        const walking = S.walk !== undefined && r.classList.contains('previewing');
+        S.walk = {at: walking ? S.walk.at : nearest(S.strip.grid, exact), to: nearest(S.strip.grid, t), t};
+        if (!S.walking) S.walking = requestAnimationFrame(walk);
     } else {
         r.classList.add('waiting');
         if (status) setText(status, 't = ' + t + ': let go of the slider to compute this view ' +
@@ -119,6 +159,7 @@ S.loadStrip = loadStrip;
 function settle() {
     const r = root();
     if (!r) return;
+    exactPicture(r);
     loadStrip();
     const key = r.dataset.key;
     if (key && S.strip.key !== key && S.requested !== key) {
@@ -160,10 +201,11 @@ if (!window.__sbsListening) {
         const drag = window.__explorerDrag;
         if (!drag || !drag.swallowed) return;
         drag.swallowed = false;
-        drag.held = true;  // until Gradio has handled the final input: its change must not refresh a second time
-        setTimeout(() => { drag.held = false; }, 0);
         const slider = range();
         if (!slider) return;
+        // Gradio's release presses the refresh for this value; its change comes a few hundred ms later (after the
+        // previews' answer) and must not press it a second time (explorer/ui/press_shown.js reads this).
+        drag.released = slider.value;
         window.__sbs.passing = true;
         slider.dispatchEvent(new Event('input', {bubbles: true}));
         window.__sbs.passing = false;

@@ -7,13 +7,22 @@ Handlers are module-level functions of plain values whose first parameter is the
 it), so a test calls a handler directly, without Gradio. Where several components travel together into one
 settings value, a `Pack` in the inputs reads them as one argument. Every row is registered through
 `server.lanes` (its lane and its quiet wrapper); a row without a handler runs JavaScript in the page only.
+
+Where a row shows no progress (`show_progress="hidden"`), its progress goes to the page's one quiet target
+(`quiet_progress`), not to its outputs. Gradio's page keeps a loading status for every component that was ever an
+event's progress target, and at each status message of every event (queued, started, done) it updates them all,
+copying each one's properties (Svelte's snapshot): after a walk through the tabs that was ~150 components, 0.3-0.5 ms
+each, three or four times per event, and it was most of the time between letting go of t and the exact view
+(docs/benchmarks.md). The quiet target keeps that set to the few components that show a spinner.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,12 +120,36 @@ def bind(handler: Callable, ctx=None, inputs: Sequence = (), context: bool = Tru
     return bound
 
 
+QUIET: contextvars.ContextVar[Any] = contextvars.ContextVar("quiet_progress_target")
+
+
+@contextlib.contextmanager
+def quiet_progress(target) -> Iterator[None]:
+    """Inside, rows registered with `show_progress="hidden"` report their progress to `target` (a hidden component
+    of the page being built), unless they name their own `show_progress_on`."""
+    token = QUIET.set(target)
+    try:
+        yield
+    finally:
+        QUIET.reset(token)
+
+
+def progress_options(options: dict) -> dict:
+    """A row's listener options, with a quiet row's progress sent to the quiet target (when there is one)."""
+    target = QUIET.get(None)
+    if target is None or options.get("show_progress") != "hidden" or "show_progress_on" in options:
+        return options
+    return {**options, "show_progress_on": [target]}
+
+
 def register(ctx, wires: Sequence[Wire]) -> None:
     """Register every row of a tab's table, each in its lane (`lanes.listen`); page-only rows (no handler) as they
     are. Call inside the Blocks being built."""
     import gradio as gr
 
     for row in wires:
+        if row.handler is not None:
+            row = dataclasses.replace(row, options=progress_options(row.options))
         if row.handler is None:
             inputs = flat(row.inputs) or None
             event = (gr.on(row.trigger, None, inputs, row.outputs, **row.options) if isinstance(row.trigger, list)

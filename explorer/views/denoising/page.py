@@ -68,6 +68,9 @@ def domain_note_html(ctx: Context, comparison: Comparison) -> str:
 def side_by_side_html(comparison: Comparison, key: str, note: str = "") -> str:
     """The single-step view as HTML: native-size tiles from one PNG (scaled by CSS), every label in text.
 
+    The PNG travels as a data URL in `data-exact`; the view's script (explorer/ui/scrub.js) gives it to the tiles as
+    a short blob URL in `--exact` (a custom property holding the whole data URL was parsed again for each tile).
+
     Sprite rows: 0 the tiles that change with t (`tile_names` order), 1 the clean image and the true noise.
     `key` is the strip key of these inputs (`strip_key`): the page's script swaps in that strip's frames
     while t is dragged, and this exact frame again when the slider comes back to `comparison.t`. `note`
@@ -103,8 +106,8 @@ def side_by_side_html(comparison: Comparison, key: str, note: str = "") -> str:
     sentence = (f"At t = {f('t')}, on this image, the U-Net's noise error is <b>{f('ratio')}</b> of the naive CNN's, "
                 f"and its clean-image estimate's PSNR differs from the naive CNN's by <b>{f('gain')}</b> "
                 "(positive: the U-Net's is closer to x₀).")
-    return (f'<div class="sbs" data-t="{comparison.t}" data-key="{key}" '
-            f'style="--exact:url(data:image/png;base64,{data});--ncols:{len(names)};--tile:{size}px">'
+    return (f'<div class="sbs" data-t="{comparison.t}" data-key="{key}" data-exact="data:image/png;base64,{data}" '
+            f'style="--ncols:{len(names)};--tile:{size}px">'
             f'<div class="sbs-top">{top}</div>'
             f'<p class="sbs-status" aria-live="polite">Exact view at t = {comparison.t}.</p>'
             f'<div class="sbs-scroll"><table class="sbs-grid"><thead><tr><th></th>{"".join(heads)}</tr></thead>'
