@@ -8,9 +8,15 @@ by `python -m tests.bench_app scrub`.
 """
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
+from explorer.render import tensor_image
+from explorer.ui import inputs
 from tests import browser
 from tests.bench_app import show_denoising, wait_for_exact, wait_for_strip
 from tests.server import api_client
@@ -62,7 +68,7 @@ def view(page) -> dict:
                 sentence: v.querySelector('#denoise-metrics').innerText}; }""")
 
 
-def test_dragging_t_swaps_frames_and_the_released_t_is_exact(fresh_page, app_url):
+def test_dragging_t_swaps_frames_and_the_released_t_is_exact(fresh_page, app_url, ctx):
     page = fresh_page
     wait_for_strip(page, TIMEOUT_MS)
     page.evaluate("""() => { window.__rows = []; const look = () => {
@@ -88,6 +94,17 @@ def test_dragging_t_swaps_frames_and_the_released_t_is_exact(fresh_page, app_url
     assert f"At t = {during['shown']}, on this image" in during["sentence"] and str(held) in during["status"]
     rows = page.evaluate("() => { window.__stop = true; return window.__rows; }")
     assert len(set(rows)) >= 3, f"only {len(set(rows))} frames shown while dragging: {rows}"
+    # Issue 32: the input panel follows the hand too: the noise-level line for the held t (the server's own
+    # numbers), the told-t slider, and the x_t picture (the shown frame's, at its t).
+    assert page.inner_text("#noise-level").strip() == inputs.noise_level(ctx, held).replace("**", "")
+    assert page.eval_on_selector_all("#told-t input", "(boxes) => boxes.map(b => b.value)") == [str(held)] * 2
+    preview = page.eval_on_selector("#xt-preview img", "(img) => img.src")
+    assert preview.startswith("data:image/png;base64,"), preview[:80]
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(preview.split(",", 1)[1]))).convert("RGB"))
+    scale = picture.shape[0] // ctx.image_size
+    _, x_t, _ = ctx.x_t(inputs.first_image(ctx), int(during["shown"]), 0)
+    expected_xt = np.asarray(tensor_image(x_t, 1), dtype=np.int16)
+    assert np.abs(picture[::scale, ::scale].astype(np.int16) - expected_xt).max() <= 1
     page.mouse.up()
 
     released = int(page.eval_on_selector("#timestep input[type=range]", "(e) => e.value"))
@@ -110,6 +127,9 @@ def test_dragging_t_swaps_frames_and_the_released_t_is_exact(fresh_page, app_url
     # Issue 9: the told-t slider follows t while it is not overridden.
     page.wait_for_function("(t) => document.querySelector('#told-t input[type=range]').value === String(t)",
                            arg=released)
+    # The panel's line and x_t are the server's again, for the released t.
+    page.wait_for_function("() => !document.querySelector('#xt-preview img').src.startsWith('data:')")
+    assert page.inner_text("#noise-level").strip() == inputs.noise_level(ctx, released).replace("**", "")
 
 
 def test_keys_and_typed_values_still_give_the_exact_view(page):

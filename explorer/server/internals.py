@@ -80,6 +80,9 @@ INTERNALS = (
              "[role=tablist], the step list's radio inputs", "ui/keys.js",
              "the gallery, the step list and each tab row as one Tab stop moved with the arrow keys (Gradio has no "
              "option for it); the browser tests of the keyboard fail when the markup changes"),
+    Internal("gradio", "the slider's fill, the `--range_progress` style of its range input", "ui/scrub.js",
+             "while t is dragged in the page alone (Gradio hears the value when the pointer lets go), the t and "
+             "told-t sliders' fills follow their thumbs (`fill` in scrub.js); without it only the fill lags"),
 )
 
 

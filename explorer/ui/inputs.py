@@ -1,6 +1,8 @@
 """The shared input panel: image (example, upload, random held-out), timestep and noise seed."""
 from __future__ import annotations
 
+import html
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,11 +74,32 @@ class Inputs:
 
 # --- handlers ---------------------------------------------------------------------------------------------------------
 
+LEVEL = "**t = {t}** · signal √ᾱ = {signal} · noise √(1−ᾱ) = {noise} · SNR = {snr}"
+
+
+def level_parts(ctx: Context, t: int) -> dict[str, str]:
+    """The numbers of the noise-level line at t, as printed."""
+    return {"t": str(t), "signal": fixed(float(ctx.diffusion.sqrt_alphas_cumprod[t]), 3),
+            "noise": fixed(float(ctx.diffusion.sqrt_one_minus_alphas_cumprod[t]), 3),
+            "snr": db_change(ctx.diffusion.snr_db(t))}
+
+
 def noise_level(ctx: Context, t: int) -> str:
-    signal = float(ctx.diffusion.sqrt_alphas_cumprod[t])
-    noise = float(ctx.diffusion.sqrt_one_minus_alphas_cumprod[t])
-    return (f"**t = {t}** · signal √ᾱ = {fixed(signal, 3)} · noise √(1−ᾱ) = {fixed(noise, 3)} · "
-            f"SNR = {db_change(ctx.diffusion.snr_db(t))}")
+    return LEVEL.format(**level_parts(ctx, t))
+
+
+def noise_level_page(ctx: Context, t: int) -> str:
+    """`noise_level` for the page: each number in a span that the page fills from `levels_html` while t is dragged
+    (explorer/ui/scrub.js), when the server hears of t only once the slider is let go."""
+    return LEVEL.format(**{key: f'<span class="level-{key}">{value}</span>'  # Markdown keeps a class, not data-*
+                           for key, value in level_parts(ctx, t).items()})
+
+
+def levels_html(ctx: Context) -> str:
+    """Every t's numbers of the noise-level line (index: t), for the page."""
+    parts = [level_parts(ctx, t) for t in range(ctx.diffusion.max_t + 1)]
+    table = {key: [part[key] for part in parts] for key in ("signal", "noise", "snr")}
+    return f'<div data-levels="{html.escape(json.dumps(table, ensure_ascii=False))}"></div>'
 
 
 def previews(ctx: Context, image, t, seed):
@@ -125,7 +148,8 @@ def shown_previews(ctx: Context, image, t, seed):
         gr.Warning(f"{error.message}.")
         return gr.skip(), gr.skip(), f"**Not shown:** {error.message}. The pictures still show the last valid values."
     t = validate.timestep_of(ctx, t)
-    return (gr.update(value=x0, alt_text="x₀, the clean image"), gr.update(value=x_t, alt_text=xt_alt(t)), level)
+    return (gr.update(value=x0, alt_text="x₀, the clean image"), gr.update(value=x_t, alt_text=xt_alt(t)),
+            noise_level_page(ctx, t))
 
 
 def pick_example(ctx: Context, evt: gr.EventData):
@@ -221,7 +245,8 @@ def build(ctx: Context) -> Inputs:
             t = gr.Slider(1, ctx.diffusion.max_t, value=DEFAULT_T, step=1,
                           label=f"Timestep t (1: almost clean, {ctx.diffusion.max_t}: almost pure noise)",
                           elem_id="timestep")
-            level = gr.Markdown(noise_level(ctx, DEFAULT_T), elem_id="noise-level", label="Noise level")
+            level = gr.Markdown(noise_level_page(ctx, DEFAULT_T), elem_id="noise-level", label="Noise level")
+            gr.HTML(levels_html(ctx), visible="hidden", elem_id="noise-levels")
             level_numbers = gr.JSON(visible=False, label="Noise level (numbers)", elem_id="noise-level-numbers")
             seed = gr.Number(value=DEFAULT_SEED, precision=0, label="Noise seed (the same seed draws the same noise)",
                              minimum=0, maximum=MAX_SEED, elem_id="seed")

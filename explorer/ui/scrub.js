@@ -12,7 +12,7 @@ function loadStrip() {
     if (S.strip.key === meta.dataset.key && S.strip.url === img.src) return;
     if (S.strip.url === img.src) return;  // a new meta whose picture has not arrived yet
     const strip = {key: meta.dataset.key, url: img.src, grid: JSON.parse(meta.dataset.grid),
-                   texts: JSON.parse(meta.dataset.texts), ready: false};
+                   texts: JSON.parse(meta.dataset.texts), tiles: Number(meta.dataset.tiles), ready: false};
     S.strip = strip;
     const picture = new Image();
     picture.onload = () => { strip.ready = true; S.picture = picture; };
@@ -98,6 +98,58 @@ function marker(t) {
     }
 }
 
+// While t is dragged with the view in sight the server hears of t only when the slider is let go, so the page makes
+// the input panel follow the hand: the noise-level line's numbers for t (from the table the server sent once,
+// explorer/ui/inputs.py levels_html), the told-t slider (unless the U-Net is told another t), and the x_t picture
+// (the strip frame's x_t, at the frame's t, until the exact picture comes back).
+// A slider's fill up to its thumb: Gradio draws it from the `--range_progress` style it sets on the range input
+// (listed in explorer/server/internals.py).
+function fill(range) {
+    const min = Number(range.min), max = Number(range.max);
+    if (max > min) range.style.setProperty('--range_progress', ((Number(range.value) - min) / (max - min) * 100) + '%');
+}
+
+function followLevels(t) {
+    if (!S.levels) {
+        const table = document.querySelector('#noise-levels [data-levels]');
+        if (!table) return;
+        S.levels = JSON.parse(table.dataset.levels);
+    }
+    document.querySelectorAll('#noise-level span[class^="level-"]').forEach((span) => {
+        const name = span.className.split(' ')[0].slice('level-'.length);
+        const value = name === 't' ? String(t) : (S.levels[name] || [])[t];
+        if (value !== undefined && span.textContent !== value) span.textContent = value;
+    });
+    const override = document.querySelector('#override-t input[type=checkbox]');
+    if (!override || !override.checked) {
+        document.querySelectorAll('#told-t input').forEach((input) => {
+            if (input.value !== String(t)) input.value = String(t);
+            if (input.type === 'range') fill(input);
+        });
+    }
+}
+
+function previewXt(i) {
+    const img = document.querySelector('#xt-preview img');
+    if (!img || !S.picture || !img.naturalWidth) return;
+    const size = S.picture.width / S.strip.tiles, scale = Math.max(1, Math.round(img.naturalWidth / size));
+    const canvas = S.xtCanvas = S.xtCanvas || document.createElement('canvas');
+    canvas.width = canvas.height = size * scale;
+    const context = canvas.getContext('2d');
+    context.imageSmoothingEnabled = false;
+    context.drawImage(S.picture, 0, i * size, size, size, 0, 0, size * scale, size * scale);
+    if (img.src !== S.xtShown) img.dataset.exactSrc = img.src;
+    img.src = S.xtShown = canvas.toDataURL();
+}
+
+function exactXt() {
+    const img = document.querySelector('#xt-preview img');
+    if (!img || !img.dataset.exactSrc) return;
+    // Put back only what this script replaced: a new picture from the server stays.
+    if (img.src === S.xtShown) img.src = img.dataset.exactSrc;
+    delete img.dataset.exactSrc;
+}
+
 // One strip frame on the view: row i of the strip, its texts, and the status line naming it (t: the slider's).
 function showFrame(r, i, t) {
     const texts = S.strip.texts[i];
@@ -108,6 +160,7 @@ function showFrame(r, i, t) {
     r.classList.add('previewing');
     r.classList.remove('waiting');
     r.dataset.shown = String(S.strip.grid[i]);
+    previewXt(i);
     if (status) setText(status, 'Dragging: showing the precomputed t = ' + S.strip.grid[i] +
                                 ' (nearest to ' + t + '); let go for the exact view at t = ' + t + '.');
 }
@@ -130,8 +183,10 @@ function show(t) {
     loadStrip();
     const exact = Number(r.dataset.t);
     const status = r.querySelector('.sbs-status');
+    followLevels(t);
     if (t === exact) {
         S.walk = undefined;
+        exactXt();
         r.style.removeProperty('--sprite');
         r.style.removeProperty('--row');
         r.querySelectorAll('[data-f]').forEach((el) => setText(el, null));
@@ -192,6 +247,7 @@ if (!window.__sbsListening) {
         drag.swallowed = true;
         const box = document.querySelector('#timestep input[type=number]');
         if (box) box.value = target.value;
+        fill(target);
     }, true);
     // Whether the view is in sight, read once per drag (reading layout at every move would force a layout each).
     document.addEventListener('pointerdown', (e) => {
