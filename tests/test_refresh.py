@@ -6,12 +6,13 @@ press of the change itself): when the refresh raised for a bad seed, the learner
 """
 from __future__ import annotations
 
+import re
 import warnings
 
 import gradio as gr
 import pytest
 
-from explorer.ui.inputs import shown_previews
+from explorer.ui.inputs import noise_level, noise_level_page, shown_previews
 from explorer.ui.refresh import Refresh, quiet_on_bad_inputs
 
 
@@ -50,4 +51,5 @@ def test_the_input_panel_says_a_bad_value_in_its_line_and_one_warning(ctx):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         *_, line = shown_previews(ctx, image, 250, 0)
-    assert line.startswith("**t = 250**") and not [w for w in caught if "must be" in str(w.message)]
+    assert line == noise_level_page(ctx, 250) and not [w for w in caught if "must be" in str(w.message)]
+    assert re.sub(r"<[^>]+>", "", line) == noise_level(ctx, 250)  # the page's line reads as the API's

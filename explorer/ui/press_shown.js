@@ -4,14 +4,14 @@
     // When the image, t or the seed changed last: a tab shown again after its last refresh (`pressOnce` notes when)
     // and with none of them changed since still shows what a refresh would draw, so it is not pressed again.
     const changed = window.__inputsChangedAt = SHOWN_ONLY ? (window.__inputsChangedAt || 0) : performance.now();
-    if (UNLESS_DRAGGED) {
+    if (UNLESS_DRAGGED || RELEASED) {
         const drag = window.__explorerDrag;
-        if (drag.held) return [];
-        // The change that a drag's release brings (explorer/ui/scrub.js): the release has pressed the refresh.
-        const released = drag.released;
-        drag.released = undefined;
+        if (UNLESS_DRAGGED && drag.held) return [];
+        // The release and the change that a drag's end brings: the page pressed the refresh for this value when
+        // the pointer let go (explorer/ui/scrub.js). Any other value asks again.
         const slider = document.querySelector('#timestep input[type=range]');
-        if (released !== undefined && slider && slider.value === released) return [];
+        if (drag.pressedFor !== undefined && slider && slider.value === drag.pressedFor) return [];
+        drag.pressedFor = undefined;
     }
     for (const tab of TABS) {
         const panel = document.getElementById('tab-' + tab);

@@ -58,12 +58,14 @@ PRESS_SHOWN = with_press(Path(__file__).with_name("press_shown.js").read_text(en
 MARK_CHANGED = Path(__file__).with_name("mark_changed.js").read_text(encoding="utf-8")
 
 
-def press_shown(tabs: list[str], unless_dragged: bool = False, shown_only: bool = False) -> str:
+def press_shown(tabs: list[str], unless_dragged: bool = False, shown_only: bool = False, released: bool = False) -> str:
     """JavaScript that presses the refresh button of whichever of `tabs` is shown (not while t is held, if asked).
     `shown_only`: the trigger is a tab being shown, not a change of the image, t or the seed: a tab refreshed since
     their last change is left as it is (showing a tab sets the shown tab twice, from Show me and from the tab's own
-    select, and each refresh of the Part-by-part tab redraws a dozen charts)."""
+    select, and each refresh of the Part-by-part tab redraws a dozen charts). `released`: the trigger is the t
+    slider let go of."""
     return (PRESS_SHOWN.replace("TRACK_DRAG;", TRACK_DRAG).replace("UNLESS_DRAGGED", json.dumps(unless_dragged))
+            .replace("RELEASED", json.dumps(released))
             .replace("SHOWN_ONLY", json.dumps(shown_only)).replace("TABS", json.dumps(tabs)))
 
 
@@ -138,5 +140,5 @@ def wires(active_tab: gr.State, shared: list, refreshes: list[Refresh], buttons:
         rows.append(wire_row([component.change for component in own], None, js=MARK_CHANGED, **page_only))
     rows.append(wire_row([active_tab.change], None, js=press_shown(every_tab, shown_only=True), **page_only))
     if released:
-        rows.append(wire_row(t.release, None, js=press_shown(released), **page_only))
+        rows.append(wire_row(t.release, None, js=press_shown(released, released=True), **page_only))
     return rows

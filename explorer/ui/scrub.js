@@ -251,7 +251,10 @@ if (!window.__sbsListening) {
     }, true);
     // Whether the view is in sight, read once per drag (reading layout at every move would force a layout each).
     document.addEventListener('pointerdown', (e) => {
-        if (e.target === range()) window.__sbs.inView = window.__sbs.visible();
+        if (e.target === range()) {
+            window.__sbs.inView = window.__sbs.visible();
+            if (window.__explorerDrag) window.__explorerDrag.pressedFor = undefined;
+        }
     }, true);
     document.addEventListener('pointerup', (e) => {
         const drag = window.__explorerDrag;
@@ -259,12 +262,14 @@ if (!window.__sbsListening) {
         drag.swallowed = false;
         const slider = range();
         if (!slider) return;
-        // Gradio's release presses the refresh for this value; its change comes a few hundred ms later (after the
-        // previews' answer) and must not press it a second time (explorer/ui/press_shown.js reads this).
-        drag.released = slider.value;
         window.__sbs.passing = true;
         slider.dispatchEvent(new Event('input', {bubbles: true}));
         window.__sbs.passing = false;
+        // The exact view is asked for at once (pressOnce presses once the page has taken the value in), not when
+        // Gradio's release and change come (50-80 ms and a few hundred ms later): they find it asked for this
+        // value and do not ask again (explorer/ui/press_shown.js reads `pressedFor`).
+        drag.pressedFor = slider.value;
+        pressOnce('refresh-denoising');
         if (e.target !== slider) slider.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
     }, true);
     // Keys move a range slider without a pointer: send the "let go" that Gradio's release event listens for.

@@ -35,12 +35,15 @@ class Comparison:
 def compare(ctx: Context, image: np.ndarray, t: int, seed: int, knockouts: Knockouts = Knockouts()) -> Comparison:
     """Both networks (and the blur baseline) on the same x_t; the U-Net once more with knock-outs if any."""
     x0, x_t, eps = ctx.x_t(image, t, seed)
-    predictions = {
-        "naive": predict(ctx.pair.naive, ctx.diffusion, x_t, t, x0, eps),
-        "unet": predict(ctx.pair.unet, ctx.diffusion, x_t, t, x0, eps),
-    }
+    calls = {"naive": (ctx.pair.naive, None), "unet": (ctx.pair.unet, None)}
     if knockouts.active:
-        predictions["knocked"] = predict(ctx.pair.unet, ctx.diffusion, x_t, t, x0, eps, probe=knockouts.probe())
+        calls["knocked"] = (ctx.pair.unet, knockouts.probe())
+    # The networks run in parallel threads (torch releases the GIL), as in the reverse process: with a core free,
+    # the view costs the slowest forward instead of their sum (letting go of t waits for it).
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = {name: pool.submit(predict, model, ctx.diffusion, x_t, t, x0, eps, probe=probe)
+                   for name, (model, probe) in calls.items()}
+        predictions = {name: future.result() for name, future in futures.items()}
     sigma = blur_sigma_for(t, blur_table(ctx))
     predictions["blur"] = predict_blur(ctx.diffusion, x_t, t, x0, eps, sigma)
     return Comparison(t, x0, x_t, eps, predictions, sigma, knockouts)
