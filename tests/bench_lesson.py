@@ -22,15 +22,20 @@ QUIET_MS = 1500  # the shown tab has changed nothing for this long: its outputs 
 SETTLE_LIMIT_MS = 30_000  # a Show me not settled by then counts as this long
 SHOW_ME_TARGET_MS, SLOWEST_TARGET_MS, NEXT_TARGET_MS, RELEASE_TARGET_MS = 1500, 3000, 300, 250
 
-# From now until stopped: the time of the last change to the shown view tabs (any panel but the Lesson's), and of
+# From now until stopped: the time of the last change on screen in the view tabs (any panel but the Lesson's), and of
 # the out-of-date mark coming down.
 WATCH_VIEWS = """() => {
   const log = window.__lessonBench = {began: performance.now(), last: performance.now(), unmarked: null};
   const observer = new MutationObserver((records) => {
     const now = performance.now();
     for (const r of records) {
-      const panel = (r.target.nodeType === 1 ? r.target : r.target.parentElement)?.closest('[role=tabpanel]');
+      const element = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+      const panel = element?.closest('[role=tabpanel]');
       if (!panel || panel.id === 'tab-lesson') continue;
+      // What is not on screen is not evidence (the Denoising lab's strip of frames for dragging arrives in hidden
+      // components after the view).
+      const mark = r.type === 'attributes' && r.attributeName === 'data-stale';
+      if (!mark && element.getClientRects().length === 0) continue;
       if (r.type === 'attributes') {
         // Some views rewrite an attribute with the value it had (the held-out curves' t marker): not a change.
         if (r.oldValue === r.target.getAttribute(r.attributeName)) continue;
