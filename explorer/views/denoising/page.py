@@ -87,7 +87,8 @@ def side_by_side_html(comparison: Comparison, key: str, note: str = "") -> str:
     column = {name: index for index, name in enumerate(names)}
     top = (f'<figure>{_tile("fixed", 0, "the clean image x₀")}<figcaption>x₀: the clean image</figcaption></figure>'
            f'<figure>{_tile("vary", column["x_t"], "the noisy image x_t both networks get")}'
-           f'<figcaption>x_t at t = {f("t")}: what both networks get</figcaption></figure>'
+           f'<figcaption>x_t at t = {f("t")}: what both networks get, 3×{size}×{size} numbers</figcaption>'
+           '</figure>'
            f'<figure>{_tile("fixed", 1, "the true noise ε")}<figcaption>the true noise ε</figcaption></figure>')
     heads = []
     for name in columns_for(knockouts):
