@@ -37,6 +37,7 @@ from explorer.views import claims, denoising, proofs, receptive
 from explorer.views.context import DEFAULT_SEED, DEFAULT_T, Context
 
 NOT_COMPUTED = "not computed yet"
+NO_VERDICT = "no verdict yet"  # the study trained both sides, but one with a single seed (findings.decided)
 AGREES, DISAGREES, PARTLY = "agrees", "disagrees", "partly"
 PROOFS_TAB = "proofs"
 DENOISE_VIEW = "denoise-view"  # the Denoising lab's side-by-side view
@@ -558,11 +559,13 @@ def measure_trained(ctx: Context, claim_ids: tuple[str, ...]) -> Measurement:
             continue  # the study has not trained both networks at its common budget yet
         claim = getattr(item, "claim", None)
         lines.append((f"*{claim.lesson}* " if claim is not None else "") + item.sentence())
-        verdicts.append(TRAINED_VERDICT[item.verdict])
-    if not verdicts:
+        if findings.decided(item):
+            verdicts.append(TRAINED_VERDICT[item.verdict])
+    if not lines:
         return Measurement(f"*Trained alternatives: {NOT_COMPUTED}* for this claim.", verdict=NOT_COMPUTED,
                            source=STUDY_SOURCE, trained=True)
-    verdict = verdicts[0] if len(set(verdicts)) == 1 else PARTLY
+    # Answered with one seed on a side only: said, but the step's verdict does not rest on it.
+    verdict = NO_VERDICT if not verdicts else verdicts[0] if len(set(verdicts)) == 1 else PARTLY
     intro = (f"Each network trained from scratch by one recipe at {study.resolution}×{study.resolution} "
              f"({HELD_OUT}s over {study.data['heldout_images']} images, in the Trained alternatives tab). ")
     return Measurement(intro + " ".join(lines), {"claims": claim_ids}, verdict, STUDY_SOURCE, trained=True)
@@ -570,7 +573,8 @@ def measure_trained(ctx: Context, claim_ids: tuple[str, ...]) -> Measurement:
 
 def trained_of(extras: tuple[Measurement, ...]) -> Measurement | None:
     """The trained alternatives' measurement among a step's `extras`, where the study has answered the claim."""
-    return next((extra for extra in extras if extra.trained and extra.verdict != NOT_COMPUTED), None)
+    return next((extra for extra in extras if extra.trained and extra.verdict not in (NOT_COMPUTED, NO_VERDICT)),
+                None)
 
 
 def verdict(measurement: Measurement, extras: tuple[Measurement, ...] = ()) -> str:

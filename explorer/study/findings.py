@@ -54,6 +54,20 @@ CLAIMS = (
 CLAIMS_BY_ID = {claim.id: claim for claim in CLAIMS}
 
 
+def decided(item) -> bool:
+    """Whether a finding (or a comparison) is a verdict: at least two seeds on each side. With fewer its verdict reads
+    UNCLEAR but means "no verdict yet": the Lesson does not rest a step on it, nor send Show me to it. A finding
+    judged by its means and not by seeds (`SkipsByT`) is always one."""
+    if not hasattr(item, "without_seeds"):
+        return True
+    return min(len(item.without_seeds), len(item.with_seeds)) >= MIN_SEEDS
+
+
+def label(item) -> str:
+    """A finding's verdict as a chip says it: "no verdict yet (one seed)" where the seed spread is not known."""
+    return item.verdict if decided(item) else "no verdict yet (one seed)"
+
+
 def verdict(without: tuple[float, ...], with_: tuple[float, ...]) -> str:
     """The one verdict rule: the seeds of the two variants (errors: lower is better) do not overlap, or do.
     With fewer than two seeds on a side the seed spread is unknown: no verdict yet (UNCLEAR)."""

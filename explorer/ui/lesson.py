@@ -37,6 +37,8 @@ TRAINED_BADGES = {
     lesson.PARTLY: "◑ **Trained alternatives: they agree only in part.**",
     lesson.DISAGREES: "✗ **Trained alternatives: they disagree with the lesson.**",
     lesson.NOT_COMPUTED: "… **Trained alternatives: not computed yet.**",
+    lesson.NO_VERDICT: "… **Trained alternatives: no verdict yet** (one training seed on a side: the seed spread is "
+                       "not known, so this step's verdict rests on the measurement above).",
 }
 BADGES = {
     lesson.AGREES: "✓ **Measured on this model: it agrees with the lesson.**",
@@ -222,7 +224,7 @@ def step_markdown(step: lesson.Step, measurement: lesson.Measurement, number: in
 
 def disagreement(measurement: lesson.Measurement, extras: tuple[lesson.Measurement, ...]) -> str:
     """When the knock-out on this model and the trained alternatives give different verdicts, say which one counts."""
-    trained = next((extra for extra in extras if extra.trained and extra.verdict != lesson.NOT_COMPUTED), None)
+    trained = lesson.trained_of(extras)
     if trained is None or measurement.verdict in (trained.verdict, lesson.NOT_COMPUTED):
         return ""
     return (f"**The two measurements disagree** ({VERDICT_WORDS[measurement.verdict]} on this model, "

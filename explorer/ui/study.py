@@ -60,10 +60,12 @@ def show_live(ctx: Context, image, t, seed) -> tuple:
 
 
 def trained_claim(results, claim_ids) -> str | None:
-    """The first of a Lesson step's study claims (`lesson.TRAINED_CLAIMS`) that has a finding; None when none has."""
+    """The first of a Lesson step's study claims (`lesson.TRAINED_CLAIMS`) that has a finding with a verdict (two
+    seeds or more a side, `findings.decided`); None when none has."""
     if results is None:
         return None
-    return next((claim for claim in claim_ids if findings.finding(results, claim) is not None), None)
+    return next((claim for claim in claim_ids
+                 if (item := findings.finding(results, claim)) is not None and findings.decided(item)), None)
 
 
 def show_comparison(ctx: Context, claim_ids, step_number: int, verdict: str = "") -> tuple:

@@ -107,7 +107,7 @@ def findings_html(results: StudyResults) -> str:
     items = []
     for item in findings.verdicts(results):
         items.append(f'<li class="finding {VERDICT_CLASS[item.verdict]}"><strong>{escape(item.claim.lesson)}</strong> '
-                     f'<span class="verdict">{escape(item.verdict)} at {item.images_seen:,} images</span><br>'
+                     f'<span class="verdict">{escape(findings.label(item))} at {item.images_seen:,} images</span><br>'
                      f'{escape(item.sentence())}</li>')
     return '<ul class="study-findings">' + "".join(items) + "</ul>"
 
@@ -243,7 +243,8 @@ def comparison_html(results: StudyResults, claim_id: str) -> str:
     leader, ratio = (claim.without, 1 / item.ratio) if contradicted else (claim.with_, item.ratio)
     ahead = "" if item.verdict == findings.UNCLEAR else f": {escape(leader)} ahead by <strong>{times(ratio)}</strong>"
     return (f'<div class="study-comparison"><p><strong>{escape(claim.without)} against {escape(claim.with_)}</strong>, '
-            f'trained alike, <span class="verdict {VERDICT_CLASS[item.verdict]}">{escape(item.verdict)}</span> at '
+            f'trained alike, <span class="verdict {VERDICT_CLASS[item.verdict]}">{escape(findings.label(item))}'
+            f'</span> at '
             f'{item.images_seen:,} training images{ahead} (training objective {escape(claim.without)} '
             f'{fixed(item.without_mean)}, {escape(claim.with_)} {fixed(item.with_mean)}; held-out averages, '
             f'mean of the seeds).</p><p>{escape(" ".join(p for p in (item.ladder, item.compute) if p))}</p></div>')

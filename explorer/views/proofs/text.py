@@ -76,7 +76,8 @@ def bottleneck_markdown(live: dict[str, float], t: int, metrics: dict | None, st
     from `study`, the study's results, where it has one)."""
     cells = " · ".join(f"{name}: **{times(live[name])}**" for name in BOTTLENECK_ROWS if name in live)
     answer = None if study is None else findings.skips_by_t(study)
-    trained = None if answer is None else (findings.IN_LESSON_WORDS[answer.verdict], answer.sentence())
+    trained = (None if answer is None or not findings.decided(answer)
+               else (findings.IN_LESSON_WORDS[answer.verdict], answer.sentence()))
     return (f"This image at t = {t}, as multiples of the intact U-Net's ε-MSE: {cells}.\n\n"
             + bottleneck_verdict(Metrics.of(metrics).knockouts, Metrics.of(metrics).images, trained))
 
