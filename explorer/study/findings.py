@@ -291,20 +291,25 @@ class Finding:
                 "ladder": self.ladder, "compute": self.compute, "sentence": self.sentence()}
 
 
-def score(results: StudyResults, name: str) -> tuple[float, ...]:
-    """Per seed: the training objective at the study's common budget."""
-    return tuple(results.at(name, results.budget, OBJECTIVE))
+def judged_budget(results: StudyResults, claim: Claim) -> int:
+    """The budget a claim's finding speaks of: the largest at which both its variants have a verdict's seeds (two or
+    more each), else the study's common budget. The smallest budget is where no network has learned much yet: a
+    verdict there alone taught the wrong lesson (issue 28)."""
+    decided_budgets = [c.steps for c in along_ladder(results, claim) if decided(c)]
+    return max(decided_budgets) if decided_budgets else results.budget
 
 
 def verdicts(results: StudyResults) -> list[Finding]:
-    """A finding for every claim whose two variants the study trained to its common budget."""
+    """A finding for every claim whose two variants the study trained to its common budget, at the claim's largest
+    budget with a verdict's seeds (`judged_budget`)."""
     out = []
     for claim in CLAIMS:
         if claim.without in results.variants and claim.with_ in results.variants:
-            without, with_ = score(results, claim.without), score(results, claim.with_)
-            by_t = tuple((t, verdict(tuple(results.per_seed(claim.without, "eps_mse", t)),
-                                     tuple(results.per_seed(claim.with_, "eps_mse", t)))) for t in results.timesteps)
-            out.append(Finding(claim, verdict(without, with_), without, with_, by_t, results.budget,
+            steps = judged_budget(results, claim)
+            without, with_ = tuple(results.at(claim.without, steps)), tuple(results.at(claim.with_, steps))
+            by_t = tuple((t, verdict(tuple(results.at(claim.without, steps, t)),
+                                     tuple(results.at(claim.with_, steps, t)))) for t in results.timesteps)
+            out.append(Finding(claim, verdict(without, with_), without, with_, by_t, steps,
                                order_sentence(along_ladder(results, claim)),
                                compute_sentence(at_equal_compute(results, claim))))
     return out
@@ -513,11 +518,13 @@ def model_card_markdown(results: StudyResults) -> str:
                          f"{check['spread']:.4f}): " + ("within the seed spread." if check["within"] else
                                                           "outside the seed spread."))
     found = verdicts(results)
-    counts = {v: sum(1 for f in found if f.verdict == v) for v in (HOLDS, CONTRADICTED, UNCLEAR)}
-    lines += ["", f"What the trained alternatives say about the lesson's claims, at {budget * 64:,} images by the "
-                  f"training objective, then along the ladder and at equal compute (claims tested: {len(found)}; "
-                  f"holding: {counts[HOLDS]}; contradicted: {counts[CONTRADICTED]}; within the seed spread at this "
-                  f"budget: {counts[UNCLEAR]}):", ""]
+    counts = {v: sum(1 for f in found if f.verdict == v and decided(f)) for v in (HOLDS, CONTRADICTED, UNCLEAR)}
+    undecided = sum(1 for f in found if not decided(f))
+    lines += ["", "What the trained alternatives say about the lesson's claims, by the training objective, each at "
+                  "the largest budget where both networks have two seeds (else at the common budget, "
+                  f"{budget * 64:,} images), then along the ladder and at equal compute (claims tested: {len(found)}; "
+                  f"holding: {counts[HOLDS]}; contradicted: {counts[CONTRADICTED]}; within the seed spread: "
+                  f"{counts[UNCLEAR]}; no verdict yet, one seed on a side: {undecided}):", ""]
     for item in found:
         lines.append(f"- **{item.claim.lesson}** ({item.claim.without} vs {item.claim.with_}): {item.sentence()}")
     return "\n".join(lines)
