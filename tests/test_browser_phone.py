@@ -45,9 +45,14 @@ TAB_READY = {
 }
 
 
+# A tab's first visit computes its views from nothing (Part by part: four backward passes and a dozen forwards,
+# 13 s on an idle core with one torch thread): on a 2-core machine with a core kept busy that passed 30 s.
+COLD_VIEWS_MS = 120_000
+
+
 def wait_for_tab_views(page, tab: str) -> None:
     for selector in TAB_READY.get(tab, []):
-        page.wait_for_selector(selector)
+        page.wait_for_selector(selector, timeout=COLD_VIEWS_MS)
 
 
 def tab_ids(page) -> list[str]:

@@ -260,12 +260,18 @@ def claim_markdown(course: Course, step: lesson.Step) -> str:
 
 def claim_table(course: Course) -> dict[str, dict[str, str]]:
     """Each step's number, heading (plain text) and claim (one paragraph of HTML, `*…*` in italics), as
-    `claim_markdown` writes them: what the page shows the moment a step is chosen (lesson_claim.js)."""
+    `claim_markdown` writes them: what the page shows the moment a step is chosen (lesson_claim.js); and the first
+    words of what to look for (`see`: its end, without markdown marks), by which the page knows its measurements
+    arrived."""
     total = len(course.steps)
     return {step.id: {"number": number, "heading": f"Step {number} of {total}: {step.title}",
                       "html": re.sub(r"\*(.+?)\*", r"<em>\1</em>",
-                                     html.escape(step.text + lesson.moves_t(step.target), quote=False))}
+                                     html.escape(step.text + lesson.moves_t(step.target), quote=False)),
+                      "see": re.sub(r"[*`]", "", step.see)[-SEE_CHARACTERS:]}
             for number, step in enumerate(course.steps, 1)}
+
+
+SEE_CHARACTERS = 32
 
 
 def claim_js(course: Course) -> str:
