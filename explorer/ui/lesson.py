@@ -542,7 +542,7 @@ def wires(view: LessonView, controls: Controls, note: gr.Markdown, write: gr.But
     return [
         wire(view.chooser.change, open_step, [view.chooser, view.visited, view.cache],
              [view.claim, view.body, view.words, view.progress, view.visited, view.cache, view.previous, view.next],
-             api_name=False, show_progress="minimal", show_progress_on=[view.body], js=view.claims_js or None),
+             api_name=False, show_progress="minimal", js=view.claims_js or None),
         # Moving along the list computes nothing (the list's change opens the step): done in the page, and answered
         # outside the queue for a client without it.
         wire(view.previous.click, previous_step, [view.chooser], view.chooser, api_name=False,
