@@ -22,8 +22,6 @@ from explorer.formatting import (
     INTERVAL,
     THIS_IMAGE,
     added,
-    db,
-    db_change,
     mse,
     ratio,
     share,
@@ -257,12 +255,7 @@ def measure_scales(ctx: Context, target: Target) -> Measurement:
               "skip1_high": skip_high, "up1_high": up_high, "cutoff": view.cutoff,
               "finest_above": view.finest_above, "noise_flatness": view.noise_flatness}
     one_scale = len(naive_sizes) == 1
-    text = (f"The naive CNN's {len(ctx.naive_specs)} layers "
-            + (f"all work at {naive_sizes[0]}×{naive_sizes[0]}." if one_scale else
-               f"work at {', '.join(map(str, naive_sizes))} pixels.")
-            + f" The U-Net's levels work at {', '.join(f'{n}×{n}' for n in unet_sizes)} and its bottleneck at "
-              f"{bottleneck}×{bottleneck}, where a map can hold at most {bottleneck // 2} cycles per image: only "
-              f"the coarsest patterns. " + claims.scales_sentence(view))
+    text = claims.levels_sentence(ctx) + " " + claims.scales_sentence(view)
     verdict = AGREES if one_scale and len(set(unet_sizes)) > 1 and skip_high > up_high else PARTLY
     return Measurement(text, values, verdict, "live: the models' shapes and one recorded forward pass")
 
@@ -285,10 +278,7 @@ def measure_detail(ctx: Context, target: Target) -> Measurement:
         gap, gap_bounds = metrics.psnr_gap(t)
         values.update(unet_psnr=unet, unet_psnr_ci95=_pair(metrics.psnr_interval("unet", t)), naive_psnr=naive,
                       naive_psnr_ci95=_pair(metrics.psnr_interval("naive", t)), gap=gap, gap_ci95=_pair(gap_bounds))
-        text += (f" Over the whole picture ({HELD_OUT}, {metrics.images or '?'} images, t = {t}), the U-Net's "
-                 f"x̂₀ scores {with_interval(unet, values['unet_psnr_ci95'], db)} and the naive CNN's "
-                 f"{with_interval(naive, values['naive_psnr_ci95'], db)}: a difference of "
-                 f"{with_interval(gap, values['gap_ci95'], db_change)}, with the images paired.")
+        text += " " + claims.detail_heldout_sentence(metrics, t)
     return Measurement(text, values, claims.detail_verdict(view),
                        "live: both models on this x_t; weights/metrics.json: models.*.psnr")
 

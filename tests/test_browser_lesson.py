@@ -208,7 +208,7 @@ def test_each_show_me_sets_the_state_it_names(page, ctx, steps):
     shots = {"window": "lesson-window", "time": "lesson-time"}
     course = lesson_tab.Course.of(ctx, app.TAB_IDS)
     for index, step in enumerate(steps, 1):
-        target = lesson_tab.shown_target(course, step)  # a trained step's comparison, once the study has it
+        target = step.target  # Show me opens the step's own evidence; its trained comparison is below
         assert target.tab in tabs, f"step {step.id} points at a tab the app does not have: {target.tab}"
         page.click("#tab-lesson-button")
         try:
@@ -261,6 +261,19 @@ def test_each_show_me_sets_the_state_it_names(page, ctx, steps):
         if step.id in shots and os.environ.get("SCREENSHOT_DIR"):
             time.sleep(1.0)  # let the tab's pictures arrive
             screenshot(page, shots[step.id])
+        trained = lesson_tab.trained_target(course, step)
+        page.click("#tab-lesson-button")
+        wait_for_tab(page, "lesson")
+        if trained is None:  # no decided trained comparison: no second button
+            assert not page.is_visible("#lesson-show-trained"), step.id
+            continue
+        page.click("#lesson-show-trained")
+        wait_for_tab(page, trained.tab)
+        page.wait_for_function("([id, n]) => { const e = document.getElementById(id); if (!e) return false;"
+                               " const r = e.getBoundingClientRect(); return r.height > 0 && r.top < innerHeight"
+                               " && r.bottom > 0 && e.innerText.includes(`(step ${n})`); }",
+                               arg=[trained.evidence, index])
+        wait_for_query(page, step=step.id, tab=trained.tab)
 
 
 # --- links ------------------------------------------------------------------------------------------------------------

@@ -47,8 +47,8 @@ VIEWS = {"denoising": "denoise-view"}  # the view inside a tab whose text tells 
 
 def two_steps(course) -> tuple[int, int, str]:
     """Two steps whose Show me opens one view tab on a different image or t (1-based), and that tab: the Denoising
-    lab when two steps open it, else another tab (which steps open which tab depends on the study)."""
-    targets = [(index, lesson_tab.shown_target(course, step)) for index, step in enumerate(course.steps, 1)]
+    lab when two steps open it, else another tab."""
+    targets = [(index, step.target) for index, step in enumerate(course.steps, 1)]
     for tab in ("denoising", "proofs", "receptive"):
         shown = [(index, target) for index, target in targets if target.tab == tab]
         for index, target in shown:

@@ -206,7 +206,9 @@ def test_moving_along_the_steps(course):
 
 def test_opening_a_step_measures_it_once_per_session(course):
     first = course.ids[0]
-    claim, body, words, progress, visited, cache, previous, following = lesson.open_step(course, first, None, None)
+    (claim, body, words, progress, visited, cache, previous, following,
+     trained) = lesson.open_step(course, first, None, None)
+    assert trained.visible is (lesson.trained_target(course, course.steps[0]) is not None)
     assert claim.startswith(f"### Step 1 of {len(course.steps)}") and "**Words used here**" in words
     assert visited == [first] and cache == {first: body} and "1 of the" in progress
     assert "What you should see" in body and "### Step" not in body  # the measurements, under Show me
@@ -214,6 +216,11 @@ def test_opening_a_step_measures_it_once_per_session(course):
     assert again[1] == "kept"  # the session's cache answers
     # The claim costs nothing to show (issue 32): the step's words without its measurement.
     assert claim == lesson.step_heading(course.steps[0], 1, len(course.steps)) and again[0] == claim
+    # The second button shows for exactly the steps whose verdict rests on a decided trained comparison.
+    for step in course.steps:
+        shown = lesson.open_step(course, step.id, visited, cache)[-1].visible
+        decided = study.trained_claim(course.ctx.study, TRAINED_CLAIMS.get(step.id, ())) is not None
+        assert shown is decided, step.id
 
 
 def test_the_first_step_speaks_of_the_image_the_page_opens_with(course, ctx):
@@ -282,7 +289,7 @@ def test_show_me_opens_the_trained_comparison_with_its_numbers(ctx):
     results = synthetic({"naive-t": [0.60, 0.61], "unet": [0.50, 0.51], "unet-notime": [0.70, 0.71]})
     course = lesson.Course.of(dataclasses.replace(ctx, study=results), TABS)
     number = course.ids.index("time") + 1
-    values = lesson.show_me_compared(course, "time")
+    values = lesson.show_trained(course, "time")
     names = [field.name for field in fields(lesson.Settings)]
     shown = dict(zip(names, values))
     scroll, heading, chart = values[len(names):]
@@ -300,15 +307,15 @@ def test_a_trained_step_not_trained_yet_keeps_its_own_evidence_and_says_so(ctx):
     results = synthetic({"unet": [0.50, 0.51]})
     course = lesson.Course.of(dataclasses.replace(ctx, study=results), TABS)
     step = course.step("noise-scales")  # its claim (skips-by-t) is judged between two t, not by a comparison chart
-    values = lesson.show_me_compared(course, step.id)
+    values = lesson.show_trained(course, step.id)
     scroll, heading, chart = values[-3:]
     assert json.loads(scroll)["evidence"] == step.target.evidence and values[1] == step.target.tab
     assert heading.visible is False and chart.visible is False  # its own panel prints the trained answer
     del results.data["variants"]["unet-noskip"]  # now the study has nothing to say about it
-    scroll, heading, chart = lesson.show_me_compared(course, step.id)[-3:]
+    scroll, heading, chart = lesson.show_trained(course, step.id)[-3:]
     assert json.loads(scroll)["evidence"] == step.target.evidence
     assert heading.visible and "not trained yet" in heading.value and chart.visible is False
-    task = lesson.show_me_compared(course, "task")  # no trained claim at all: nothing shown as asked for
+    task = lesson.show_trained(course, "task")  # no trained claim at all: nothing shown as asked for
     assert task[-2].visible is False and task[-1].visible is False
     alone = lesson.Course.of(dataclasses.replace(ctx, study=None), TABS)  # no study: every step as before
     assert json.loads(lesson.show_me(alone, "time")[-1])["tab"] == alone.step("time").target.tab

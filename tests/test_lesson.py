@@ -13,7 +13,7 @@ import re
 import pytest
 import torch
 
-from explorer import lesson
+from explorer import formatting, lesson
 from explorer.analysis import accumulation
 from explorer.analysis.spectrum import high_frequency_share
 from explorer.emoji_names import emoji_name, image_label
@@ -147,7 +147,7 @@ def test_detail_numbers_are_the_live_edge_errors_and_the_held_out_psnr(ctx, step
     index = ctx.metrics["timesteps"].index(t)
     unet, naive = ctx.metrics["models"]["unet"]["psnr"][index], ctx.metrics["models"]["naive"]["psnr"][index]
     assert m.values["unet_psnr"] == unet and m.values["naive_psnr"] == naive
-    assert lesson.db(unet) in m.text and lesson.db(naive) in m.text and "held-out average" in m.text
+    assert formatting.db(unet) in m.text and formatting.db(naive) in m.text and "held-out average" in m.text
     edge, flat = m.values["edge_ratio"], m.values["flat_ratio"]
     assert m.verdict == (lesson.AGREES if edge > flat and edge > 1 else lesson.PARTLY if edge > 1 else lesson.DISAGREES)
     assert ("along the edges" in m.text)

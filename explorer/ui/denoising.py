@@ -10,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from explorer.explanations import reverse_process_note
+from explorer.metrics import Metrics
 from explorer.server import internals, lanes, limits
 from explorer.ui import scrub, validate
 from explorer.ui.plots import plot
@@ -97,7 +98,9 @@ def shown_comparison(ctx: Context, image, t, seed, switches: Switches):
     # Not a held-out emoji (an upload): say that both networks learned emoji only, with this image's numbers.
     heldout = kept.heldout_digests(ctx)
     note = "" if denoising.image_digest(image) in heldout else denoising.domain_note_html(ctx, comparison)
-    return denoising.side_by_side_html(comparison, denoising.strip_key(image, seed, chosen), note), comparison
+    heldout = denoising.heldout_html(Metrics.of(ctx.metrics), chosen, t)
+    key = denoising.strip_key(image, seed, chosen)
+    return denoising.side_by_side_html(comparison, key, note, heldout), comparison
 
 
 def side_by_side(ctx: Context, image, t, seed, switches: Switches) -> str:

@@ -1,4 +1,5 @@
-"""The Lesson tab: "Why U-Net?" step by step, each step with a "Show me" button that sets up its proof.
+"""The Lesson tab: "Why U-Net?" step by step, each step with a "Show me" button that sets up its proof (and, for
+a step the study of trained alternatives answers, a second button that opens that comparison).
 
 `build` lays out the tab (it comes first). The steps' words and measurements are plain functions of a `Course`
 (the loaded models and the steps this app can show); the settings a step or a link gives the other tabs are a
@@ -73,6 +74,7 @@ class LessonView:
     words: gr.Markdown
     progress: gr.Markdown
     show_me: gr.Button
+    show_trained: gr.Button  # the trained comparison the step's verdict rests on; shown only for such a step
     previous: gr.Button
     next: gr.Button
     visited: gr.State
@@ -230,7 +232,7 @@ def disagreement(measurement: lesson.Measurement, extras: tuple[lesson.Measureme
     return (f"**The two measurements disagree** ({VERDICT_WORDS[measurement.verdict]} on this model, "
             f"{VERDICT_WORDS[trained.verdict]} when the alternatives are trained). This step's verdict rests on the "
             "trained comparison: a knock-out shows what this one U-Net relies on, not what a network built without "
-            "the part would learn to do.\n\n")
+            "the part would learn to do (*Show the trained comparison* opens its chart).\n\n")
 
 
 def words_markdown(step: lesson.Step) -> str:
@@ -370,7 +372,8 @@ def _int(value) -> int | None:
 # --- handlers -----------------------------------------------------------------------------------------------------
 
 def open_step(course: Course, step_id, visited, cache) -> tuple:
-    """(claim, body, words, progress, visited, cache, previous, next) for the step chosen in the list."""
+    """(claim, body, words, progress, visited, cache, previous, next, show_trained) for the step chosen in the
+    list."""
     step = course.step(step_id)
     visited = list(dict.fromkeys(list(visited or []) + [step.id]))
     cache = dict(cache or {})
@@ -379,7 +382,8 @@ def open_step(course: Course, step_id, visited, cache) -> tuple:
     index = course.ids.index(step.id)
     return (claim_markdown(course, step), cache[step.id], words_markdown(step),
             progress_markdown(course.steps, visited), visited, cache,
-            gr.Button(interactive=index > 0), gr.Button(interactive=index < len(course.steps) - 1))
+            gr.Button(interactive=index > 0), gr.Button(interactive=index < len(course.steps) - 1),
+            gr.Button(visible=trained_target(course, step) is not None))
 
 
 def moved(course: Course, step_id, offset: int) -> str:
@@ -396,14 +400,20 @@ def next_step(course: Course, step_id) -> str:
     return moved(course, step_id, 1)
 
 
-def shown_target(course: Course, step: lesson.Step) -> lesson.Target:
-    """Where Show me takes the step: a step whose verdict rests on the trained comparison (a claim of
-    `lesson.TRAINED_CLAIMS` with a finding in the study) to that comparison's chart, every other to its own
-    evidence."""
+def trained_target(course: Course, step: lesson.Step) -> lesson.Target | None:
+    """Where the step's second button takes it: for a step whose verdict rests on the trained comparison (a claim
+    of `lesson.TRAINED_CLAIMS` with a decided finding in the study), that comparison's chart; else None (no such
+    button). Show me itself always opens the step's own evidence, where every number of its measurement is."""
     claims = lesson.TRAINED_CLAIMS.get(step.id, ())
     if study.TAB in course.tab_ids and study.trained_claim(course.ctx.study, claims) is not None:
         return replace(step.target, tab=study.TAB, evidence=study.COMPARISON, focus="", press="")
-    return step.target
+    return None
+
+
+def evidence_targets(course: Course, step: lesson.Step) -> list[lesson.Target]:
+    """Every place the step's buttons open: its own evidence, then its trained comparison if it has one."""
+    trained = trained_target(course, step)
+    return [step.target] + ([trained] if trained is not None else [])
 
 
 def left_as_shown(out: Settings, shown: Shown | None, ddim_steps=None) -> Settings:
@@ -431,27 +441,28 @@ def left_as_shown(out: Settings, shown: Shown | None, ddim_steps=None) -> Settin
     return kept
 
 
-def show_me(course: Course, step_id, shown: Shown | None = None, ddim_steps=None) -> tuple:
+def show_me(course: Course, step_id, shown: Shown | None = None, ddim_steps=None, trained: bool = False) -> tuple:
     """The step's target set in the app (`Controls.outputs()`), then what the page scrolls to. With what the page
-    shows (`shown`, `ddim_steps`), only the settings that differ are sent (`left_as_shown`)."""
+    shows (`shown`, `ddim_steps`), only the settings that differ are sent (`left_as_shown`). `trained`: the step's
+    trained comparison instead (`trained_target`; its own evidence when it has none)."""
     step = course.step(step_id)
-    target = shown_target(course, step)
+    target = (trained and trained_target(course, step)) or step.target
     out = settings(course, target_state(target))
     out.ddim_steps = target.ddim_steps
     out = left_as_shown(out, shown, ddim_steps)
     return out.values() + (scroll_payload(target, course.ids.index(step.id) + 1),)
 
 
-def show_me_compared(course: Course, step_id, shown: Shown | None = None, ddim_steps=None) -> tuple:
-    """`show_me`, then the Trained alternatives tab's comparison for the step (`study.show_comparison`; hidden for
-    a step whose claim the study does not test)."""
+def show_trained(course: Course, step_id, shown: Shown | None = None, ddim_steps=None) -> tuple:
+    """The step's second button: `show_me` to its trained comparison, then the Trained alternatives tab's
+    comparison for the step (`study.show_comparison`; hidden for a step whose claim the study does not test)."""
     step = course.step(step_id)
     claims = lesson.TRAINED_CLAIMS.get(step.id)
     number = course.ids.index(step.id) + 1
     shown_comparison = (study.show_comparison(course.ctx, claims, number,
                                               lesson.verdict_line(*measurements(course, step)))
                         if claims else study.hide_comparison())
-    return show_me(course, step_id, shown, ddim_steps) + shown_comparison
+    return show_me(course, step_id, shown, ddim_steps, trained=True) + shown_comparison
 
 
 def pressed(course: Course, shown: Shown, ddim_steps) -> tuple:
@@ -459,8 +470,8 @@ def pressed(course: Course, shown: Shown, ddim_steps) -> tuple:
     return show_me(course, shown.step, shown, ddim_steps)
 
 
-def pressed_compared(course: Course, shown: Shown, ddim_steps) -> tuple:
-    return show_me_compared(course, shown.step, shown, ddim_steps)
+def pressed_trained(course: Course, shown: Shown, ddim_steps) -> tuple:
+    return show_trained(course, shown.step, shown, ddim_steps)
 
 
 def read_url(course: Course, request: gr.Request) -> tuple:
@@ -491,7 +502,9 @@ def build(course: Course) -> LessonView:
     steps, first = course.steps, course.steps[0]
     gr.Markdown("A path through *Why U-Net?* in short steps. Each step makes one claim of the lesson, gives the "
                 "number this model measures for it, and has a **Show me** button that sets the app up to prove "
-                "it. Every setting ends up in the page address, so you can share exactly what you see. From the "
+                "it; where the study of trained alternatives answers the claim too, **Show the trained comparison** "
+                "opens that chart. Every setting ends up in the page address, so you can share exactly what you see. "
+                "From the "
                 "evidence, **Esc** or the **Back to step** link at the bottom of the window returns to the step.",
                 elem_id="lesson-intro")
     with gr.Row(equal_height=False, elem_id="lesson-row"):
@@ -501,7 +514,10 @@ def build(course: Course) -> LessonView:
         # The claim, then Show me, then the measurements: Show me stays on the first screen (issue 32).
         with gr.Column(scale=3, min_width=300, elem_id="lesson-main"), gr.Column(elem_id="lesson-step"):
             claim = gr.Markdown(claim_markdown(course, first), elem_id="lesson-claim")
-            show = gr.Button("Show me", variant="primary", elem_id="lesson-show-me")
+            with gr.Row(elem_id="lesson-show-row"):
+                show = gr.Button("Show me", variant="primary", elem_id="lesson-show-me", min_width=120)
+                show_trained = gr.Button("Show the trained comparison", elem_id="lesson-show-trained",
+                                         min_width=120, visible=trained_target(course, first) is not None)
             with gr.Row():
                 previous = gr.Button("← Previous", size="sm", elem_id="lesson-previous", min_width=100,
                                      interactive=False)
@@ -514,8 +530,8 @@ def build(course: Course) -> LessonView:
     # Hidden carriers for the browser side: where to scroll after "Show me", and the query for the address bar.
     scroll = gr.Textbox(visible="hidden", elem_id="lesson-scroll")
     url = gr.Textbox(visible="hidden", elem_id="lesson-url")
-    return LessonView(chooser, claim, body, words, progress, show, previous, next_button, visited, cache, scroll,
-                      url, claim_js(course))
+    return LessonView(chooser, claim, body, words, progress, show, show_trained, previous, next_button, visited,
+                      cache, scroll, url, claim_js(course))
 
 
 def note_component() -> gr.Markdown:
@@ -541,7 +557,8 @@ def wires(view: LessonView, controls: Controls, note: gr.Markdown, write: gr.But
     tracked = [view.chooser] + controls.tracked()
     return [
         wire(view.chooser.change, open_step, [view.chooser, view.visited, view.cache],
-             [view.claim, view.body, view.words, view.progress, view.visited, view.cache, view.previous, view.next],
+             [view.claim, view.body, view.words, view.progress, view.visited, view.cache, view.previous, view.next,
+              view.show_trained],
              api_name=False, show_progress="minimal", js=view.claims_js or None),
         # Moving along the list computes nothing (the list's change opens the step): done in the page, and answered
         # outside the queue for a client without it.
@@ -549,9 +566,11 @@ def wires(view: LessonView, controls: Controls, note: gr.Markdown, write: gr.But
              show_progress="hidden", queue=False, js=MOVE_JS.replace("OFFSET", "-1")),
         wire(view.next.click, next_step, [view.chooser], view.chooser, api_name=False, show_progress="hidden",
              queue=False, js=MOVE_JS.replace("OFFSET", "1")),
-        wire(view.show_me.click, pressed_compared if comparison else pressed,
-             [Pack(Shown, tracked), controls.ddim_steps], outputs + [view.scroll] + (comparison or []),
+        wire(view.show_me.click, pressed, [Pack(Shown, tracked), controls.ddim_steps], outputs + [view.scroll],
              api_name=False, show_progress="hidden", then=scroll, js=STALE_JS, preprocess=False),
+        *([wire(view.show_trained.click, pressed_trained, [Pack(Shown, tracked), controls.ddim_steps],
+                outputs + [view.scroll] + comparison, api_name=False, show_progress="hidden", then=scroll,
+                js=STALE_JS, preprocess=False)] if comparison else []),
         # The URL: read once on load, written back after every change of what it records.
         wire(demo.load, read_url, None, outputs + [view.chooser, note, view.scroll], api_name=False,
              show_progress="hidden", then=scroll),

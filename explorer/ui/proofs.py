@@ -86,9 +86,9 @@ def claims_views(ctx: Context, image, t, seed) -> tuple:
                for name, picture in (("aligned", shift.x0_hat["aligned"]),
                                      ("moved one pixel right", shift.x0_hat["shifted"]))]
     return (plot(claims.scales_figure(scales)), plot(claims.snr_figure(scales)),
-            claims.scales_sentence(scales) + "\n\n" + claims.snr_sentence(scales),
+            claims.levels_sentence(ctx) + " " + claims.scales_sentence(scales) + "\n\n" + claims.snr_sentence(scales),
             proofs.figures_html(claims.detail_images(detail), "detail-zoom", scale=1),
-            claims.detail_markdown(detail, ctx.study), proofs.figures_html(shifted, "shift-pair"),
+            claims.detail_markdown(detail, ctx.study, ctx.metrics), proofs.figures_html(shifted, "shift-pair"),
             claims.shift_sentence(shift))
 
 

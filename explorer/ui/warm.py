@@ -33,32 +33,37 @@ class Job:
 
 
 def lesson_jobs(course: lesson.Course, controls: lesson.Controls, refreshes: list[Refresh]) -> list[Job]:
-    """For each step of `course`, in order: its measurements, then the refresh of the tab its Show me opens, called
-    with the values Show me gives the controls (the components' own values for the rest), then its `follow_up`."""
+    """For each step of `course`, in order: its measurements, then the refresh of each tab its buttons open
+    (`lesson.evidence_targets`), called with the values they give the controls (the components' own values for the
+    rest), then its `follow_up`."""
     by_tab = {refresh.tab: refresh for refresh in refreshes}
     jobs = []
     for number, step in enumerate(course.steps, 1):
         name = f"step {number} ({step.id})"
         jobs.append(Job(f"{name}: its measurements", lambda step=step: lesson.measurements(course, step)))
-        target = lesson.shown_target(course, step)
-        refresh = by_tab.get(target.tab)
-        if refresh is None:
-            continue
-        settings = lesson.settings(course, lesson.target_state(target))
-        settings.ddim_steps = target.ddim_steps
-        given = {id(component): value
-                 for component, value in zip(controls.outputs(), (getattr(settings, f.name) for f in fields(settings)))
-                 if value is not None}
+        for target in lesson.evidence_targets(course, step):
+            if target.tab in by_tab:
+                jobs += target_jobs(name, course, controls, by_tab[target.tab], target)
+    return jobs
 
-        def value(component, given=given):
-            return given[id(component)] if id(component) in given else component.value
 
-        args = (value(controls.image), value(controls.t), value(controls.seed),
-                *(value(component) for component in refresh.inputs))
-        jobs.append(Job(f"{name}: the {target.tab} tab", lambda fn=refresh.fn, args=args: fn(*args)))
-        if refresh.follow_up is not None:
-            jobs.append(Job(f"{name}: after the {target.tab} tab",
-                            lambda fn=refresh.follow_up, args=args: fn(*args)))
+def target_jobs(name: str, course: lesson.Course, controls: lesson.Controls, refresh: Refresh,
+                target) -> list[Job]:
+    """The refresh of `target`'s tab with the values its button gives the controls, then its `follow_up`."""
+    settings = lesson.settings(course, lesson.target_state(target))
+    settings.ddim_steps = target.ddim_steps
+    given = {id(component): value
+             for component, value in zip(controls.outputs(), (getattr(settings, f.name) for f in fields(settings)))
+             if value is not None}
+
+    def value(component):
+        return given[id(component)] if id(component) in given else component.value
+
+    args = (value(controls.image), value(controls.t), value(controls.seed),
+            *(value(component) for component in refresh.inputs))
+    jobs = [Job(f"{name}: the {target.tab} tab", lambda: refresh.fn(*args))]
+    if refresh.follow_up is not None:
+        jobs.append(Job(f"{name}: after the {target.tab} tab", lambda: refresh.follow_up(*args)))
     return jobs
 
 

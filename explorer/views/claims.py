@@ -25,7 +25,8 @@ from explorer.analysis.metrics import INNER_TIMESTEPS
 from explorer.analysis.spectrum import HIGH_FREQUENCY_FRACTION, normalised_power, radial_power
 from explorer.data import to_uint8
 from explorer.emoji_names import on_image
-from explorer.formatting import HELD_OUT, THIS_IMAGE, db, mse, share, times, with_interval
+from explorer.formatting import HELD_OUT, THIS_IMAGE, db, db_change, mse, share, times, with_interval
+from explorer.metrics import Metrics
 from explorer.model_card import verdict_line
 from explorer.study import findings
 from explorer.views import denoising, levels
@@ -88,6 +89,19 @@ def scales_view(ctx: Context, stem: str, image: np.ndarray, t: int, seed: int) -
     flatness = float(noise_power[-quarter:].mean() / noise_power[:quarter].mean())
     return ScalesView(stem, t, cutoff, frequencies.tolist(), power, high,
                       ctx.spec("mid.res2").output_shape[-1] // 2, snr_frequencies.tolist(), snr_db, finest, flatness)
+
+
+def levels_sentence(ctx: Context) -> str:
+    """At what sizes each network works, from the models' shapes."""
+    naive_sizes = sorted({spec.output_shape[-1] for spec in ctx.naive_specs}, reverse=True)
+    unet_sizes = [ctx.spec(f"enc{level}").output_shape[-1] for level in range(1, ctx.pair.unet.config.num_levels + 1)]
+    bottleneck = ctx.spec("mid.res2").output_shape[-1]
+    return (f"The naive CNN's {len(ctx.naive_specs)} layers "
+            + (f"all work at {naive_sizes[0]}×{naive_sizes[0]}." if len(naive_sizes) == 1 else
+               f"work at {', '.join(map(str, naive_sizes))} pixels.")
+            + f" The U-Net's levels work at {', '.join(f'{n}×{n}' for n in unet_sizes)} and its bottleneck at "
+              f"{bottleneck}×{bottleneck}, where a map can hold at most {bottleneck // 2} cycles per image: only "
+              "the coarsest patterns.")
 
 
 def scales_sentence(view: ScalesView) -> str:
@@ -217,12 +231,27 @@ def detail_verdict(view: DetailView) -> str:
     return "agrees" if edge_ratio > flat_ratio and edge_ratio > 1 else "partly" if edge_ratio > 1 else "disagrees"
 
 
-def detail_markdown(view: DetailView, study=None) -> str:
+def detail_heldout_sentence(metrics: Metrics, t: int) -> str:
+    """Both networks' x̂₀ PSNR over the held-out images at t, and their paired difference, each with its interval
+    ("" where the file has no such t)."""
+    if not metrics.has("models") or t not in metrics.timesteps:
+        return ""
+    gap, gap_bounds = metrics.psnr_gap(t)
+    unet, naive = (with_interval(metrics.psnr(name, t), metrics.psnr_interval(name, t), db)
+                   for name in ("unet", "naive"))
+    return (f"Over the whole picture ({HELD_OUT}, {metrics.images or '?'} images, t = {t}), the U-Net's x̂₀ scores "
+            f"{unet} and the naive CNN's {naive}: a difference of {with_interval(gap, gap_bounds, db_change)}, with "
+            "the images paired.")
+
+
+def detail_markdown(view: DetailView, study=None, metrics=None) -> str:
     """The tab's words for the detail view: the verdict the Lesson step prints (with the trained alternatives'
-    answer from `study`, the study's results, where it has one), this image's numbers, the trained comparison."""
+    answer from `study`, the study's results, where it has one), this image's numbers and the held-out average at
+    this t (from `metrics`, weights/metrics.json), the trained comparison."""
     trained = None if study is None else findings.detail_at_small_t(study)
     line = verdict_line(detail_verdict(view), None if trained is None else findings.IN_LESSON_WORDS[trained.verdict])
-    return (f"{line} {detail_sentence(view)}"
+    heldout = detail_heldout_sentence(Metrics.of(metrics), view.t)
+    return (f"{line} {detail_sentence(view)}" + (f"\n\n{heldout}" if heldout else "")
             + ("" if trained is None else f"\n\n*Trained alternatives ({trained.claim.without} against "
                                           f"{trained.claim.with_}):* {trained.sentence()}"))
 
@@ -265,9 +294,11 @@ def windows_view(ctx: Context) -> WindowsView:
 
 
 def windows_markdown(view: WindowsView) -> str:
-    head = "| window | side in pixels | " + " | ".join(f"share of a {n}×{n} image" for n in view.sizes) + " |"
-    lines = [head, "|---|---:|" + "---:|" * len(view.sizes)]
-    rows = [("naive CNN, its output", view.naive)] + [(f"U-Net, {name} (convolutions only)", side)
+    head = "| window | side | " + " | ".join(f"{n}×{n}" for n in view.sizes) + " |"
+    lines = ["Each window's side in pixels, and the share of an image of each size it covers (the U-Net's rows "
+             "count its convolutions only):", "",
+             head, "|---|---:|" + "---:|" * len(view.sizes)]
+    rows = [("naive CNN output", view.naive)] + [(f"U-Net {name}", side)
                                                       for name, side in view.unet_levels.items()]
     for name, side in rows:
         lines.append(f"| {name} | {side}×{side} | " + " | ".join(share(view.fraction(side, n)) for n in view.sizes)

@@ -180,7 +180,7 @@ def numbers_markdown(ctx: Context, fields: list[FieldView], t: int) -> str:
         size, clipped = square_size(result.radius_90, side)
         clipped_any |= clipped
         most.append(f"{size} (clipped: the square is wider than the image)" if clipped else size)
-        reached.append(f"{result.support:,} of {side ** 2:,}")
+        reached.append(f"{result.support:,} of {side ** 2:,} ({share(result.support / side ** 2)})")
         outside.append(share(result.outside_fraction))
     rows = [header, rule,
             "| field the layers allow | " + " | ".join(theory) + " |",

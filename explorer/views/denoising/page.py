@@ -5,13 +5,14 @@ import base64
 import html
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 
 from explorer.data import to_uint8
-from explorer.formatting import INTERVAL, added, db, db_change, share, span, times
+from explorer.formatting import INTERVAL, added, db, db_change, ratio, share, span, times
 from explorer.formatting import mse as format_mse
-from explorer.knockouts import Knockouts
+from explorer.knockouts import Knockouts, wrong_timestep
 from explorer.metrics import Metrics
 from explorer.views.context import Context
 from explorer.views.denoising.compute import (
@@ -40,6 +41,8 @@ def frame_texts(tiles: Tiles, knockouts: Knockouts) -> dict[str, str]:
     naive, unet = tiles.scores["naive"], tiles.scores["unet"]
     texts["ratio"] = share(unet[0] / max(naive[0], 1e-12))
     texts["gain"] = db_change(unet[1] - naive[1])
+    if "knocked" in tiles.scores:  # the knocked-out U-Net's error as a multiple of the intact one's
+        texts["knocked-ratio"] = times(ratio(tiles.scores["knocked"][0], unet[0]))
     return texts
 
 
@@ -65,7 +68,7 @@ def domain_note_html(ctx: Context, comparison: Comparison) -> str:
     return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
 
 
-def side_by_side_html(comparison: Comparison, key: str, note: str = "") -> str:
+def side_by_side_html(comparison: Comparison, key: str, note: str = "", heldout: str = "") -> str:
     """The single-step view as HTML: native-size tiles from one PNG (scaled by CSS), every label in text.
 
     The PNG travels as a data URL in `data-exact`; the view's script (explorer/ui/scrub.js) gives it to the tiles as
@@ -75,7 +78,7 @@ def side_by_side_html(comparison: Comparison, key: str, note: str = "") -> str:
     `key` is the strip key of these inputs (`strip_key`): the page's script swaps in that strip's frames
     while t is dragged, and this exact frame again when the slider comes back to `comparison.t`. `note`
     (HTML, e.g. `domain_note_html`) goes under the numbers; it speaks of the exact t and is dimmed while
-    frames of another t are shown."""
+    frames of another t are shown, as is `heldout` (`heldout_html`: the held-out numbers of these knock-outs)."""
     tiles = comparison_tiles(comparison)
     knockouts = comparison.knockouts
     names = tile_names(knockouts)
@@ -97,8 +100,9 @@ def side_by_side_html(comparison: Comparison, key: str, note: str = "") -> str:
             title += f" (σ = {f('blur-sigma')} px)"
         else:
             title = html.escape(title)
+        multiple = f'<br>{f("knocked-ratio")} the intact one\'s' if name == "knocked" else ""
         heads.append(f'<th scope="col" class="sbs-{name}">{title}<br><small>ε-MSE {f(name + "-mse")} · '
-                     f'{f(name + "-psnr")}</small></th>')
+                     f'{f(name + "-psnr")}{multiple}</small></th>')
     body = []
     for row, label in ROWS:
         cells = "".join(f"<td>{_tile('vary', column[f'{name}.{row}'], f'{TITLES[name]}: {label}')}</td>"
@@ -120,7 +124,58 @@ def side_by_side_html(comparison: Comparison, key: str, note: str = "") -> str:
             f'back and blurred, with a blur width σ the evaluation picked on the held-out images for this t; a '
             f'network that cannot beat it has learned little.</p></div>'
             + (f'<p class="sbs-domain" id="denoise-domain-note" role="note">{note}</p>' if note else "")
-            + '</div>')
+            + heldout + '</div>')
+
+
+def heldout_row(knockouts: Knockouts, t: int) -> Knockouts:
+    """The held-out table's row for what the view breaks at t: telling the far end of the schedule is the table's
+    "told the wrong t"."""
+    if knockouts.told_t is not None and knockouts.told_t == wrong_timestep(t):
+        return replace(knockouts, told_t=None, told_wrong=True)
+    return knockouts
+
+
+def heldout_html(metrics: Metrics | None, knockouts: Knockouts, t: int) -> str:
+    """What the held-out set says next to the view (weights/metrics.json's knock-out table, as the Lesson quotes
+    it): what is cut in the view at every t the evaluation measured, and every knock-out at the measured t nearest
+    to t. One number per cell, its interval under it: the tables are narrow enough for a phone. "" without the
+    table."""
+    if metrics is None or not metrics.knockouts or not metrics.has_knockouts():
+        return ""
+    timesteps = metrics.knockout_timesteps
+    near = min(timesteps, key=lambda step: (abs(step - t), step))
+    row = heldout_row(knockouts, t)
+    head = ('<thead><tr><th scope="col">{}</th><th scope="col">ε-MSE</th><th scope="col">added</th>'
+            '<th scope="col">× intact</th></tr></thead>')
+    parts = []
+    if knockouts.active and metrics.has_knockouts(row):
+        rows = "".join(_heldout_cells(metrics, row, step, str(step)) for step in timesteps)
+        parts.append(f"<p>{html.escape(row.row_name())}, at every t the evaluation measured:</p>"
+                     f'<table class="heldout-table">{head.format("t")}<tbody>{rows}</tbody></table>')
+    rows = "".join(_heldout_cells(metrics, name, near, name) for name in metrics.knockout_rows())
+    where = "this view's t" if near == t else f"the measured t nearest to this view's t = {t}"
+    parts.append(f"<p>Every knock-out at t = {near} ({where}):</p>"
+                 f'<table class="heldout-table">{head.format("U-Net")}<tbody>{rows}</tbody></table>')
+    return ('<div class="sbs-heldout" id="denoise-heldout"><p><b>On the held-out set</b> (a held-out average over '
+            f'{metrics.images or "the held-out"} images, each with its {INTERVAL} over images under it; '
+            'weights/metrics.json):</p>' + "".join(parts) + "</div>")
+
+
+def _heldout_cells(metrics: Metrics, row, t: int, label: str) -> str:
+    """One row of `heldout_html`'s tables: the row's ε-MSE, the error it adds and its multiple of the intact
+    U-Net's at t, each over its interval."""
+    def cell(value: str, bounds, format) -> str:
+        under = f"<br><small>{span(bounds, format)}</small>" if bounds else ""
+        return f"<td>{value}{under}</td>"
+
+    if (row if isinstance(row, str) else row.row_name()) == "intact":
+        cells = (cell(format_mse(metrics.knockout(row, t)), metrics.knockout_interval(row, t), format_mse)
+                 + "<td>—</td><td>—</td>")
+    else:
+        cells = (cell(format_mse(metrics.knockout(row, t)), metrics.knockout_interval(row, t), format_mse)
+                 + cell(added(metrics.knockout_added(row, t)), metrics.knockout_added_interval(row, t), added)
+                 + cell(times(metrics.knockout_ratio(row, t)), metrics.knockout_ratio_interval(row, t), times))
+    return f'<tr><th scope="row">{html.escape(label)}</th>{cells}</tr>'
 
 
 # A number and its interval row start at the same place, so a column cut by the sideways scroll shows both.

@@ -28,6 +28,10 @@ def gradients_markdown(view: GradientView, metrics: dict | None) -> str:
     section = Metrics.of(metrics).gradients
     if section:
         lines += [gradients_heldout_sentences(section)]
+        losses = Metrics.of(metrics).gradient_loss("trained")
+        if losses:
+            lines.append(f"On those images, cutting every skip raises the trained U-Net's noise loss from "
+                         f"{mse(losses['intact'])} to {mse(losses['skips_cut'])}.")
     else:
         lines.append(f"Held-out summary: {NOT_COMPUTED}.")
     loss_cut, loss_intact = view.trained.loss["skips_cut"], view.trained.loss["intact"]
