@@ -158,3 +158,14 @@ def test_a_step_whose_variants_are_not_trained_yet_says_so(ctx):
         del results.data["variants"][name]
     measured = lesson.measure_trained(dataclasses.replace(ctx, study=results), ("skips-by-t",))
     assert measured.verdict == lesson.NOT_COMPUTED and "for this claim" in measured.text
+
+
+def test_a_network_that_has_not_learned_the_task_is_named_in_its_finding():
+    """Issue 28: the U-Net trained without skips scores within 1 % of predicting no noise at 38,400 images; its
+    finding says so, and a finding between two networks that learned says nothing of it."""
+    results = synthetic({"unet": [0.08, 0.081], "unet-noskip": [0.996, 0.997], "naive-t": [0.07, 0.071]})
+    assert results.no_noise() == 1.0  # the synthetic study's
+    skips = findings.finding(results, "skips")
+    assert skips.not_learned().startswith("unet-noskip has not learned the task at this budget")
+    assert skips.not_learned() in skips.sentence()
+    assert findings.finding(results, "t-alone").not_learned() == ""

@@ -221,6 +221,10 @@ def compute_sentence(points: list[ComputePoint]) -> str:
     return "At equal training compute: " + "; ".join(parts) + "."
 
 
+# A network whose objective is this close to predicting no noise (relatively) has not learned the task.
+NOT_LEARNED_MARGIN = 0.01
+
+
 @dataclass(frozen=True)
 class Finding:
     """A claim at the study's common budget by the training objective, with what the ladder adds."""
@@ -233,6 +237,7 @@ class Finding:
     steps: int = 0
     ladder: str = ""  # order_sentence along the ladder
     compute: str = ""  # compute_sentence
+    no_noise: float | None = None  # the objective of predicting no noise, on the same images and noise
 
     @property
     def without_mean(self) -> float:
@@ -264,8 +269,20 @@ class Finding:
     def sentence(self) -> str:
         """The finding in words, numbers included (held-out averages over images, mean of seeds), with its
         budget and measure, and what changes along the ladder and at equal compute."""
-        extra = " ".join(part for part in (self.ladder, self.compute) if part)
+        extra = " ".join(part for part in (self.ladder, self.compute, self.not_learned()) if part)
         return self._verdict_sentence() + self.where() + (" " + extra if extra else "")
+
+    def not_learned(self) -> str:
+        """Which of the two has not learned the task at this budget (its objective within `NOT_LEARNED_MARGIN` of
+        predicting no noise), in words; '' when both have."""
+        if self.no_noise is None:
+            return ""
+        names = [name for name, value in ((self.claim.without, self.without_mean), (self.claim.with_, self.with_mean))
+                 if value >= self.no_noise * (1 - NOT_LEARNED_MARGIN)]
+        if not names:
+            return ""
+        return (f"{' and '.join(names)} {'has' if len(names) == 1 else 'have'} not learned the task at this budget: "
+                f"within {NOT_LEARNED_MARGIN:.0%} of the objective of predicting no noise ({self.no_noise:.4f}).")
 
     def _verdict_sentence(self) -> str:
         c = self.claim
@@ -311,8 +328,16 @@ def verdicts(results: StudyResults) -> list[Finding]:
                                      tuple(results.at(claim.with_, steps, t)))) for t in results.timesteps)
             out.append(Finding(claim, verdict(without, with_), without, with_, by_t, steps,
                                order_sentence(along_ladder(results, claim)),
-                               compute_sentence(at_equal_compute(results, claim))))
+                               compute_sentence(at_equal_compute(results, claim)), _no_noise(results)))
     return out
+
+
+def _no_noise(results: StudyResults) -> float | None:
+    """The objective of predicting no noise, None in a file without it."""
+    try:
+        return results.no_noise()
+    except (KeyError, TypeError):
+        return None
 
 
 def finding(results: StudyResults, claim_id: str) -> Finding | None:
