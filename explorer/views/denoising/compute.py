@@ -44,14 +44,15 @@ def compare(ctx: Context, image: np.ndarray, t: int, seed: int, knockouts: Knock
     if knockouts.active:
         calls["knocked"] = (ctx.pair.unet, knockouts.probe())
     # The networks run in parallel threads (torch releases the GIL), as in the reverse process: with a core free,
-    # the view costs the slowest forward instead of their sum (letting go of t waits for it). The U-Net runs in
-    # this thread, the others in threads kept for it (`FORWARDS`: starting two threads per view cost ~5 ms).
+    # the view costs the slowest forward instead of their sum (letting go of t waits for it). They run in threads
+    # kept for it (`FORWARDS`: starting two threads per view cost ~5 ms), all of them: one network run in another
+    # thread than its knocked-out twin could differ in the last bits, and telling the true t must give the intact
+    # U-Net's answer exactly.
     futures = {name: FORWARDS.submit(predict, model, ctx.diffusion, x_t, t, x0, eps, probe=probe)
-               for name, (model, probe) in calls.items() if name != "unet"}
-    unet = predict(ctx.pair.unet, ctx.diffusion, x_t, t, x0, eps)
+               for name, (model, probe) in calls.items()}
     sigma = blur_sigma_for(t, blur_table(ctx))
     blur = predict_blur(ctx.diffusion, x_t, t, x0, eps, sigma)
-    predictions = {name: unet if name == "unet" else futures[name].result() for name in calls} | {"blur": blur}
+    predictions = {name: future.result() for name, future in futures.items()} | {"blur": blur}
     return Comparison(t, x0, x_t, eps, predictions, sigma, knockouts)
 
 
