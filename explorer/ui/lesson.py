@@ -232,7 +232,7 @@ def disagreement(measurement: lesson.Measurement, extras: tuple[lesson.Measureme
     return (f"**The two measurements disagree** ({VERDICT_WORDS[measurement.verdict]} on this model, "
             f"{VERDICT_WORDS[trained.verdict]} when the alternatives are trained). This step's verdict rests on the "
             "trained comparison: a knock-out shows what this one U-Net relies on, not what a network built without "
-            "the part would learn to do (*Show the trained comparison* opens its chart).\n\n")
+            "the part would learn to do (the button *Trained comparison* opens its chart).\n\n")
 
 
 def words_markdown(step: lesson.Step) -> str:
@@ -502,7 +502,7 @@ def build(course: Course) -> LessonView:
     steps, first = course.steps, course.steps[0]
     gr.Markdown("A path through *Why U-Net?* in short steps. Each step makes one claim of the lesson, gives the "
                 "number this model measures for it, and has a **Show me** button that sets the app up to prove "
-                "it; where the study of trained alternatives answers the claim too, **Show the trained comparison** "
+                "it; where the study of trained alternatives answers the claim too, **Trained comparison** "
                 "opens that chart. Every setting ends up in the page address, so you can share exactly what you see. "
                 "From the "
                 "evidence, **Esc** or the **Back to step** link at the bottom of the window returns to the step.",
@@ -516,7 +516,7 @@ def build(course: Course) -> LessonView:
             claim = gr.Markdown(claim_markdown(course, first), elem_id="lesson-claim")
             with gr.Row(elem_id="lesson-show-row"):
                 show = gr.Button("Show me", variant="primary", elem_id="lesson-show-me", min_width=120)
-                show_trained = gr.Button("Show the trained comparison", elem_id="lesson-show-trained",
+                show_trained = gr.Button("Trained comparison", elem_id="lesson-show-trained",
                                          min_width=120, visible=trained_target(course, first) is not None)
             with gr.Row():
                 previous = gr.Button("← Previous", size="sm", elem_id="lesson-previous", min_width=100,
