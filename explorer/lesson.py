@@ -244,10 +244,7 @@ def measure_scales(ctx: Context, target: Target) -> Measurement:
     if inputs is None:
         return NO_IMAGES
     stem, image, t, seed = inputs
-    naive_sizes = sorted({spec.output_shape[-1] for spec in ctx.naive_specs}, reverse=True)
-    num_levels = ctx.pair.unet.config.num_levels
-    unet_sizes = [ctx.spec(f"enc{level}").output_shape[-1] for level in range(1, num_levels + 1)]
-    bottleneck = ctx.spec("mid.res2").output_shape[-1]
+    naive_sizes, unet_sizes, bottleneck = claims.level_sizes(ctx)
     view = claims.scales_view(ctx, stem, image, t, seed)  # the same numbers the Part by part tab shows
     skip_high, up_high = view.high["skip1"], view.high["dec1.up"]
     values = {"image": stem, "t": t, "naive_layers": len(ctx.naive_specs), "naive_sizes": naive_sizes,

@@ -96,8 +96,8 @@ def shown_comparison(ctx: Context, image, t, seed, switches: Switches):
     chosen = knockouts(ctx, switches)
     comparison = kept.compare(ctx, image, t, seed, chosen)  # the same for a class on one Lesson step
     # Not a held-out emoji (an upload): say that both networks learned emoji only, with this image's numbers.
-    heldout = kept.heldout_digests(ctx)
-    note = "" if denoising.image_digest(image) in heldout else denoising.domain_note_html(ctx, comparison)
+    emoji = denoising.image_digest(image) in kept.heldout_digests(ctx)
+    note = "" if emoji else denoising.domain_note_html(ctx, comparison)
     heldout = denoising.heldout_html(Metrics.of(ctx.metrics), chosen, t)
     key = denoising.strip_key(image, seed, chosen)
     return denoising.side_by_side_html(comparison, key, note, heldout), comparison

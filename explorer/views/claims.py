@@ -91,11 +91,17 @@ def scales_view(ctx: Context, stem: str, image: np.ndarray, t: int, seed: int) -
                       ctx.spec("mid.res2").output_shape[-1] // 2, snr_frequencies.tolist(), snr_db, finest, flatness)
 
 
-def levels_sentence(ctx: Context) -> str:
-    """At what sizes each network works, from the models' shapes."""
+def level_sizes(ctx: Context) -> tuple[list[int], list[int], int]:
+    """The map sizes each network works at, from the models' shapes: (the naive CNN's, largest first; the U-Net's
+    encoder levels; its bottleneck's)."""
     naive_sizes = sorted({spec.output_shape[-1] for spec in ctx.naive_specs}, reverse=True)
     unet_sizes = [ctx.spec(f"enc{level}").output_shape[-1] for level in range(1, ctx.pair.unet.config.num_levels + 1)]
-    bottleneck = ctx.spec("mid.res2").output_shape[-1]
+    return naive_sizes, unet_sizes, ctx.spec("mid.res2").output_shape[-1]
+
+
+def levels_sentence(ctx: Context) -> str:
+    """At what sizes each network works (`level_sizes`), in words."""
+    naive_sizes, unet_sizes, bottleneck = level_sizes(ctx)
     return (f"The naive CNN's {len(ctx.naive_specs)} layers "
             + (f"all work at {naive_sizes[0]}×{naive_sizes[0]}." if len(naive_sizes) == 1 else
                f"work at {', '.join(map(str, naive_sizes))} pixels.")

@@ -32,8 +32,8 @@ class Comparison:
     knockouts: Knockouts = field(default_factory=Knockouts)
 
 
-# Threads for the forwards of `compare` beside the U-Net's, shared by every request: two requests at once, each with
-# up to two more networks (the naive CNN, the knocked-out U-Net). A worker starts on first use and is kept.
+# Threads for the forwards of `compare`, shared by every request (each runs two or three networks: the naive CNN,
+# the U-Net and, with knock-outs, the knocked-out U-Net). A worker starts on first use and is kept.
 FORWARDS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="forward")
 
 

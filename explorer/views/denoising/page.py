@@ -140,7 +140,7 @@ def heldout_html(metrics: Metrics | None, knockouts: Knockouts, t: int) -> str:
     it): what is cut in the view at every t the evaluation measured, and every knock-out at the measured t nearest
     to t. One number per cell, its interval under it: the tables are narrow enough for a phone. "" without the
     table."""
-    if metrics is None or not metrics.knockouts or not metrics.has_knockouts():
+    if metrics is None or not metrics.has_knockouts():
         return ""
     timesteps = metrics.knockout_timesteps
     near = min(timesteps, key=lambda step: (abs(step - t), step))
@@ -149,7 +149,7 @@ def heldout_html(metrics: Metrics | None, knockouts: Knockouts, t: int) -> str:
             '<th scope="col">× intact</th></tr></thead>')
     parts = []
     if knockouts.active and metrics.has_knockouts(row):
-        rows = "".join(_heldout_cells(metrics, row, step, str(step)) for step in timesteps)
+        rows = "".join(_heldout_cells(metrics, row.row_name(), step, str(step)) for step in timesteps)
         parts.append(f"<p>{html.escape(row.row_name())}, at every t the evaluation measured:</p>"
                      f'<table class="heldout-table">{head.format("t")}<tbody>{rows}</tbody></table>')
     rows = "".join(_heldout_cells(metrics, name, near, name) for name in metrics.knockout_rows())
@@ -161,20 +161,19 @@ def heldout_html(metrics: Metrics | None, knockouts: Knockouts, t: int) -> str:
             'weights/metrics.json):</p>' + "".join(parts) + "</div>")
 
 
-def _heldout_cells(metrics: Metrics, row, t: int, label: str) -> str:
-    """One row of `heldout_html`'s tables: the row's ε-MSE, the error it adds and its multiple of the intact
-    U-Net's at t, each over its interval."""
+def _heldout_cells(metrics: Metrics, row: str, t: int, label: str) -> str:
+    """One row of `heldout_html`'s tables (`row`: the knock-out table's row name): its ε-MSE, the error it adds
+    and its multiple of the intact U-Net's at t, each over its interval."""
     def cell(value: str, bounds, format) -> str:
         under = f"<br><small>{span(bounds, format)}</small>" if bounds else ""
         return f"<td>{value}{under}</td>"
 
-    if (row if isinstance(row, str) else row.row_name()) == "intact":
-        cells = (cell(format_mse(metrics.knockout(row, t)), metrics.knockout_interval(row, t), format_mse)
-                 + "<td>—</td><td>—</td>")
+    cells = cell(format_mse(metrics.knockout(row, t)), metrics.knockout_interval(row, t), format_mse)
+    if row == "intact":
+        cells += "<td>—</td><td>—</td>"
     else:
-        cells = (cell(format_mse(metrics.knockout(row, t)), metrics.knockout_interval(row, t), format_mse)
-                 + cell(added(metrics.knockout_added(row, t)), metrics.knockout_added_interval(row, t), added)
-                 + cell(times(metrics.knockout_ratio(row, t)), metrics.knockout_ratio_interval(row, t), times))
+        cells += (cell(added(metrics.knockout_added(row, t)), metrics.knockout_added_interval(row, t), added)
+                  + cell(times(metrics.knockout_ratio(row, t)), metrics.knockout_ratio_interval(row, t), times))
     return f'<tr><th scope="row">{html.escape(label)}</th>{cells}</tr>'
 
 

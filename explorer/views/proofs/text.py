@@ -25,10 +25,11 @@ def gradients_markdown(view: GradientView, metrics: dict | None) -> str:
                            f"This image, trained weights (t = {view.t})"),
              enc1_sentence(blocks, view.fresh.norms["intact"], view.fresh.norms["skips_cut"],
                            "This image, freshly initialised U-Net")]
-    section = Metrics.of(metrics).gradients
+    heldout = Metrics.of(metrics)
+    section = heldout.gradients
     if section:
         lines += [gradients_heldout_sentences(section)]
-        losses = Metrics.of(metrics).gradient_loss("trained")
+        losses = heldout.gradient_loss("trained")
         if losses:
             lines.append(f"On those images, cutting every skip raises the trained U-Net's noise loss from "
                          f"{mse(losses['intact'])} to {mse(losses['skips_cut'])}.")
