@@ -99,9 +99,11 @@ def test_side_by_side_numbers_equal_the_evaluation_code(ctx, image):
     x0 = comparison.x0
     # evaluate() draws image i's noise from seed + i: image 0 with `seed` is this request
     result = evaluate({"unet": ctx.pair.unet, "naive": ctx.pair.naive}, x0, ctx.diffusion, seed, timesteps=(t,))
+    # The view runs its networks in kept worker threads and evaluate() in this one: on a many-core machine the two
+    # may sum a convolution in a different order, which moves float32 results by a few parts in a million.
     for name in ("unet", "naive"):
-        assert comparison.predictions[name].eps_mse == pytest.approx(result[name]["eps_mse"][0], rel=1e-6)
-        assert comparison.predictions[name].psnr == pytest.approx(result[name]["psnr"][0], rel=1e-6)
+        assert comparison.predictions[name].eps_mse == pytest.approx(result[name]["eps_mse"][0], rel=1e-5)
+        assert comparison.predictions[name].psnr == pytest.approx(result[name]["psnr"][0], rel=1e-5)
 
 
 def test_telling_the_true_t_reproduces_the_intact_unet_exactly(ctx, image):
