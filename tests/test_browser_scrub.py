@@ -68,6 +68,13 @@ def view(page) -> dict:
                 sentence: v.querySelector('#denoise-metrics').innerText}; }""")
 
 
+AFTER_RELEASE_JS = """(t) => { window.__after = []; window.__afterStop = false; const look = () => {
+    const v = document.querySelector('#denoise-view .sbs'), img = document.querySelector('#xt-preview img');
+    window.__after.push({exact: !!v && v.dataset.t === String(t) && !v.classList.contains('previewing'),
+                         data: !!img && img.src.startsWith('data:'), alt: img ? img.alt : null});
+    if (!window.__afterStop) requestAnimationFrame(look); }; requestAnimationFrame(look); }"""
+
+
 def test_dragging_t_swaps_frames_and_the_released_t_is_exact(fresh_page, app_url, ctx):
     page = fresh_page
     wait_for_strip(page, TIMEOUT_MS)
@@ -105,6 +112,8 @@ def test_dragging_t_swaps_frames_and_the_released_t_is_exact(fresh_page, app_url
     _, x_t, _ = ctx.x_t(inputs.first_image(ctx), int(during["shown"]), 0)
     expected_xt = np.asarray(tensor_image(x_t, 1), dtype=np.int16)
     assert np.abs(picture[::scale, ::scale].astype(np.int16) - expected_xt).max() <= 1
+    # From letting go on, at every animation frame: whether the exact view is shown and what x_t picture is.
+    page.evaluate(AFTER_RELEASE_JS, held)
     page.mouse.up()
 
     released = int(page.eval_on_selector("#timestep input[type=range]", "(e) => e.value"))
@@ -130,6 +139,14 @@ def test_dragging_t_swaps_frames_and_the_released_t_is_exact(fresh_page, app_url
     # The panel's line and x_t are the server's again, for the released t.
     page.wait_for_function("() => !document.querySelector('#xt-preview img').src.startsWith('data:')")
     assert page.inner_text("#noise-level").strip() == inputs.noise_level(ctx, released).replace("**", "")
+    # The exact view is asked for first and the panel's previews after it (so that the two do not share the
+    # cores while the hand waits); until the server's x_t for the released t comes, the frame's x_t stays: the
+    # picture of the t before the drag never comes back.
+    frames = page.evaluate("() => { window.__afterStop = true; return window.__after; }")
+    server = [frame for frame in frames if not frame["data"]]
+    assert server and all(frame["alt"] == inputs.xt_alt(released) for frame in server), server[:3]
+    first_exact = next(i for i, frame in enumerate(frames) if frame["exact"])
+    assert first_exact <= frames.index(server[0]), f"the previews came before the exact view: {frames[:12]}"
 
 
 def test_keys_and_typed_values_still_give_the_exact_view(page):

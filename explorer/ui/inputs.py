@@ -221,6 +221,9 @@ SKIP_LINKS = """<nav class="skip-links" aria-label="Skip links">
 </nav>"""
 SKIP_JS = Path(__file__).with_name("skip_links.js").read_text(encoding="utf-8")
 
+# The previews for a t let go of in the Denoising lab wait for the lab's exact view (explorer/ui/scrub.js).
+AFTER_EXACT = Path(__file__).with_name("after_exact.js").read_text(encoding="utf-8")
+
 
 def build(ctx: Context) -> Inputs:
     """The panel's components (its events: `wires`)."""
@@ -300,5 +303,5 @@ def wires(panel: Inputs) -> list[Wire]:
         # validate.* checks the raw values: Gradio's own checks fail on 'abc' with no message.
         wire([panel.image.change, panel.t.change, panel.seed.change], panel_update, panel.shared + [panel.source],
              panel.previews + [panel.domain_text, panel.source],
-             api_name=False, show_progress="hidden", trigger_mode="always_last", preprocess=False),
+             api_name=False, show_progress="hidden", trigger_mode="always_last", preprocess=False, js=AFTER_EXACT),
     ]

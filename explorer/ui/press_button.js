@@ -4,15 +4,27 @@ const pressButton = (id) => {
     const button = holder && (holder.tagName === 'BUTTON' ? holder : holder.querySelector('button'));
     if (button) button.click();
 };
-// The same, once for all the asks of one moment: the changes of one answer (image, t, seed, the shown tab) each ask
-// for the shown tab's refresh, and one press reads them all (a second would queue the same work again).
 // A tab's refresh (`refresh-<tab>`) notes when it was pressed and the tab's stamp then (`refreshed-<tab>`,
 // explorer/ui/refresh.py): the stamp differs from it once that refresh has answered.
-const pressOnce = (id) => {
-    const soon = window.__pressOnce = window.__pressOnce || {};
+const notePress = (id) => {
     (window.__pressedAt = window.__pressedAt || {})[id] = performance.now();
     const stamp = document.querySelector(`#${id.replace(/^refresh-/, 'refreshed-')} :is(textarea, input)`);
     (window.__stampAtPress = window.__stampAtPress || {})[id] = stamp ? stamp.value : undefined;
+};
+// Pressed once for all the asks of one moment: the changes of one answer (image, t, seed, the shown tab) each ask
+// for the shown tab's refresh, and one press reads them all (a second would queue the same work again).
+const pressOnce = (id) => {
+    const soon = window.__pressOnce = window.__pressOnce || {};
+    notePress(id);
     if (soon[id]) return;
     soon[id] = setTimeout(() => { delete soon[id]; pressButton(id); }, 0);
+};
+// Pressed now, before the page handles anything else (letting go of t: explorer/ui/scrub.js); a press of the same
+// moment still waiting is dropped, this one reads the same values.
+const pressNow = (id) => {
+    const soon = window.__pressOnce = window.__pressOnce || {};
+    clearTimeout(soon[id]);
+    delete soon[id];
+    notePress(id);
+    pressButton(id);
 };

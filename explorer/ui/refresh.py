@@ -57,6 +57,10 @@ PRESS_SHOWN = with_press(Path(__file__).with_name("press_shown.js").read_text(en
 
 MARK_CHANGED = Path(__file__).with_name("mark_changed.js").read_text(encoding="utf-8")
 
+# The refresh of a tab refreshed on release reads the released t (pressed before Gradio has taken it in); T_INDEX:
+# t's place among the refresh's inputs.
+RELEASED_T = Path(__file__).with_name("released_t.js").read_text(encoding="utf-8")
+
 
 def press_shown(tabs: list[str], unless_dragged: bool = False, shown_only: bool = False, released: bool = False) -> str:
     """JavaScript that presses the refresh button of whichever of `tabs` is shown (not while t is held, if asked).
@@ -114,15 +118,17 @@ def wires(active_tab: gr.State, shared: list, refreshes: list[Refresh], buttons:
     the shown tab's button, in the page. A tab that follows the slider in the page (`follows_drag=False`) is pressed
     when t is let go of instead of at every step of a drag."""
     rows = []
+    image, t, seed = shared
     for index, (refresh, button) in enumerate(zip(refreshes, buttons)):
         run = quiet_on_bad_inputs(refresh)
         run.long_job_refresh = True  # asked for again on every change: two of one session may meet (lanes)
         outputs = refresh.outputs
         if stamps:
             run, outputs = stamped(run), outputs + [stamps[index]]
+        released_t = {} if refresh.follows_drag else {"js": RELEASED_T.replace("T_INDEX", str(shared.index(t)))}
         rows.append(wire_row(button.click, run, shared + refresh.inputs, outputs, context=False,
-                             api_name=False, preprocess=False, show_progress="hidden", trigger_mode="always_last"))
-    image, t, seed = shared
+                             api_name=False, preprocess=False, show_progress="hidden", trigger_mode="always_last",
+                             **released_t))
     every_tab = [refresh.tab for refresh in refreshes]
     dragged = [refresh.tab for refresh in refreshes if refresh.follows_drag]
     released = [tab for tab in every_tab if tab not in dragged]

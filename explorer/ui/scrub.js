@@ -142,10 +142,13 @@ function previewXt(i) {
     img.src = S.xtShown = canvas.toDataURL();
 }
 
-function exactXt() {
+// The exact view is at t: the server's x_t picture again, if it is t's (its alt text names its t, explorer/ui/inputs.py
+// xt_alt). After letting go at a new t the frame stays until the input panel's picture for t comes (it is asked for
+// once the exact view is in: `expectExact`); a new picture from the server is never replaced.
+function exactXt(t) {
     const img = document.querySelector('#xt-preview img');
     if (!img || !img.dataset.exactSrc) return;
-    // Put back only what this script replaced: a new picture from the server stays.
+    if (img.src === S.xtShown && !img.alt.startsWith('x_t at t = ' + t + ':')) return;
     if (img.src === S.xtShown) img.src = img.dataset.exactSrc;
     delete img.dataset.exactSrc;
 }
@@ -185,8 +188,9 @@ function show(t) {
     const status = r.querySelector('.sbs-status');
     followLevels(t);
     if (t === exact) {
+        if (S.exactArrived && S.exactT === t) S.exactArrived();
         S.walk = undefined;
-        exactXt();
+        exactXt(t);
         r.style.removeProperty('--sprite');
         r.style.removeProperty('--row');
         r.querySelectorAll('[data-f]').forEach((el) => setText(el, null));
@@ -208,6 +212,21 @@ function show(t) {
 }
 S.show = show;
 S.loadStrip = loadStrip;
+
+// Letting go of t: until the exact view for it is shown (or EXACT_WAIT_MS have passed), `exactPending` is a promise
+// that the input panel's previews for the new t wait for (explorer/ui/after_exact.js).
+const EXACT_WAIT_MS = 1000;
+S.expectExact = (t) => {
+    if (S.exactArrived) S.exactArrived();
+    let resolve;
+    const pending = new Promise((done) => { resolve = done; });
+    const arrived = () => {
+        if (S.exactArrived === arrived) S.exactArrived = S.exactPending = S.exactT = null;
+        resolve();
+    };
+    Object.assign(S, {exactPending: pending, exactArrived: arrived, exactT: t});
+    setTimeout(arrived, EXACT_WAIT_MS);
+};
 
 // After each exact view: ask for the strip of these inputs if the page does not have it, and show the frame for
 // wherever the slider is now (it may have moved on while the server computed).
@@ -253,7 +272,7 @@ if (!window.__sbsListening) {
     document.addEventListener('pointerdown', (e) => {
         if (e.target === range()) {
             window.__sbs.inView = window.__sbs.visible();
-            if (window.__explorerDrag) window.__explorerDrag.pressedFor = undefined;
+            if (window.__explorerDrag) window.__explorerDrag.pressedFor = window.__explorerDrag.releasing = undefined;
         }
     }, true);
     document.addEventListener('pointerup', (e) => {
@@ -262,14 +281,18 @@ if (!window.__sbsListening) {
         drag.swallowed = false;
         const slider = range();
         if (!slider) return;
+        // The exact view is asked for first, before the page hands the value to Gradio: the refresh reads the
+        // released t from `releasing` (explorer/ui/released_t.js). Gradio's release and change, which come later,
+        // find it asked for this value and do not ask again (explorer/ui/press_shown.js reads `pressedFor`); the
+        // input panel's previews for the new t wait for the exact view (`expectExact`). Asked for after Gradio's
+        // handling of the value and computed and drawn beside the previews, it came ~90 ms later on 2 cores.
+        drag.pressedFor = slider.value;
+        drag.releasing = {t: Number(slider.value), at: performance.now()};
+        window.__sbs.expectExact(Number(slider.value));
+        pressNow('refresh-denoising');
         window.__sbs.passing = true;
         slider.dispatchEvent(new Event('input', {bubbles: true}));
         window.__sbs.passing = false;
-        // The exact view is asked for at once (pressOnce presses once the page has taken the value in), not when
-        // Gradio's release and change come (50-80 ms and a few hundred ms later): they find it asked for this
-        // value and do not ask again (explorer/ui/press_shown.js reads `pressedFor`).
-        drag.pressedFor = slider.value;
-        pressOnce('refresh-denoising');
         if (e.target !== slider) slider.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
     }, true);
     // Keys move a range slider without a pointer: send the "let go" that Gradio's release event listens for.
