@@ -109,3 +109,44 @@ def test_the_previous_steps_view_is_marked_out_of_date_until_the_new_evidence_is
     finally:
         closable.close()
     assert not errors, errors
+
+
+# Every animation frame from before Show me until stopped: frames where the tab is selected and its refresh's stamp
+# is still the one from before the press (its refresh has not answered), counted as marked or unmarked.
+FIRST_DRAW_MONITOR = """([tab, before]) => {
+  const log = window.firstDrawMonitor = {marked: 0, unmarked: 0};
+  const frame = () => {
+    const button = document.getElementById('tab-' + tab + '-button');
+    const panel = document.getElementById('tab-' + tab);
+    const stamp = document.querySelector(`#refreshed-${tab} :is(textarea, input)`);
+    if (button && button.getAttribute('aria-selected') === 'true' && panel && panel.getClientRects().length
+        && stamp && stamp.value === before) {
+      if (panel.hasAttribute('data-stale')) log.marked += 1; else log.unmarked += 1;
+    }
+    if (!log.stopped) requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+}"""
+
+
+def test_a_tab_drawn_for_the_first_time_is_marked_out_of_date_until_its_refresh_answers(pages, app_url, ctx):
+    """Gradio draws a tab's contents only once the tab is first opened, so Show me cannot mark a tab never opened:
+    drawn, it shows the values it was built with while its refresh computes (12 s for Part by part on a busy
+    machine). It is marked from the moment it is drawn until its refresh has answered."""
+    course = lesson_tab.Course.of(ctx, app.TAB_IDS)
+    index = next(i for i, step in enumerate(course.steps, 1) if step.target.tab == "proofs")
+    closable, page, errors = browser.open_page(pages, app_url, DESKTOP, TIMEOUT_MS, ready="#lesson-step h3")
+    try:
+        assert page.evaluate("() => !document.getElementById('tab-proofs')"), "Part by part was drawn before it opened"
+        before = page.eval_on_selector("#refreshed-proofs :is(textarea, input)", "(box) => box.value")
+        show(page, course, index, before_click=lambda page: page.evaluate(FIRST_DRAW_MONITOR, ["proofs", before]))
+        page.wait_for_function("(before) => { const p = document.getElementById('tab-proofs');"
+                               " const box = document.querySelector('#refreshed-proofs :is(textarea, input)');"
+                               " return p && p.getClientRects().length && box.value !== before"
+                               " && !p.hasAttribute('data-stale'); }", arg=before, timeout=TIMEOUT_MS)
+        log = page.evaluate("() => { const log = window.firstDrawMonitor; log.stopped = true; return log; }")
+        assert not log["unmarked"], f"Part by part was on screen unmarked before its refresh answered: {log}"
+        assert log["marked"] > 0, log
+    finally:
+        closable.close()
+    assert not errors, errors

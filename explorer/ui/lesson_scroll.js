@@ -63,8 +63,17 @@
       if (shown(panel)) refreshed = true;
     }
     if (!refreshed && shown(document.getElementById('tab-' + wanted.tab))) {
-      watch(document.getElementById('tab-' + wanted.tab));
+      // A tab drawn for the first time (Gradio draws a tab's contents once it is first opened, so Show me could
+      // not mark it) shows the values it was built with until its refresh answers: marked out of date from the
+      // press on, like the others.
+      const drawn = document.getElementById('tab-' + wanted.tab);
       pressOnce('refresh-' + wanted.tab);
+      if (document.getElementById('refresh-' + wanted.tab) && !drawn.hasAttribute('data-stale')) {
+        drawn.setAttribute('data-stale', wanted.step ? `Updating for step ${wanted.step}…` : 'Updating…');
+        drawn.staleText = drawn.textContent;
+        drawn.staleStamp = (window.__stampAtPress || {})['refresh-' + wanted.tab];
+      }
+      watch(drawn);
       refreshed = true;
     }
     const target = wanted.evidence ? document.getElementById(wanted.evidence) : null;
