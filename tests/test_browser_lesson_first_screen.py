@@ -42,3 +42,22 @@ def test_the_first_step_names_the_selected_image_and_show_me_is_on_the_first_scr
     finally:
         closable.close()
     assert not errors, errors
+
+
+def test_plotly_is_loaded_while_the_reader_is_on_the_first_screen(pages, app_url):
+    """The first chart of the page (a view tab drawn by Show me) does not wait ~2 s for Plotly: the page loads
+    Gradio's Plotly chunk once it is idle on the Lesson, before any tab with a chart has been opened."""
+    from explorer.server import internals
+
+    chunk = internals.plotly_chunk()
+    assert chunk and chunk.startswith("PlotlyPlot-"), chunk
+    closable, page, errors = browser.open_page(pages, app_url, SIZES["desktop"], TIMEOUT_MS, ready="#lesson-step h3")
+    try:
+        page.wait_for_function("(chunk) => performance.getEntriesByType('resource').some("
+                               "(entry) => entry.name.endsWith('/' + chunk))", arg=chunk, timeout=TIMEOUT_MS)
+        assert page.evaluate("() => document.querySelector('[role=tab][aria-selected=true]').id") \
+            == "tab-lesson-button", "a view tab was opened: the chart's own load would not tell"
+        assert not page.query_selector(".js-plotly-plot"), "a chart was drawn: the load would be Gradio's own"
+    finally:
+        closable.close()
+    assert not errors, errors

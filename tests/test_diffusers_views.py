@@ -203,7 +203,7 @@ def test_the_strip_the_curve_and_the_reverse_process(shipped):
     picture = image(shipped)
     strip = denoising.scrub_strip(shipped, picture, DEFAULT_T, DEFAULT_SEED, all_skips_on(shipped), None)
     assert strip[0].size[1] > 0
-    curve = denoising.image_curve(shipped, picture, DEFAULT_T, DEFAULT_SEED)
+    curve, _ = denoising.image_curve(shipped, picture, DEFAULT_T, DEFAULT_SEED)
     assert any("this image" in trace["name"] for trace in traces(curve))
     request = SimpleNamespace(session_hash=None)
     frames = list(denoising.run_reverse(shipped, picture, DEFAULT_T, DEFAULT_SEED, 3, False, request))

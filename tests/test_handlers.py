@@ -157,6 +157,21 @@ def test_the_side_by_side_and_its_numbers(ctx, image):
     assert "will run 6, not 50" in denoising.steps_note(ctx, 5, 50) and denoising.steps_note(ctx, "x", 50) == ""
 
 
+def test_the_curves_are_reset_only_when_they_show_another_images_points(ctx, image):
+    """The strip's answer sends the held-out curves again only to take away the points of another image or seed:
+    never on a tab's first draw (the figure it was built with is the held-out one), nor for the image shown."""
+    all_on = [f"skip{level}" for level in range(1, ctx.pair.unet.config.num_levels + 1)]
+    switches = denoising.Switches(False, DEFAULT_T, all_on, True, False)
+    points, key = denoising.image_curve(ctx, image, DEFAULT_T, DEFAULT_SEED)
+    assert any("this image" in str(trace.get("name")) for trace in json.loads(points.plot)["data"])
+    for shown in (denoising.HELD_OUT_ONLY, key):
+        *_, curves, curve_key = denoising.scrub_strip(ctx, image, DEFAULT_T, DEFAULT_SEED, switches, shown)
+        assert skipped(curves) and skipped(curve_key)
+    *_, curves, curve_key = denoising.scrub_strip(ctx, image, DEFAULT_T, DEFAULT_SEED + 1, switches, key)
+    assert not any("this image" in str(trace.get("name")) for trace in json.loads(curves.plot)["data"])
+    assert curve_key == denoising.HELD_OUT_ONLY
+
+
 # --- Receptive field -------------------------------------------------------------------------------------------------
 
 def test_the_receptive_field_handlers(ctx, image):

@@ -80,6 +80,10 @@ INTERNALS = (
              "[role=tablist], the step list's radio inputs", "ui/keys.js",
              "the gallery, the step list and each tab row as one Tab stop moved with the arrow keys (Gradio has no "
              "option for it); the browser tests of the keyboard fail when the markup changes"),
+    Internal("gradio", "the name of the front end's Plotly chunk (templates/frontend/assets/PlotlyPlot-*.js)", HERE,
+             "the page loads Plotly while the reader is still on the Lesson (`plotly_chunk`, ui/preload.js): "
+             "loaded on a tab's first draw, its 4.6 MB held the first chart back about 2 s; without the name, "
+             "Plotly loads when a chart is first drawn, as before"),
     Internal("gradio", "the slider's fill, the `--range_progress` style of its range input", "ui/scrub.js",
              "while t is dragged in the page alone (Gradio hears the value when the pointer lets go), the t and "
              "told-t sliders' fills follow their thumbs (`fill` in scrub.js); without it only the fill lags"),
@@ -124,6 +128,15 @@ def check(versions: dict[str, str | None] | None = None, environ=os.environ) -> 
 
 
 # --- readers ---------------------------------------------------------------------------------------------------
+
+def plotly_chunk() -> str | None:
+    """The file name of the Gradio front end's Plotly chunk, which it loads beside its own index script when a
+    gr.Plot is first drawn, or None when there is not exactly one."""
+    import gradio
+
+    found = sorted((Path(gradio.__file__).parent / "templates" / "frontend" / "assets").glob("PlotlyPlot-*.js"))
+    return found[0].name if len(found) == 1 else None
+
 
 def current_request():
     """The gr.Request of the event running in this thread, or None.

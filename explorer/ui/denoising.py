@@ -21,6 +21,7 @@ from explorer.views.context import DEFAULT_T, Context
 
 TAB = "denoising"
 REVERSE_FRAMES = 10  # frames streamed per run, whatever the step count
+HELD_OUT_ONLY = ""  # `curve_key` while the curves show the held-out lines only (no image's points)
 DEFAULT_STEPS = 50  # DDIM steps the reverse process starts with
 log = logging.getLogger("unet_explorer")
 GIF_NAME = "reverse-process.gif"
@@ -52,7 +53,7 @@ class Denoising:
     bottleneck: gr.Checkbox
     curves: gr.Plot
     image_curve_button: gr.Button
-    curve_key: gr.State  # the image and seed whose held-out curves are shown (this image's points reset)
+    curve_key: gr.State  # the strip key of the image and seed whose points the curves show, or HELD_OUT_ONLY
     steps: gr.Number
     from_here: gr.Button
     from_noise: gr.Button
@@ -142,16 +143,21 @@ def scrub_strip(ctx: Context, image, t, seed, switches: Switches, shown_curves):
     chosen = knockouts(ctx, switches)
     frames = kept.scrub_frames(ctx, image, seed, chosen)
     key = denoising.strip_key(image, seed, chosen)
-    curves_key = denoising.strip_key(image, seed, denoising.Knockouts())
-    fresh_curves = plot(denoising.curves_figure(ctx)) if shown_curves != curves_key else gr.skip()
-    return (denoising.scrub_strip(frames, chosen), denoising.scrub_meta_html(key, frames, chosen), fresh_curves,
-            curves_key)
+    # The curves keep an image's points while that image and seed are shown; other inputs reset them to the held-out
+    # lines (not sent again when that is all they show: a redrawn figure held the page ~1 s on a tab's first draw).
+    if shown_curves in (HELD_OUT_ONLY, denoising.strip_key(image, seed, denoising.Knockouts())):
+        curves, curve_key = gr.skip(), gr.skip()
+    else:
+        curves, curve_key = plot(denoising.curves_figure(ctx)), HELD_OUT_ONLY
+    return denoising.scrub_strip(frames, chosen), denoising.scrub_meta_html(key, frames, chosen), curves, curve_key
 
 
 @lanes.long_job("curve for this image")
 def image_curve(ctx: Context, image, t, seed):
+    """The held-out curves with this image's points, and the key of the image and seed they show (`curve_key`)."""
     image, t, seed = validate.image(ctx, image), validate.timestep_of(ctx, t), validate.seed(seed)
-    return plot(denoising.curves_figure(ctx, None, denoising.image_curves(ctx, image, seed)))
+    return (plot(denoising.curves_figure(ctx, None, denoising.image_curves(ctx, image, seed))),
+            denoising.strip_key(image, seed, denoising.Knockouts()))
 
 
 def run_reverse(ctx: Context, image, t, seed, num_steps, pure_noise: bool, request: gr.Request | None):
@@ -223,7 +229,7 @@ def build(ctx: Context) -> Denoising:
                                            elem_id="image-curve-button")
             gr.Markdown("Held-out lines: each denoiser's average over the held-out emoji, images neither "
                         "network trained on, measured once for these weights. The dashed line marks t.")
-    curve_key = gr.State(None)
+    curve_key = gr.State(HELD_OUT_ONLY)
     reverse = build_reverse(ctx)
     return Denoising(view, strip_image, strip_meta, strip_request, view_numbers, *switches, curves,
                      image_curve_button, curve_key, *reverse)
@@ -303,7 +309,8 @@ def wires(layout: Denoising, shared: list, max_t: int) -> list[Wire]:
              [layout.strip_image, layout.strip_meta, layout.curves, layout.curve_key], api_name=False,
              trigger_mode="always_last", **quiet),
         wire(layout.steps.change, steps_note, [shared[1], layout.steps], layout.ddim_note, api_name=False, **quiet),
-        wire(layout.image_curve_button.click, image_curve, shared, layout.curves, api_name="image_curve",
+        wire(layout.image_curve_button.click, image_curve, shared, [layout.curves, layout.curve_key],
+             api_name="image_curve",
              preprocess=False,
              api_description="The held-out error curves with this image's values at 9 timesteps"),
         # Long jobs: a lane of their own, and one reverse process per session (server/lanes.py).
@@ -320,7 +327,7 @@ def wires(layout: Denoising, shared: list, max_t: int) -> list[Wire]:
 
 def strip_after_refresh(ctx: Context, image, t, seed, switches: Switches, num_steps):
     """The strip of t values the page asks for once the view is in (`scrub_strip`), from the refresh's values."""
-    return scrub_strip(ctx, image, t, seed, switches, None)
+    return scrub_strip(ctx, image, t, seed, switches, HELD_OUT_ONLY)
 
 
 def refresher(ctx: Context, layout: Denoising) -> Refresh:
