@@ -116,6 +116,7 @@ def previews_with_numbers(ctx: Context, image, t, seed):
 
 
 def xt_alt(t: int) -> str:
+    """x_t's alt text; the page reads the picture's t from its start, "x_t at t = N:" (ui/scrub.js `exactXt`)."""
     return f"x_t at t = {t}: the clean image with noise added, what both networks see"
 
 
