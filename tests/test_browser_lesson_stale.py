@@ -19,8 +19,12 @@ LOOK = """([tab, viewId]) => {
   const panel = document.getElementById('tab-' + tab);
   const view = document.getElementById(viewId);
   const button = document.getElementById('tab-' + tab + '-button');
+  // The mark's words: a label drawn before the panel's contents, held in the window (not scrolled away with the
+  // top of a long tab while the evidence further down is in view).
+  const label = panel ? getComputedStyle(panel, '::before') : null;
   return {shown: !!button && button.getAttribute('aria-selected') === 'true', html: view ? view.textContent : '',
           stale: panel ? panel.getAttribute('data-stale') : null,
+          label: label ? {position: label.position, top: parseFloat(label.top), content: label.content} : null,
           dimmed: panel && panel.firstElementChild ? Number(getComputedStyle(panel.firstElementChild).opacity) : 1};
 }"""
 
@@ -92,6 +96,10 @@ def test_the_previous_steps_view_is_marked_out_of_date_until_the_new_evidence_is
                 assert look["stale"] == f"Updating for step {second}…", (
                     f"step {first}'s view is on screen as if it were step {second}'s: {look['stale']!r}")
                 assert look["dimmed"] < 0.6, f"the out-of-date view is not dimmed (opacity {look['dimmed']})"
+                label = look["label"]
+                held = label["position"] == "fixed" and 0 <= label["top"] < DESKTOP["height"] / 4
+                assert label["content"] == f'"Updating for step {second}…"' and held, (
+                    f"the mark's words are not held in the window: {label}")
                 if not marked_seen:
                     browser.SHOTS.mkdir(parents=True, exist_ok=True)
                     page.screenshot(path=str(browser.SHOTS / "lesson-stale-midway.png"))

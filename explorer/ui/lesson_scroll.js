@@ -55,6 +55,22 @@
     watch(panel);
     pressUnlessCurrent();
   }
+  // A tab drawn for the first time (Gradio draws a tab's contents when it is first opened, so Show me could not
+  // mark it) shows the values it was built with until its refresh answers: marked out of date as soon as it is in
+  // the page (an observer's answer comes before the next frame is painted), until the refresh pressed below answers.
+  const markFirstDraw = () => {
+    const drawn = document.getElementById('tab-' + wanted.tab);
+    if (!drawn || drawn.hasAttribute('data-stale') || !document.getElementById(id)) return !!drawn;
+    drawn.setAttribute('data-stale', wanted.step ? `Updating for step ${wanted.step}…` : 'Updating…');
+    drawn.staleText = drawn.textContent;
+    return true;
+  };
+  if (wanted.tab && !panel) {
+    const views = document.getElementById('views') || document.body;
+    const firstDraw = new MutationObserver(() => { if (markFirstDraw()) firstDraw.disconnect(); });
+    firstDraw.observe(views, {subtree: true, childList: true});
+    setTimeout(() => firstDraw.disconnect(), 8000);
+  }
   const go = () => {
     // The step's changes may reach the page a moment after its answer: until the tab is drawn, a change that
     // makes it out of date still has it pressed.
@@ -63,16 +79,10 @@
       if (shown(panel)) refreshed = true;
     }
     if (!refreshed && shown(document.getElementById('tab-' + wanted.tab))) {
-      // A tab drawn for the first time (Gradio draws a tab's contents once it is first opened, so Show me could
-      // not mark it) shows the values it was built with until its refresh answers: marked out of date from the
-      // press on, like the others.
       const drawn = document.getElementById('tab-' + wanted.tab);
+      markFirstDraw();
       pressOnce('refresh-' + wanted.tab);
-      if (document.getElementById('refresh-' + wanted.tab) && !drawn.hasAttribute('data-stale')) {
-        drawn.setAttribute('data-stale', wanted.step ? `Updating for step ${wanted.step}…` : 'Updating…');
-        drawn.staleText = drawn.textContent;
-        drawn.staleStamp = (window.__stampAtPress || {})['refresh-' + wanted.tab];
-      }
+      if (drawn.hasAttribute('data-stale')) drawn.staleStamp = (window.__stampAtPress || {})['refresh-' + wanted.tab];
       watch(drawn);
       refreshed = true;
     }
