@@ -189,3 +189,22 @@ def test_receptive_views_report_the_naive_field_and_global_unet(ctx, image):
     assert unit.field.size == 7
     markdown = receptive.numbers_markdown(ctx, fields, 250)
     assert "11×11" in markdown
+
+
+def test_a_kept_worker_takes_its_callers_torch_threads():
+    """A thread keeps the torch thread count it first computed with; the Denoising lab's kept workers take their
+    caller's for each forward (`with_threads`), so a result's last bits do not depend on which worker ran it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from explorer.views.denoising.compute import with_threads
+
+    before = torch.get_num_threads()
+    other = 1 if before != 1 else 2
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        assert worker.submit(torch.get_num_threads).result() == before  # the worker has computed: its count is kept
+        try:
+            torch.set_num_threads(other)
+            assert worker.submit(torch.get_num_threads).result() == before
+            assert worker.submit(with_threads, other, torch.get_num_threads).result() == other
+        finally:
+            torch.set_num_threads(before)

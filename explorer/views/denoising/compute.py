@@ -37,6 +37,15 @@ class Comparison:
 FORWARDS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="forward")
 
 
+def with_threads(threads: int, fn, *args, **kwargs):
+    """`fn(*args, **kwargs)` with `threads` torch threads in this thread. A thread keeps the count torch had when it
+    first computed, so a kept worker started before a later `torch.set_num_threads` would split its sums otherwise
+    than its caller, and the last bits of a result would depend on which worker ran it."""
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return fn(*args, **kwargs)
+
+
 def compare(ctx: Context, image: np.ndarray, t: int, seed: int, knockouts: Knockouts = Knockouts()) -> Comparison:
     """Both networks (and the blur baseline) on the same x_t; the U-Net once more with knock-outs if any."""
     x0, x_t, eps = ctx.x_t(image, t, seed)
@@ -48,7 +57,9 @@ def compare(ctx: Context, image: np.ndarray, t: int, seed: int, knockouts: Knock
     # kept for it (`FORWARDS`: starting two threads per view cost ~5 ms), all of them: one network run in another
     # thread than its knocked-out twin could differ in the last bits, and telling the true t must give the intact
     # U-Net's answer exactly.
-    futures = {name: FORWARDS.submit(predict, model, ctx.diffusion, x_t, t, x0, eps, probe=probe)
+    threads = torch.get_num_threads()
+    futures = {name: FORWARDS.submit(with_threads, threads, predict, model, ctx.diffusion, x_t, t, x0, eps,
+                                     probe=probe)
                for name, (model, probe) in calls.items()}
     sigma = blur_sigma_for(t, blur_table(ctx))
     blur = predict_blur(ctx.diffusion, x_t, t, x0, eps, sigma)
