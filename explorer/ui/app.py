@@ -8,6 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from explorer.ui import architecture, denoising, inputs, keys, lesson, proofs, receptive, refresh, scrub, study, warm
+from explorer.ui.plots import preload_wires
 from explorer.ui.wiring import Wire, quiet_progress, register, wire
 from explorer.views import opened
 from explorer.views.context import Context
@@ -98,7 +99,7 @@ def build_page(ctx: Context) -> Page:
         register(ctx, architecture.evidence_wires(arch, tabs, active_tab, evidence_scroll, parts.block,
                                                   lesson.SCROLL_JS))
         register(ctx, receptive.follow_wires(ctx, field, arch.chooser))
-        register(ctx, keys.wires(demo))
+        register(ctx, keys.wires(demo) + preload_wires(demo))
         controls = lesson.Controls(tabs, active_tab, panel.image, panel.source, panel.t, panel.seed, selected_block,
                                    field.y_box, field.x_box, field.block, lab.override_t, lab.told_t, lab.skips,
                                    lab.attention, lab.bottleneck, lab.steps)
@@ -142,7 +143,7 @@ def opened_app(ctx: Context) -> gr.Blocks:
         register(ctx, tab_wires({architecture.TAB: tab_architecture, receptive.TAB: tab_receptive,
                                  denoising.TAB: tab_denoising}, active_tab))
         register(ctx, receptive.follow_wires(ctx, field, arch.chooser))
-        register(ctx, keys.wires(demo))
+        register(ctx, keys.wires(demo) + preload_wires(demo))
         # No Lesson reads the address on load here: the shown tab is filled when the page has loaded
         register(ctx, [wire(demo.load, None, js=refresh.press_shown([item.tab for item in refreshes]),
                             api_name=False, queue=False, show_progress="hidden")])

@@ -145,7 +145,7 @@ def scrub_strip(ctx: Context, image, t, seed, switches: Switches, shown_curves):
     key = denoising.strip_key(image, seed, chosen)
     # The curves keep an image's points while that image and seed are shown; other inputs reset them to the held-out
     # lines (not sent again when that is all they show: a redrawn figure held the page ~1 s on a tab's first draw).
-    if shown_curves in (HELD_OUT_ONLY, denoising.strip_key(image, seed, denoising.Knockouts())):
+    if shown_curves in (HELD_OUT_ONLY, curves_key(image, seed)):
         curves, curve_key = gr.skip(), gr.skip()
     else:
         curves, curve_key = plot(denoising.curves_figure(ctx)), HELD_OUT_ONLY
@@ -156,8 +156,12 @@ def scrub_strip(ctx: Context, image, t, seed, switches: Switches, shown_curves):
 def image_curve(ctx: Context, image, t, seed):
     """The held-out curves with this image's points, and the key of the image and seed they show (`curve_key`)."""
     image, t, seed = validate.image(ctx, image), validate.timestep_of(ctx, t), validate.seed(seed)
-    return (plot(denoising.curves_figure(ctx, None, denoising.image_curves(ctx, image, seed))),
-            denoising.strip_key(image, seed, denoising.Knockouts()))
+    return plot(denoising.curves_figure(ctx, None, denoising.image_curves(ctx, image, seed))), curves_key(image, seed)
+
+
+def curves_key(image, seed) -> str:
+    """`curve_key` for curves that show this image's points at this seed."""
+    return denoising.strip_key(image, seed, denoising.Knockouts())
 
 
 def run_reverse(ctx: Context, image, t, seed, num_steps, pure_noise: bool, request: gr.Request | None):

@@ -61,7 +61,7 @@
   const markFirstDraw = () => {
     const drawn = document.getElementById('tab-' + wanted.tab);
     if (!drawn || drawn.hasAttribute('data-stale') || !document.getElementById(id)) return !!drawn;
-    drawn.setAttribute('data-stale', wanted.step ? `Updating for step ${wanted.step}…` : 'Updating…');
+    drawn.setAttribute('data-stale', staleLabel(wanted.step));
     drawn.staleText = drawn.textContent;
     return true;
   };

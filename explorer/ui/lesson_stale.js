@@ -6,7 +6,7 @@
   // the new evidence arrives (lesson_scroll.js takes the mark down), so the previous step's view is never read as
   // this step's. The step's number is its place in the list.
   const ids = [...document.querySelectorAll('#lesson-steps input[type=radio]')].map((e) => e.value);
-  const label = `Updating for step ${ids.indexOf(step) + 1}…`;
+  const label = staleLabel(ids.indexOf(step) + 1);
   document.querySelectorAll('#views [role=tabpanel]').forEach((panel) => {
     if (panel.id === 'tab-lesson') return;
     panel.setAttribute('data-stale', label);

@@ -4,3 +4,5 @@ const staleStamp = (panel) => {
   const box = document.querySelector(`#refreshed-${panel.id.replace(/^tab-/, '')} :is(textarea, input)`);
   return box ? box.value : undefined;
 };
+// The out-of-date mark's words while Show me computes step `number`'s evidence (undefined: no step named).
+const staleLabel = (number) => (number ? `Updating for step ${number}…` : 'Updating…');

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 from plotly.utils import PlotlyJSONEncoder
 
 from explorer.server import internals
 
+# Plotly loaded while the reader is on the first screen (preload.js, `preload_wires`).
+PRELOAD_JS = Path(__file__).with_name("preload.js").read_text(encoding="utf-8").replace(
+    "CHUNK", json.dumps(internals.plotly_chunk()))
 TITLE_CHARACTERS = 44  # a title line at the charts' 14 px font that fits a phone's 390 px window beside the margins
 TITLE_LINE_PX = 18
 
@@ -38,3 +42,10 @@ def readable_title(figure: dict) -> dict:
     margin["t"] = max(margin.get("t", 40), 24 + TITLE_LINE_PX * len(lines))
     layout.update(title=title, margin=margin, modebar={**(layout.get("modebar") or {}), "orientation": "v"})
     return {**figure, "layout": layout}
+
+
+def preload_wires(demo):
+    """Load Plotly once the page is idle after loading (page only)."""
+    from explorer.ui.wiring import wire
+
+    return [wire(demo.load, None, js=PRELOAD_JS, api_name=False, show_progress="hidden", queue=False)]

@@ -148,8 +148,10 @@ function previewXt(i) {
 function exactXt(t) {
     const img = document.querySelector('#xt-preview img');
     if (!img || !img.dataset.exactSrc) return;
-    if (img.src === S.xtShown && !img.alt.startsWith('x_t at t = ' + t + ':')) return;
-    if (img.src === S.xtShown) img.src = img.dataset.exactSrc;
+    if (img.src === S.xtShown) {
+        if (!img.alt.startsWith('x_t at t = ' + t + ':')) return;
+        img.src = img.dataset.exactSrc;
+    }
     delete img.dataset.exactSrc;
 }
 
@@ -286,9 +288,10 @@ if (!window.__sbsListening) {
         // find it asked for this value and do not ask again (explorer/ui/press_shown.js reads `pressedFor`); the
         // input panel's previews for the new t wait for the exact view (`expectExact`). Asked for after Gradio's
         // handling of the value and computed and drawn beside the previews, it came ~90 ms later on 2 cores.
+        const released = Number(slider.value);
         drag.pressedFor = slider.value;
-        drag.releasing = {t: Number(slider.value), at: performance.now()};
-        window.__sbs.expectExact(Number(slider.value));
+        drag.releasing = {t: released, at: performance.now()};
+        window.__sbs.expectExact(released);
         pressNow('refresh-denoising');
         window.__sbs.passing = true;
         slider.dispatchEvent(new Event('input', {bubbles: true}));
